@@ -1,0 +1,105 @@
+# lua-chatgpt. Variables are named as LuaRocks names them, so that
+# `luarocks make` and a plain `make` agree.
+
+LUA         ?= lua5.4
+LUA_VERSION ?= 5.4
+PKG_CONFIG  ?= pkg-config
+LUA_INCDIR  ?= $(shell $(PKG_CONFIG) --variable=includedir lua$(LUA_VERSION) 2>/dev/null || echo /usr/include)/lua$(LUA_VERSION)
+CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+CURL_LIBS   ?= $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
+CC          ?= cc
+CFLAGS      ?= -O2 -g
+LIBFLAG     ?= -shared
+WARN        = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
+ALL_CFLAGS  = -std=c99 -D_GNU_SOURCE $(WARN) -fPIC -fvisibility=hidden $(CFLAGS) \
+              -I$(LUA_INCDIR) $(CURL_CFLAGS)
+
+PREFIX      ?= /usr/local
+LUA_LIBDIR_INSTALL ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_SHAREDIR       ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+
+SRC     = $(wildcard src/*.c)
+HDR     = $(wildcard src/*.h)
+LUASRC  = $(wildcard lua/chatgpt/*.lua)
+BUILD   = build
+MODULE  = $(BUILD)/chatgpt/core.so
+ASAN    = $(BUILD)/asan/chatgpt/core.so
+SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CTESTS  = $(patsubst spec/%_test.c,$(BUILD)/%_test,$(wildcard spec/*_test.c))
+
+# Debian packages a fresh machine needs for build, test, check and demo.
+DEB_PKGS = lua5.4 liblua5.4-dev lua-cjson lua-busted lua-socket \
+           libcurl4-openssl-dev pkg-config gcc make python3 valgrind
+
+.PHONY: all test check valgrind fuzz bench demo deps install clean ctest
+
+all: $(MODULE)
+
+$(MODULE): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(SRC) $(CURL_LIBS)
+
+$(ASAN): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) $(LIBFLAG) -o $@ $(SRC) $(CURL_LIBS)
+
+# C unit tests: spec/<unit>_test.c links the one source file it tests.
+$(BUILD)/%_test: spec/%_test.c src/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Isrc -o $@ $< src/$*.c
+
+ctest: $(CTESTS)
+
+test: deps
+	@$(MAKE) --no-print-directory all ctest
+	@sh spec/support/run.sh $(LUA) $(BUILD) $(CTESTS)
+
+# The whole suite against a module built with ASan/UBSan. lua5.4 itself is
+# not instrumented, so the runtime is preloaded; CHATGPT_NO_DLCLOSE keeps the
+# module mapped so that leak reports have symbols.
+check: deps
+	@$(MAKE) --no-print-directory $(ASAN) ctest
+	@LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 \
+	 LSAN_OPTIONS=suppressions=$(CURDIR)/spec/support/lsan.supp:print_suppressions=0 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	 sh spec/support/run.sh $(LUA) $(BUILD)/asan $(CTESTS)
+
+valgrind: all
+	@CHATGPT_VALGRIND=1 sh spec/support/run.sh "valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/spec/support/valgrind.supp $(LUA)" $(BUILD)
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh spec/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: all
+	@sh bench/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) examples/chat.lua
+
+# Installs the missing Debian packages (sudo when not root); elsewhere it
+# prints what to install.
+deps:
+	@missing=""; \
+	if command -v dpkg-query >/dev/null 2>&1; then \
+	  for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	  done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  fi; \
+	else \
+	  echo "not a Debian system: install Lua 5.4 (+ headers), lua-cjson, busted, luasocket, libcurl (+ headers), pkg-config, a C compiler, python3"; \
+	fi
+
+install: all
+	install -d $(DESTDIR)$(LUA_LIBDIR_INSTALL)/chatgpt $(DESTDIR)$(LUA_SHAREDIR)/chatgpt
+	install -m 755 $(MODULE) $(DESTDIR)$(LUA_LIBDIR_INSTALL)/chatgpt/core.so
+	install -m 644 $(LUASRC) $(DESTDIR)$(LUA_SHAREDIR)/chatgpt/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,404 @@
+-- Clients: options, keys, URLs and headers, and the endpoint methods
+-- (chat, complete, models, embed, each with an _async form).
+
+local core    = require "chatgpt.core"
+local errors  = require "chatgpt.errors"
+local Request = require "chatgpt.request"
+
+local error, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type =
+      error, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type
+
+local M = {}
+
+M.VERSION = "0.1.0"
+M.default_key = nil         -- set by chatgpt.set_key (a key userdata)
+
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+-- Option name -> Lua type, for chatgpt.new.
+local OPTIONS = {
+  api_key = "string", api_key_file = "string", api_key_cmd = "table",
+  base_url = "string", model = "string", organization = "string", project = "string",
+  auth = "string", headers = "table", query = "table",
+  timeout = "number", connect_timeout = "number", idle_timeout = "number",
+  max_retries = "number", max_response_bytes = "number", max_event_bytes = "number",
+  max_connections = "number", allow_insecure = "boolean",
+}
+
+-- Params that are ours, not request fields of the API.
+local OWN = {
+  on_delta = "function", on_chunk = "function", on_tool_call = "function",
+  max_retries = "number", timeout = "number", idle_timeout = "number",
+}
+
+local DEFAULT_BASE = "https://api.openai.com/v1"
+
+local function fail(level, msg)
+  error("chatgpt: " .. msg, level + 1)
+end
+
+local function env(name)
+  local v = os.getenv(name)
+  if v and v ~= "" then return v end
+end
+
+-- Loopback hosts may be spoken to over plain http with a key.
+local function loopback(host)
+  return host == "localhost" or host == "[::1]" or host:match("^127%.%d+%.%d+%.%d+$") ~= nil
+      or host:match("%.localhost$") ~= nil
+end
+
+local function parse_url(url)
+  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
+  if not scheme then return nil end
+  local host = rest:match("^(%[[^%]]*%])") or rest:match("^([^/:?#]*)")
+  return scheme:lower(), (host or ""):lower()
+end
+
+local function resolve_key(opts)
+  local k, msg
+  if opts.api_key ~= nil then
+    local ok, r = pcall(core.key, opts.api_key)
+    if not ok then return nil, "api_key: an API key is 1 to 4096 printable characters without spaces" end
+    return r
+  elseif opts.api_key_file ~= nil then
+    k, msg = core.key_file(opts.api_key_file)
+  elseif opts.api_key_cmd ~= nil then
+    k, msg = core.key_cmd(opts.api_key_cmd)
+  else
+    return M.default_key or core.key_env("OPENAI_API_KEY")
+  end
+  if not k then return nil, msg end
+  return k
+end
+
+local function urlencode(s)
+  return (tostring(s):gsub("[^%w%-%._~]", function(c)
+    return string.format("%%%02X", c:byte())
+  end))
+end
+
+-- chatgpt.new(options) -> client
+function M.new(opts)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then fail(2, "bad argument #1 to 'new' (table expected)") end
+  for k, v in pairs(opts) do
+    local want = OPTIONS[k]
+    if not want then fail(2, "unknown option '" .. tostring(k) .. "' to new") end
+    if type(v) ~= want then
+      fail(2, "option '" .. k .. "' must be a " .. want .. ", got " .. type(v))
+    end
+  end
+  local self = setmetatable({}, Client)
+  self.base_url = (opts.base_url or env("OPENAI_BASE_URL") or DEFAULT_BASE):gsub("/+$", "")
+  self.model = opts.model or "gpt-4o-mini"
+  self.organization = opts.organization or env("OPENAI_ORG_ID")
+  self.project = opts.project or env("OPENAI_PROJECT_ID")
+  self.auth = opts.auth or "bearer"
+  if self.auth ~= "bearer" and self.auth ~= "api-key" and self.auth ~= "none" then
+    fail(2, "option 'auth' must be \"bearer\", \"api-key\" or \"none\"")
+  end
+  self.timeout = opts.timeout or 600
+  self.connect_timeout = opts.connect_timeout or 10
+  self.idle_timeout = opts.idle_timeout or 60
+  self.max_retries = math.tointeger(opts.max_retries or 2)
+  if not self.max_retries or self.max_retries < 0 then
+    fail(2, "option 'max_retries' must be a non-negative integer")
+  end
+  self.max_response_bytes = opts.max_response_bytes or 64 * 1024 * 1024
+  self.max_event_bytes = opts.max_event_bytes or 8 * 1024 * 1024
+  self.allow_insecure = opts.allow_insecure or false
+
+  local scheme, host = parse_url(self.base_url)
+  if scheme ~= "http" and scheme ~= "https" then
+    fail(2, "base_url must be an http:// or https:// URL, got '" .. self.base_url .. "'")
+  end
+  self._host = host
+
+  if self.auth ~= "none" then
+    local key, msg = resolve_key(opts)
+    if msg then fail(2, msg) end
+    self._key = key
+    if not key and self.base_url == DEFAULT_BASE then
+      fail(2, "no API key: give api_key, api_key_file or api_key_cmd, call "
+           .. "chatgpt.set_key, or set OPENAI_API_KEY")
+    end
+    if key and scheme == "http" and not loopback(host) and not self.allow_insecure then
+      fail(2, "refusing to send the API key over plain http:// to " .. host
+           .. " (use https, or set allow_insecure = true)")
+    end
+  end
+
+  -- The query string and the fixed headers are built once.
+  local q = {}
+  for k, v in pairs(opts.query or {}) do q[#q + 1] = urlencode(k) .. "=" .. urlencode(v) end
+  table.sort(q)
+  self._query = #q > 0 and ("?" .. table.concat(q, "&")) or ""
+  local h = {}
+  if self.organization then h[#h + 1] = "OpenAI-Organization: " .. self.organization end
+  if self.project then h[#h + 1] = "OpenAI-Project: " .. self.project end
+  local names = {}
+  for name in pairs(opts.headers or {}) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local v = opts.headers[name]
+    if type(name) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
+      fail(2, "option 'headers' maps header names to strings")
+    end
+    if (name .. v):find("[\r\n]") or name:find("[%s:]") then
+      fail(2, "bad header '" .. name .. "'")
+    end
+    h[#h + 1] = name .. ": " .. v
+  end
+  self._headers = h
+  self._user_agent = "lua-chatgpt/" .. M.VERSION .. " libcurl/" .. core.curl_version()
+                     .. " " .. _VERSION
+  if opts.max_connections then
+    core.configure { max_connections = math.tointeger(opts.max_connections) or 16 }
+  end
+  return self
+end
+
+function Client:key_hint()
+  return self._key and self._key:hint() or nil
+end
+
+function Client:__tostring()
+  return "chatgpt.client (" .. self.base_url .. ", " .. self.model .. ", key "
+         .. (self:key_hint() or "none") .. ")"
+end
+
+-- Splits call params into the request body (every API field, untouched)
+-- and our own options.
+local function split(params, level)
+  if params == nil then return {}, {} end
+  if type(params) ~= "table" then fail(level + 1, "params must be a table") end
+  local body, own = {}, {}
+  for k, v in pairs(params) do
+    local want = OWN[k]
+    if want then
+      if type(v) ~= want then
+        fail(level + 1, "param '" .. k .. "' must be a " .. want .. ", got " .. type(v))
+      end
+      own[k] = v
+    else
+      body[k] = v
+    end
+  end
+  return body, own
+end
+
+-- Starts a request on the engine. job as in Request.new.
+function Client:_send(method, path, body, own, job, level)
+  local encoded
+  if body then
+    local ok, r = pcall(core.encode, body)
+    if not ok then fail(level + 1, (tostring(r):gsub("^chatgpt: ", ""))) end
+    encoded = r
+  end
+  local headers = { "Accept: " .. (job.stream and "text/event-stream" or "application/json") }
+  if encoded then headers[2] = "Content-Type: application/json" end
+  for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
+  job.max_retries = own.max_retries or self.max_retries
+  job.key = self._key
+  return Request.new({
+    url = self.base_url .. path .. self._query,
+    method = method,
+    body = encoded,
+    headers = headers,
+    key = self._key,
+    auth = self.auth,
+    timeout = own.timeout or self.timeout,
+    connect_timeout = self.connect_timeout,
+    idle_timeout = own.idle_timeout or self.idle_timeout,
+    max_body = self.max_response_bytes,
+    max_event = self.max_event_bytes,
+    stream = job.stream ~= nil,
+    compressed = job.stream == nil,
+    user_agent = self._user_agent,
+  }, job)
+end
+
+local function parse_error(code, message, response)
+  return errors.new { kind = "parse", code = code, message = message, response = response }
+end
+
+-- ---- chat -----------------------------------------------------------
+
+local function finish_chat(response)
+  local choices = response.choices
+  if type(choices) ~= "table" or type(choices[1]) ~= "table" then
+    return nil, parse_error("NO_CHOICES", "the response has no choices", response)
+  end
+  local message = choices[1].message
+  if type(message) ~= "table" then
+    return nil, parse_error("NO_MESSAGE", "the first choice has no message", response)
+  end
+  local content = message.content
+  if content == nil and message.tool_calls == nil and message.function_call == nil then
+    if type(message.refusal) == "string" then
+      return nil, errors.new { kind = "refusal", code = "REFUSAL", message = message.refusal,
+                               response = response }
+    end
+    return nil, parse_error("NO_CONTENT", "the message has no content", response)
+  end
+  return content, response
+end
+
+local function messages_arg(messages, level)
+  if type(messages) == "string" then return { { role = "user", content = messages } } end
+  if type(messages) ~= "table" then
+    fail(level + 1, "bad argument #1 to 'chat' (messages or a string expected, got "
+         .. type(messages) .. ")")
+  end
+  local ok, err = pcall(core.check_messages, messages)
+  if not ok then fail(level + 1, tostring(err)) end
+  return messages
+end
+
+local function streaming(body, own)
+  return body.stream == true or own.on_delta ~= nil or own.on_chunk ~= nil
+         or own.on_tool_call ~= nil
+end
+
+local function chat_async(self, messages, params, level)
+  local body, own = split(params, level + 1)
+  body.messages = messages_arg(messages, level + 1)
+  if body.model == nil then body.model = self.model end
+  local job = { finish = finish_chat, callbacks = own }
+  if streaming(body, own) then
+    body.stream = true
+    job.stream = "chat"
+  end
+  return self:_send("POST", "/chat/completions", body, own, job, level + 1)
+end
+
+-- client:chat_async(messages, params) -> request
+function Client:chat_async(messages, params)
+  return chat_async(self, messages, params, 2)
+end
+
+-- client:chat(messages, params) -> text, response, info | nil, err
+function Client:chat(messages, params)
+  return chat_async(self, messages, params, 2):wait()
+end
+
+-- ---- legacy completions ------------------------------------------------
+
+local function finish_completion(response)
+  local choices = response.choices
+  if type(choices) ~= "table" or type(choices[1]) ~= "table" then
+    return nil, parse_error("NO_CHOICES", "the response has no choices", response)
+  end
+  local text = choices[1].text
+  if type(text) ~= "string" then
+    return nil, parse_error("NO_TEXT", "the first choice has no text", response)
+  end
+  return text, response
+end
+
+local function complete_async(self, prompt, params, level)
+  if type(prompt) ~= "string" and type(prompt) ~= "table" then
+    fail(level + 1, "bad argument #1 to 'complete' (string expected, got " .. type(prompt) .. ")")
+  end
+  local body, own = split(params, level + 1)
+  body.prompt = prompt
+  if body.model == nil then body.model = self.model end
+  local job = { finish = finish_completion, callbacks = own }
+  if streaming(body, own) then
+    body.stream = true
+    job.stream = "completion"
+  end
+  return self:_send("POST", "/completions", body, own, job, level + 1)
+end
+
+function Client:complete_async(prompt, params)
+  return complete_async(self, prompt, params, 2)
+end
+
+function Client:complete(prompt, params)
+  return complete_async(self, prompt, params, 2):wait()
+end
+
+-- ---- models --------------------------------------------------------------
+
+local function finish_models(response)
+  if type(response.data) ~= "table" then
+    return nil, parse_error("NO_DATA", "the response has no data list", response)
+  end
+  return response.data, response
+end
+
+local function models_async(self, params, level)
+  local _, own = split(params, level + 1)
+  return self:_send("GET", "/models", nil, own, { finish = finish_models }, level + 1)
+end
+
+function Client:models_async(params) return models_async(self, params, 2) end
+function Client:models(params) return models_async(self, params, 2):wait() end
+
+-- ---- embeddings ------------------------------------------------------------
+
+-- base64 (standard alphabet) of little-endian float32s -> list of numbers.
+local B64 = {}
+do
+  local a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+  for i = 1, #a do B64[a:byte(i)] = i - 1 end
+end
+
+local function unbase64(s)
+  local out, n, acc, bits = {}, 0, 0, 0
+  for i = 1, #s do
+    local v = B64[s:byte(i)]
+    if v then
+      acc = (acc << 6) | v
+      bits = bits + 6
+      if bits >= 8 then
+        bits = bits - 8
+        n = n + 1
+        out[n] = string.char((acc >> bits) & 0xFF)
+      end
+    end
+  end
+  return table.concat(out)
+end
+
+local function floats(s)
+  local bytes, v = unbase64(s), {}
+  for i = 1, #bytes - 3, 4 do v[#v + 1] = (string.unpack("<f", bytes, i)) end
+  return v
+end
+
+local function finish_embeddings(response)
+  local data = response.data
+  if type(data) ~= "table" then
+    return nil, parse_error("NO_DATA", "the response has no data list", response)
+  end
+  local vectors = {}
+  for i, item in ipairs(data) do
+    local e = type(item) == "table" and item.embedding
+    if type(e) == "string" then e = floats(e) end
+    if type(e) ~= "table" then
+      return nil, parse_error("NO_EMBEDDING", "data[" .. i .. "] has no embedding", response)
+    end
+    vectors[(math.tointeger(item.index) or (i - 1)) + 1] = e
+  end
+  return vectors, response
+end
+
+local function embed_async(self, input, params, level)
+  if type(input) ~= "string" and type(input) ~= "table" then
+    fail(level + 1, "bad argument #1 to 'embed' (string or list expected, got " .. type(input) .. ")")
+  end
+  local body, own = split(params, level + 1)
+  body.input = input
+  if body.model == nil then body.model = "text-embedding-3-small" end
+  return self:_send("POST", "/embeddings", body, own, { finish = finish_embeddings }, level + 1)
+end
+
+function Client:embed_async(input, params) return embed_async(self, input, params, 2) end
+function Client:embed(input, params) return embed_async(self, input, params, 2):wait() end
+
+return M

@@ -1,0 +1,75 @@
+-- lua-chatgpt: the OpenAI Chat Completions API (and every server that
+-- speaks it) from Lua. `local chatgpt = require "chatgpt"`.
+
+local core   = require "chatgpt.core"
+local client = require "chatgpt.client"
+local errors = require "chatgpt.errors"
+local loop   = require "chatgpt.loop"
+
+local error, os, setmetatable, type = error, os, setmetatable, type
+
+local M = {
+  _VERSION = "lua-chatgpt " .. client.VERSION,
+  null = core.null,            -- JSON null (equal to cjson.null)
+}
+
+errors.decode = core.decode
+
+M.new = client.new
+
+-- chatgpt.set_key(key): the default key of this Lua state, kept in C
+-- memory; nil forgets it.
+function M.set_key(key)
+  if key == nil then
+    client.default_key = nil
+    return
+  end
+  if type(key) ~= "string" then
+    error("bad argument #1 to 'set_key' (string expected, got " .. type(key) .. ")", 2)
+  end
+  local ok, k = pcall(core.key, key)
+  if not ok then
+    error("bad argument #1 to 'set_key' (an API key is 1 to 4096 printable characters without spaces)", 2)
+  end
+  client.default_key = k
+end
+
+function M.has_key()
+  local env = os.getenv("OPENAI_API_KEY")
+  return client.default_key ~= nil or (env ~= nil and env ~= "")
+end
+
+-- Messages. The role is checked (system, developer, user, assistant, tool).
+function M.message(role, content, fields)
+  local ok, m = pcall(core.message, role, content, fields)
+  if not ok then error((m:gsub("'%?'", "'message'")), 2) end
+  return m
+end
+
+local function role(name)
+  return function(content, fields)
+    if type(content) ~= "string" and type(content) ~= "table" then
+      error("bad argument #1 to '" .. name .. "' (string or list of parts expected, got "
+            .. type(content) .. ")", 2)
+    end
+    return core.message(name, content, fields)
+  end
+end
+
+M.system    = role "system"
+M.developer = role "developer"
+M.user      = role "user"
+M.assistant = role "assistant"
+
+-- JSON shape markers for tables whose emptiness is ambiguous.
+local ARRAY, OBJECT = { __jsontype = "array" }, { __jsontype = "object" }
+function M.array(t) return setmetatable(t or {}, ARRAY) end
+function M.object(t) return setmetatable(t or {}, OBJECT) end
+
+M.poll     = loop.poll
+M.spawn    = loop.spawn
+M.errors   = loop.errors
+M.on_error = loop.on_error
+M.is_error = errors.is
+
+return M

@@ -1,0 +1,235 @@
+-- The request handle that chat_async and friends return: one logical call,
+-- made of one or more attempts (retries) of a C request on the engine.
+-- Blocking calls are request:wait() on it: there is one code path.
+
+local core   = require "chatgpt.core"
+local errors = require "chatgpt.errors"
+local loop   = require "chatgpt.loop"
+local stream = require "chatgpt.stream"
+
+local setmetatable, tostring, type, xpcall = setmetatable, tostring, type, xpcall
+local traceback = debug.traceback
+local decode, now, redact = core.decode, core.now, core.redact
+
+local Request = {}
+Request.__index = Request
+
+-- spec: the C request spec. job: {
+--   stream = "chat" | "completion" | nil, callbacks = {on_delta, on_chunk, on_tool_call},
+--   finish = function(response) -> results... | nil, err,
+--   max_retries = n, key = key userdata or nil (for redaction) }
+function Request.new(spec, job)
+  local self = setmetatable({
+    status = "pending",
+    _ud = core.request(spec),
+    _job = job,
+    _attempts = 0,
+    _t0 = now(),
+  }, Request)
+  loop.pending = loop.pending + 1
+  self:_start()
+  return self
+end
+
+function Request:_start()
+  local job = self._job
+  self._attempts = self._attempts + 1
+  if job.stream then self._acc = stream.new(job.stream, job.callbacks) end
+  self._ud:start()
+  loop.register(self._ud, self)
+end
+
+local function ratelimit_info(self, status, headers)
+  return {
+    status = status,
+    headers = headers,
+    request_id = headers["x-request-id"],
+    attempts = self._attempts,
+    elapsed = now() - self._t0,
+    ratelimit = errors.ratelimit(headers),
+  }
+end
+
+-- The end of the call: results (a packed list) or err.
+function Request:_settle(results, err)
+  local ud = self._ud
+  loop.unregister(ud)
+  ud:close()
+  if err then
+    err.attempts = err.attempts or self._attempts
+    if self._acc and err.partial == nil then err.partial = self._acc:text() end
+    if self._job.key and type(err.message) == "string" then
+      err.message = redact(err.message, self._job.key)
+    end
+    self.status = err.kind == "cancelled" and "cancelled" or "failed"
+    self._err = err
+  else
+    self.status = "done"
+    self._results = results
+  end
+  self._acc = nil
+  loop.pending = loop.pending - 1
+  loop.wake(self)
+end
+
+-- A failure seen while the transfer runs (bad chunk, callback error or
+-- stop): the transfer ends at once, and is never retried.
+function Request:_fail(err)
+  self._ud:cancel()
+  self:_settle(nil, err)
+  return false
+end
+
+local function callback_error(msg)
+  return errors.new { kind = "callback", code = "CALLBACK_ERROR", message = tostring(msg) }
+end
+
+function Request:_event(data, typ)
+  local chunk, perr = decode(data)
+  if typ == "error" or (type(chunk) == "table" and chunk.error ~= nil) then
+    local status, headers = self._ud:response()
+    return self:_fail(errors.from_api(type(chunk) == "table" and chunk or { message = data },
+                                      status, headers))
+  end
+  if type(chunk) ~= "table" then
+    return self:_fail(errors.new {
+      kind = "parse", code = "BAD_CHUNK",
+      message = "stream chunk is not a JSON object: " .. (perr or data:sub(1, 80)) })
+  end
+  self._delivered = true
+  local ok, go = xpcall(self._acc.add, traceback, self._acc, chunk)
+  if not ok then return self:_fail(callback_error(go)) end
+  if go == false then
+    return self:_fail(errors.new { kind = "cancelled", code = "STOPPED",
+                                   message = "stopped by a callback" })
+  end
+  return true
+end
+
+-- Decodes a whole (non-SSE) 2xx body into the call's results.
+function Request:_body(status, headers, body)
+  local response, perr = decode(body)
+  if type(response) ~= "table" then
+    local excerpt = body:sub(1, 60):gsub("%s+", " ")
+    return nil, errors.new {
+      kind = "parse", code = "BAD_JSON", status = status,
+      message = "the response is not a JSON object: " .. (perr or excerpt) }
+  end
+  if response.error ~= nil then return nil, errors.from_api(response, status, headers) end
+  local acc = self._acc
+  if acc and acc.whole then          -- a stream request answered with plain JSON
+    local ok, e = xpcall(acc.whole, traceback, acc, response)
+    if not ok then return nil, callback_error(e) end
+  end
+  return response
+end
+
+-- Called by the loop when the C request has news.
+function Request:_pump()
+  local ud = self._ud
+  if self._acc then
+    while self.status == "pending" do
+      local data, typ = ud:event()
+      if data == nil then break end
+      if not self:_event(data, typ) then return end
+    end
+  end
+  if self.status ~= "pending" or ud:state() ~= "done" then return end
+
+  local status, headers, body = ud:response()
+  local terr, err, response = ud:error()
+  if terr then
+    err = errors.from_transport(terr)
+    if status ~= 0 then err.status = status end
+  elseif status < 200 or status > 299 then
+    err = errors.from_http(status, headers, body or "")
+  elseif body == nil then            -- read as SSE
+    if not ud:info().done then
+      err = errors.new { kind = "network", code = "STREAM_TRUNCATED", status = status,
+                         message = "the stream ended before data: [DONE]" }
+    else
+      local ok, r = xpcall(self._acc.finish, traceback, self._acc)
+      if ok then response = r else err = callback_error(r) end
+    end
+  else
+    response, err = self:_body(status, headers, body)
+  end
+  if err then
+    err.request_id = err.request_id or headers["x-request-id"]
+    local retries = self._attempts - 1
+    if err.retryable and not self._delivered and retries < self._job.max_retries then
+      local delay = errors.retry_delay(err, retries)
+      if delay then
+        loop.unregister(ud)
+        self._timer = loop.after(delay, function()
+          self._timer = nil
+          if self.status == "pending" then self:_start() end
+        end)
+        return
+      end
+    end
+    return self:_settle(nil, err)
+  end
+  local info = ratelimit_info(self, status, headers)
+  local r1, r2 = self._job.finish(response)
+  if r1 == nil and errors.is(r2) then
+    r2.request_id = r2.request_id or info.request_id
+    return self:_settle(nil, r2)
+  end
+  self:_settle({ r1, r2, info })
+end
+
+-- ---- the public methods ----------------------------------------------
+
+function Request:done()
+  return self.status ~= "pending"
+end
+
+-- text, response, info | nil, err once settled; nothing while pending.
+function Request:result()
+  if self._results then
+    local r = self._results
+    return r[1], r[2], r[3]
+  end
+  if self._err then return nil, self._err end
+end
+
+-- Drives the engine (or yields, inside chatgpt.spawn) until the request
+-- settles; after `seconds` returns nil, err{kind = "timeout", code =
+-- "WAIT_TIMEOUT"} and the request goes on.
+function Request:wait(seconds)
+  if seconds ~= nil and (type(seconds) ~= "number" or seconds < 0) then
+    error("bad argument #1 to 'wait' (non-negative number expected)", 2)
+  end
+  if not loop.wait(self, seconds) then
+    return nil, errors.new { kind = "timeout", code = "WAIT_TIMEOUT",
+                             message = "still pending after " .. seconds .. " s (the request goes on)" }
+  end
+  return self:result()
+end
+
+-- Idempotent; also __close and __gc.
+function Request:cancel()
+  if self.status ~= "pending" then return end
+  if self._timer then self._timer.fn = function() end; self._timer = nil end
+  self._ud:cancel()
+  self:_settle(nil, errors.new { kind = "cancelled", code = "CANCELLED",
+                                 message = "request cancelled" })
+end
+
+Request.__close = Request.cancel
+
+-- Collected while in flight: its owner dropped it. Only the transfer is
+-- stopped (the C side frees itself); nothing else can observe it.
+function Request:__gc()
+  if self.status == "pending" then
+    loop.pending = loop.pending - 1
+    self._ud:close()
+  end
+end
+
+function Request:__tostring()
+  return "chatgpt.request (" .. self.status .. ")"
+end
+
+return Request

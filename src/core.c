@@ -1,0 +1,43 @@
+/* chatgpt.core: the module table. It registers the functions of the other
+ * files and nothing else; users never require it (they use `chatgpt`). */
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "engine.h"
+#include "json.h"
+#include "key.h"
+#include "request.h"
+
+#define CORE_VERSION "0.1.0"
+
+static const luaL_Reg core_funcs[] = {
+  {"key", key_new},
+  {"key_env", key_env},
+  {"key_file", key_file},
+  {"key_cmd", key_cmd},
+  {"redact", key_redact},
+  {"message", request_message},
+  {"check_messages", request_check_messages},
+  {"encode", json_encode},
+  {"decode", json_decode},
+  {"request", engine_request},
+  {"poll", engine_poll},
+  {"configure", engine_configure},
+  {"now", engine_now},
+  {"curl_version", engine_curl_version},
+  {NULL, NULL}
+};
+
+__attribute__((visibility("default")))
+int luaopen_chatgpt_core(lua_State *L);
+
+int luaopen_chatgpt_core(lua_State *L) {
+  key_open(L);
+  engine_open(L);
+  luaL_newlib(L, core_funcs);
+  lua_pushliteral(L, CORE_VERSION);
+  lua_setfield(L, -2, "_VERSION");
+  lua_pushlightuserdata(L, NULL);          /* JSON null, == cjson.null */
+  lua_setfield(L, -2, "null");
+  return 1;
+}

@@ -1,0 +1,785 @@
+/* The engine: one curl multi handle per lua_State, shared by every client of
+ * that state so that connections, DNS and TLS sessions are reused, and the
+ * request userdata that runs one HTTP exchange on it.
+ *
+ * libcurl's callbacks below are plain C: they append bytes to capped
+ * buffers, feed the SSE parser and queue events. No lua_* call ever runs
+ * under a curl frame; Lua sees the results after curl_multi_perform has
+ * returned, through core.poll and the request's methods.
+ *
+ * Lifetimes: the engine userdata lives in the registry; its user value is a
+ * table holding the one strong reference to each request while curl owns its
+ * handle. A request's close (also __close and __gc) leaves the multi and
+ * frees everything; the engine's __gc detaches whatever is still running,
+ * so the two may be collected in either order at lua_close.
+ */
+#include "engine.h"
+#include "compat.h"
+#include "key.h"
+#include "sse.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <lauxlib.h>
+
+#define ENGINE_TYPE  "chatgpt.engine"
+#define REQUEST_TYPE "chatgpt.request"
+
+static char engine_key;                 /* registry key of this state's engine */
+
+typedef struct buf { char *p; size_t len, cap; } buf;
+
+enum { ST_IDLE, ST_RUNNING, ST_DONE, ST_CLOSED };
+enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM };
+
+struct request;
+
+typedef struct engine {
+  CURLM *multi;
+  struct request *live;                 /* inside the multi */
+  struct request *ready;                /* news for Lua since the last poll */
+  int nlive;
+} engine;
+
+typedef struct request {
+  CURL *easy;
+  engine *eng;                          /* NULL once the engine is gone */
+  struct request *prev, *next;          /* the engine's live list */
+  struct request *ready_next;
+  int in_ready;
+  int state, abort;
+  CURLcode result;
+  struct curl_slist *headers;           /* holds the key: wiped on free */
+  int stream;                           /* the caller asked for SSE */
+  int decided, sse_on, done_seen;
+  buf body, hdrs, events;
+  size_t ev_off;
+  size_t max_body, max_header;
+  sse_parser sse;
+  double idle, last_byte;
+  size_t received;                      /* header + body bytes */
+  char errbuf[CURL_ERROR_SIZE];
+} request;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Appends n bytes unless that makes b longer than max: 0 ok, 1 over the
+ * cap, 2 out of memory. Geometric growth; never shrinks. */
+static int buf_add(buf *b, const char *s, size_t n, size_t max) {
+  if (n > max - b->len || b->len + n > max) return 1;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 1024;
+    char *p;
+    while (cap < b->len + n + 1) cap *= 2;
+    if ((p = realloc(b->p, cap)) == NULL) return 2;
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+  return 0;
+}
+
+static void buf_free(buf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->len = b->cap = 0;
+}
+
+/* ---- the ready list ------------------------------------------------- */
+
+static void mark_ready(request *r) {
+  if (r->in_ready || !r->eng) return;
+  r->in_ready = 1;
+  r->ready_next = r->eng->ready;
+  r->eng->ready = r;
+}
+
+static void unmark_ready(request *r) {
+  request **pp;
+  if (!r->in_ready || !r->eng) return;
+  for (pp = &r->eng->ready; *pp; pp = &(*pp)->ready_next)
+    if (*pp == r) { *pp = r->ready_next; break; }
+  r->in_ready = 0;
+}
+
+/* Leaves the multi (if inside it) and marks the request done. */
+static void finish(request *r, CURLcode code) {
+  engine *e = r->eng;
+  if (r->state != ST_RUNNING) return;
+  if (e) {
+    curl_multi_remove_handle(e->multi, r->easy);
+    if (r->prev) r->prev->next = r->next; else e->live = r->next;
+    if (r->next) r->next->prev = r->prev;
+    e->nlive--;
+  }
+  r->prev = r->next = NULL;
+  r->state = ST_DONE;
+  r->result = code;
+  mark_ready(r);
+}
+
+/* ---- libcurl callbacks: plain C, no Lua ------------------------------ */
+
+static size_t on_header(char *data, size_t size, size_t n, void *ud) {
+  request *r = (request *)ud;
+  size_t len = size * n;
+  r->last_byte = now();
+  r->received += len;
+  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) r->hdrs.len = 0;  /* 1xx, then the real one */
+  switch (buf_add(&r->hdrs, data, len, r->max_header)) {
+    case 0: return len;
+    case 1: r->abort = AB_HEADER; return 0;
+    default: r->abort = AB_NOMEM; return 0;
+  }
+}
+
+/* Events go into one flat queue: [type_len][data_len][type][data] records,
+ * so a burst of chunks costs no allocation once the queue has grown. */
+static int on_event(void *ctx, const sse_event *ev) {
+  request *r = (request *)ctx;
+  uint32_t head[2];
+  int plain = ev->type_len == 7 && memcmp(ev->type, "message", 7) == 0;
+  if (r->done_seen) return 0;                    /* nothing counts after [DONE] */
+  if (plain && ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+    r->done_seen = 1;
+    mark_ready(r);
+    return 0;
+  }
+  head[0] = plain ? 0 : (uint32_t)ev->type_len;
+  head[1] = (uint32_t)ev->data_len;
+  if (buf_add(&r->events, (const char *)head, sizeof head, SIZE_MAX) ||
+      buf_add(&r->events, ev->type, head[0], SIZE_MAX) ||
+      buf_add(&r->events, ev->data, ev->data_len, SIZE_MAX)) {
+    r->abort = AB_NOMEM;
+    return 1;
+  }
+  mark_ready(r);
+  return 0;
+}
+
+/* The first body byte decides how the body is read: as SSE only when SSE
+ * was asked for and the server answered 2xx text/event-stream; an error
+ * answer to a stream request is plain JSON and is read as such. */
+static void decide(request *r) {
+  long code = 0;
+  char *ct = NULL;
+  r->decided = 1;
+  if (!r->stream) return;
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+  r->sse_on = code >= 200 && code < 300 && ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+}
+
+static size_t on_write(char *data, size_t size, size_t n, void *ud) {
+  request *r = (request *)ud;
+  size_t len = size * n;
+  r->last_byte = now();
+  r->received += len;
+  if (!r->decided) decide(r);
+  if (r->sse_on) {
+    switch (sse_feed(&r->sse, data, len)) {
+      case SSE_OK: return len;
+      case SSE_LIMIT: r->abort = AB_EVENT; return 0;
+      case SSE_STOPPED: if (r->abort) return 0; return len;
+      default: r->abort = AB_NOMEM; return 0;
+    }
+  }
+  switch (buf_add(&r->body, data, len, r->max_body)) {
+    case 0: return len;
+    case 1: r->abort = AB_BODY; return 0;
+    default: r->abort = AB_NOMEM; return 0;
+  }
+}
+
+/* ---- the engine ------------------------------------------------------ */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static int engine_gc(lua_State *L) {
+  engine *e = (engine *)luaL_checkudata(L, 1, ENGINE_TYPE);
+  request *r;
+  if (!e->multi) return 0;
+  for (r = e->live; r; r = r->next) {   /* detach: the requests free themselves */
+    curl_multi_remove_handle(e->multi, r->easy);
+    r->state = ST_DONE;
+    r->abort = AB_CANCEL;
+    r->result = CURLE_ABORTED_BY_CALLBACK;
+  }
+  for (r = e->live; r; r = r->next) r->eng = NULL;
+  for (r = e->ready; r; r = r->ready_next) { r->in_ready = 0; r->eng = NULL; }
+  e->live = e->ready = NULL;
+  curl_multi_cleanup(e->multi);
+  e->multi = NULL;
+  return 0;
+}
+
+/* This state's engine, made on first use; leaves its user value (the table
+ * of strong references) on the stack when refs is true. */
+static engine *getengine(lua_State *L, int refs) {
+  engine *e;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &engine_key) == LUA_TUSERDATA) {
+    e = (engine *)lua_touserdata(L, -1);
+  } else {
+    lua_pop(L, 1);
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK) luaL_error(L, "chatgpt: curl_global_init failed");
+    e = (engine *)compat_newuserdata(L, sizeof(engine), 1);
+    memset(e, 0, sizeof *e);
+    luaL_setmetatable(L, ENGINE_TYPE);
+    lua_newtable(L);
+    compat_setuservalue(L, -2);
+    if ((e->multi = curl_multi_init()) == NULL) luaL_error(L, "chatgpt: curl_multi_init failed");
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &engine_key);
+  }
+  if (refs) {
+    compat_getuservalue(L, -1);
+    lua_remove(L, -2);
+  } else {
+    lua_pop(L, 1);
+  }
+  return e;
+}
+
+/* core.configure{max_connections = n} */
+int engine_configure(lua_State *L) {
+  engine *e;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  e = getengine(L, 0);
+  if (lua_getfield(L, 1, "max_connections") != LUA_TNIL) {
+    lua_Integer n = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, n >= 1 && n <= 1024, 1, "max_connections must be 1 to 1024");
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n);
+  }
+  return 0;
+}
+
+int engine_now(lua_State *L) {
+  lua_pushnumber(L, now());
+  return 1;
+}
+
+int engine_curl_version(lua_State *L) {
+  lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
+  return 1;
+}
+
+/* core.poll(seconds) -> running, ready requests...
+ * Waits at most `seconds` for network activity (never when 0), lets curl
+ * move bytes, ends stalled transfers, and returns the requests that have
+ * news: queued events, or an end. */
+int engine_poll(lua_State *L) {
+  double wait = luaL_optnumber(L, 1, 0), t;
+  engine *e;
+  request *r, *next;
+  CURLMsg *msg;
+  int left, running = 0, n = 0;
+  lua_settop(L, 0);
+  e = getengine(L, 1);                            /* stack: refs */
+  if (!e->multi) return luaL_error(L, "chatgpt: the engine is closed");
+  if (wait > 0 && e->ready == NULL) {
+    t = now();
+    for (r = e->live; r; r = r->next)             /* wake up for idle deadlines */
+      if (r->idle > 0 && r->last_byte + r->idle - t < wait)
+        wait = r->last_byte + r->idle - t;
+    if (wait > 0) curl_multi_poll(e->multi, NULL, 0, (int)(wait * 1000 + 0.999), NULL);
+  }
+  curl_multi_perform(e->multi, &running);
+  while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    finish(r, msg->data.result);
+  }
+  t = now();
+  for (r = e->live; r; r = next) {
+    next = r->next;
+    if (r->idle > 0 && t - r->last_byte >= r->idle) {
+      r->abort = AB_IDLE;
+      finish(r, CURLE_ABORTED_BY_CALLBACK);
+    }
+  }
+  lua_pushinteger(L, e->nlive);
+  while ((r = e->ready) != NULL) {
+    e->ready = r->ready_next;
+    r->in_ready = 0;
+    luaL_checkstack(L, 2, "too many ready requests");
+    lua_rawgetp(L, 1, r);
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
+    n++;
+    if (r->state == ST_DONE) {                    /* curl is done with it */
+      lua_pushnil(L);
+      lua_rawsetp(L, 1, r);
+    }
+  }
+  return n + 1;
+}
+
+/* ---- the request userdata -------------------------------------------- */
+
+static request *checkrequest(lua_State *L) {
+  return (request *)luaL_checkudata(L, 1, REQUEST_TYPE);
+}
+
+static request *torequest(lua_State *L) {
+  request *r = checkrequest(L);
+  if (r->state == ST_CLOSED) luaL_error(L, "attempt to use a closed request");
+  return r;
+}
+
+static void wipe_headers(struct curl_slist *h) {
+  struct curl_slist *p;
+  for (p = h; p; p = p->next) explicit_bzero(p->data, strlen(p->data));
+  curl_slist_free_all(h);
+}
+
+/* Leaves the multi without a result: the caller gave up on it. */
+static void cancel(lua_State *L, request *r) {
+  if (r->state == ST_RUNNING) {
+    r->abort = AB_CANCEL;
+    finish(r, CURLE_ABORTED_BY_CALLBACK);
+  }
+  unmark_ready(r);
+  if (r->eng && lua_rawgetp(L, LUA_REGISTRYINDEX, &engine_key) == LUA_TUSERDATA) {
+    compat_getuservalue(L, -1);
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, r);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* close, __close and __gc: idempotent. */
+static int request_close(lua_State *L) {
+  request *r = checkrequest(L);
+  if (r->state == ST_CLOSED) return 0;
+  cancel(L, r);
+  if (r->easy) curl_easy_cleanup(r->easy);
+  r->easy = NULL;
+  wipe_headers(r->headers);
+  r->headers = NULL;
+  buf_free(&r->body);
+  buf_free(&r->hdrs);
+  buf_free(&r->events);
+  sse_free(&r->sse);
+  r->state = ST_CLOSED;
+  return 0;
+}
+
+static int request_cancel(lua_State *L) {
+  request *r = checkrequest(L);
+  if (r->state != ST_CLOSED) cancel(L, r);
+  return 0;
+}
+
+/* (Re)starts the exchange: a retry reuses the handle and its options. */
+static int request_start(lua_State *L) {
+  request *r = torequest(L);
+  engine *e;
+  CURLMcode mc;
+  luaL_argcheck(L, r->state != ST_RUNNING, 1, "request already running");
+  e = getengine(L, 1);
+  if (!e->multi || (r->eng && r->eng != e)) return luaL_error(L, "chatgpt: the engine is closed");
+  unmark_ready(r);
+  r->eng = e;
+  r->body.len = r->hdrs.len = r->events.len = r->ev_off = 0;
+  sse_reset(&r->sse);
+  r->decided = r->sse_on = r->done_seen = 0;
+  r->abort = AB_NONE;
+  r->result = CURLE_OK;
+  r->received = 0;
+  r->errbuf[0] = '\0';
+  r->last_byte = now();
+  if ((mc = curl_multi_add_handle(e->multi, r->easy)) != CURLM_OK)
+    return luaL_error(L, "chatgpt: curl_multi_add_handle: %s", curl_multi_strerror(mc));
+  r->state = ST_RUNNING;
+  r->prev = NULL;
+  r->next = e->live;
+  if (e->live) e->live->prev = r;
+  e->live = r;
+  e->nlive++;
+  lua_pushvalue(L, 1);
+  lua_rawsetp(L, -2, r);                          /* refs[r] = request */
+  return 0;
+}
+
+/* req:event() -> data, type|nil; nothing when the queue is empty. */
+static int request_event(lua_State *L) {
+  request *r = torequest(L);
+  uint32_t head[2];
+  const char *p;
+  if (r->ev_off >= r->events.len) {
+    r->events.len = r->ev_off = 0;
+    return 0;
+  }
+  p = r->events.p + r->ev_off;
+  memcpy(head, p, sizeof head);
+  p += sizeof head;
+  lua_pushlstring(L, p + head[0], head[1]);
+  if (head[0]) lua_pushlstring(L, p, head[0]); else lua_pushnil(L);
+  r->ev_off += sizeof head + head[0] + head[1];
+  return 2;
+}
+
+static int request_state(lua_State *L) {
+  static const char *const names[] = {"idle", "running", "done", "closed"};
+  lua_pushstring(L, names[checkrequest(L)->state]);
+  return 1;
+}
+
+/* Header lines of the final response into {lower-case name = value};
+ * repeated names are joined with ", ". */
+static void pushheaders(lua_State *L, const buf *h) {
+  const char *p = h->p, *end = h->p + h->len, *eol, *colon, *v, *ve;
+  lua_newtable(L);
+  if (!p) return;
+  for (; p < end; p = eol + 1) {
+    char name[128];
+    size_t i, nl;
+    if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL) eol = end;
+    if ((colon = memchr(p, ':', (size_t)(eol - p))) == NULL) continue;  /* status line */
+    nl = (size_t)(colon - p);
+    if (nl == 0 || nl >= sizeof name) continue;
+    for (i = 0; i < nl; i++) {
+      char c = p[i];
+      name[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    }
+    for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++) {}
+    for (ve = eol; ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'); ve--) {}
+    lua_pushlstring(L, name, nl);
+    if (lua_rawget(L, -2) == LUA_TSTRING) {
+      lua_pushlstring(L, name, nl);
+      lua_insert(L, -2);
+      lua_pushliteral(L, ", ");
+      lua_pushlstring(L, v, (size_t)(ve - v));
+      lua_concat(L, 3);
+    } else {
+      lua_pop(L, 1);
+      lua_pushlstring(L, name, nl);
+      lua_pushlstring(L, v, (size_t)(ve - v));
+    }
+    lua_rawset(L, -3);
+  }
+}
+
+/* req:response() -> status, headers, body|nil (nil when read as SSE) */
+static int request_response(lua_State *L) {
+  request *r = torequest(L);
+  long code = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+  lua_pushinteger(L, code);
+  pushheaders(L, &r->hdrs);
+  if (r->sse_on) lua_pushnil(L);
+  else lua_pushlstring(L, r->body.p ? r->body.p : "", r->body.len);
+  return 3;
+}
+
+/* req:info() -> {elapsed, received, sse, done, connects, local_port, http_version} */
+static int request_info(lua_State *L) {
+  request *r = torequest(L);
+  curl_off_t total = 0;
+  long connects = 0, port = 0, ver = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &total);
+  curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects);
+  curl_easy_getinfo(r->easy, CURLINFO_LOCAL_PORT, &port);
+  curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &ver);
+  lua_createtable(L, 0, 7);
+  lua_pushnumber(L, (double)total / 1e6);
+  lua_setfield(L, -2, "elapsed");
+  lua_pushinteger(L, (lua_Integer)r->received);
+  lua_setfield(L, -2, "received");
+  lua_pushboolean(L, r->sse_on);
+  lua_setfield(L, -2, "sse");
+  lua_pushboolean(L, r->done_seen);
+  lua_setfield(L, -2, "done");
+  lua_pushinteger(L, connects);
+  lua_setfield(L, -2, "connects");
+  lua_pushinteger(L, port);
+  lua_setfield(L, -2, "local_port");
+  lua_pushstring(L, ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
+  lua_setfield(L, -2, "http_version");
+  return 1;
+}
+
+/* Stable names for curl's codes, as the error table's `code`. */
+static const char *codename(CURLcode c) {
+  switch (c) {
+    case CURLE_UNSUPPORTED_PROTOCOL: return "UNSUPPORTED_PROTOCOL";
+    case CURLE_URL_MALFORMAT: return "URL_MALFORMAT";
+    case CURLE_COULDNT_RESOLVE_PROXY: return "COULDNT_RESOLVE_PROXY";
+    case CURLE_COULDNT_RESOLVE_HOST: return "COULDNT_RESOLVE_HOST";
+    case CURLE_COULDNT_CONNECT: return "COULDNT_CONNECT";
+    case CURLE_WEIRD_SERVER_REPLY: return "WEIRD_SERVER_REPLY";
+    case CURLE_HTTP2: return "HTTP2";
+    case CURLE_PARTIAL_FILE: return "PARTIAL_FILE";
+    case CURLE_WRITE_ERROR: return "WRITE_ERROR";
+    case CURLE_READ_ERROR: return "READ_ERROR";
+    case CURLE_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
+    case CURLE_OPERATION_TIMEDOUT: return "OPERATION_TIMEDOUT";
+    case CURLE_RANGE_ERROR: return "RANGE_ERROR";
+    case CURLE_SSL_CONNECT_ERROR: return "SSL_CONNECT_ERROR";
+    case CURLE_ABORTED_BY_CALLBACK: return "ABORTED_BY_CALLBACK";
+    case CURLE_TOO_MANY_REDIRECTS: return "TOO_MANY_REDIRECTS";
+    case CURLE_GOT_NOTHING: return "GOT_NOTHING";
+    case CURLE_SSL_ENGINE_NOTFOUND: return "SSL_ENGINE_NOTFOUND";
+    case CURLE_SEND_ERROR: return "SEND_ERROR";
+    case CURLE_RECV_ERROR: return "RECV_ERROR";
+    case CURLE_SSL_CERTPROBLEM: return "SSL_CERTPROBLEM";
+    case CURLE_SSL_CIPHER: return "SSL_CIPHER";
+    case CURLE_PEER_FAILED_VERIFICATION: return "PEER_FAILED_VERIFICATION";
+    case CURLE_BAD_CONTENT_ENCODING: return "BAD_CONTENT_ENCODING";
+    case CURLE_SSL_CACERT_BADFILE: return "SSL_CACERT_BADFILE";
+    case CURLE_SSL_SHUTDOWN_FAILED: return "SSL_SHUTDOWN_FAILED";
+    case CURLE_AGAIN: return "AGAIN";
+    case CURLE_HTTP2_STREAM: return "HTTP2_STREAM";
+    case CURLE_HTTP3: return "HTTP3";
+    case CURLE_QUIC_CONNECT_ERROR: return "QUIC_CONNECT_ERROR";
+    case CURLE_PROXY: return "PROXY";
+    case CURLE_SSL_CLIENTCERT: return "SSL_CLIENTCERT";
+    case CURLE_UNRECOVERABLE_POLL: return "UNRECOVERABLE_POLL";
+    default: return NULL;
+  }
+}
+
+static void setfield(lua_State *L, const char *k, const char *v) {
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* req:error() -> nil, or {kind, code, message, received} for a transfer
+ * that did not complete. HTTP statuses are not errors here. */
+static int request_error(lua_State *L) {
+  request *r = torequest(L);
+  const char *kind = "network", *code = NULL;
+  char msg[CURL_ERROR_SIZE + 64];
+  if (r->state != ST_DONE || (r->result == CURLE_OK && !r->abort)) return 0;
+  snprintf(msg, sizeof msg, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result));
+  switch (r->abort) {
+    case AB_CANCEL: kind = "cancelled"; code = "CANCELLED"; snprintf(msg, sizeof msg, "request cancelled"); break;
+    case AB_IDLE:
+      kind = "timeout"; code = "IDLE_TIMEOUT";
+      snprintf(msg, sizeof msg, "no data for %g s (idle_timeout)", r->idle);
+      break;
+    case AB_BODY:
+      kind = "limit"; code = "BODY_TOO_LARGE";
+      snprintf(msg, sizeof msg, "response body over %zu bytes (max_response_bytes)", r->max_body);
+      break;
+    case AB_EVENT:
+      kind = "limit"; code = "EVENT_TOO_LARGE";
+      snprintf(msg, sizeof msg, "stream event over %zu bytes (max_event_bytes)", r->sse.max_event);
+      break;
+    case AB_HEADER:
+      kind = "limit"; code = "HEADERS_TOO_LARGE";
+      snprintf(msg, sizeof msg, "response headers over %zu bytes", r->max_header);
+      break;
+    case AB_NOMEM: kind = "limit"; code = "OUT_OF_MEMORY"; snprintf(msg, sizeof msg, "out of memory"); break;
+    default:
+      if (r->result == CURLE_OPERATION_TIMEDOUT) {
+        kind = "timeout";
+        code = strncmp(r->errbuf, "Connection timed out", 20) == 0 ||
+               strncmp(r->errbuf, "Failed to connect", 17) == 0 ? "CONNECT_TIMEOUT" : "TOTAL_TIMEOUT";
+      } else {
+        code = codename(r->result);
+      }
+  }
+  lua_createtable(L, 0, 4);
+  setfield(L, "kind", kind);
+  if (code) {
+    setfield(L, "code", code);
+  } else {
+    lua_pushfstring(L, "CURLE_%d", (int)r->result);
+    lua_setfield(L, -2, "code");
+  }
+  setfield(L, "message", msg);
+  lua_pushboolean(L, r->received > 0);
+  lua_setfield(L, -2, "received");
+  return 1;
+}
+
+/* ---- construction ---------------------------------------------------- */
+
+static double optnum(lua_State *L, const char *k, double def) {
+  double v;
+  lua_getfield(L, 1, k);
+  v = luaL_opt(L, luaL_checknumber, -1, def);
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *optstr(lua_State *L, const char *k, const char *def) {
+  const char *v;
+  lua_getfield(L, 1, k);
+  v = luaL_opt(L, luaL_checkstring, -1, def);
+  lua_pop(L, 1);                                   /* spec keeps it alive */
+  return v;
+}
+
+static int optbool(lua_State *L, const char *k) {
+  int v;
+  lua_getfield(L, 1, k);
+  v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static int addheader(request *r, const char *h) {
+  struct curl_slist *n = curl_slist_append(r->headers, h);
+  if (!n) return 0;
+  r->headers = n;
+  return 1;
+}
+
+/* The auth header is built in C memory that is wiped right after curl has
+ * copied it into the list (which is itself wiped on close). */
+static int addauth(lua_State *L, request *r, const char *auth) {
+  size_t klen, n;
+  const char *k, *fmt;
+  char *h;
+  int ok;
+  if (strcmp(auth, "none") == 0) return 1;
+  if (strcmp(auth, "bearer") == 0) fmt = "Authorization: Bearer ";
+  else if (strcmp(auth, "api-key") == 0) fmt = "api-key: ";
+  else return luaL_error(L, "bad auth '%s' (bearer, api-key or none)", auth);
+  if (lua_getfield(L, 1, "key") == LUA_TNIL) { lua_pop(L, 1); return 1; }
+  k = key_bytes(L, -1, &klen);
+  n = strlen(fmt);
+  if ((h = malloc(n + klen + 1)) == NULL) return 0;
+  memcpy(h, fmt, n);
+  memcpy(h + n, k, klen);
+  h[n + klen] = '\0';
+  ok = addheader(r, h);
+  explicit_bzero(h, n + klen);
+  free(h);
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* core.request{url, method, body, headers = {"Name: value"...}, key, auth,
+ *   timeout, connect_timeout, idle_timeout, max_body, max_event, stream,
+ *   compressed, user_agent} -> an idle request */
+int engine_request(lua_State *L) {
+  request *r;
+  const char *url, *method, *body;
+  size_t bodylen = 0;
+  double timeout, connect, idle;
+  lua_Integer i, n;
+  CURL *c;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  url = optstr(L, "url", NULL);
+  luaL_argcheck(L, url != NULL, 1, "spec.url missing");
+  lua_getfield(L, 1, "body");
+  body = lua_tolstring(L, -1, &bodylen);
+  lua_pop(L, 1);
+  method = optstr(L, "method", body ? "POST" : "GET");
+  timeout = optnum(L, "timeout", 600);
+  connect = optnum(L, "connect_timeout", 10);
+  idle = optnum(L, "idle_timeout", 60);
+
+  r = (request *)compat_newuserdata(L, sizeof(request), 1);  /* stack: spec, req */
+  memset(r, 0, sizeof *r);
+  r->state = ST_CLOSED;                   /* closed until fully built */
+  luaL_setmetatable(L, REQUEST_TYPE);
+  lua_getfield(L, 1, "body");
+  compat_setuservalue(L, 2);              /* keeps the body string alive */
+
+  r->stream = optbool(L, "stream");
+  r->idle = idle;
+  r->max_body = (size_t)optnum(L, "max_body", 64.0 * 1024 * 1024);
+  r->max_header = (size_t)optnum(L, "max_header", 256.0 * 1024);
+  sse_init(&r->sse, (size_t)optnum(L, "max_event", SSE_DEFAULT_MAX_EVENT), on_event, r);
+  if ((r->easy = c = curl_easy_init()) == NULL) return luaL_error(L, "chatgpt: curl_easy_init failed");
+  r->state = ST_IDLE;
+
+  if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+    n = luaL_len(L, -1);
+    for (i = 1; i <= n; i++) {
+      const char *h;
+      lua_rawgeti(L, -1, i);
+      h = lua_tostring(L, -1);
+      luaL_argcheck(L, h && !strpbrk(h, "\r\n"), 1, "header lines are strings without CR or LF");
+      if (!addheader(r, h)) return luaL_error(L, "chatgpt: out of memory");
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (!addheader(r, "Expect:")) return luaL_error(L, "chatgpt: out of memory");
+  if (!addauth(L, r, optstr(L, "auth", "bearer"))) return luaL_error(L, "chatgpt: out of memory");
+
+  curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)r);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect * 1000));
+  curl_easy_setopt(c, CURLOPT_USERAGENT, optstr(L, "user_agent", "lua-chatgpt"));
+  if (optbool(L, "compressed")) curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bodylen);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  }
+  if (strcmp(method, "GET") == 0) {
+    if (!body) curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else if (strcmp(method, "POST") != 0) {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  }
+  return 1;
+}
+
+static const luaL_Reg request_methods[] = {
+  {"start", request_start},
+  {"cancel", request_cancel},
+  {"close", request_close},
+  {"event", request_event},
+  {"response", request_response},
+  {"error", request_error},
+  {"info", request_info},
+  {"state", request_state},
+  {NULL, NULL}
+};
+
+static const luaL_Reg request_meta[] = {
+  {"__gc", request_close},
+  {"__close", request_close},
+  {"__index", NULL},
+  {NULL, NULL}
+};
+
+void engine_open(lua_State *L) {
+  luaL_newmetatable(L, ENGINE_TYPE);
+  lua_pushcfunction(L, engine_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, REQUEST_TYPE);
+  luaL_setfuncs(L, request_meta, 0);
+  luaL_newlib(L, request_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}

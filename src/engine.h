@@ -1,0 +1,19 @@
+/* libcurl: one multi engine per lua_State, and the request userdata. */
+#ifndef CHATGPT_ENGINE_H
+#define CHATGPT_ENGINE_H
+
+#include <lua.h>
+
+/* Lua: core.request(spec) -> request   (created idle; req:start() runs it)
+ *      core.poll(seconds) -> running, ready requests...
+ *      core.configure{max_connections = n}
+ *      core.now() -> monotonic seconds
+ *      core.curl_version() -> "7.88.1" */
+int engine_request(lua_State *L);
+int engine_poll(lua_State *L);
+int engine_configure(lua_State *L);
+int engine_now(lua_State *L);
+int engine_curl_version(lua_State *L);
+void engine_open(lua_State *L);     /* registers the metatables */
+
+#endif

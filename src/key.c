@@ -1,0 +1,264 @@
+/* The API key. Its bytes live inside a full userdata: Lua never gets them
+ * back as a string, so they cannot end up in a log, an error or a dump; the
+ * only way out is the Authorization header built by engine.c. The memory is
+ * wiped when the userdata is collected. Keys read from the environment, a
+ * file or a command go straight from C into the userdata. */
+#include "key.h"
+#include "compat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+extern char **environ;
+
+typedef struct key {
+  size_t len;
+  char bytes[1];          /* len bytes + NUL */
+} key;
+
+#define MAX_KEY 4096
+
+/* Header injection guard: a key is printable ASCII without spaces. */
+static int key_valid(const char *s, size_t len) {
+  size_t i;
+  if (len == 0 || len > MAX_KEY) return 0;
+  for (i = 0; i < len; i++)
+    if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) return 0;
+  return 1;
+}
+
+static void pushkey(lua_State *L, const char *s, size_t len) {
+  key *k = (key *)compat_newuserdata(L, sizeof(key) + len, 0);
+  k->len = len;
+  memcpy(k->bytes, s, len);
+  k->bytes[len] = '\0';
+  luaL_setmetatable(L, KEY_TYPE);
+}
+
+const char *key_bytes(lua_State *L, int idx, size_t *len) {
+  key *k = (key *)luaL_checkudata(L, idx, KEY_TYPE);
+  *len = k->len;
+  return k->bytes;
+}
+
+/* "sk-...wxyz": the prefix up to the first '-' (when short) and the last
+ * four characters; short keys show nothing of themselves. */
+static void hint(const key *k, char *out, size_t outsz) {
+  const char *dash = memchr(k->bytes, '-', k->len < 9 ? k->len : 9);
+  size_t pre = (dash && k->len >= 16) ? (size_t)(dash - k->bytes) + 1 : 0;
+  if (k->len < 12) { snprintf(out, outsz, "..."); return; }
+  snprintf(out, outsz, "%.*s...%s", (int)pre, k->bytes, k->bytes + k->len - 4);
+}
+
+static int key_hint(lua_State *L) {
+  key *k = (key *)luaL_checkudata(L, 1, KEY_TYPE);
+  char buf[32];
+  hint(k, buf, sizeof buf);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+static int key_tostring(lua_State *L) {
+  key *k = (key *)luaL_checkudata(L, 1, KEY_TYPE);
+  char buf[32];
+  hint(k, buf, sizeof buf);
+  lua_pushfstring(L, "chatgpt.key (%s)", buf);
+  return 1;
+}
+
+static int key_gc(lua_State *L) {
+  key *k = (key *)luaL_checkudata(L, 1, KEY_TYPE);
+  explicit_bzero(k->bytes, k->len);
+  k->len = 0;
+  return 0;
+}
+
+int key_new(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  luaL_argcheck(L, key_valid(s, len), 1,
+                "an API key is 1 to 4096 printable characters without spaces");
+  pushkey(L, s, len);
+  return 1;
+}
+
+/* Trim the first line of buf[0..len) in place; returns its length. */
+static size_t first_line(char *buf, size_t len, char **start) {
+  size_t b = 0, e;
+  while (b < len && (buf[b] == ' ' || buf[b] == '\t')) b++;
+  e = b;
+  while (e < len && buf[e] != '\n' && buf[e] != '\r') e++;
+  while (e > b && (buf[e - 1] == ' ' || buf[e - 1] == '\t')) e--;
+  *start = buf + b;
+  return e - b;
+}
+
+/* Pushes a key from the trimmed first line of buf, or nil + msg. */
+static int pushline(lua_State *L, char *buf, size_t len, const char *what) {
+  char *s;
+  size_t n = first_line(buf, len, &s);
+  if (!key_valid(s, n)) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", what, n ? "the key has spaces or control characters"
+                                         : "no key in its first line");
+    return 2;
+  }
+  pushkey(L, s, n);
+  return 1;
+}
+
+int key_env(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  const char *v = getenv(name);
+  size_t len;
+  char *copy;
+  int n;
+  if (!v || !*v) { lua_pushnil(L); return 1; }
+  len = strlen(v);
+  if (len > MAX_KEY) len = MAX_KEY + 1;
+  copy = malloc(len + 1);
+  if (!copy) return luaL_error(L, "chatgpt: out of memory");
+  memcpy(copy, v, len);
+  n = pushline(L, copy, len, name);
+  explicit_bzero(copy, len);
+  free(copy);
+  return n;
+}
+
+static int fail(lua_State *L, const char *fmt, const char *a, const char *b) {
+  lua_pushnil(L);
+  lua_pushfstring(L, fmt, a, b);
+  return 2;
+}
+
+/* Like ssh with its private keys: a key file that others can read is
+ * refused, because the key in it is no longer a secret. */
+int key_file(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char buf[MAX_KEY + 2];
+  struct stat st;
+  ssize_t n;
+  size_t got = 0;
+  int fd, r;
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(L, "api_key_file: cannot open %s: %s", path, strerror(errno));
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return fail(L, "api_key_file: %s is not a regular file%s", path, "");
+  }
+  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    close(fd);
+    return fail(L, "api_key_file: %s is readable by group or others; chmod 600 it%s", path, "");
+  }
+  while (got < sizeof buf && (n = read(fd, buf + got, sizeof buf - got)) != 0) {
+    if (n < 0) { if (errno == EINTR) continue; break; }
+    got += (size_t)n;
+  }
+  close(fd);
+  r = pushline(L, buf, got, "api_key_file");
+  explicit_bzero(buf, sizeof buf);
+  return r;
+}
+
+/* Runs argv (no shell) with stdin from /dev/null and takes the first line
+ * of its stdout. posix_spawnp, not fork: the host may be threaded. */
+int key_cmd(lua_State *L) {
+  const char *argv[64];
+  char buf[MAX_KEY + 2];
+  int pipefd[2], status, r, i, n = (int)luaL_len(L, 1);
+  posix_spawn_file_actions_t fa;
+  pid_t pid;
+  size_t got = 0;
+  ssize_t k;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_argcheck(L, n >= 1 && n < 64, 1, "api_key_cmd is a list of 1 to 63 strings");
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, 1, i + 1);
+    luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "api_key_cmd holds a non-string");
+    argv[i] = lua_tostring(L, -1);          /* the table keeps it alive */
+    lua_pop(L, 1);
+  }
+  argv[n] = NULL;
+  if (pipe2(pipefd, O_CLOEXEC) != 0)
+    return fail(L, "api_key_cmd: pipe: %s%s", strerror(errno), "");
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+  r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(pipefd[1]);
+  if (r != 0) {
+    close(pipefd[0]);
+    return fail(L, "api_key_cmd: cannot run %s: %s", argv[0], strerror(r));
+  }
+  while (got < sizeof buf && (k = read(pipefd[0], buf + got, sizeof buf - got)) != 0) {
+    if (k < 0) { if (errno == EINTR) continue; break; }
+    got += (size_t)k;
+  }
+  close(pipefd[0]);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    explicit_bzero(buf, sizeof buf);
+    lua_pushnil(L);
+    lua_pushfstring(L, "api_key_cmd: %s failed (exit status %d)", argv[0],
+                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    return 2;
+  }
+  r = pushline(L, buf, got, "api_key_cmd");
+  explicit_bzero(buf, sizeof buf);
+  return r;
+}
+
+/* core.redact(s, key): s with every copy of the key replaced by its hint,
+ * for text that came from elsewhere (a server that echoes the key). */
+int key_redact(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len), *p, *hit;
+  key *k = (key *)luaL_testudata(L, 2, KEY_TYPE);
+  char h[32];
+  luaL_Buffer b;
+  if (!k || k->len == 0 || !memmem(s, len, k->bytes, k->len)) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  hint(k, h, sizeof h);
+  luaL_buffinit(L, &b);
+  for (p = s; (hit = memmem(p, len - (size_t)(p - s), k->bytes, k->len)) != NULL;
+       p = hit + k->len) {
+    luaL_addlstring(&b, p, (size_t)(hit - p));
+    luaL_addstring(&b, h);
+  }
+  luaL_addlstring(&b, p, len - (size_t)(p - s));
+  luaL_pushresult(&b);
+  return 1;
+}
+
+static const luaL_Reg key_methods[] = {
+  {"hint", key_hint},
+  {NULL, NULL}
+};
+
+static const luaL_Reg key_meta[] = {
+  {"__tostring", key_tostring},
+  {"__gc", key_gc},
+  {"__index", NULL},
+  {NULL, NULL}
+};
+
+void key_open(lua_State *L) {
+  luaL_newmetatable(L, KEY_TYPE);
+  luaL_setfuncs(L, key_meta, 0);
+  luaL_newlib(L, key_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pushliteral(L, "not yours");      /* getmetatable(key) hides it */
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 1);
+}
