@@ -1,0 +1,529 @@
+-- chatgpt.errors: the error objects every wire failure returns as `nil, err`,
+-- their classification (transport, HTTP, API body), and the retry policy
+-- (which errors to retry, and how long to wait).
+--
+-- An error is a plain table with a metatable (errors.Error) that only adds
+-- __tostring, so users can read, copy and compare its fields freely.
+
+local type, pairs, tostring, tonumber, error = type, pairs, tostring, tonumber, error
+local setmetatable, getmetatable, pcall, require = setmetatable, getmetatable, pcall, require
+local format, sub, gsub, find, match, lower, byte, char =
+  string.format, string.sub, string.gsub, string.find, string.match, string.lower,
+  string.byte, string.char
+local concat = table.concat
+local floor, min, huge, random = math.floor, math.min, math.huge, math.random
+local tointeger = math.tointeger
+local os_time = os.time
+
+local M = {}
+
+local KINDS = {
+  network = true, timeout = true, http = true, api = true, parse = true,
+  cancelled = true, callback = true, limit = true, refusal = true,
+}
+
+local Error = { __name = "chatgpt.error" }
+M.Error = Error
+
+local EXCERPT_MAX = 200 -- bytes of a non-JSON body kept in a message
+local LINE_MAX = 1000   -- bytes of a message kept by tostring
+
+local REASONS = {
+  [400] = "Bad Request", [401] = "Unauthorized", [402] = "Payment Required",
+  [403] = "Forbidden", [404] = "Not Found", [405] = "Method Not Allowed",
+  [406] = "Not Acceptable", [408] = "Request Timeout", [409] = "Conflict",
+  [410] = "Gone", [411] = "Length Required", [413] = "Payload Too Large",
+  [414] = "URI Too Long", [415] = "Unsupported Media Type",
+  [422] = "Unprocessable Entity", [423] = "Locked", [424] = "Failed Dependency",
+  [425] = "Too Early", [429] = "Too Many Requests",
+  [431] = "Request Header Fields Too Large",
+  [451] = "Unavailable For Legal Reasons", [500] = "Internal Server Error",
+  [501] = "Not Implemented", [502] = "Bad Gateway", [503] = "Service Unavailable",
+  [504] = "Gateway Timeout", [505] = "HTTP Version Not Supported",
+  [507] = "Insufficient Storage", [508] = "Loop Detected",
+  [511] = "Network Authentication Required",
+  -- Cloudflare's, seen in front of api.openai.com and many proxies
+  [520] = "Web Server Returned an Unknown Error", [521] = "Web Server Is Down",
+  [522] = "Connection Timed Out", [523] = "Origin Is Unreachable",
+  [524] = "A Timeout Occurred", [525] = "SSL Handshake Failed",
+  [529] = "Site Is Overloaded",
+}
+
+-- curl errors that fail the same way on every attempt: certificates, TLS
+-- setup, a bad URL. (SSL_CONNECT_ERROR is not here: a handshake cut short by
+-- a reset or a busy proxy is worth another try.)
+local FINAL_NETWORK = {
+  PEER_FAILED_VERIFICATION = true, SSL_CERTPROBLEM = true, SSL_CIPHER = true,
+  SSL_ISSUER_ERROR = true, SSL_PINNEDPUBKEYNOTMATCH = true,
+  SSL_INVALIDCERTSTATUS = true, SSL_CRL_BADFILE = true,
+  SSL_ENGINE_NOTFOUND = true, SSL_ENGINE_SETFAILED = true,
+  SSL_ENGINE_INITFAILED = true, SSL_CLIENTCERT = true,
+  UNSUPPORTED_PROTOCOL = true, URL_MALFORMAT = true, NOT_BUILT_IN = true,
+  FUNCTION_NOT_FOUND = true, BAD_FUNCTION_ARGUMENT = true,
+  UNKNOWN_OPTION = true, LOGIN_DENIED = true, TOO_MANY_REDIRECTS = true,
+  OUT_OF_MEMORY = true,
+}
+
+local function is_final_network(code)
+  if type(code) ~= "string" then return false end
+  return FINAL_NETWORK[code] or find(code, "^SSL_CACERT") ~= nil
+end
+
+local function first_line(s)
+  local line = match(s, "^[^\r\n]*")
+  if #line > LINE_MAX then line = sub(line, 1, LINE_MAX) .. "..." end
+  return line
+end
+
+-- 400.0 from a float-decoding JSON library reads as 400
+local function show(v)
+  if type(v) == "number" and tointeger then v = tointeger(v) or v end
+  return tostring(v)
+end
+
+function Error.__tostring(e)
+  local kind = e.kind
+  local code, msg, head = e.code, e.message, nil
+  if code ~= nil then code = show(code) end
+  if msg ~= nil then msg = first_line(tostring(msg)) end
+  if msg == "" then msg = nil end
+  if kind == "http" or kind == "api" then
+    local status = e.status
+    local label = code or (e.type ~= nil and show(e.type) or nil)
+    if status ~= nil then
+      status = show(status)
+      if label == nil and msg and find(msg, status, 1, true) == 1 then
+        -- the message already opens with "502 Bad Gateway": it is the head
+        head, msg = msg, nil
+      else
+        head = label and (status .. " " .. label) or status
+      end
+    else
+      head = label or kind
+    end
+  else
+    head = tostring(kind)
+    if code and code ~= "" then head = head .. " " .. code end
+    if msg == code then msg = nil end -- a transport error with no text
+  end
+  local s = "chatgpt: " .. head
+  if msg then s = s .. ": " .. msg end
+  if e.request_id then s = s .. " (request " .. tostring(e.request_id) .. ")" end
+  local n = e.attempts
+  if type(n) == "number" and n > 1 then s = s .. format(" after %d attempts", n) end
+  return s
+end
+
+--- errors.new(t) -> err: gives t the error metatable; t.kind is required.
+function M.new(t)
+  if type(t) ~= "table" then
+    error(format("bad argument #1 to 'new' (table expected, got %s)", type(t)), 2)
+  end
+  if not KINDS[t.kind] then
+    error(format("bad argument #1 to 'new' (unknown error kind %s)",
+      t.kind == nil and "(missing)" or format("%q", tostring(t.kind))), 2)
+  end
+  return setmetatable(t, Error)
+end
+
+--- errors.is(x) -> bool
+function M.is(x)
+  return type(x) == "table" and getmetatable(x) == Error
+end
+
+-- JSON decoding ------------------------------------------------------------
+
+local function strip_nulls(v, null)
+  if type(v) ~= "table" then return v end
+  for k, x in pairs(v) do
+    if x == null then v[k] = nil else strip_nulls(x, null) end
+  end
+  return v
+end
+
+-- The default decoder: a private cjson.safe instance (a user's cjson
+-- settings must not change what we read), cjson.null turned into nil. The
+-- lead replaces errors.decode with the C core's decoder.
+local function default_decoder()
+  local ok, cjson = pcall(require, "cjson.safe")
+  if not ok or type(cjson) ~= "table" then return nil end
+  local inst = cjson.new and cjson.new() or cjson
+  local decode, null = inst.decode, cjson.null
+  return function(s)
+    local v, err = decode(s)
+    if v == nil then return nil, err end
+    return strip_nulls(v, null)
+  end
+end
+
+--- errors.decode(s) -> value | nil, msg (replaceable)
+M.decode = default_decoder()
+
+-- Headers ------------------------------------------------------------------
+
+-- Header values are strings; tolerate a list for a repeated header.
+local function header(headers, name)
+  if type(headers) ~= "table" then return nil end
+  local v = headers[name]
+  if type(v) == "table" then v = v[#v] end
+  if type(v) == "number" then return tostring(v) end
+  if type(v) ~= "string" then return nil end
+  return v
+end
+
+local function finite(x)
+  return x ~= nil and x == x and x ~= huge and x ~= -huge
+end
+
+-- Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+-- days_from_civil): os.time would read the fields as local time.
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local MONTHS = {
+  jan = 1, feb = 2, mar = 3, apr = 4, may = 5, jun = 6,
+  jul = 7, aug = 8, sep = 9, oct = 10, nov = 11, dec = 12,
+}
+
+-- An HTTP date (RFC 1123, RFC 850 or asctime) -> epoch seconds, or nil.
+local function http_date(s)
+  local d, mon, y, hh, mm, ss =
+    match(s, "^%a+, (%d%d?) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  if not d then
+    d, mon, y, hh, mm, ss =
+      match(s, "^%a+, (%d%d?)%-(%a%a%a)%-(%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+    if y then
+      y = tonumber(y)
+      y = y + (y < 70 and 2000 or 1900)
+    end
+  end
+  if not d then
+    mon, d, hh, mm, ss, y =
+      match(s, "^%a+ (%a%a%a) +(%d%d?) (%d%d):(%d%d):(%d%d) (%d%d%d%d)$")
+  end
+  if not d then return nil end
+  local m = MONTHS[lower(mon)]
+  if not m then return nil end
+  return days_from_civil(tonumber(y), m, tonumber(d)) * 86400
+    + tonumber(hh) * 3600 + tonumber(mm) * 60 + tonumber(ss)
+end
+
+--- errors.retry_after(headers [, now]) -> seconds | nil
+-- "retry-after-ms" first, else "retry-after" in seconds or as an HTTP date
+-- (relative to `now`, default os.time()). Never negative.
+function M.retry_after(headers, now)
+  local v = header(headers, "retry-after-ms")
+  local secs = v and tonumber(v)
+  if finite(secs) then
+    secs = secs / 1000
+  else
+    secs = nil
+    v = header(headers, "retry-after")
+    if v then
+      v = match(v, "^%s*(.-)%s*$")
+      secs = tonumber(v)
+      if not finite(secs) then
+        local t = http_date(v)
+        secs = t and (t - (now or os_time())) or nil
+      end
+    end
+  end
+  if secs == nil then return nil end
+  if secs < 0 then secs = 0 end
+  return secs
+end
+
+-- Retry policy -------------------------------------------------------------
+
+--- errors.retryable(err) -> bool
+function M.retryable(err)
+  local kind = err.kind
+  if kind == "network" then
+    return not is_final_network(err.code)
+  elseif kind == "timeout" then
+    -- once bytes arrived the server did work (and maybe our callbacks ran)
+    return not err.received
+  elseif kind == "http" or kind == "api" then
+    if err._should_retry ~= nil then return err._should_retry end
+    local status = tonumber(err.status)
+    if status == nil or status < 400 then
+      -- an error inside a 200 body or an SSE error event
+      return err.type == "server_error" or err.code == "server_error"
+    end
+    if status == 429 then
+      return err.code ~= "insufficient_quota" and err.type ~= "insufficient_quota"
+    end
+    return status == 408 or status == 409 or status >= 500
+  end
+  return false -- parse, limit, cancelled, callback, refusal
+end
+
+local function should_retry(headers)
+  local v = header(headers, "x-should-retry")
+  if v == "true" then return true elseif v == "false" then return false end
+  return nil
+end
+
+--- errors.backoff(n [, r]) -> seconds: exponential with jitter (0.5 s .. 8 s,
+-- minus up to 25 %), n = retries so far (0-based), r in [0, 1).
+function M.backoff(n, r)
+  r = r or random()
+  return min(0.5 * 2 ^ (n or 0), 8) * (1 - 0.25 * r)
+end
+
+--- errors.retry_delay(err, n [, r]) -> seconds | nil (do not retry)
+function M.retry_delay(err, n, r)
+  local ok = err.retryable
+  if ok == nil then ok = M.retryable(err) end
+  if not ok then return nil end
+  local ra = err.retry_after
+  if type(ra) == "number" then
+    if ra > 60 then return nil end -- too long to wait: give the error back now
+    if ra > 0 then return ra end   -- 0 falls back to backoff: no hammering
+  end
+  return M.backoff(n or 0, r)
+end
+
+-- Durations and rate limits --------------------------------------------------
+
+local UNITS = {
+  ns = 1e-9, us = 1e-6, ["\194\181s"] = 1e-6, ms = 1e-3,
+  s = 1, m = 60, h = 3600, d = 86400,
+}
+
+--- errors.parse_duration(s) -> seconds | nil
+-- Go-style durations as in OpenAI's x-ratelimit-reset-* headers ("20s",
+-- "0.65s", "104ms", "1m30s", "1h2m3.5s", "2d"), or a plain number of seconds.
+function M.parse_duration(s)
+  if type(s) == "number" then return finite(s) and s or nil end
+  if type(s) ~= "string" then return nil end
+  s = match(s, "^%s*(.-)%s*$")
+  if s == "" then return nil end
+  if match(s, "^%d+%.?%d*$") or match(s, "^%.%d+$") then return tonumber(s) end
+  local total, pos, len = 0, 1, #s
+  while pos <= len do
+    local num, unit, nxt = match(s, "^(%d*%.?%d*)([%a\194\181]+)()", pos)
+    if not num or num == "" or num == "." then return nil end
+    local scale = UNITS[unit]
+    if not scale then return nil end
+    total = total + tonumber(num) * scale
+    pos = nxt
+  end
+  return total
+end
+
+local function count(v)
+  local x = v and tonumber(v)
+  if not finite(x) then return nil end
+  if tointeger then return tointeger(x) or x end
+  return x
+end
+
+--- errors.ratelimit(headers) -> table | nil (no x-ratelimit-* header)
+function M.ratelimit(headers)
+  if type(headers) ~= "table" then return nil end
+  local any = false
+  for k in pairs(headers) do
+    if type(k) == "string" and sub(k, 1, 12) == "x-ratelimit-" then
+      any = true
+      break
+    end
+  end
+  if not any then return nil end
+  return {
+    limit_requests = count(header(headers, "x-ratelimit-limit-requests")),
+    remaining_requests = count(header(headers, "x-ratelimit-remaining-requests")),
+    reset_requests = M.parse_duration(header(headers, "x-ratelimit-reset-requests")),
+    limit_tokens = count(header(headers, "x-ratelimit-limit-tokens")),
+    remaining_tokens = count(header(headers, "x-ratelimit-remaining-tokens")),
+    reset_tokens = M.parse_duration(header(headers, "x-ratelimit-reset-tokens")),
+  }
+end
+
+-- Builders -----------------------------------------------------------------
+
+--- errors.from_transport(t) -> err: t from the C core ({kind, code,
+-- message, received, status}); the table itself becomes the error.
+function M.from_transport(t)
+  if type(t) ~= "table" then
+    error(format("bad argument #1 to 'from_transport' (table expected, got %s)", type(t)), 2)
+  end
+  if t.kind == nil then t.kind = "network" end
+  if t.message == nil then t.message = t.code end
+  M.new(t)
+  t.retryable = M.retryable(t)
+  return t
+end
+
+local function str(v)
+  if type(v) == "string" and v ~= "" then return v end
+  if type(v) == "number" then return v end -- some servers send numeric codes
+  return nil
+end
+
+-- Readable text from a non-JSON body: tags stripped, whitespace collapsed,
+-- cut to EXCERPT_MAX bytes (at a UTF-8 character boundary).
+local ENTITIES = { amp = "&", lt = "<", gt = ">", quot = '"', apos = "'", nbsp = " " }
+
+local function named_entity(name) return ENTITIES[lower(name)] end
+
+local function numeric_entity(n)
+  n = tonumber(n)
+  if n and n >= 32 and n < 127 then return char(n) end
+end
+
+local function excerpt(body, keep_head)
+  local s = body
+  if find(s, "<", 1, true) then
+    if not keep_head then
+      -- the <title> mostly repeats the page's heading
+      s = gsub(s, "<[Hh][Ee][Aa][Dd][%s>].-</[Hh][Ee][Aa][Dd]%s*>", " ")
+    end
+    s = gsub(s, "<!%-%-.-%-%->", " ")
+    s = gsub(s, "<[Ss][Cc][Rr][Ii][Pp][Tt].-</[Ss][Cc][Rr][Ii][Pp][Tt]%s*>", " ")
+    s = gsub(s, "<[Ss][Tt][Yy][Ll][Ee].-</[Ss][Tt][Yy][Ll][Ee]%s*>", " ")
+    s = gsub(s, "<[^>]*>", " ")
+    s = gsub(s, "&(%a+);", named_entity)
+    s = gsub(s, "&#(%d+);", numeric_entity)
+  end
+  s = gsub(s, "[%s%c]+", " ")
+  s = match(s, "^ ?(.-) ?$")
+  if #s > EXCERPT_MAX then
+    local cut = EXCERPT_MAX
+    -- do not split a UTF-8 sequence: back up over continuation bytes
+    while cut > 0 and (byte(s, cut + 1) or 0) >= 0x80 and (byte(s, cut + 1) or 0) < 0xC0 do
+      cut = cut - 1
+    end
+    s = sub(s, 1, cut) .. "..."
+  end
+  return s
+end
+
+local function status_line(status)
+  local reason = REASONS[status]
+  if status == nil then return "HTTP error" end
+  return reason and (status .. " " .. reason) or ("HTTP " .. tostring(status))
+end
+
+-- Finds the error object in a decoded body, leniently: {"error": {...}},
+-- {"error": "text"}, a top-level {"message": ...}, FastAPI/vLLM's
+-- {"detail": ...}, or a one-element list of those (Gemini's compat layer).
+-- Returns the inner table, or nil when the body is not an error body.
+local function error_object(obj)
+  if type(obj) ~= "table" then return nil end
+  if obj[1] ~= nil and type(obj[1]) == "table" and obj.error == nil then obj = obj[1] end
+  local e = obj.error
+  if type(e) == "table" then
+    if type(e.error) == "table" then return e.error end
+    return e
+  end
+  if type(e) == "string" then
+    return { message = e, type = obj.type, code = obj.code, param = obj.param }
+  end
+  if type(obj.message) == "string" then return obj end
+  local d = obj.detail
+  if type(d) == "string" then return { message = d } end
+  if type(d) == "table" then
+    if type(d.message) == "string" then return d end
+    -- FastAPI validation errors: a list of {loc, msg, type}
+    local msgs = {}
+    for i = 1, #d do
+      local item = d[i]
+      if type(item) == "table" and type(item.msg) == "string" then
+        local loc = item.loc
+        if type(loc) == "table" then
+          local parts = {}
+          for j = 1, #loc do parts[j] = tostring(loc[j]) end
+          msgs[#msgs + 1] = concat(parts, ".") .. ": " .. item.msg
+        else
+          msgs[#msgs + 1] = item.msg
+        end
+      end
+    end
+    if #msgs > 0 then
+      local first = d[1]
+      return { message = concat(msgs, "; "), type = first.type }
+    end
+  end
+  return nil
+end
+
+local function api_error(inner, status, headers)
+  local t = inner.type
+  if type(t) ~= "string" and type(inner.status) == "string" then
+    t = inner.status -- Google style: {"code": 400, "status": "INVALID_ARGUMENT"}
+  end
+  local err = {
+    kind = "api",
+    status = tonumber(status),
+    code = str(inner.code),
+    type = str(t),
+    param = str(inner.param),
+    message = str(inner.message),
+  }
+  if type(err.message) ~= "string" then
+    err.message = err.status and status_line(err.status) or "API error"
+  end
+  return err
+end
+
+local function finish(err, headers)
+  err.request_id = header(headers, "x-request-id")
+  err.retry_after = M.retry_after(headers)
+  err._should_retry = should_retry(headers)
+  M.new(err)
+  err.retryable = M.retryable(err)
+  return err
+end
+
+--- errors.from_http(status, headers, body) -> err for a non-2xx answer.
+-- A JSON error body gives kind "api" with its fields; anything else kind
+-- "http" with the status line and a short excerpt of the body.
+function M.from_http(status, headers, body)
+  status = tonumber(status)
+  if type(body) ~= "string" then body = "" end
+  local inner
+  local decode = M.decode
+  if decode and match(body, "^%s*[%[{]") then
+    local ok, obj = pcall(decode, body)
+    if ok then inner = error_object(obj) end
+  end
+  local err
+  if inner then
+    err = api_error(inner, status, headers)
+  else
+    local line = status_line(status)
+    local text = excerpt(body)
+    if text == "" then text = excerpt(body, true) end
+    local msg
+    if text == "" then
+      msg = line .. " (empty body)"
+    elseif find(text, line, 1, true) == 1 then
+      msg = text -- HTML error pages usually open with the status line
+    else
+      msg = line .. ": " .. text
+    end
+    err = { kind = "http", status = status, message = msg }
+  end
+  return finish(err, headers)
+end
+
+--- errors.from_api(obj [, status [, headers]]) -> err from a decoded error
+-- object ({error = {...}} or the inner {message, type, code, param}), as in
+-- SSE `error` events and 200 bodies that carry an "error".
+function M.from_api(obj, status, headers)
+  local inner = error_object(obj)
+  if not inner then
+    inner = type(obj) == "table" and obj or { message = obj ~= nil and tostring(obj) or nil }
+  end
+  return finish(api_error(inner, status, headers), headers)
+end
+
+return M

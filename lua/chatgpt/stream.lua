@@ -1,0 +1,493 @@
+-- chatgpt.stream: folds streamed chunks (chat.completion.chunk, or the legacy
+-- text_completion stream) into the response a non-streamed call would have
+-- returned, and drives the user's callbacks on the way. Merging follows the
+-- official SDKs' accumulators (openai-python ChatCompletionStreamState,
+-- openai-node ChatCompletionStream), with some leniency for compatible servers.
+--
+-- Chunks arrive decoded with JSON null members already removed. Every field
+-- is still type-checked, so a cjson.null left in by some other decoder is
+-- simply ignored.
+--
+-- Per chunk this module allocates nothing but the slots of a few arrays:
+-- text pieces are kept in part buffers ({n = count, piece, piece, ...}) and
+-- joined once, never with `s = s .. piece` (quadratic on long streams).
+
+local type, error, ipairs = type, error, ipairs
+local getmetatable, setmetatable = getmetatable, setmetatable
+local concat = table.concat
+local format, random = string.format, math.random
+local tointeger = math.tointeger -- nil on 5.1/LuaJIT: indices stay as given
+
+local M = {}
+
+local Accumulator = {}
+Accumulator.__index = Accumulator
+M.Accumulator = Accumulator
+
+-- Ids for tool calls a sloppy server sent without one: the counter keeps
+-- them unique in this process, the random part across processes.
+local call_seq = 0
+local function new_call_id()
+  call_seq = call_seq + 1
+  -- 28 random bits: random(m, n) overflows a C int on 5.1 beyond 2^30
+  return format("call_%x%07x", call_seq, random(0, 0xfffffff))
+end
+
+-- cjson may hand indices as floats (0.0); float keys fold to integers in
+-- tables anyway, but the `index` fields of the result should be integers.
+local function index_of(v)
+  if type(v) ~= "number" then return 0 end
+  if tointeger then return tointeger(v) or v end
+  return v
+end
+
+local function append(buf, s)
+  local n = buf.n + 1
+  buf.n = n
+  buf[n] = s
+end
+
+-- Join a part buffer, and collapse it to that one string so that repeated
+-- calls (text() on every error, then finish()) stay linear.
+local function joined(buf)
+  local n = buf.n
+  if n == 0 then return "" end
+  if n == 1 then return buf[1] end
+  local s = concat(buf, "", 1, n)
+  buf[1] = s
+  for i = 2, n do buf[i] = nil end
+  buf.n = 1
+  return s
+end
+
+local function append_list(dst, src)
+  local n = #dst
+  for i = 1, #src do dst[n + i] = src[i] end
+end
+
+-- Calls a user handler. `stopped` stays set when the handler returns false
+-- or raises, so no handler runs after a stop request or a handler error
+-- (the caller pcalls add() and may still call finish() for the partial).
+local function fire(self, fn, a, b)
+  self.stopped = true
+  if fn(a, b) == false then return false end
+  self.stopped = false
+  return true
+end
+
+local function new_choice(self, idx)
+  local st = { index = idx }
+  self.by_index[idx] = st
+  -- choice indices are few and nearly always arrive in order: insertion sort
+  local order = self.order
+  local n = #order + 1
+  order[n] = idx
+  while n > 1 and order[n - 1] > idx do
+    order[n], order[n - 1] = order[n - 1], order[n]
+    n = n - 1
+  end
+  return st
+end
+
+-- A tool call is complete once it has its arguments: give it the fields a
+-- non-streamed call always has (arguments "", type, id).
+local function finalize_call(t)
+  local call = t.call
+  call["function"].arguments = joined(t)
+  if call.type == nil then call.type = "function" end
+  if call.id == nil then call.id = new_call_id() end
+  return call
+end
+
+-- Report the calls of one choice not reported yet, in index order: those
+-- below `limit`, or all of them when limit is nil.
+local function report_calls(self, st, limit)
+  local h = self.on_tool_call
+  if not h or self.stopped then return end
+  local tools, tidx = st.tools, st.tidx
+  for i = 1, #tidx do
+    local k = tidx[i]
+    if limit ~= nil and k >= limit then return end
+    local t = tools[k]
+    if not t.reported then
+      t.reported = true
+      if not fire(self, h, finalize_call(t)) then return end
+    end
+  end
+end
+
+local function new_tool(self, st, k)
+  -- a new, higher index means every call below it is complete
+  report_calls(self, st, k)
+  local t = { n = 0, call = { ["function"] = {} }, reported = false }
+  st.tools[k] = t
+  local tidx = st.tidx
+  local n = #tidx + 1
+  tidx[n] = k
+  while n > 1 and tidx[n - 1] > k do
+    tidx[n], tidx[n - 1] = tidx[n - 1], tidx[n]
+    n = n - 1
+  end
+  return t
+end
+
+local function merge_tool_calls(self, st, list)
+  local tools = st.tools
+  if not tools then
+    tools = {}
+    st.tools, st.tidx = tools, {}
+  end
+  for i = 1, #list do
+    local f = list[i]
+    if type(f) == "table" then
+      local k, t = f.index, nil
+      if type(k) == "number" then
+        k = index_of(k)
+        t = tools[k]
+      else
+        -- no index (sloppy servers): continue the last call, or start call
+        -- 0; but a fragment bringing a different id is plainly a new call
+        k = st.last_tool
+        if k == nil then
+          k = 0
+        else
+          t = tools[k]
+          local id = f.id
+          if type(id) == "string" and id ~= "" and t.call.id ~= nil
+              and t.call.id ~= id then
+            local tidx = st.tidx
+            k = tidx[#tidx] + 1
+            t = nil
+          end
+        end
+      end
+      if t == nil then t = new_tool(self, st, k) end
+      st.last_tool = k
+      local call = t.call
+      if call.id == nil then
+        local v = f.id
+        if type(v) == "string" and v ~= "" then call.id = v end
+      end
+      if call.type == nil then
+        local v = f.type
+        if type(v) == "string" and v ~= "" then call.type = v end
+      end
+      local fn = f["function"]
+      if type(fn) == "table" then
+        local cf = call["function"]
+        if cf.name == nil then
+          local v = fn.name
+          if type(v) == "string" and v ~= "" then cf.name = v end
+        end
+        local v = fn.arguments
+        if type(v) == "string" and v ~= "" then append(t, v) end
+      end
+    end
+  end
+end
+
+-- The legacy `functions` API: one function_call per choice.
+local function merge_function_call(st, fc)
+  local b = st.fc
+  if not b then
+    b = { n = 0 }
+    st.fc = b
+  end
+  if b.name == nil then
+    local v = fc.name
+    if type(v) == "string" and v ~= "" then b.name = v end
+  end
+  local v = fc.arguments
+  if type(v) == "string" and v ~= "" then append(b, v) end
+end
+
+local function merge_list(acc, lp, key)
+  local src = lp[key]
+  if type(src) ~= "table" then return end
+  local dst = acc[key]
+  if not dst then
+    dst = {}
+    acc[key] = dst
+  end
+  append_list(dst, src)
+end
+
+local function merge_chat(self, c, chunk)
+  local idx = index_of(c.index)
+  local st = self.by_index[idx] or new_choice(self, idx)
+  local d = c.delta
+  if type(d) == "table" then
+    if st.role == nil then
+      local r = d.role
+      if type(r) == "string" then st.role = r end
+    end
+    local s = d.content
+    if type(s) == "string" then
+      -- a content of "" still makes the message content "" (never nil)
+      local b = st.content
+      if not b then
+        b = { n = 0 }
+        st.content = b
+      end
+      if s ~= "" then
+        append(b, s)
+        -- on_delta gets the content of every choice; with n > 1 the handler
+        -- tells them apart by reading chunk.choices[i].index
+        local h = self.on_delta
+        if h and not self.stopped then fire(self, h, s, chunk) end
+      end
+    end
+    s = d.refusal
+    if type(s) == "string" then
+      local b = st.refusal
+      if not b then
+        b = { n = 0 }
+        st.refusal = b
+      end
+      if s ~= "" then append(b, s) end
+    end
+    local tc = d.tool_calls
+    if type(tc) == "table" then merge_tool_calls(self, st, tc) end
+    local fc = d.function_call
+    if type(fc) == "table" then merge_function_call(st, fc) end
+  end
+  local lp = c.logprobs
+  if type(lp) == "table" then
+    local acc = st.logprobs
+    if not acc then
+      acc = {}
+      st.logprobs = acc
+    end
+    merge_list(acc, lp, "content")
+    merge_list(acc, lp, "refusal")
+  end
+  local fr = c.finish_reason
+  if type(fr) == "string" then
+    st.finish_reason = fr
+    -- the choice is over: its calls are complete (as openai-node does)
+    if st.tools then report_calls(self, st, nil) end
+  end
+end
+
+local function merge_text(self, c, chunk)
+  local idx = index_of(c.index)
+  local st = self.by_index[idx] or new_choice(self, idx)
+  local s = c.text
+  if type(s) == "string" then
+    local b = st.content
+    if not b then
+      b = { n = 0 }
+      st.content = b
+    end
+    if s ~= "" then
+      append(b, s)
+      local h = self.on_delta
+      if h and not self.stopped then fire(self, h, s, chunk) end
+    end
+  end
+  local lp = c.logprobs
+  if type(lp) == "table" then
+    local acc = st.logprobs
+    if not acc then
+      acc = {}
+      st.logprobs = acc
+    end
+    merge_list(acc, lp, "tokens")
+    merge_list(acc, lp, "token_logprobs")
+    merge_list(acc, lp, "top_logprobs")
+    merge_list(acc, lp, "text_offset")
+  end
+  local fr = c.finish_reason
+  if type(fr) == "string" then st.finish_reason = fr end
+end
+
+local function callable(v)
+  if type(v) == "function" then return true end
+  local mt = type(v) == "table" and getmetatable(v)
+  return mt and mt.__call ~= nil or false
+end
+
+--- stream.new(kind, handlers) -> accumulator
+-- kind: "chat" (chat.completion.chunk) or "completion" (legacy /completions).
+-- handlers: { on_delta = fn(text, chunk), on_chunk = fn(chunk),
+--             on_tool_call = fn(call) }, each optional.
+-- Public fields: acc.chunks (chunks added), acc.stopped (a handler returned
+-- false or raised: no handler runs any more).
+function M.new(kind, handlers)
+  if kind ~= "chat" and kind ~= "completion" then
+    error(format("bad argument #1 to 'new' ('chat' or 'completion' expected, got %s)",
+      type(kind) == "string" and format("%q", kind) or type(kind)), 2)
+  end
+  if handlers ~= nil and type(handlers) ~= "table" then
+    error(format("bad argument #2 to 'new' (table expected, got %s)", type(handlers)), 2)
+  end
+  handlers = handlers or {}
+  for _, name in ipairs { "on_delta", "on_chunk", "on_tool_call" } do
+    local h = handlers[name]
+    if h ~= nil and not callable(h) then
+      error(format("bad argument #2 to 'new' (%s: function expected, got %s)",
+        name, type(h)), 2)
+    end
+  end
+  return setmetatable({
+    kind = kind,
+    chat = kind == "chat",
+    on_delta = handlers.on_delta,
+    on_chunk = handlers.on_chunk,
+    on_tool_call = handlers.on_tool_call,
+    chunks = 0,
+    stopped = false,
+    by_index = {},  -- choice index -> choice state
+    order = {},     -- choice indices, sorted
+  }, Accumulator)
+end
+
+--- acc:add(chunk) -> go_on
+-- Merges one chunk and calls the handlers: on_chunk first, then on_delta per
+-- content piece and on_tool_call per completed call. Returns false once a
+-- handler returned false (the caller then stops the transfer); the chunk is
+-- still merged in full, but no further handler is called. Handler errors
+-- propagate.
+function Accumulator:add(chunk)
+  self.chunks = self.chunks + 1
+  if type(chunk) ~= "table" then return not self.stopped end
+  local h = self.on_chunk
+  if h and not self.stopped then fire(self, h, chunk) end
+
+  if self.id == nil then
+    local v = chunk.id
+    if type(v) == "string" then self.id = v end
+  end
+  if self.created == nil then
+    local v = chunk.created
+    if type(v) == "number" then self.created = v end
+  end
+  if self.model == nil then
+    local v = chunk.model
+    if type(v) == "string" then self.model = v end
+  end
+  local v = chunk.system_fingerprint
+  if type(v) == "string" then self.system_fingerprint = v end
+  v = chunk.service_tier
+  if type(v) == "string" then self.service_tier = v end
+  -- the usage chunk has empty choices; later chunks without usage (or a
+  -- moderation chunk) must not erase it
+  v = chunk.usage
+  if type(v) == "table" then self.usage = v end
+
+  local choices = chunk.choices
+  if type(choices) == "table" then
+    local merge = self.chat and merge_chat or merge_text
+    for i = 1, #choices do
+      local c = choices[i]
+      if type(c) == "table" then merge(self, c, chunk) end
+    end
+  end
+  return not self.stopped
+end
+
+--- acc:text() -> string
+-- The text received so far for choice 0 (content, or text for completions);
+-- "" when none. Used as err.partial when a stream stops early.
+function Accumulator:text()
+  local st = self.by_index[0]
+  local b = st and st.content
+  if not b then return "" end
+  return joined(b)
+end
+
+--- acc:whole(response) -> go_on
+-- For a stream request that a server answered with one plain JSON body:
+-- calls on_delta(text, response) per choice with content (or text) and
+-- on_tool_call per tool call, as if it had streamed. on_chunk is not called:
+-- the response is no chunk (no `delta`), and chunk readers would trip on it.
+function Accumulator:whole(response)
+  if type(response) ~= "table" or type(response.choices) ~= "table" then
+    return not self.stopped
+  end
+  local choices = response.choices
+  for i = 1, #choices do
+    local c = choices[i]
+    if type(c) == "table" then
+      local msg = self.chat and c.message or c
+      local s = type(msg) == "table" and (self.chat and msg.content or msg.text) or nil
+      local h = self.on_delta
+      if type(s) == "string" and s ~= "" and h and not self.stopped then
+        fire(self, h, s, response)
+      end
+      local calls = self.chat and type(msg) == "table" and msg.tool_calls
+      h = self.on_tool_call
+      if type(calls) == "table" and h then
+        for j = 1, #calls do
+          if self.stopped then break end
+          if type(calls[j]) == "table" then fire(self, h, calls[j]) end
+        end
+      end
+    end
+  end
+  return not self.stopped
+end
+
+local function build_chat(self)
+  local choices = {}
+  for i, idx in ipairs(self.order) do
+    local st = self.by_index[idx]
+    local msg = { role = st.role or "assistant" }
+    if st.content then msg.content = joined(st.content) end
+    if st.refusal then msg.refusal = joined(st.refusal) end
+    if st.tools then
+      local list, tools = {}, st.tools
+      for j, k in ipairs(st.tidx) do list[j] = finalize_call(tools[k]) end
+      msg.tool_calls = list
+    end
+    local fc = st.fc
+    if fc then msg.function_call = { name = fc.name, arguments = joined(fc) } end
+    choices[i] = {
+      index = idx,
+      message = msg,
+      finish_reason = st.finish_reason,
+      logprobs = st.logprobs,
+    }
+  end
+  return choices
+end
+
+local function build_text(self)
+  local choices = {}
+  for i, idx in ipairs(self.order) do
+    local st = self.by_index[idx]
+    choices[i] = {
+      index = idx,
+      text = st.content and joined(st.content) or nil,
+      finish_reason = st.finish_reason,
+      logprobs = st.logprobs,
+    }
+  end
+  return choices
+end
+
+--- acc:finish() -> response
+-- Reports the tool calls not reported yet (choices and calls in index
+-- order), then returns the assembled chat.completion / text_completion.
+-- Safe to call more than once: calls are reported once, and each result
+-- shares the same tool-call tables.
+function Accumulator:finish()
+  if self.chat then
+    for _, idx in ipairs(self.order) do
+      local st = self.by_index[idx]
+      if st.tools then report_calls(self, st, nil) end
+    end
+  end
+  return {
+    id = self.id,
+    object = self.chat and "chat.completion" or "text_completion",
+    created = self.created,
+    model = self.model,
+    system_fingerprint = self.system_fingerprint,
+    service_tier = self.service_tier,
+    choices = self.chat and build_chat(self) or build_text(self),
+    usage = self.usage,
+  }
+end
+
+return M

@@ -1,0 +1,332 @@
+-- What a client sends: method, path, query, headers and JSON body, byte for
+-- byte where it matters; and what chat, complete and models give back.
+local chatgpt = require "chatgpt"
+local fake = require "spec.support.fake"
+local T = require "spec.support.client"
+
+local function header(rec, name) return rec.header[name:lower()] end
+
+describe("client:chat", function()
+  before_each(fake.reset)
+
+  it("returns the text, the decoded response and info", function()
+    local c = T.new()
+    local text, response, info = c:chat { chatgpt.system "Be brief.", chatgpt.user "Hi" }
+    assert.equal("Hello! I am the local fake OpenAI server.", text)
+    assert.equal("chat.completion", response.object)
+    assert.equal(200, info.status)
+    assert.truthy(info.request_id:match("^req_"))
+    assert.equal(1, info.attempts)
+    assert.is_number(info.elapsed)
+  end)
+
+  it("sends POST /v1/chat/completions with the messages and the default model", function()
+    T.new():chat { chatgpt.system "S", chatgpt.user "U" }
+    local rec = fake.last()
+    assert.equal("POST", rec.method)
+    assert.equal("/v1/chat/completions", rec.path)
+    assert.equal("", rec.query)
+    assert.equal("gpt-4o-mini", rec.json.model)
+    assert.same({ { role = "system", content = "S" }, { role = "user", content = "U" } },
+                rec.json.messages)
+  end)
+
+  it("takes a plain string as one user message", function()
+    T.new():chat("Just this")
+    assert.same({ { role = "user", content = "Just this" } }, fake.last().json.messages)
+  end)
+
+  it("uses the client's model, and params.model over it", function()
+    local c = T.new { model = "gpt-4.1" }
+    c:chat("a")
+    assert.equal("gpt-4.1", fake.last().json.model)
+    c:chat("a", { model = "o3-mini" })
+    assert.equal("o3-mini", fake.last().json.model)
+  end)
+
+  it("passes every API param through untouched", function()
+    T.new():chat("a", {
+      temperature = 0.25, max_tokens = 100, n = 1, top_p = 0.5,
+      response_format = { type = "json_object" }, user = "u-1",
+      tools = { { type = "function", ["function"] = { name = "f", parameters = { type = "object" } } } },
+      tool_choice = "auto", reasoning_effort = "low",
+    })
+    local j = fake.last().json
+    assert.equal(0.25, j.temperature)
+    assert.equal(100, j.max_tokens)
+    assert.equal(0.5, j.top_p)
+    assert.same({ type = "json_object" }, j.response_format)
+    assert.equal("u-1", j.user)
+    assert.equal("f", j.tools[1]["function"].name)
+    assert.equal("auto", j.tool_choice)
+    assert.equal("low", j.reasoning_effort)
+  end)
+
+  it("does not send its own params (callbacks, max_retries, timeout)", function()
+    T.new():chat("a", { max_retries = 0, timeout = 30, idle_timeout = 20 })
+    local j = fake.last().json
+    assert.is_nil(j.max_retries)
+    assert.is_nil(j.timeout)
+    assert.is_nil(j.idle_timeout)
+    assert.is_nil(j.stream)
+  end)
+
+  it("sends seed = 9007199254740993 exactly", function()
+    T.new():chat("a", { seed = 9007199254740993 })
+    assert.truthy(fake.last().body:find('"seed":9007199254740993', 1, true))
+  end)
+
+  it("sends math.maxinteger exactly", function()
+    T.new():chat("a", { seed = math.maxinteger })
+    assert.truthy(fake.last().body:find('"seed":9223372036854775807', 1, true))
+  end)
+
+  it("sends an empty stop list as []", function()
+    T.new():chat("a", { stop = {} })
+    assert.truthy(fake.last().body:find('"stop":[]', 1, true))
+  end)
+
+  it("sends an empty tools list as []", function()
+    T.new():chat("a", { tools = {} })
+    assert.truthy(fake.last().body:find('"tools":[]', 1, true))
+  end)
+
+  it("sends logit_bias with integer token ids as an object", function()
+    T.new():chat("a", { logit_bias = { [50256] = -100 } })
+    assert.truthy(fake.last().body:find('"logit_bias":{"50256":-100}', 1, true))
+  end)
+
+  it("sends chatgpt.null as JSON null", function()
+    T.new():chat("a", { stop = chatgpt.null })
+    assert.truthy(fake.last().body:find('"stop":null', 1, true))
+  end)
+
+  it("sends multi-byte UTF-8 content intact", function()
+    T.new():chat("héllo wörld ✓ 日本語 🎉")
+    assert.equal("héllo wörld ✓ 日本語 🎉", fake.last().json.messages[1].content)
+  end)
+
+  it("sends content parts (vision) as given", function()
+    T.new():chat { chatgpt.user { { type = "text", text = "What is this?" },
+      { type = "image_url", image_url = { url = "data:image/png;base64,AAAA" } } } }
+    local m = fake.last().json.messages[1]
+    assert.equal("text", m.content[1].type)
+    assert.equal("data:image/png;base64,AAAA", m.content[2].image_url.url)
+  end)
+
+  it("sends an assistant message with tool_calls and no content, and the tool reply", function()
+    T.new():chat {
+      chatgpt.user "weather?",
+      chatgpt.message("assistant", nil, { tool_calls = { { id = "call_1", type = "function",
+        ["function"] = { name = "w", arguments = "{}" } } } }),
+      chatgpt.message("tool", "sunny", { tool_call_id = "call_1" }),
+    }
+    local m = fake.last().json.messages
+    assert.equal("call_1", m[2].tool_calls[1].id)
+    assert.equal("call_1", m[3].tool_call_id)
+  end)
+
+  it("raises on invalid UTF-8 in a message before sending anything", function()
+    local c = T.new()
+    local n = #fake.requests()
+    assert.has_error(function() c:chat("bad \255 byte") end)
+    local ok, err = pcall(c.chat, c, "bad \255 byte")
+    assert.is_false(ok)
+    assert.truthy(err:find("UTF%-8"))
+    assert.truthy(err:find("messages"))
+    assert.equal(n, #fake.requests())
+  end)
+
+  it("raises on an unknown role, naming the message", function()
+    local ok, err = pcall(T.new().chat, T.new(), { { role = "bot", content = "x" } })
+    assert.is_false(ok)
+    assert.truthy(err:find("bad message #1"))
+    assert.truthy(err:find("unknown role 'bot'"))
+  end)
+
+  it("raises at the caller's line on bad arguments", function()
+    local c = T.new()
+    local ok, err = pcall(function() c:chat(42) end)
+    assert.is_false(ok)
+    assert.truthy(err:find("client_spec.lua:%d+:"))
+    ok, err = pcall(function() c:chat("x", "not a table") end)
+    assert.is_false(ok)
+    assert.truthy(err:find("params must be a table"))
+  end)
+
+  it("raises on an empty message list", function()
+    assert.has_error(function() T.new():chat({}) end)
+  end)
+
+  it("raises on a message without content", function()
+    assert.has_error(function() T.new():chat { { role = "user" } } end)
+  end)
+
+  it("raises on a tool message without tool_call_id", function()
+    assert.has_error(function() T.new():chat { { role = "tool", content = "x" } } end)
+  end)
+
+  it("raises when a param has the wrong type (on_delta not a function)", function()
+    assert.has_error(function() T.new():chat("a", { on_delta = "nope" }) end)
+  end)
+
+  it("raises on a value JSON cannot hold (a function in params)", function()
+    local ok, err = pcall(function() T.new():chat("a", { user = print }) end)
+    assert.is_false(ok)
+    assert.truthy(err:find("function"))
+  end)
+end)
+
+describe("request headers", function()
+  before_each(fake.reset)
+
+  it("sends Authorization: Bearer with the key", function()
+    T.new():chat("a")
+    assert.equal("Bearer " .. T.KEY, header(fake.last(), "authorization"))
+  end)
+
+  it("sends Content-Type and Accept for JSON", function()
+    T.new():chat("a")
+    local rec = fake.last()
+    assert.equal("application/json", header(rec, "content-type"))
+    assert.equal("application/json", header(rec, "accept"))
+  end)
+
+  it("sends a User-Agent naming lua-chatgpt, libcurl and Lua", function()
+    T.new():chat("a")
+    local ua = header(fake.last(), "user-agent")
+    assert.truthy(ua:match("^lua%-chatgpt/%d+%.%d+%.%d+ libcurl/%d+%.%d+%.%d+ Lua 5%.4$"), ua)
+  end)
+
+  it("sends OpenAI-Organization and OpenAI-Project when set", function()
+    T.new { organization = "org-1", project = "proj_2" }:chat("a")
+    local rec = fake.last()
+    assert.equal("org-1", header(rec, "openai-organization"))
+    assert.equal("proj_2", header(rec, "openai-project"))
+  end)
+
+  it("sends no organization or project header by default", function()
+    T.new():chat("a")
+    local rec = fake.last()
+    assert.is_nil(header(rec, "openai-organization"))
+    assert.is_nil(header(rec, "openai-project"))
+  end)
+
+  it("sends extra headers", function()
+    T.new { headers = { ["X-Trace"] = "abc", ["HTTP-Referer"] = "https://x.example" } }:chat("a")
+    local rec = fake.last()
+    assert.equal("abc", header(rec, "x-trace"))
+    assert.equal("https://x.example", header(rec, "http-referer"))
+  end)
+
+  it("sends no Expect: 100-continue even for big bodies", function()
+    T.new():chat(string.rep("x", 200000))
+    assert.is_nil(header(fake.last(), "expect"))
+  end)
+
+  it("uses api-key auth for Azure", function()
+    T.new { auth = "api-key" }:chat("a")
+    local rec = fake.last()
+    assert.equal(T.KEY, header(rec, "api-key"))
+    assert.is_nil(header(rec, "authorization"))
+  end)
+
+  it("sends no credentials with auth = none", function()
+    T.new { auth = "none" }:chat("a")
+    local rec = fake.last()
+    assert.is_nil(header(rec, "authorization"))
+    assert.is_nil(header(rec, "api-key"))
+  end)
+
+  it("adds query parameters (Azure api-version) to every request", function()
+    local c = T.new { query = { ["api-version"] = "2024-10-21" } }
+    c:chat("a")
+    local rec = fake.last()
+    assert.equal("api-version=2024-10-21", rec.query)
+    c:models()
+    assert.equal("api-version=2024-10-21", fake.last().query)
+  end)
+
+  it("percent-encodes query parameters", function()
+    T.new { query = { q = "a b&c" } }:chat("a")
+    assert.equal("q=a%20b%26c", fake.last().query)
+  end)
+
+  it("keeps a base_url path prefix (Azure deployments)", function()
+    local c = T.new { base_url = fake.url("/openai/deployments/my-gpt"), auth = "api-key" }
+    assert.equal("Hello! I am the local fake OpenAI server.", (c:chat("a")))
+    assert.equal("/openai/deployments/my-gpt/chat/completions", fake.last().path)
+  end)
+
+  it("ignores a trailing slash in base_url", function()
+    T.new { base_url = fake.base_url() .. "/" }:chat("a")
+    assert.equal("/v1/chat/completions", fake.last().path)
+  end)
+end)
+
+describe("client:complete", function()
+  before_each(fake.reset)
+
+  it("returns the text of the legacy completion", function()
+    local text, response, info = T.new():complete("Once upon a time",
+      { model = "gpt-3.5-turbo-instruct", max_tokens = 100 })
+    assert.equal("Once upon a time there was a fake server.", text)
+    assert.equal("text_completion", response.object)
+    assert.equal(200, info.status)
+  end)
+
+  it("sends POST /v1/completions with prompt, model and params", function()
+    T.new():complete("Once upon a time", { model = "gpt-3.5-turbo-instruct", max_tokens = 100 })
+    local rec = fake.last()
+    assert.equal("POST", rec.method)
+    assert.equal("/v1/completions", rec.path)
+    assert.equal("Once upon a time", rec.json.prompt)
+    assert.equal("gpt-3.5-turbo-instruct", rec.json.model)
+    assert.equal(100, rec.json.max_tokens)
+    assert.truthy(rec.body:find('"max_tokens":100', 1, true))
+  end)
+
+  it("raises when the prompt is not a string or list", function()
+    assert.has_error(function() T.new():complete(12) end)
+  end)
+end)
+
+describe("client:models", function()
+  before_each(fake.reset)
+
+  it("returns the list of models", function()
+    local list, response = T.new():models()
+    assert.equal("list", response.object)
+    local ids = {}
+    for _, m in ipairs(list) do ids[m.id] = true end
+    assert.truthy(ids["gpt-4o-mini"])
+  end)
+
+  it("sends GET /v1/models with no body", function()
+    T.new():models()
+    local rec = fake.last()
+    assert.equal("GET", rec.method)
+    assert.equal("/v1/models", rec.path)
+    assert.equal("", rec.body)
+    assert.is_nil(header(rec, "content-type"))
+  end)
+end)
+
+describe("client:embed", function()
+  before_each(fake.reset)
+
+  it("returns one vector of floats per input", function()
+    local vectors = T.new():embed { "a", "b" }
+    assert.equal(2, #vectors)
+    assert.equal(8, #vectors[1])
+    assert.equal("float", math.type(vectors[1][1]))
+  end)
+
+  it("decodes base64 embeddings to the same floats", function()
+    local c = T.new()
+    local plain = c:embed("same text")
+    local b64 = c:embed("same text", { encoding_format = "base64" })
+    assert.equal(#plain[1], #b64[1])
+    for i = 1, #plain[1] do assert.near(plain[1][i], b64[1][i], 1e-6) end
+  end)
+end)

@@ -1,0 +1,257 @@
+-- The key rules of DESIGN.md: kept in C, shown only as a hint, sent only in
+-- a header, never over plain http to another host, never in an error.
+local chatgpt = require "chatgpt"
+local fake = require "spec.support.fake"
+local T = require "spec.support.client"
+
+local function tmpfile(content, mode)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(content)
+  f:close()
+  os.execute("chmod " .. mode .. " " .. path)
+  return path
+end
+
+describe("the API key", function()
+  before_each(fake.reset)
+  after_each(function() chatgpt.set_key(nil) end)
+
+  it("shows only a hint: client:key_hint()", function()
+    assert.equal("sk-...WXYZ", T.new():key_hint())
+  end)
+
+  it("shows no hint of a short key", function()
+    assert.equal("...", T.new { api_key = "short-key" }:key_hint())
+  end)
+
+  it("is not in tostring(client)", function()
+    local s = tostring(T.new())
+    assert.falsy(s:find(T.MARKER, 1, true))
+    assert.truthy(s:find("sk-...WXYZ", 1, true))
+  end)
+
+  it("is nowhere in the client table (a debug dump finds nothing)", function()
+    assert.is_false(T.leaks(T.new()))
+  end)
+
+  it("hides the key userdata's metatable", function()
+    local c = T.new()
+    assert.equal("not yours", getmetatable(c._key))
+    assert.falsy(tostring(c._key):find(T.MARKER, 1, true))
+  end)
+
+  it("is sent only in the Authorization header", function()
+    T.new { query = { x = "1" } }:chat("a", { user = "someone" })
+    local rec = fake.last()
+    assert.falsy(rec.path:find(T.MARKER, 1, true))
+    assert.falsy(rec.query:find(T.MARKER, 1, true))
+    assert.falsy(rec.body:find(T.MARKER, 1, true))
+    local found = {}
+    for _, h in ipairs(rec.headers) do
+      if h[2]:find(T.MARKER, 1, true) then found[#found + 1] = h[1]:lower() end
+    end
+    assert.same({ "authorization" }, found)
+  end)
+
+  it("is not in an error, even when the server echoes it back", function()
+    fake.script { status = 401, json = { error = {
+      message = "Incorrect API key provided: " .. T.KEY .. ".", type = "invalid_request_error",
+      code = "invalid_api_key" } } }
+    local text, err = T.new():chat("a")
+    assert.is_nil(text)
+    assert.equal("api", err.kind)
+    assert.equal(401, err.status)
+    assert.falsy(tostring(err):find(T.MARKER, 1, true))
+    assert.is_false(T.leaks(err))
+    assert.truthy(err.message:find("sk-...WXYZ", 1, true))
+  end)
+
+  it("is not in a network error", function()
+    local c = T.new { base_url = "http://127.0.0.1:1/v1", max_retries = 0 }
+    local _, err = c:chat("a")
+    assert.equal("network", err.kind)
+    assert.is_false(T.leaks(err))
+  end)
+
+  it("is not in info or the response", function()
+    local _, response, info = T.new():chat("a")
+    assert.is_false(T.leaks(response))
+    assert.is_false(T.leaks(info))
+  end)
+
+  it("two clients with different keys each send their own", function()
+    local a = T.new { api_key = "sk-aaaaaaaaaaaaaaaa1111" }
+    local b = T.new { api_key = "sk-bbbbbbbbbbbbbbbb2222" }
+    a:chat("x"); b:chat("y"); a:chat("z")
+    local recs = fake.requests()
+    assert.equal("Bearer sk-aaaaaaaaaaaaaaaa1111", recs[1].header.authorization)
+    assert.equal("Bearer sk-bbbbbbbbbbbbbbbb2222", recs[2].header.authorization)
+    assert.equal("Bearer sk-aaaaaaaaaaaaaaaa1111", recs[3].header.authorization)
+  end)
+
+  it("chatgpt.set_key gives new clients a default key", function()
+    chatgpt.set_key("sk-default-key-000000009999")
+    assert.is_true(chatgpt.has_key())
+    local c = T.new { api_key = false }
+    assert.equal("sk-...9999", c:key_hint())
+    c:chat("a")
+    assert.equal("Bearer sk-default-key-000000009999", fake.last().header.authorization)
+  end)
+
+  it("an explicit api_key wins over set_key", function()
+    chatgpt.set_key("sk-default-key-000000009999")
+    T.new():chat("a")
+    assert.equal("Bearer " .. T.KEY, fake.last().header.authorization)
+  end)
+
+  it("set_key raises on a key with a newline or space (no header injection)", function()
+    assert.has_error(function() chatgpt.set_key("sk-abc\r\nX-Evil: 1") end)
+    assert.has_error(function() chatgpt.set_key("sk abc") end)
+    assert.has_error(function() chatgpt.set_key("") end)
+    assert.has_error(function() chatgpt.set_key(42) end)
+  end)
+
+  it("api_key with a control character raises in new()", function()
+    local ok, err = pcall(T.new, { api_key = "sk-abc\ndef" })
+    assert.is_false(ok)
+    assert.falsy(err:find("sk-abc", 1, true))
+  end)
+
+  it("is read from OPENAI_API_KEY when the client is made", function()
+    local out = T.run("OPENAI_API_KEY=sk-from-env-0000000000abcd", [[
+      local chatgpt = require "chatgpt"
+      print(chatgpt.has_key(), chatgpt.new():key_hint())]])
+    assert.equal("true\tsk-...abcd\n", out)
+  end)
+
+  it("has_key() is false with no key anywhere", function()
+    local out = T.run("-u OPENAI_API_KEY", [[print(require("chatgpt").has_key())]])
+    assert.equal("false\n", out)
+  end)
+
+  it("new() raises without any key for api.openai.com", function()
+    local out = T.run("-u OPENAI_API_KEY -u OPENAI_BASE_URL", [[
+      print(pcall(require("chatgpt").new, {}))]])
+    assert.truthy(out:find("false", 1, true))
+    assert.truthy(out:find("no API key", 1, true))
+  end)
+
+  it("a local server needs no key", function()
+    local out = T.run("-u OPENAI_API_KEY OPENAI_BASE_URL=" .. fake.base_url(), [[
+      local c = require("chatgpt").new()
+      print(c:key_hint(), (c:chat("hi")))]])
+    assert.equal("nil\tHello! I am the local fake OpenAI server.\n", out)
+    assert.is_nil(fake.last().header.authorization)
+  end)
+
+  it("is refused over plain http to a non-loopback host, naming allow_insecure", function()
+    local ok, err = pcall(chatgpt.new, { base_url = "http://api.example.com/v1", api_key = T.KEY })
+    assert.is_false(ok)
+    assert.truthy(err:find("allow_insecure", 1, true))
+    assert.falsy(err:find(T.MARKER, 1, true))
+  end)
+
+  it("is allowed over plain http with allow_insecure = true", function()
+    assert.has_no_error(function()
+      chatgpt.new { base_url = "http://10.1.2.3:8000/v1", api_key = T.KEY, allow_insecure = true }
+    end)
+  end)
+
+  it("is allowed over plain http to loopback hosts", function()
+    for _, host in ipairs { "localhost", "127.0.0.1", "127.1.2.3", "[::1]" } do
+      assert.has_no_error(function()
+        chatgpt.new { base_url = "http://" .. host .. ":11434/v1", api_key = T.KEY }
+      end)
+    end
+  end)
+
+  it("is allowed over https to any host", function()
+    assert.has_no_error(function()
+      chatgpt.new { base_url = "https://my-resource.openai.azure.com/openai", api_key = T.KEY }
+    end)
+  end)
+
+  it("plain http without a key is allowed anywhere (auth = none)", function()
+    assert.has_no_error(function()
+      chatgpt.new { base_url = "http://gpu-box:8000/v1", auth = "none" }
+    end)
+  end)
+
+  it("a redirect is not followed: the 3xx comes back as an error", function()
+    fake.script { status = 307, headers = { { "Location", "http://127.0.0.1:1/steal" } }, body = "" }
+    local text, err = T.new { max_retries = 0 }:chat("a")
+    assert.is_nil(text)
+    assert.equal("http", err.kind)
+    assert.equal(307, err.status)
+    assert.equal(1, #fake.requests())
+  end)
+end)
+
+describe("api_key_file", function()
+  before_each(fake.reset)
+
+  it("reads the key from the first line, trimmed", function()
+    local path = tmpfile("  sk-file-key-00000000abcd  \nsecond line\n", "600")
+    local c = T.new { api_key_file = path }
+    assert.equal("sk-...abcd", c:key_hint())
+    c:chat("a")
+    assert.equal("Bearer sk-file-key-00000000abcd", fake.last().header.authorization)
+    os.remove(path)
+  end)
+
+  it("refuses a file that group or others can read, like ssh", function()
+    local path = tmpfile("sk-file-key-00000000abcd\n", "644")
+    local ok, err = pcall(T.new, { api_key_file = path })
+    assert.is_false(ok)
+    assert.truthy(err:find("readable by group or others", 1, true))
+    assert.truthy(err:find("chmod 600", 1, true))
+    assert.falsy(err:find("sk-file-key", 1, true))
+    os.remove(path)
+  end)
+
+  it("gives a clear error for a missing file", function()
+    local ok, err = pcall(T.new, { api_key_file = "/nonexistent/key" })
+    assert.is_false(ok)
+    assert.truthy(err:find("cannot open /nonexistent/key", 1, true))
+  end)
+
+  it("gives a clear error for an empty file", function()
+    local path = tmpfile("\n", "600")
+    local ok, err = pcall(T.new, { api_key_file = path })
+    assert.is_false(ok)
+    assert.truthy(err:find("no key", 1, true))
+    os.remove(path)
+  end)
+end)
+
+describe("api_key_cmd", function()
+  before_each(fake.reset)
+
+  it("runs the command once (no shell) and takes its first line", function()
+    local path = tmpfile("sk-cmd-key-000000000wxyz\nignored\n", "600")
+    local c = T.new { api_key_cmd = { "cat", path } }
+    assert.equal("sk-...wxyz", c:key_hint())
+    c:chat("a")
+    assert.equal("Bearer sk-cmd-key-000000000wxyz", fake.last().header.authorization)
+    os.remove(path)
+  end)
+
+  it("does not use a shell: metacharacters are plain arguments", function()
+    local ok, err = pcall(T.new, { api_key_cmd = { "echo sk-x; touch /tmp/pwned" } })
+    assert.is_false(ok)
+    assert.truthy(err:find("cannot run", 1, true))
+  end)
+
+  it("reports a failing command by its exit status, without its output", function()
+    local ok, err = pcall(T.new, { api_key_cmd = { "sh", "-c", "echo sk-secret-output-1234; exit 3" } })
+    assert.is_false(ok)
+    assert.truthy(err:find("exit status 3", 1, true))
+    assert.falsy(err:find("secret", 1, true))
+  end)
+
+  it("raises on a malformed argv", function()
+    assert.has_error(function() T.new { api_key_cmd = {} } end)
+    assert.has_error(function() T.new { api_key_cmd = { "cat", 42 } } end)
+  end)
+end)

@@ -1,0 +1,765 @@
+-- Specs for chatgpt.stream: chunk assembly and the callback adapters.
+-- The recorded OpenAI streams in ../shared/wire (or $WIRE_DIR) are replayed
+-- first; hand-written chunks then cover what no capture shows.
+
+local stream = require "chatgpt.stream"
+local cjson = require "cjson.safe"
+
+local WIRE_DIR = os.getenv("WIRE_DIR") or "../shared/wire"
+
+-- cjson.null -> nil, as the real module hands chunks to stream.lua
+local function strip_nulls(v)
+  if type(v) ~= "table" then return v end
+  for k, x in pairs(v) do
+    if x == cjson.null then v[k] = nil else strip_nulls(x) end
+  end
+  return v
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function list_sse(dir)
+  local names = {}
+  local ok, lfs = pcall(require, "lfs")
+  if ok and lfs.attributes(dir, "mode") == "directory" then
+    for name in lfs.dir(dir) do
+      if name:match("%.sse$") then names[#names + 1] = name end
+    end
+  elseif not ok then
+    local p = io.popen('ls "' .. dir .. '" 2>/dev/null')
+    for name in p:lines() do
+      if name:match("%.sse$") then names[#names + 1] = name end
+    end
+    p:close()
+  end
+  table.sort(names)
+  return names
+end
+
+-- A text/event-stream body -> list of decoded chunks (stops at [DONE]).
+local function sse_chunks(body)
+  body = body:gsub("\r\n", "\n")
+  local chunks = {}
+  for event in (body .. "\n\n"):gmatch("(.-)\n\n") do
+    local data = {}
+    for line in (event .. "\n"):gmatch("(.-)\n") do
+      local d = line:match("^data: ?(.*)$")
+      if d then data[#data + 1] = d end
+    end
+    if #data > 0 then
+      local payload = table.concat(data, "\n")
+      if payload == "[DONE]" then break end
+      local obj = assert(cjson.decode(payload))
+      chunks[#chunks + 1] = strip_nulls(obj)
+    end
+  end
+  return chunks
+end
+
+-- What a capture implies, computed naively and independently of stream.lua.
+local function reference(chunks)
+  local ref = { content = {}, finish = {}, tools = {}, ntools = 0 }
+  for _, c in ipairs(chunks) do
+    ref.id = ref.id or c.id
+    ref.model = ref.model or c.model
+    ref.created = ref.created or c.created
+    if c.usage then ref.usage = c.usage end
+    for _, ch in ipairs(c.choices or {}) do
+      local i = ch.index or 0
+      local d = ch.delta or {}
+      if d.content then ref.content[i] = (ref.content[i] or "") .. d.content end
+      if d.refusal then ref.refusal = (ref.refusal or "") .. d.refusal end
+      for _, t in ipairs(d.tool_calls or {}) do
+        local x = ref.tools[t.index]
+        if not x then
+          x = { args = "" }
+          ref.tools[t.index] = x
+          ref.ntools = ref.ntools + 1
+        end
+        x.id = x.id or t.id
+        local fn = t["function"] or {}
+        x.name = x.name or fn.name
+        x.args = x.args .. (fn.arguments or "")
+      end
+      if d.function_call then
+        ref.fc = ref.fc or { args = "" }
+        ref.fc.name = ref.fc.name or d.function_call.name
+        ref.fc.args = ref.fc.args .. (d.function_call.arguments or "")
+      end
+      if ch.finish_reason then ref.finish[i] = ch.finish_reason end
+    end
+  end
+  return ref
+end
+
+-- Facts about particular captures, checked on top of the reference.
+local KNOWN = {
+  ["chat_stream_gpt-3.5-turbo-0301_2023-04.sse"] = {
+    content = "The Los Angeles Dodgers won the World Series in 2020." },
+  ["chat_stream_gpt-3.5-turbo-0613_2023-11.sse"] = {
+    content = "Hello! How can I assist you today?" },
+  ["chat_stream_include_usage_gpt-5.1_2026-07.sse"] = {
+    content = "six", total_tokens = 43 },
+  ["chat_stream_include_usage_gpt-4-0613_2024-11.sse"] = {
+    content = '"This is a test."', total_tokens = 17 },
+  ["chat_stream_include_usage_cached_gpt-4.1_2026-02.sse"] = {
+    content = "Hello!", total_tokens = 1146, cached_tokens = 1024 },
+  ["chat_stream_content_refusal_gpt-4o_2026-02.sse"] = {
+    content = "I'm sorry, I can't assist with that request.", total_tokens = 36 },
+  ["chat_stream_tool_call_gpt-3.5-turbo-0125_2024-06.sse"] = {
+    ntools = 1, finish = "tool_calls" },
+  ["chat_stream_tool_calls_parallel_gpt-3.5-turbo-0125_2024-07.sse"] = {
+    ntools = 2, finish = "tool_calls" },
+  ["chat_stream_tool_calls_parallel_include_usage_gpt-4o-mini_2024-11.sse"] = {
+    ntools = 2, finish = "tool_calls", total_tokens = 126 },
+  ["chat_stream_function_call_legacy_gpt-3.5-turbo-0125_2024-02.sse"] = {
+    function_call = "extract_student_info", finish = "function_call" },
+}
+
+local function feed(kind, chunks, handlers)
+  local acc = stream.new(kind, handlers)
+  for _, c in ipairs(chunks) do acc:add(c) end
+  return acc, acc:finish()
+end
+
+-- chunk builders for hand-written cases
+local function chunk(choices, extra)
+  local c = { id = "chatcmpl-x", object = "chat.completion.chunk", created = 1,
+              model = "m", choices = choices }
+  for k, v in pairs(extra or {}) do c[k] = v end
+  return c
+end
+local function delta(d, index, finish)
+  return { index = index or 0, delta = d, finish_reason = finish }
+end
+local function content(s, index) return chunk { delta({ content = s }, index) } end
+local function tool(frag, index) return chunk { delta({ tool_calls = { frag } }, index) } end
+
+describe("chatgpt.stream", function()
+
+  describe("replaying every recorded stream in " .. WIRE_DIR, function()
+    local names = list_sse(WIRE_DIR)
+    if #names == 0 then
+      pending("no *.sse captures found in " .. WIRE_DIR .. " (set WIRE_DIR)")
+      return
+    end
+
+    for _, name in ipairs(names) do
+      local chunks = sse_chunks(assert(read(WIRE_DIR .. "/" .. name)))
+      local ref = reference(chunks)
+      local known = KNOWN[name] or {}
+
+      it(name .. ": assembles to the response a non-streamed call gives", function()
+        local acc, res = feed("chat", chunks)
+        assert.are.equal(#chunks, acc.chunks)
+        assert.are.equal("chat.completion", res.object)
+        assert.are.equal(ref.id, res.id)
+        assert.are.equal(ref.model, res.model)
+        assert.are.equal(ref.created, res.created)
+        assert.are.equal(1, #res.choices)
+        local ch = res.choices[1]
+        assert.are.equal(0, ch.index)
+        assert.are.equal("assistant", ch.message.role)
+        assert.are.equal(ref.content[0], ch.message.content)
+        assert.are.equal(ref.finish[0], ch.finish_reason)
+        assert.is_nil(ch.message.refusal)
+        if known.content then assert.are.equal(known.content, ch.message.content) end
+        if known.finish then assert.are.equal(known.finish, ch.finish_reason) end
+        assert.are.equal(ref.content[0] or "", acc:text())
+      end)
+
+      it(name .. ": tool calls have ids, names and JSON arguments", function()
+        local _, res = feed("chat", chunks)
+        local calls = res.choices[1].message.tool_calls
+        if ref.ntools == 0 then
+          assert.is_nil(calls)
+          return
+        end
+        assert.are.equal(ref.ntools, #calls)
+        if known.ntools then assert.are.equal(known.ntools, #calls) end
+        for i, call in ipairs(calls) do
+          local want = ref.tools[i - 1]
+          assert.are.equal(want.id, call.id)
+          assert.matches("^call_", call.id)
+          assert.are.equal("function", call.type)
+          assert.are.equal(want.name, call["function"].name)
+          assert.are.equal(want.args, call["function"].arguments)
+          assert.is_table(cjson.decode(call["function"].arguments))
+        end
+      end)
+
+      if ref.fc then
+        it(name .. ": legacy function_call has its name and JSON arguments", function()
+          local _, res = feed("chat", chunks)
+          local fc = res.choices[1].message.function_call
+          assert.are.equal(ref.fc.name, fc.name)
+          assert.are.equal(known.function_call, fc.name)
+          assert.are.equal(ref.fc.args, fc.arguments)
+          assert.is_table(cjson.decode(fc.arguments))
+          assert.is_nil(res.choices[1].message.content)
+          assert.is_nil(res.choices[1].message.tool_calls)
+        end)
+      end
+
+      if ref.usage then
+        it(name .. ": keeps the usage of the include_usage chunk", function()
+          local _, res = feed("chat", chunks)
+          assert.is_table(res.usage)
+          assert.are.equal(ref.usage.total_tokens, res.usage.total_tokens)
+          assert.are.equal(res.usage.prompt_tokens + res.usage.completion_tokens,
+            res.usage.total_tokens)
+          if known.total_tokens then
+            assert.are.equal(known.total_tokens, res.usage.total_tokens)
+          end
+          if known.cached_tokens then
+            assert.are.equal(known.cached_tokens,
+              res.usage.prompt_tokens_details.cached_tokens)
+          end
+        end)
+      end
+    end
+
+    it("covers the captures this spec knows facts about", function()
+      local have = {}
+      for _, n in ipairs(names) do have[n] = true end
+      for n in pairs(KNOWN) do
+        assert.is_true(have[n] or false, "capture missing: " .. n)
+      end
+    end)
+
+    it("streams on_delta pieces that join to the content of each capture", function()
+      for _, name in ipairs(names) do
+        local chunks = sse_chunks(read(WIRE_DIR .. "/" .. name))
+        local pieces = {}
+        local _, res = feed("chat", chunks, {
+          on_delta = function(s) pieces[#pieces + 1] = s end,
+        })
+        assert.are.equal(res.choices[1].message.content or "", table.concat(pieces), name)
+      end
+    end)
+  end)
+
+  describe("new()", function()
+    it("raises on an unknown kind or a handler that is not a function", function()
+      assert.has_error(function() stream.new("embeddings") end)
+      assert.has_error(function() stream.new() end)
+      assert.has_error(function() stream.new("chat", { on_delta = "print" }) end)
+      assert.has_error(function() stream.new("chat", 42) end)
+      assert.has_no_error(function() stream.new("chat") end)
+      assert.has_no_error(function() stream.new("completion", {}) end)
+    end)
+
+    it("accepts a callable table as a handler", function()
+      local seen = {}
+      local h = setmetatable({}, { __call = function(_, s) seen[#seen + 1] = s end })
+      feed("chat", { content("hi") }, { on_delta = h })
+      assert.are.same({ "hi" }, seen)
+    end)
+
+    it("finish() on no chunks gives an empty but well-formed response", function()
+      local acc = stream.new("chat")
+      local res = acc:finish()
+      assert.are.equal("chat.completion", res.object)
+      assert.are.same({}, res.choices)
+      assert.are.equal("", acc:text())
+      assert.are.equal(0, acc.chunks)
+    end)
+  end)
+
+  describe("chat assembly", function()
+    it("takes id, created and model from the first chunk, fingerprint and tier from the latest", function()
+      local _, res = feed("chat", {
+        chunk({ delta { role = "assistant" } }, { id = "a", created = 5, model = "m1",
+          system_fingerprint = "fp1", service_tier = "default" }),
+        chunk({ delta { content = "x" } }, { id = "b", created = 6, model = "m2",
+          system_fingerprint = "fp2" }),
+        chunk({ delta({}, 0, "stop") }, { id = "c", service_tier = "priority" }),
+      })
+      assert.are.equal("a", res.id)
+      assert.are.equal(5, res.created)
+      assert.are.equal("m1", res.model)
+      assert.are.equal("fp2", res.system_fingerprint)
+      assert.are.equal("priority", res.service_tier)
+    end)
+
+    it("keeps n=2 interleaved choices apart, sorted by index", function()
+      local _, res = feed("chat", {
+        chunk { delta({ role = "assistant", content = "" }, 1) },
+        chunk { delta({ role = "assistant", content = "" }, 0) },
+        content("B1", 1), content("A1", 0), content("B2", 1), content("A2", 0),
+        chunk { delta({}, 1, "length") },
+        chunk { delta({}, 0, "stop") },
+      })
+      assert.are.equal(2, #res.choices)
+      assert.are.equal(0, res.choices[1].index)
+      assert.are.equal(1, res.choices[2].index)
+      assert.are.equal("A1A2", res.choices[1].message.content)
+      assert.are.equal("B1B2", res.choices[2].message.content)
+      assert.are.equal("stop", res.choices[1].finish_reason)
+      assert.are.equal("length", res.choices[2].finish_reason)
+    end)
+
+    it("gives a dense choices array when indices skip or come out of order", function()
+      local _, res = feed("chat", { content("c", 5), content("a", 2) })
+      assert.are.equal(2, #res.choices)
+      assert.are.equal(2, res.choices[1].index)
+      assert.are.equal(5, res.choices[2].index)
+    end)
+
+    it("treats a choice without index as index 0", function()
+      local acc, res = feed("chat", { chunk { { delta = { content = "hi" } } } })
+      assert.are.equal(0, res.choices[1].index)
+      assert.are.equal("hi", acc:text())
+    end)
+
+    it("takes the role from the first delta that has one, else assistant", function()
+      local _, res = feed("chat", { chunk { delta { role = "tool_bot" } },
+        chunk { delta { role = "other", content = "x" } } })
+      assert.are.equal("tool_bot", res.choices[1].message.role)
+      _, res = feed("chat", { content("x") })
+      assert.are.equal("assistant", res.choices[1].message.role)
+    end)
+
+    it("leaves content nil when never sent, and makes it \"\" when sent as \"\"", function()
+      local _, res = feed("chat", { chunk { delta { role = "assistant" } },
+        chunk { delta({}, 0, "stop") } })
+      assert.is_nil(res.choices[1].message.content)
+      _, res = feed("chat", { chunk { delta { role = "assistant", content = "" } },
+        chunk { delta({}, 0, "stop") } })
+      assert.are.equal("", res.choices[1].message.content)
+    end)
+
+    it("concatenates refusal deltas into message.refusal, content stays nil", function()
+      local _, res = feed("chat", {
+        chunk { delta { role = "assistant", refusal = "" } },
+        chunk { delta { refusal = "I'm sorry, " } },
+        chunk { delta { refusal = "I can't help." } },
+        chunk { delta({}, 0, "stop") },
+      })
+      assert.are.equal("I'm sorry, I can't help.", res.choices[1].message.refusal)
+      assert.is_nil(res.choices[1].message.content)
+    end)
+
+    it("ignores unknown delta fields, obfuscation and JSON nulls left in", function()
+      local _, res = feed("chat", {
+        chunk({ delta { content = "a", reasoning_content = "hmm", audio = {} } },
+          { obfuscation = "xyz" }),
+        chunk({ delta { content = cjson.null, refusal = cjson.null, role = cjson.null } },
+          { usage = cjson.null, system_fingerprint = cjson.null }),
+        chunk { delta { content = "b" } },
+      })
+      local msg = res.choices[1].message
+      assert.are.equal("ab", msg.content)
+      assert.is_nil(msg.refusal)
+      assert.is_nil(msg.reasoning_content)
+      assert.are.equal("assistant", msg.role)
+      assert.is_nil(res.usage)
+      assert.is_nil(res.obfuscation)
+    end)
+
+    it("accepts chunks with empty or missing choices", function()
+      local acc = stream.new("chat")
+      assert.is_true(acc:add(chunk({})))
+      assert.is_true(acc:add({ id = "x", object = "chat.completion.chunk" }))
+      assert.is_true(acc:add(content("hi")))
+      assert.are.equal(3, acc.chunks)
+      assert.are.equal("hi", acc:finish().choices[1].message.content)
+    end)
+
+    it("keeps usage when a later chunk has none or empty choices (moderation)", function()
+      local usage = { prompt_tokens = 3, completion_tokens = 2, total_tokens = 5 }
+      local _, res = feed("chat", {
+        content("x"),
+        chunk({}, { usage = usage }),
+        chunk({}, { moderation = { flagged = false } }),
+        chunk { delta({}, 0, "stop") },
+      })
+      assert.are.same(usage, res.usage)
+    end)
+
+    it("appends logprobs.content and logprobs.refusal lists across chunks", function()
+      local _, res = feed("chat", {
+        chunk { { index = 0, delta = { content = "a" },
+                  logprobs = { content = { { token = "a", logprob = -1 } } } } },
+        chunk { { index = 0, delta = { content = "b" },
+                  logprobs = { content = { { token = "b", logprob = -2 } },
+                               refusal = { { token = "no", logprob = -3 } } } } },
+      })
+      local lp = res.choices[1].logprobs
+      assert.are.equal(2, #lp.content)
+      assert.are.equal("b", lp.content[2].token)
+      assert.are.equal(1, #lp.refusal)
+      _, res = feed("chat", { content("x") })
+      assert.is_nil(res.choices[1].logprobs)
+    end)
+  end)
+
+  describe("tool calls", function()
+    it("merges fragments by index: first id, type and name; arguments joined", function()
+      local _, res = feed("chat", {
+        tool { index = 0, id = "call_A", type = "function",
+               ["function"] = { name = "get_weather", arguments = "" } },
+        tool { index = 0, ["function"] = { name = "ignored", arguments = "{\"ci" } },
+        tool { index = 0, id = "call_other", ["function"] = { arguments = "ty\":1}" } },
+        chunk { delta({}, 0, "tool_calls") },
+      })
+      local calls = res.choices[1].message.tool_calls
+      assert.are.equal(1, #calls)
+      assert.are.same({ id = "call_A", type = "function",
+        ["function"] = { name = "get_weather", arguments = "{\"city\":1}" } }, calls[1])
+      assert.is_nil(res.choices[1].message.content)
+    end)
+
+    it("gives arguments \"\" and type \"function\" when a server sent neither", function()
+      local _, res = feed("chat", { tool { index = 0, id = "c1", ["function"] = { name = "now" } } })
+      local call = res.choices[1].message.tool_calls[1]
+      assert.are.equal("", call["function"].arguments)
+      assert.are.equal("function", call.type)
+    end)
+
+    it("continues the last call for fragments without index, or starts call 0", function()
+      local _, res = feed("chat", {
+        tool { id = "c0", ["function"] = { name = "a", arguments = "{" } },
+        tool { ["function"] = { arguments = "}" } },
+        tool { index = 1, id = "c1", ["function"] = { name = "b", arguments = "[" } },
+        tool { ["function"] = { arguments = "]" } },
+      })
+      local calls = res.choices[1].message.tool_calls
+      assert.are.equal(2, #calls)
+      assert.are.equal("{}", calls[1]["function"].arguments)
+      assert.are.equal("[]", calls[2]["function"].arguments)
+    end)
+
+    it("starts a new call for an index-less fragment that brings a new id", function()
+      local _, res = feed("chat", {
+        tool { id = "c0", ["function"] = { name = "a", arguments = "{}" } },
+        tool { id = "c1", ["function"] = { name = "b", arguments = "{\"x\":1}" } },
+      })
+      local calls = res.choices[1].message.tool_calls
+      assert.are.equal(2, #calls)
+      assert.are.equal("c1", calls[2].id)
+      assert.are.equal("b", calls[2]["function"].name)
+    end)
+
+    it("generates unique call_ ids for calls that came without one", function()
+      local seen = {}
+      for _ = 1, 3 do
+        local _, res = feed("chat", {
+          tool { index = 0, ["function"] = { name = "a", arguments = "{}" } },
+          tool { index = 1, ["function"] = { name = "b", arguments = "{}" } },
+          tool { index = 2, id = "call_given", ["function"] = { name = "c" } },
+        })
+        local calls = res.choices[1].message.tool_calls
+        assert.are.equal("call_given", calls[3].id)
+        for i = 1, 2 do
+          local id = calls[i].id
+          assert.matches("^call_%w+$", id)
+          assert.is_nil(seen[id])
+          seen[id] = true
+        end
+      end
+    end)
+
+    it("assembles the legacy function_call and does not report it as a tool call", function()
+      local reported = 0
+      local _, res = feed("chat", {
+        chunk { delta { role = "assistant", function_call = { name = "f", arguments = "" } } },
+        chunk { delta { function_call = { arguments = "{\"a\"" } } },
+        chunk { delta { function_call = { name = "f", arguments = ":1}" } } },
+        chunk { delta({}, 0, "function_call") },
+      }, { on_tool_call = function() reported = reported + 1 end })
+      assert.are.same({ name = "f", arguments = "{\"a\":1}" },
+        res.choices[1].message.function_call)
+      assert.is_nil(res.choices[1].message.tool_calls)
+      assert.are.equal(0, reported)
+    end)
+
+    it("reports a call to on_tool_call when the next index starts, the rest at finish, in order", function()
+      local log = {}
+      local acc = stream.new("chat", { on_tool_call = function(call)
+        log[#log + 1] = call.id .. "=" .. call["function"].arguments
+      end })
+      acc:add(tool { index = 0, id = "c0", ["function"] = { name = "a", arguments = "{\"x\"" } })
+      acc:add(tool { index = 0, ["function"] = { arguments = ":0}" } })
+      assert.are.same({}, log)
+      acc:add(tool { index = 1, id = "c1", ["function"] = { name = "a", arguments = "{" } })
+      assert.are.same({ "c0={\"x\":0}" }, log)
+      acc:add(tool { index = 2, id = "c2", ["function"] = { name = "a", arguments = "{" } })
+      acc:add(tool { index = 2, ["function"] = { arguments = "}" } })
+      acc:add(tool { index = 1, ["function"] = { arguments = "}" } })
+      assert.are.same({ "c0={\"x\":0}", "c1={" }, log)
+      acc:finish()
+      acc:finish()
+      assert.are.same({ "c0={\"x\":0}", "c1={", "c2={}" }, log)
+    end)
+
+    it("reports the remaining calls of a choice when it gets its finish_reason", function()
+      local n = 0
+      local acc = stream.new("chat", { on_tool_call = function() n = n + 1 end })
+      acc:add(tool { index = 0, id = "c0", ["function"] = { name = "a", arguments = "{}" } })
+      acc:add(chunk { delta({}, 0, "tool_calls") })
+      assert.are.equal(1, n)
+      acc:add(chunk({}, { usage = { total_tokens = 1 } }))
+      acc:finish()
+      assert.are.equal(1, n)
+    end)
+
+    it("hands on_tool_call the same table that ends up in the response", function()
+      local got
+      local _, res = feed("chat", {
+        tool { index = 0, id = "c0", type = "function", ["function"] = { name = "a", arguments = "{}" } },
+      }, { on_tool_call = function(call) got = call end })
+      assert.are.equal(res.choices[1].message.tool_calls[1], got)
+      assert.are.same({ id = "c0", type = "function",
+        ["function"] = { name = "a", arguments = "{}" } }, got)
+    end)
+
+    it("reports calls of each choice separately when n > 1", function()
+      local log = {}
+      feed("chat", {
+        tool({ index = 0, id = "a0", ["function"] = { name = "f", arguments = "{}" } }, 0),
+        tool({ index = 0, id = "b0", ["function"] = { name = "f", arguments = "{}" } }, 1),
+        tool({ index = 1, id = "b1", ["function"] = { name = "f", arguments = "{}" } }, 1),
+        tool({ index = 1, id = "a1", ["function"] = { name = "f", arguments = "{}" } }, 0),
+      }, { on_tool_call = function(call) log[#log + 1] = call.id end })
+      assert.are.same({ "b0", "a0", "a1", "b1" }, log)
+    end)
+
+    it("stops reporting calls once on_tool_call returns false", function()
+      local log = {}
+      local acc = stream.new("chat", { on_tool_call = function(call)
+        log[#log + 1] = call.id
+        return false
+      end })
+      assert.is_true(acc:add(tool { index = 0, id = "c0", ["function"] = { name = "a" } }))
+      assert.is_false(acc:add(tool { index = 1, id = "c1", ["function"] = { name = "a" } }))
+      acc:finish()
+      assert.are.same({ "c0" }, log)
+      assert.is_true(acc.stopped)
+      assert.are.equal(2, #acc:finish().choices[1].message.tool_calls)
+    end)
+  end)
+
+  describe("callbacks", function()
+    it("calls on_chunk first for every chunk, then on_delta", function()
+      local log = {}
+      local chunks = { chunk({}), content("a"), content("b") }
+      feed("chat", chunks, {
+        on_chunk = function(c) log[#log + 1] = c end,
+        on_delta = function(s) log[#log + 1] = s end,
+      })
+      assert.are.same({ chunks[1], chunks[2], "a", chunks[3], "b" }, log)
+      assert.are.equal(chunks[2], log[2])
+    end)
+
+    it("passes on_delta the non-empty pieces in order, with their chunk", function()
+      local pieces, owners = {}, {}
+      local chunks = { chunk { delta { role = "assistant", content = "" } },
+        content("Hel"), content(""), content("lo") }
+      feed("chat", chunks, { on_delta = function(s, c)
+        pieces[#pieces + 1] = s
+        owners[#owners + 1] = c
+      end })
+      assert.are.same({ "Hel", "lo" }, pieces)
+      assert.are.equal(chunks[2], owners[1])
+      assert.are.equal(chunks[4], owners[2])
+    end)
+
+    it("calls on_delta for the content of every choice; chunk tells the index", function()
+      local got = {}
+      feed("chat", { content("a", 0), content("b", 1) }, { on_delta = function(s, c)
+        got[#got + 1] = c.choices[1].index .. s
+      end })
+      assert.are.same({ "0a", "1b" }, got)
+    end)
+
+    it("returns false from add() when on_delta returns false, and calls no handler after", function()
+      local pieces, chunks_seen = {}, 0
+      local acc = stream.new("chat", {
+        on_chunk = function() chunks_seen = chunks_seen + 1 end,
+        on_delta = function(s)
+          pieces[#pieces + 1] = s
+          if s == "stop" then return false end
+        end,
+      })
+      assert.is_true(acc:add(content("go ")))
+      assert.is_false(acc:add(content("stop")))
+      assert.is_false(acc:add(content(" more")))
+      assert.are.same({ "go ", "stop" }, pieces)
+      assert.are.equal(2, chunks_seen)
+      assert.is_true(acc.stopped)
+      assert.are.equal("go stop more", acc:text())
+    end)
+
+    it("returns false from add() when on_chunk returns false, before on_delta runs", function()
+      local deltas = 0
+      local acc = stream.new("chat", {
+        on_chunk = function() return false end,
+        on_delta = function() deltas = deltas + 1 end,
+      })
+      assert.is_false(acc:add(content("x")))
+      assert.are.equal(0, deltas)
+      assert.are.equal("x", acc:text())
+    end)
+
+    it("treats nil and other non-false returns as go on", function()
+      local acc = stream.new("chat", { on_delta = function() return 0 end,
+        on_chunk = function() return nil end })
+      assert.is_true(acc:add(content("x")))
+    end)
+
+    it("lets a handler error propagate out of add(), and calls no handler after", function()
+      local calls = 0
+      local acc = stream.new("chat", {
+        on_delta = function() error("boom in handler") end,
+        on_tool_call = function() calls = calls + 1 end,
+      })
+      acc:add(tool { index = 0, id = "c0", ["function"] = { name = "a" } })
+      local ok, err = pcall(acc.add, acc, content("x"))
+      assert.is_false(ok)
+      assert.matches("boom in handler", err)
+      acc:finish()
+      assert.are.equal(0, calls)
+    end)
+  end)
+
+  describe("whole()", function()
+    it("drives on_delta and on_tool_call from a plain JSON answer to a stream request", function()
+      local log, chunks = {}, 0
+      local res = { object = "chat.completion", choices = {
+        { index = 0, message = { role = "assistant", content = "Hi",
+          tool_calls = { { id = "c0", type = "function", ["function"] = { name = "f", arguments = "{}" } },
+                         { id = "c1", type = "function", ["function"] = { name = "g", arguments = "{}" } } } } },
+        { index = 1, message = { role = "assistant", content = "Yo" } } } }
+      local acc = stream.new("chat", {
+        on_chunk = function() chunks = chunks + 1 end,
+        on_delta = function(s, c) log[#log + 1] = s; assert.are.equal(res, c) end,
+        on_tool_call = function(call) log[#log + 1] = call.id end,
+      })
+      assert.is_true(acc:whole(res))
+      assert.are.same({ "Hi", "c0", "c1", "Yo" }, log)
+      assert.are.equal(0, chunks)
+    end)
+
+    it("returns false and stops once a handler returns false", function()
+      local n = 0
+      local acc = stream.new("completion", { on_delta = function() n = n + 1; return false end })
+      assert.is_false(acc:whole { choices = { { index = 0, text = "a" }, { index = 1, text = "b" } } })
+      assert.are.equal(1, n)
+    end)
+  end)
+
+  describe("text()", function()
+    it("returns \"\" before any content, then the partial text of choice 0", function()
+      local acc = stream.new("chat")
+      assert.are.equal("", acc:text())
+      acc:add(chunk { delta { role = "assistant" } })
+      assert.are.equal("", acc:text())
+      acc:add(content("Hel"))
+      acc:add(content("other choice", 1))
+      acc:add(content("lo"))
+      assert.are.equal("Hello", acc:text())
+      acc:add(content(", world"))
+      assert.are.equal("Hello, world", acc:text())
+      assert.are.equal("Hello, world", acc:finish().choices[1].message.content)
+    end)
+  end)
+
+  describe("legacy completion streams", function()
+    local function tc(text, finish, extra)
+      local c = { id = "cmpl-1", object = "text_completion", created = 7, model = "davinci-002",
+        choices = { { index = 0, text = text, finish_reason = finish } } }
+      for k, v in pairs(extra or {}) do c.choices[1][k] = v end
+      return c
+    end
+
+    it("joins choices[].text into a text_completion", function()
+      local pieces = {}
+      local acc, res = feed("completion", { tc("Why did"), tc(" the"), tc(" chicken", "length") },
+        { on_delta = function(s) pieces[#pieces + 1] = s end })
+      assert.are.equal("text_completion", res.object)
+      assert.are.equal("cmpl-1", res.id)
+      assert.are.equal("davinci-002", res.model)
+      assert.are.equal("Why did the chicken", res.choices[1].text)
+      assert.are.equal("length", res.choices[1].finish_reason)
+      assert.is_nil(res.choices[1].message)
+      assert.are.same({ "Why did", " the", " chicken" }, pieces)
+      assert.are.equal("Why did the chicken", acc:text())
+    end)
+
+    it("appends logprobs lists and keeps usage", function()
+      local _, res = feed("completion", {
+        tc("a", nil, { logprobs = { tokens = { "a" }, token_logprobs = { -1 },
+          top_logprobs = { { a = -1 } }, text_offset = { 0 } } }),
+        tc("b", "stop", { logprobs = { tokens = { "b" }, token_logprobs = { -2 },
+          top_logprobs = { { b = -2 } }, text_offset = { 1 } } }),
+        { id = "cmpl-1", choices = {}, usage = { total_tokens = 9 } },
+      })
+      local lp = res.choices[1].logprobs
+      assert.are.same({ "a", "b" }, lp.tokens)
+      assert.are.same({ -1, -2 }, lp.token_logprobs)
+      assert.are.same({ 0, 1 }, lp.text_offset)
+      assert.are.equal(2, #lp.top_logprobs)
+      assert.are.equal(9, res.usage.total_tokens)
+    end)
+  end)
+
+  describe("performance", function()
+    -- a realistic chunk, decoded once and re-used (decoding is not ours)
+    local function make_chunks(n, piece)
+      local list = {}
+      for i = 1, n do
+        list[i] = { id = "chatcmpl-perf", object = "chat.completion.chunk", created = 1,
+          model = "gpt-4o-mini", system_fingerprint = "fp_x", service_tier = "default",
+          choices = { { index = 0, delta = { content = piece }, logprobs = nil } },
+          obfuscation = "abc" }
+      end
+      return list
+    end
+
+    it("assembles 5,000 chunks in well under a second", function()
+      local chunks = make_chunks(5000, "token ")
+      local t0 = os.clock()
+      local n = 0
+      local acc = stream.new("chat", { on_delta = function() n = n + 1 end,
+        on_chunk = function() end })
+      for i = 1, #chunks do acc:add(chunks[i]) end
+      local res = acc:finish()
+      local dt = os.clock() - t0
+      assert.are.equal(5000, n)
+      assert.are.equal(5000 * 6, #res.choices[1].message.content)
+      assert.is_true(dt < 0.25, ("took %.3f s"):format(dt))
+    end)
+
+    it("keeps text() linear: 500,000 one-byte chunks take seconds less than s = s .. piece", function()
+      -- quadratic joining needs ~15 s for this; linear well under 2 s
+      local c = make_chunks(1, "x")[1]
+      local acc = stream.new("chat", { on_delta = function() end })
+      local t0 = os.clock()
+      for i = 1, 500000 do
+        acc:add(c)
+        if i % 100000 == 0 then assert.are.equal(i, #acc:text()) end
+      end
+      assert.are.equal(500000, #acc:finish().choices[1].message.content)
+      local dt = os.clock() - t0
+      assert.is_true(dt < 2, ("took %.3f s"):format(dt))
+    end)
+
+    it("joins 20,000 tool-call argument fragments without slowing down", function()
+      local acc = stream.new("chat")
+      local t0 = os.clock()
+      acc:add(tool { index = 0, id = "c", ["function"] = { name = "f", arguments = "" } })
+      local frag = tool { index = 0, ["function"] = { arguments = "ab" } }
+      for _ = 1, 20000 do acc:add(frag) end
+      local call = acc:finish().choices[1].message.tool_calls[1]
+      assert.are.equal(40000, #call["function"].arguments)
+      assert.is_true(os.clock() - t0 < 0.5)
+    end)
+  end)
+end)

@@ -1,0 +1,55 @@
+-- Clients pointed at the fake server, with a key whose marker is easy to
+-- search for in anything the module prints or sends.
+local chatgpt = require "chatgpt"
+local fake = require "spec.support.fake"
+
+local M = {}
+
+M.MARKER = "MARKERk3y"
+M.KEY = "sk-proj-" .. M.MARKER .. "0123456789abcdefWXYZ"
+
+-- chatgpt.new with base_url = the fake server and M.KEY, unless given.
+function M.new(opts)
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  if o.base_url == nil then o.base_url = fake.base_url() end
+  if o.api_key == nil and o.api_key_file == nil and o.api_key_cmd == nil then o.api_key = M.KEY end
+  if o.api_key == false then o.api_key = nil end
+  return chatgpt.new(o)
+end
+
+-- The fake's records of API requests, in order.
+function M.requests() return fake.requests() end
+
+-- Deep search: does the key marker occur in any string of v (or its tostring)?
+function M.leaks(v, seen)
+  seen = seen or {}
+  if type(v) == "string" then return v:find(M.MARKER, 1, true) ~= nil end
+  if type(v) ~= "table" then return tostring(v):find(M.MARKER, 1, true) ~= nil end
+  if seen[v] then return false end
+  seen[v] = true
+  if tostring(v):find(M.MARKER, 1, true) then return true end
+  for k, x in pairs(v) do
+    if M.leaks(k, seen) or M.leaks(x, seen) then return true end
+  end
+  return false
+end
+
+-- Runs a Lua snippet in a fresh lua5.4 with the in-tree module and the given
+-- environment ("NAME=value ..."); returns its stdout.
+function M.run(env, code)
+  local build = os.getenv("CHATGPT_BUILD") or "build"
+  local f = os.tmpname()
+  local h = assert(io.open(f, "w"))
+  h:write(code)
+  h:close()
+  local cmd = string.format("env %s LUA_PATH='lua/?.lua;lua/?/init.lua;./?.lua;;' "
+    .. "LUA_CPATH='%s/?.so;;' lua5.4 %s 2>&1", env or "", build, f)
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  p:close()
+  os.remove(f)
+  return out
+end
+
+return M
