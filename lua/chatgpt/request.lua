@@ -57,6 +57,7 @@ function Request:_settle(results, err)
   ud:close()
   if err then
     err.attempts = err.attempts or self._attempts
+    if err.retryable == nil then err.retryable = false end
     if self._acc and err.partial == nil then err.partial = self._acc:text() end
     if self._job.key and type(err.message) == "string" then
       err.message = redact(err.message, self._job.key)

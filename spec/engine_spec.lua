@@ -1,0 +1,88 @@
+-- The per-state engine: one curl multi handle that keeps connections alive
+-- across requests and clients.
+local fake = require "spec.support.fake"
+local T = require "spec.support.client"
+
+local function conns(recs)
+  local seen, n = {}, 0
+  for _, r in ipairs(recs) do
+    if not seen[r.conn] then seen[r.conn] = true; n = n + 1 end
+  end
+  return n
+end
+
+describe("the engine", function()
+  before_each(fake.reset)
+
+  it("reuses one connection for 20 sequential requests", function()
+    local c = T.new()
+    for i = 1, 20 do assert.is_string((c:chat("n" .. i))) end
+    local recs = fake.requests()
+    assert.equal(20, #recs)
+    assert.equal(1, conns(recs))
+  end)
+
+  it("reuses connections across clients of the same state", function()
+    local a, b = T.new(), T.new { model = "other" }
+    for _ = 1, 5 do a:chat("x"); b:chat("y") end
+    assert.equal(1, conns(fake.requests()))
+  end)
+
+  it("reuses the connection across endpoints (chat, models, complete)", function()
+    local c = T.new()
+    c:chat("x"); c:models(); c:complete("y"); c:embed("z")
+    assert.equal(1, conns(fake.requests()))
+  end)
+
+  it("keeps the connection after an API error", function()
+    local c = T.new { max_retries = 0 }
+    fake.script { status = 400, json = { error = { message = "bad", type = "invalid_request_error" } } }
+    c:chat("x")
+    c:chat("y")
+    assert.equal(1, conns(fake.requests()))
+  end)
+
+  it("opens a new connection when the server closes the old one", function()
+    local c = T.new()
+    fake.script { status = 200, close = true, json = { choices = { { index = 0,
+      message = { role = "assistant", content = "bye" } } } } }
+    assert.equal("bye", (c:chat("x")))
+    assert.is_string((c:chat("y")))
+    assert.equal(2, conns(fake.requests()))
+  end)
+
+  it("runs many requests at once over several connections", function()
+    local c = T.new()
+    local reqs = {}
+    for i = 1, 8 do
+      fake.script { delay = 0.2, json = { choices = { { index = 0,
+        message = { role = "assistant", content = "slow" } } } } }
+      reqs[i] = c:chat_async("x" .. i)
+    end
+    local t0 = require("chatgpt.core").now()
+    for i = 1, 8 do assert.equal("slow", (reqs[i]:wait())) end
+    local took = require("chatgpt.core").now() - t0
+    assert.truthy(took < 1.2, "8 x 200 ms took " .. took .. " s")
+    assert.truthy(conns(fake.requests()) > 1)
+  end)
+
+  it("caps parallel connections per host with max_connections", function()
+    -- a fresh process: idle connections of earlier specs would be reused
+    for _ = 1, 6 do
+      fake.script { delay = 0.1, json = { choices = { { index = 0,
+        message = { role = "assistant", content = "q" } } } } }
+    end
+    local out = T.run("", ([[
+      local chatgpt, core = require "chatgpt", require "chatgpt.core"
+      local c = chatgpt.new { base_url = %q, auth = "none", max_connections = 2 }
+      local reqs, t0 = {}, core.now()
+      for i = 1, 6 do reqs[i] = c:chat_async("x" .. i) end
+      for i = 1, 6 do assert(reqs[i]:wait() == "q") end
+      print(core.now() - t0)]]):format(fake.base_url()))
+    local took = tonumber(out)
+    assert.truthy(took, out)
+    -- 6 requests of 100 ms, 2 at a time: three rounds
+    assert.truthy(took >= 0.28, "took only " .. took .. " s")
+    assert.equal(2, conns(fake.requests()))
+  end)
+end)

@@ -1,0 +1,247 @@
+-- Everything from the wire that is not a success comes back as nil, err
+-- with the fields of DESIGN.md; nothing raises, nothing crashes, and the
+-- next request on the same client works.
+local chatgpt = require "chatgpt"
+local fake = require "spec.support.fake"
+local T = require "spec.support.client"
+
+local function api_body(code, type_, message)
+  return { error = { message = message, type = type_, param = chatgpt.null, code = code } }
+end
+
+local STATUS = {
+  { 400, "invalid_request_error", "invalid_value", "Invalid value for 'temperature'." },
+  { 401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided." },
+  { 403, "invalid_request_error", "unsupported_country_region_territory", "Country not supported." },
+  { 404, "invalid_request_error", "model_not_found", "The model `x` does not exist." },
+  { 409, "invalid_request_error", "conflict", "Conflict." },
+  { 422, "invalid_request_error", "unprocessable", "Unprocessable." },
+  { 429, "requests", "rate_limit_exceeded", "Rate limit reached for gpt-4o-mini." },
+  { 500, "server_error", nil, "The server had an error while processing your request." },
+  { 502, "server_error", nil, "Bad gateway." },
+  { 503, "server_error", nil, "That model is currently overloaded with other requests." },
+}
+
+local HTML = [[<html>
+<head><title>502 Bad Gateway</title></head>
+<body>
+<center><h1>502 Bad Gateway</h1></center>
+<hr><center>cloudflare</center>
+</body>
+</html>]]
+
+local function survives(c)
+  assert.equal("Hello! I am the local fake OpenAI server.", (c:chat("again")))
+end
+
+describe("HTTP errors", function()
+  before_each(fake.reset)
+
+  for _, s in ipairs(STATUS) do
+    local status, type_, code, message = s[1], s[2], s[3], s[4]
+    it(("returns nil, err{kind='api', status=%d} with the API's fields"):format(status), function()
+      fake.script { status = status, json = api_body(code or chatgpt.null, type_, message),
+                    headers = { { "x-request-id", "req_err" .. status }, { "Content-Type", "application/json" } } }
+      local c = T.new { max_retries = 0 }
+      local text, err = c:chat("x")
+      assert.is_nil(text)
+      assert.is_true(chatgpt.is_error(err))
+      assert.equal("api", err.kind)
+      assert.equal(status, err.status)
+      assert.equal(code, err.code)
+      assert.equal(type_, err.type)
+      assert.is_nil(err.param)
+      assert.equal(message, err.message)
+      assert.equal("req_err" .. status, err.request_id)
+      assert.equal(1, err.attempts)
+      assert.truthy(tostring(err):find("^chatgpt: " .. status .. " " .. (code or type_) .. ": "))
+      assert.truthy(tostring(err):find("(request req_err" .. status .. ")", 1, true))
+      survives(c)
+    end)
+
+    it(("returns nil, err{kind='http', status=%d} for an HTML body from a proxy"):format(status), function()
+      fake.script { status = status, body = HTML, headers = { { "Content-Type", "text/html" } } }
+      local c = T.new { max_retries = 0 }
+      local text, err = c:chat("x")
+      assert.is_nil(text)
+      assert.equal("http", err.kind)
+      assert.equal(status, err.status)
+      assert.falsy(tostring(err):find("<", 1, true))
+      assert.falsy(tostring(err):find("\n", 1, true))
+      survives(c)
+    end)
+  end
+
+  it("a 502 with an empty body reads clearly", function()
+    fake.script { status = 502, body = "" }
+    local _, err = T.new { max_retries = 0 }:chat("x")
+    assert.equal("http", err.kind)
+    assert.equal(502, err.status)
+    assert.truthy(tostring(err):find("502"))
+  end)
+
+  it("retryable is true for 429/5xx and false for 4xx", function()
+    local c = T.new { max_retries = 0 }
+    fake.script { status = 503, json = api_body(chatgpt.null, "server_error", "overloaded") }
+    local _, e1 = c:chat("x")
+    fake.script { status = 400, json = api_body("bad", "invalid_request_error", "bad") }
+    local _, e2 = c:chat("x")
+    assert.is_true(e1.retryable)
+    assert.is_false(e2.retryable)
+  end)
+
+  it("a 200 whose body carries an error object is kind 'api'", function()
+    fake.script { status = 200, json = api_body("server_error", "server_error", "oops") }
+    local text, err = T.new { max_retries = 0 }:chat("x")
+    assert.is_nil(text)
+    assert.equal("api", err.kind)
+    assert.equal("oops", err.message)
+  end)
+end)
+
+describe("bad bodies", function()
+  before_each(fake.reset)
+
+  it("a 200 whose body is not JSON is kind 'parse'", function()
+    fake.script { status = 200, body = "this is not json", headers = { { "Content-Type", "application/json" } } }
+    local c = T.new()
+    local text, err = c:chat("x")
+    assert.is_nil(text)
+    assert.equal("parse", err.kind)
+    assert.equal(200, err.status)
+    assert.is_false(err.retryable)
+    survives(c)
+  end)
+
+  it("a 200 with truncated JSON is kind 'parse'", function()
+    fake.script { status = 200, body = '{"id":"x","choices":[{"message":{"content":"hi' }
+    local _, err = T.new():chat("x")
+    assert.equal("parse", err.kind)
+  end)
+
+  it("a 200 without choices is kind 'parse' with the response attached", function()
+    fake.script { status = 200, json = { id = "chatcmpl-1", object = "chat.completion" } }
+    local text, err = T.new():chat("x")
+    assert.is_nil(text)
+    assert.equal("parse", err.kind)
+    assert.equal("NO_CHOICES", err.code)
+    assert.equal("chatcmpl-1", err.response.id)
+  end)
+
+  it("a 200 with empty choices is kind 'parse'", function()
+    fake.script { status = 200, json = { id = "chatcmpl-1", choices = chatgpt.array() } }
+    local _, err = T.new():chat("x")
+    assert.equal("parse", err.kind)
+  end)
+
+  it("a 200 whose message content is null (and no tool call) is kind 'parse'", function()
+    fake.script { status = 200, json = { choices = { { index = 0, message = { role = "assistant",
+      content = chatgpt.null }, finish_reason = "stop" } } } }
+    local _, err = T.new():chat("x")
+    assert.equal("parse", err.kind)
+    assert.equal("NO_CONTENT", err.code)
+  end)
+
+  it("a JSON array instead of an object is kind 'parse'", function()
+    fake.script { status = 200, body = "[1,2,3]" }
+    local _, err = T.new():chat("x")
+    assert.equal("parse", err.kind)
+  end)
+
+  it("binary garbage is kind 'parse'", function()
+    fake.script { status = 200, body = "\0\1\2\255\254garbage" }
+    local _, err = T.new():chat("x")
+    assert.equal("parse", err.kind)
+  end)
+
+  it("models() on a body without data is kind 'parse'", function()
+    fake.script { status = 200, json = { object = "list" } }
+    local _, err = T.new():models()
+    assert.equal("parse", err.kind)
+  end)
+
+  it("a gzip-compressed response is decoded", function()
+    fake.script { status = 200, gzip = true, json = { choices = { { index = 0,
+      message = { role = "assistant", content = "zipped" } } } } }
+    assert.equal("zipped", (T.new():chat("x")))
+    assert.truthy(fake.last().header["accept-encoding"]:find("gzip"))
+  end)
+end)
+
+describe("network failures", function()
+  before_each(fake.reset)
+
+  it("connection refused is kind 'network', code COULDNT_CONNECT", function()
+    local c = T.new { base_url = "http://127.0.0.1:1/v1", max_retries = 0 }
+    local text, err = c:chat("x")
+    assert.is_nil(text)
+    assert.equal("network", err.kind)
+    assert.equal("COULDNT_CONNECT", err.code)
+    assert.is_true(err.retryable)
+    assert.is_nil(err.status)
+    assert.truthy(tostring(err):find("^chatgpt: network COULDNT_CONNECT: "))
+  end)
+
+  it("an unresolvable host is kind 'network', code COULDNT_RESOLVE_HOST", function()
+    local c = T.new { base_url = "http://no-such-host.invalid/v1", auth = "none", max_retries = 0 }
+    local _, err = c:chat("x")
+    assert.equal("network", err.kind)
+    assert.equal("COULDNT_RESOLVE_HOST", err.code)
+  end)
+
+  it("a reset before the status line is kind 'network'", function()
+    -- twice: libcurl itself retries once when a reused connection dies
+    fake.script { drop_before_status = true, ["repeat"] = 2 }
+    local c = T.new { max_retries = 0 }
+    local text, err = c:chat("x")
+    assert.is_nil(text)
+    assert.equal("network", err.kind)
+    assert.truthy(err.code == "RECV_ERROR" or err.code == "GOT_NOTHING", err.code)
+    fake.reset()
+    survives(c)
+  end)
+
+  it("a reset in the middle of the body is kind 'network'", function()
+    fake.script { status = 200, json = { choices = { { index = 0, message = { role = "assistant",
+      content = string.rep("long answer ", 2000) } } } }, drop_after = 5000 }
+    local c = T.new { max_retries = 0 }
+    local text, err = c:chat("x")
+    assert.is_nil(text)
+    assert.equal("network", err.kind)
+    assert.truthy(err.code == "RECV_ERROR" or err.code == "PARTIAL_FILE", err.code)
+    survives(c)
+  end)
+
+  it("a reset right after the headers is kind 'network'", function()
+    fake.script { status = 200, json = { choices = {} }, drop_after = 150 }
+    local _, err = T.new { max_retries = 0 }:chat("x")
+    assert.equal("network", err.kind)
+  end)
+
+  it("a server that never answers ends with kind 'timeout' after `timeout` seconds", function()
+    fake.script { stall = 5 }
+    local c = T.new { max_retries = 0, timeout = 0.5 }
+    local t0 = os.time()
+    local text, err = c:chat("x")
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
+    assert.truthy(os.time() - t0 <= 3)
+  end)
+
+  it("idle_timeout ends a request that receives nothing", function()
+    fake.script { stall = 5 }
+    local _, err = T.new { max_retries = 0, idle_timeout = 0.3 }:chat("x")
+    assert.equal("timeout", err.kind)
+    assert.equal("IDLE_TIMEOUT", err.code)
+  end)
+
+  it("a body over max_response_bytes is kind 'limit'", function()
+    fake.script { status = 200, body_big = { bytes = 300000 } }
+    local c = T.new { max_response_bytes = 100000 }
+    local text, err = c:chat("x")
+    assert.is_nil(text)
+    assert.equal("limit", err.kind)
+    assert.equal("BODY_TOO_LARGE", err.code)
+    survives(c)
+  end)
+end)
