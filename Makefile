@@ -55,8 +55,8 @@ test: deps
 	@sh spec/support/run.sh $(LUA) $(BUILD) $(CTESTS)
 
 # The whole suite against a module built with ASan/UBSan. lua5.4 itself is
-# not instrumented, so the runtime is preloaded; CHATGPT_NO_DLCLOSE keeps the
-# module mapped so that leak reports have symbols.
+# not instrumented, so the runtime is preloaded; the module pins itself in
+# memory (core.c), so leak reports have its symbols.
 check: deps
 	@$(MAKE) --no-print-directory $(ASAN) ctest
 	@LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \

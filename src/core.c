@@ -1,5 +1,7 @@
 /* chatgpt.core: the module table. It registers the functions of the other
  * files and nothing else; users never require it (they use `chatgpt`). */
+#include <dlfcn.h>
+
 #include <lua.h>
 #include <lauxlib.h>
 
@@ -31,7 +33,17 @@ static const luaL_Reg core_funcs[] = {
 __attribute__((visibility("default")))
 int luaopen_chatgpt_core(lua_State *L);
 
+/* The module is never unloaded: lua_close would dlclose it while libcurl
+ * (initialised once per process) may still own threads and handles, and
+ * leak reports need its symbols. RTLD_NODELETE pins it. */
+static void pin(void) {
+  Dl_info info;
+  if (dladdr((void *)(size_t)pin, &info) && info.dli_fname)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 int luaopen_chatgpt_core(lua_State *L) {
+  pin();
   key_open(L);
   engine_open(L);
   luaL_newlib(L, core_funcs);

@@ -1,0 +1,368 @@
+-- Streamed chat and completions end to end: real captures replayed through
+-- the fake server in every framing, callbacks, stops, failures.
+local chatgpt = require "chatgpt"
+local cjson = require("cjson.safe").new()
+local fake = require "spec.support.fake"
+local wire = require "spec.support.wire"
+local T = require "spec.support.client"
+
+local have = wire.dir() ~= nil
+local function case(name, fn)
+  if have then it(name, fn) else pending(name .. " (no ../shared/wire)") end
+end
+
+local function null(v) if v == cjson.null then return nil end return v end
+
+-- What a capture should assemble to, folded independently of stream.lua.
+local function expected(text)
+  local e = { content = nil, calls = {}, usage = nil, n = 0 }
+  for _, data in ipairs(wire.events(text)) do
+    if data == "[DONE]" then break end
+    local chunk = assert(cjson.decode(data))
+    e.n = e.n + 1
+    e.id = e.id or chunk.id
+    if null(chunk.usage) then e.usage = chunk.usage end
+    for _, ch in ipairs(chunk.choices or {}) do
+      local d = ch.delta or {}
+      if null(d.content) then e.content = (e.content or "") .. d.content end
+      if null(ch.finish_reason) then e.finish = ch.finish_reason end
+      for _, tc in ipairs(null(d.tool_calls) or {}) do
+        local c = e.calls[tc.index + 1] or { args = "" }
+        e.calls[tc.index + 1] = c
+        c.id = c.id or null(tc.id)
+        if tc["function"] then
+          c.name = c.name or null(tc["function"].name)
+          c.args = c.args .. (null(tc["function"].arguments) or "")
+        end
+      end
+      if null(d.function_call) then
+        e.fc = e.fc or { args = "" }
+        e.fc.name = e.fc.name or null(d.function_call.name)
+        e.fc.args = e.fc.args .. (null(d.function_call.arguments) or "")
+      end
+    end
+  end
+  return e
+end
+
+local function check(e, text, r)
+  assert.equal(e.content, text)
+  assert.equal(e.content, r.choices[1].message.content)
+  assert.equal(e.id, r.id)
+  assert.equal(e.finish, r.choices[1].finish_reason)
+  assert.equal("chat.completion", r.object)
+  local calls = r.choices[1].message.tool_calls
+  if #e.calls > 0 then
+    assert.equal(#e.calls, #calls)
+    for i, c in ipairs(e.calls) do
+      assert.equal(c.id, calls[i].id)
+      assert.equal(c.name, calls[i]["function"].name)
+      assert.equal(c.args, calls[i]["function"].arguments)
+      assert.is_table(cjson.decode(calls[i]["function"].arguments))
+    end
+  else
+    assert.is_nil(calls)
+  end
+  if e.fc then
+    assert.equal(e.fc.name, r.choices[1].message.function_call.name)
+    assert.equal(e.fc.args, r.choices[1].message.function_call.arguments)
+  end
+  if e.usage then
+    assert.equal(e.usage.total_tokens, r.usage.total_tokens)
+    assert.equal("integer", math.type(r.usage.total_tokens))
+  else
+    assert.is_nil(r.usage)
+  end
+end
+
+describe("streamed captures", function()
+  before_each(fake.reset)
+
+  for _, name in ipairs(have and wire.list("^chat_stream.*%.sse$") or {}) do
+    for _, split in ipairs { "whole", "bytes", "random" } do
+      case(name .. " assembles like the capture, fed " .. split, function()
+        local e = expected(wire.read(name))
+        fake.script { sse_file = name, split = split, seed = 7 }
+        local pieces, chunks = {}, 0
+        local text, r, info = T.new():chat("x", {
+          on_delta = function(p) pieces[#pieces + 1] = p end,
+          on_chunk = function() chunks = chunks + 1 end,
+        })
+        assert.is_table(r, tostring(r))
+        if e.content then assert.equal(e.content, table.concat(pieces)) end
+        assert.equal(e.n, chunks)
+        if e.content == nil and #e.calls > 0 or e.fc then
+          assert.is_nil(text)
+        end
+        check(e, text, r)
+        assert.equal(200, info.status)
+      end)
+    end
+  end
+
+  case("tool calls are reported once each, with complete arguments", function()
+    local name = "chat_stream_tool_calls_parallel_gpt-3.5-turbo-0125_2024-07.sse"
+    local e = expected(wire.read(name))
+    fake.script { sse_file = name }
+    local seen = {}
+    T.new():chat("x", { on_tool_call = function(call) seen[#seen + 1] = call end })
+    assert.equal(#e.calls, #seen)
+    for i, call in ipairs(seen) do
+      assert.equal(e.calls[i].id, call.id)
+      assert.equal(e.calls[i].args, call["function"].arguments)
+    end
+  end)
+
+  case("the 2026 cached-usage capture gives cached_tokens = 1024", function()
+    fake.script { sse_file = "chat_stream_include_usage_cached_gpt-4.1_2026-02.sse" }
+    local _, r = T.new():chat("x", { stream = true })
+    assert.equal(1024, r.usage.prompt_tokens_details.cached_tokens)
+  end)
+end)
+
+describe("streaming requests", function()
+  before_each(fake.reset)
+
+  it("sends stream = true and Accept: text/event-stream when a callback is given", function()
+    T.new():chat("x", { on_delta = function() end })
+    local rec = fake.last()
+    assert.is_true(rec.json.stream)
+    assert.equal("text/event-stream", rec.header.accept)
+  end)
+
+  it("streams with stream = true alone and returns the whole text", function()
+    local text, r = T.new():chat("x", { stream = true, stream_options = { include_usage = true } })
+    assert.equal("Hello! I am the local fake OpenAI server.", text)
+    assert.equal("stop", r.choices[1].finish_reason)
+    assert.is_true(r.usage.total_tokens > 0)
+    assert.same({ include_usage = true }, fake.last().json.stream_options)
+  end)
+
+  it("gives each piece to on_delta as it arrives, in order", function()
+    local pieces = {}
+    T.new():chat("x", { on_delta = function(p, chunk)
+      assert.is_table(chunk)
+      pieces[#pieces + 1] = p
+    end })
+    assert.equal("Hello! I am the local fake OpenAI server.", table.concat(pieces))
+    assert.truthy(#pieces > 3)
+  end)
+
+  it("stops when on_delta returns false: nil, err{kind='cancelled'} with partial", function()
+    local c = T.new()
+    local n = 0
+    local text, err = c:chat("x", { on_delta = function() n = n + 1; return false end })
+    assert.is_nil(text)
+    assert.equal("cancelled", err.kind)
+    assert.equal(1, n)
+    assert.equal("Hello!", err.partial)
+    assert.is_false(err.retryable)
+    assert.is_string((c:chat("again")))
+  end)
+
+  it("stops when on_chunk returns false", function()
+    local n = 0
+    local _, err = T.new():chat("x", { on_chunk = function() n = n + 1; return n < 3 end })
+    assert.equal("cancelled", err.kind)
+    assert.equal(3, n)
+  end)
+
+  it("an error raised in on_delta comes back as kind 'callback' with the message and traceback", function()
+    local c = T.new()
+    local text, err = c:chat("x", { on_delta = function() error("boom in delta") end })
+    assert.is_nil(text)
+    assert.equal("callback", err.kind)
+    assert.truthy(err.message:find("boom in delta", 1, true))
+    assert.truthy(err.message:find("traceback", 1, true))
+    assert.is_string((c:chat("again")))
+  end)
+
+  it("an error raised in on_chunk comes back as kind 'callback'", function()
+    local _, err = T.new():chat("x", { on_chunk = function() error({ "a table" }) end })
+    assert.equal("callback", err.kind)
+  end)
+
+  it("an error raised in on_tool_call comes back as kind 'callback'", function()
+    fake.script { sse = {
+      '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}]}',
+      '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}',
+      "[DONE]" } }
+    local _, err = T.new():chat("x", { on_tool_call = function() error("tool boom") end })
+    assert.equal("callback", err.kind)
+    assert.truthy(err.message:find("tool boom", 1, true))
+  end)
+
+  it("a non-200 answer to a stream request gives the same error as without streaming", function()
+    fake.script { status = 429, json = { error = { message = "slow down", type = "requests",
+      code = "rate_limit_exceeded" } } }
+    local _, err = T.new { max_retries = 0 }:chat("x", { on_delta = function() end })
+    assert.equal("api", err.kind)
+    assert.equal(429, err.status)
+    assert.equal("rate_limit_exceeded", err.code)
+  end)
+
+  it("a 200 application/json answer to a stream request is read as a normal response", function()
+    fake.script { status = 200, json = { id = "j", choices = { { index = 0,
+      message = { role = "assistant", content = "plain json" }, finish_reason = "stop" } } } }
+    local got
+    local text = T.new():chat("x", { on_delta = function(p) got = p end })
+    assert.equal("plain json", text)
+    assert.equal("plain json", got)
+  end)
+
+  it("a stream that ends without [DONE] is kind 'network' with partial", function()
+    fake.script { sse = {
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"half "}}]}',
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"way"}}]}' } }
+    local text, err = T.new { max_retries = 0 }:chat("x", { stream = true })
+    assert.is_nil(text)
+    assert.equal("network", err.kind)
+    assert.equal("STREAM_TRUNCATED", err.code)
+    assert.equal("half way", err.partial)
+  end)
+
+  it("a connection dropped mid-stream is kind 'network' with partial", function()
+    fake.script { sse_repeat = { data = '{"id":"c","choices":[{"index":0,"delta":{"content":"ab"}}]}',
+                                 count = 1000 }, drop_after = 3000 }
+    local _, err = T.new { max_retries = 0 }:chat("x", { stream = true })
+    assert.equal("network", err.kind)
+    assert.truthy(#err.partial > 0)
+    assert.truthy(err.partial:match("^[ab]+$"))
+  end)
+
+  it("a dropped stream is not retried once a chunk reached a callback", function()
+    fake.script { sse_repeat = { data = '{"id":"c","choices":[{"index":0,"delta":{"content":"ab"}}]}',
+                                 count = 1000 }, drop_after = 3000 }
+    local _, err = T.new { max_retries = 2 }:chat("x", { on_delta = function() end })
+    assert.equal("network", err.kind)
+    assert.equal(1, err.attempts)
+    assert.equal(1, #fake.requests())
+  end)
+
+  it("an `event: error` mid-stream is kind 'api' with its fields", function()
+    fake.script { sse_raw = 'data: {"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+      .. 'event: error\ndata: {"error":{"message":"overloaded","type":"server_error","code":"server_error"}}\n\n' }
+    local _, err = T.new { max_retries = 0 }:chat("x", { stream = true })
+    assert.equal("api", err.kind)
+    assert.equal("overloaded", err.message)
+    assert.equal("server_error", err.code)
+    assert.equal("hi", err.partial)
+  end)
+
+  it("a data object with a top-level error is kind 'api'", function()
+    fake.script { sse = { '{"error":{"message":"bad things","type":"invalid_request_error"}}' } }
+    local _, err = T.new { max_retries = 0 }:chat("x", { stream = true })
+    assert.equal("api", err.kind)
+    assert.equal("bad things", err.message)
+  end)
+
+  it("a chunk that is not JSON is kind 'parse'", function()
+    fake.script { sse = { "not json at all", "[DONE]" } }
+    local _, err = T.new():chat("x", { stream = true })
+    assert.equal("parse", err.kind)
+  end)
+
+  it("keep-alive comments and CRLF framing are read", function()
+    fake.script { sse_raw = ": keep-alive\r\n\r\ndata: {\"id\":\"c\",\"choices\":[{\"index\":0,"
+      .. "\"delta\":{\"content\":\"crlf\"}}]}\r\n\r\n: ping\r\n\r\ndata: [DONE]\r\n\r\n", split = "bytes" }
+    assert.equal("crlf", (T.new():chat("x", { stream = true })))
+  end)
+
+  it("a UTF-8 character split across reads arrives whole", function()
+    fake.script { sse = { '{"id":"c","choices":[{"index":0,"delta":{"content":"日本語 🎉"}}]}', "[DONE]" },
+                  split = "bytes" }
+    local got = {}
+    T.new():chat("x", { on_delta = function(p) got[#got + 1] = p end })
+    assert.same({ "日本語 🎉" }, got)
+  end)
+
+  it("a 5,000-chunk stream assembles every piece", function()
+    fake.script { sse_repeat = { data = '{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"x"}}]}',
+                                 count = 5000 } }
+    local n = 0
+    local text = T.new():chat("x", { on_delta = function() n = n + 1 end })
+    assert.equal(5000, n)
+    assert.equal(string.rep("x", 5000), text)
+  end)
+
+  it("an event over max_event_bytes ends with kind 'limit'", function()
+    fake.script { sse_big_line = { bytes = 300000 } }
+    local c = T.new { max_event_bytes = 100000 }
+    local _, err = c:chat("x", { stream = true })
+    assert.equal("limit", err.kind)
+    assert.equal("EVENT_TOO_LARGE", err.code)
+    assert.is_string((c:chat("again", { stream = true })))
+  end)
+
+  it("a 1 MiB single event is fine", function()
+    fake.script { sse_big_line = { bytes = 1024 * 1024 } }
+    local text = T.new():chat("x", { stream = true })
+    assert.truthy(#text > 1000000)
+  end)
+
+  it("n = 2 interleaved choices are assembled separately", function()
+    local _, r = T.new():chat("x", { stream = true, n = 2 })
+    assert.equal(2, #r.choices)
+    assert.equal(r.choices[1].message.content, r.choices[2].message.content)
+  end)
+end)
+
+describe("streamed legacy completions", function()
+  before_each(fake.reset)
+
+  it("client:complete streams pieces to on_delta and returns the text", function()
+    local pieces = {}
+    local text, r = T.new():complete("Once", { on_delta = function(p) pieces[#pieces + 1] = p end })
+    assert.equal("Once upon a time there was a fake server.", text)
+    assert.equal(text, table.concat(pieces))
+    assert.equal("text_completion", r.object)
+    assert.is_true(fake.last().json.stream)
+  end)
+
+  it("a completions stream without [DONE] is kind 'network' even with finish_reason", function()
+    fake.script { sse = { '{"id":"x","object":"text_completion","choices":[{"index":0,"text":"abc","finish_reason":"stop"}]}' } }
+    local _, err = T.new { max_retries = 0 }:complete("x", { stream = true })
+    assert.equal("network", err.kind)
+    assert.equal("abc", err.partial)
+  end)
+end)
+
+describe("memory while streaming", function()
+  before_each(fake.reset)
+
+  local function rss_kib()
+    local f = io.open("/proc/self/status")
+    if not f then return 0 end
+    local kib = tonumber(f:read("a"):match("VmRSS:%s*(%d+)"))
+    f:close()
+    return kib or 0
+  end
+
+  it("stays flat over a 100 MiB stream of small events (the body is never kept whole)", function()
+    local data = '{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"y"}}]}'
+    local count = math.floor(100 * 1024 * 1024 / (#data + 8))
+    fake.script { sse_repeat = { data = data, count = count } }
+    collectgarbage()
+    local n, peak, rss0 = 0, 0, rss_kib()
+    local text = T.new():chat("x", { on_chunk = function()
+      n = n + 1
+      if n % 50000 == 0 then peak = math.max(peak, collectgarbage("count")) end
+    end })
+    assert.equal(count, n)
+    assert.equal(count, #text)
+    -- what grows is the assembled text (1 byte a chunk), not the 100 MiB body
+    assert.truthy(peak < 48 * 1024, "Lua heap peaked at " .. peak .. " KiB")
+    assert.truthy(rss_kib() - rss0 < 80 * 1024, "RSS grew by " .. (rss_kib() - rss0) .. " KiB")
+  end)
+end)
+
+describe("spelled-out failures keep the client usable", function()
+  it("the next stream on the same client works after a cancel", function()
+    fake.reset()
+    local c = T.new()
+    c:chat("x", { on_delta = function() return false end })
+    local text = c:chat("y", { stream = true })
+    assert.equal("Hello! I am the local fake OpenAI server.", text)
+    assert.is_true(chatgpt.poll(0) >= 0)
+  end)
+end)
