@@ -161,6 +161,11 @@ function M.new(opts)
   return self
 end
 
+-- client:conversation(options) -> conversation (see conversation.lua)
+function Client:conversation(opts)
+  return require("chatgpt.conversation").new(self, opts)
+end
+
 function Client:key_hint()
   return self._key and self._key:hint() or nil
 end

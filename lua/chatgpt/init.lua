@@ -66,6 +66,11 @@ local ARRAY, OBJECT = { __jsontype = "array" }, { __jsontype = "object" }
 function M.array(t) return setmetatable(t or {}, ARRAY) end
 function M.object(t) return setmetatable(t or {}, OBJECT) end
 
+-- chatgpt.load(path, client) -> conversation saved with conv:save(path)
+function M.load(path, c)
+  return require("chatgpt.conversation").load(path, c)
+end
+
 M.poll     = loop.poll
 M.spawn    = loop.spawn
 M.errors   = loop.errors

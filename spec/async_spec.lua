@@ -1,0 +1,368 @@
+-- Non-blocking requests: handles, poll, wait, cancel, coroutines, and a
+-- lua_State that closes with requests in flight.
+local chatgpt = require "chatgpt"
+local core = require "chatgpt.core"
+local fake = require "spec.support.fake"
+local T = require "spec.support.client"
+
+local HELLO = "Hello! I am the local fake OpenAI server."
+
+local function slow(seconds, content)
+  return { delay = seconds, json = { choices = { { index = 0,
+    message = { role = "assistant", content = content or "slow" }, finish_reason = "stop" } } } }
+end
+
+local function drain()
+  local t0 = core.now()
+  while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
+end
+
+describe("chat_async", function()
+  before_each(function() drain(); fake.reset() end)
+
+  it("returns a pending request at once", function()
+    fake.script(slow(0.5))
+    local t0 = core.now()
+    local req = T.new():chat_async("x")
+    assert.truthy(core.now() - t0 < 0.1)
+    assert.equal("pending", req.status)
+    assert.is_false(req:done())
+    assert.is_nil(req:result())
+    req:cancel()
+  end)
+
+  it("wait() gives text, response, info", function()
+    local req = T.new():chat_async("x")
+    local text, response, info = req:wait()
+    assert.equal(HELLO, text)
+    assert.equal("chat.completion", response.object)
+    assert.equal(200, info.status)
+    assert.equal("done", req.status)
+    assert.is_true(req:done())
+    assert.equal(HELLO, (req:result()))
+  end)
+
+  it("poll(0) never blocks while a slow request is in flight", function()
+    fake.script(slow(0.6))
+    local req = T.new():chat_async("x")
+    local worst, calls = 0, 0
+    while not req:done() do
+      local t0 = core.now()
+      chatgpt.poll(0)
+      worst = math.max(worst, core.now() - t0)
+      calls = calls + 1
+      if calls % 100 == 0 then require("socket").sleep(0.001) end
+    end
+    assert.equal("slow", (req:result()))
+    assert.truthy(worst < 0.05, "a poll(0) took " .. worst .. " s")
+  end)
+
+  it("poll returns how many requests are still running, down to 0", function()
+    fake.script { slow(0.2), slow(0.2) }
+    local c = T.new()
+    local a, b = c:chat_async("a"), c:chat_async("b")
+    assert.equal(2, chatgpt.poll(0))
+    drain()
+    assert.equal(0, chatgpt.poll(0))
+    assert.is_true(a:done() and b:done())
+  end)
+
+  it("poll(s) waits at most s for activity", function()
+    fake.script(slow(2))
+    local req = T.new():chat_async("x")
+    local t0 = core.now()
+    chatgpt.poll(0.2)
+    local took = core.now() - t0
+    assert.truthy(took < 0.6, "poll(0.2) took " .. took)
+    req:cancel()
+  end)
+
+  it("runs 100 requests of 300 ms at once in well under 3 s", function()
+    local c = T.new()
+    local reqs = {}
+    for i = 1, 100 do
+      fake.script(slow(0.3, "r" .. i))
+    end
+    local t0 = core.now()
+    for i = 1, 100 do reqs[i] = c:chat_async("x" .. i) end
+    drain()
+    local took = core.now() - t0
+    local seen = {}
+    for i = 1, 100 do
+      local text = reqs[i]:result()
+      assert.truthy(text and text:match("^r%d+$"))
+      seen[text] = true
+    end
+    local n = 0
+    for _ in pairs(seen) do n = n + 1 end
+    assert.equal(100, n)
+    assert.truthy(took < 3, "took " .. took .. " s")
+  end)
+
+  it("fires callbacks only from inside poll or wait", function()
+    local n = 0
+    local req = T.new():chat_async("x", { on_delta = function() n = n + 1 end })
+    local t0 = core.now()
+    while core.now() - t0 < 0.2 do end     -- bytes arrive; nobody polls
+    assert.equal(0, n)
+    req:wait()
+    assert.truthy(n > 0)
+  end)
+
+  it("streams three chats at once, each to its own callback", function()
+    local c = T.new()
+    local bubbles, reqs = { "", "", "" }, {}
+    for i = 1, 3 do
+      reqs[i] = c:chat_async("npc " .. i, { on_delta = function(t) bubbles[i] = bubbles[i] .. t end })
+    end
+    local frames = 0
+    while chatgpt.poll(0) > 0 do frames = frames + 1; require("socket").sleep(0.001) end
+    for i = 1, 3 do
+      assert.equal(HELLO, bubbles[i])
+      assert.equal("done", reqs[i].status)
+    end
+  end)
+
+  it("complete_async, models_async and embed_async work the same way", function()
+    local c = T.new()
+    local a, b, e = c:complete_async("Once"), c:models_async(), c:embed_async("v")
+    assert.equal("Once upon a time there was a fake server.", (a:wait()))
+    assert.is_table((b:wait()))
+    assert.equal(8, #(e:wait())[1])
+  end)
+end)
+
+describe("wait with a time limit", function()
+  before_each(function() drain(); fake.reset() end)
+
+  it("returns nil, err{kind='timeout', code='WAIT_TIMEOUT'} and the request goes on", function()
+    fake.script(slow(0.5))
+    local req = T.new():chat_async("x")
+    local text, err = req:wait(0.1)
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
+    assert.equal("WAIT_TIMEOUT", err.code)
+    assert.equal("pending", req.status)
+    assert.equal("slow", (req:wait()))
+  end)
+
+  it("raises on a negative or non-number limit", function()
+    local req = T.new():chat_async("x")
+    assert.has_error(function() req:wait(-1) end)
+    assert.has_error(function() req:wait("soon") end)
+    req:wait()
+  end)
+end)
+
+describe("cancel", function()
+  before_each(function() drain(); fake.reset() end)
+
+  it("cancel() settles the request as cancelled", function()
+    fake.script(slow(1))
+    local req = T.new():chat_async("x")
+    chatgpt.poll(0.05)
+    req:cancel()
+    assert.equal("cancelled", req.status)
+    local text, err = req:result()
+    assert.is_nil(text)
+    assert.equal("cancelled", err.kind)
+    assert.equal("CANCELLED", err.code)
+    assert.equal(0, chatgpt.poll(0))
+  end)
+
+  it("cancel() is idempotent and harmless on a finished request", function()
+    local req = T.new():chat_async("x")
+    req:wait()
+    req:cancel(); req:cancel()
+    assert.equal("done", req.status)
+    assert.equal(HELLO, (req:result()))
+  end)
+
+  it("wait() on a cancelled request returns the cancellation at once", function()
+    fake.script(slow(1))
+    local req = T.new():chat_async("x")
+    req:cancel()
+    local _, err = req:wait()
+    assert.equal("cancelled", err.kind)
+  end)
+
+  it("a <close> variable cancels its request on scope exit", function()
+    fake.script(slow(1))
+    local c, kept = T.new(), nil
+    do
+      local req <close> = c:chat_async("x")
+      kept = req
+    end
+    assert.equal("cancelled", kept.status)
+  end)
+
+  it("a request dropped while in flight is cancelled by the collector", function()
+    fake.script(slow(1))
+    T.new():chat_async("x")
+    chatgpt.poll(0.02)
+    collectgarbage(); collectgarbage()
+    assert.equal(0, chatgpt.poll(0))
+  end)
+
+  it("a cancel from inside another request's callback is fine", function()
+    fake.script(slow(1))
+    local c = T.new()
+    local victim = c:chat_async("victim")
+    local text = c:chat("killer", { on_delta = function() victim:cancel() end })
+    assert.equal(HELLO, text)
+    assert.equal("cancelled", victim.status)
+  end)
+
+  it("cancelling during a retry wait stops the retries", function()
+    fake.script { status = 503, json = { error = { message = "busy", type = "server_error" } },
+                  headers = { { "retry-after", "1" } } }
+    local req = T.new { max_retries = 3 }:chat_async("x")
+    local t0 = core.now()
+    while #fake.requests() < 1 and core.now() - t0 < 2 do chatgpt.poll(0.01) end
+    chatgpt.poll(0.05)
+    req:cancel()
+    assert.equal("cancelled", req.status)
+    chatgpt.poll(0)
+    assert.equal(1, #fake.requests())
+  end)
+end)
+
+describe("re-entrancy", function()
+  before_each(function() drain(); fake.reset() end)
+
+  it("poll() from inside a callback is a callback error naming the re-entrancy", function()
+    local _, err = T.new():chat("x", { on_delta = function() chatgpt.poll(0) end })
+    assert.equal("callback", err.kind)
+    assert.truthy(err.message:find("re-entrant", 1, true))
+  end)
+
+  it("a blocking chat() from inside a callback is a callback error", function()
+    local c = T.new()
+    local _, err = c:chat("x", { on_delta = function() c:chat("inner") end })
+    assert.equal("callback", err.kind)
+    assert.truthy(err.message:find("re-entrant", 1, true))
+  end)
+
+  it("chat_async() from inside a callback is allowed", function()
+    local c = T.new()
+    local inner
+    c:chat("x", { on_delta = function() inner = inner or c:chat_async("inner") end })
+    assert.equal(HELLO, (inner:wait()))
+  end)
+end)
+
+describe("chatgpt.spawn", function()
+  before_each(function() drain(); fake.reset(); chatgpt.errors(); chatgpt.on_error(nil) end)
+
+  it("runs sequential-looking code without blocking: chat yields to the engine", function()
+    local c = T.new()
+    local a, b
+    chatgpt.spawn(function()
+      a = c:chat("First question")
+      b = c:chat("Follow-up: " .. a)
+    end)
+    assert.is_nil(a)                    -- the coroutine is waiting, we are not
+    drain()
+    assert.equal(HELLO, a)
+    assert.equal(HELLO, b)
+    assert.equal("Follow-up: " .. HELLO, fake.last().json.messages[1].content)
+  end)
+
+  it("runs coroutines concurrently", function()
+    fake.script { slow(0.4, "one"), slow(0.4, "two"), slow(0.4, "three") }
+    local c = T.new()
+    local got = {}
+    local t0 = core.now()
+    for i = 1, 3 do chatgpt.spawn(function() got[i] = c:chat("x") end) end
+    drain()
+    assert.truthy(core.now() - t0 < 1.0)
+    table.sort(got)
+    assert.same({ "one", "three", "two" }, got)
+  end)
+
+  it("req:wait() inside a coroutine yields too, and passes arguments", function()
+    local c = T.new()
+    local out
+    chatgpt.spawn(function(prefix)
+      local req = c:chat_async("x")
+      out = prefix .. (req:wait())
+    end, ">> ")
+    drain()
+    assert.equal(">> " .. HELLO, out)
+  end)
+
+  it("wait(seconds) inside a coroutine times out without blocking", function()
+    fake.script(slow(1))
+    local c = T.new()
+    local err
+    chatgpt.spawn(function()
+      local req = c:chat_async("x")
+      err = select(2, req:wait(0.1))
+      req:cancel()
+    end)
+    drain()
+    assert.equal("WAIT_TIMEOUT", err.code)
+  end)
+
+  it("an error in a spawned coroutine is kept for chatgpt.errors(), not raised", function()
+    chatgpt.spawn(function() error("spawned failure") end)
+    chatgpt.spawn(function()
+      T.new():chat("x")
+      error("after a chat")
+    end)
+    drain()
+    local errs = chatgpt.errors()
+    assert.equal(2, #errs)
+    assert.truthy(errs[1]:find("spawned failure", 1, true))
+    assert.truthy(errs[2]:find("after a chat", 1, true))
+    assert.same({}, chatgpt.errors())
+  end)
+
+  it("chatgpt.on_error(fn) receives the errors instead", function()
+    local got
+    chatgpt.on_error(function(e) got = e end)
+    chatgpt.spawn(function() error("handled") end)
+    drain()
+    assert.truthy(got:find("handled", 1, true))
+    assert.same({}, chatgpt.errors())
+  end)
+
+  it("poll counts spawned coroutines until they finish", function()
+    fake.script(slow(0.2))
+    chatgpt.spawn(function() T.new():chat("x") end)
+    assert.equal(1, chatgpt.poll(0) > 0 and 1 or 0)
+    drain()
+    assert.equal(0, chatgpt.poll(0))
+  end)
+
+  it("raises when given something that is not a function", function()
+    assert.has_error(function() chatgpt.spawn(42) end)
+  end)
+end)
+
+describe("lifecycle", function()
+  before_each(function() drain(); fake.reset() end)
+
+  it("lua_close with requests in flight frees everything, without a crash", function()
+    for _ = 1, 5 do fake.script(slow(2)) end
+    local out = T.run("", ([[
+      local chatgpt = require "chatgpt"
+      local c = chatgpt.new { base_url = %q, auth = "none" }
+      local keep = {}
+      for i = 1, 5 do keep[i] = c:chat_async("x", { on_delta = function() end }) end
+      for i = 1, 3 do keep[#keep + 1] = c:chat_async("y") end
+      chatgpt.poll(0.1)
+      print("closing")
+      os.exit(0, true)]]):format(fake.base_url()))
+    assert.equal("closing\n", out)
+  end)
+
+  it("a state whose requests were never polled closes cleanly", function()
+    local out = T.run("", ([[
+      local c = require("chatgpt").new { base_url = %q, auth = "none" }
+      local r = c:chat_async("x")
+      print(r.status)
+      os.exit(0, true)]]):format(fake.base_url()))
+    assert.equal("pending\n", out)
+  end)
+end)
