@@ -1,0 +1,60 @@
+rockspec_format = "3.0"
+package = "lua-chatgpt"
+version = "scm-1"
+
+source = {
+  url = "git+https://github.com/lua-chatgpt/lua-chatgpt.git",
+}
+
+description = {
+  summary = "The OpenAI Chat Completions API (and every server that speaks it) from Lua",
+  detailed = [[
+A C core on libcurl (key storage, exact JSON, a non-blocking engine, an SSE
+parser) under a pure-Lua layer: clients, streaming callbacks, async
+requests for game and editor loops, coroutines, retries and clear errors.
+Works with OpenAI, Azure OpenAI, Ollama, llama.cpp, vLLM, OpenRouter, Groq.]],
+  license = "MIT",
+  labels = { "openai", "chatgpt", "llm", "curl", "http" },
+}
+
+dependencies = {
+  "lua >= 5.4, < 5.5",
+}
+
+-- Only the library is looked for: Debian keeps curl/curl.h in a multiarch
+-- folder (/usr/include/<triplet>/curl) that LuaRocks does not search, while
+-- the compiler finds it by itself.
+external_dependencies = {
+  CURL = { library = "curl" },
+}
+
+build = {
+  type = "builtin",
+  modules = {
+    ["chatgpt.core"] = {
+      sources = {
+        "src/core.c", "src/engine.c", "src/json.c", "src/key.c",
+        "src/request.c", "src/sse.c",
+      },
+      defines = { "_GNU_SOURCE" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl" },
+    },
+    ["chatgpt"]              = "lua/chatgpt/init.lua",
+    ["chatgpt.client"]       = "lua/chatgpt/client.lua",
+    ["chatgpt.conversation"] = "lua/chatgpt/conversation.lua",
+    ["chatgpt.errors"]       = "lua/chatgpt/errors.lua",
+    ["chatgpt.loop"]         = "lua/chatgpt/loop.lua",
+    ["chatgpt.request"]      = "lua/chatgpt/request.lua",
+    ["chatgpt.stream"]       = "lua/chatgpt/stream.lua",
+  },
+}
+
+test_dependencies = {
+  "busted",
+}
+
+test = {
+  type = "busted",
+}
