@@ -26,6 +26,8 @@ MODULE  = $(BUILD)/chatgpt/core.so
 ASAN    = $(BUILD)/asan/chatgpt/core.so
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CTESTS  = $(patsubst spec/%_test.c,$(BUILD)/%_test,$(wildcard spec/*_test.c))
+HOSTS   = $(BUILD)/two_states
+LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))
 
 # Debian packages a fresh machine needs for build, test, check and demo.
 DEB_PKGS = lua5.4 liblua5.4-dev lua-cjson lua-busted lua-socket \
@@ -48,7 +50,12 @@ $(BUILD)/%_test: spec/%_test.c src/%.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Isrc -o $@ $< src/$*.c
 
-ctest: $(CTESTS)
+# C hosts that embed Lua, for the specs (spec/support/*.c).
+$(BUILD)/two_states: spec/support/two_states.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LUA_LIBS) -lpthread
+
+ctest: $(CTESTS) $(HOSTS)
 
 test: deps
 	@$(MAKE) --no-print-directory all ctest
