@@ -352,7 +352,10 @@ describe("memory while streaming", function()
     assert.equal(count, #text)
     -- what grows is the assembled text (1 byte a chunk), not the 100 MiB body
     assert.truthy(peak < 48 * 1024, "Lua heap peaked at " .. peak .. " KiB")
-    assert.truthy(rss_kib() - rss0 < 80 * 1024, "RSS grew by " .. (rss_kib() - rss0) .. " KiB")
+    -- (under ASan the allocator's quarantine holds freed memory: RSS says nothing)
+    if not (os.getenv("CHATGPT_BUILD") or ""):find("asan") then
+      assert.truthy(rss_kib() - rss0 < 80 * 1024, "RSS grew by " .. (rss_kib() - rss0) .. " KiB")
+    end
   end)
 end)
 
