@@ -263,21 +263,23 @@ local function messages_arg(messages, level)
   return messages
 end
 
-local function streaming(body, own)
-  return body.stream == true or own.on_delta ~= nil or own.on_chunk ~= nil
-         or own.on_tool_call ~= nil
+-- Chat and legacy completions: the input field, the default model, and a
+-- stream when asked for or when a callback is given.
+local function generate(self, path, kind, field, value, finish, params, level)
+  local body, own = split(params, level + 1)
+  body[field] = value
+  if body.model == nil then body.model = self.model end
+  local job = { finish = finish, callbacks = own }
+  if body.stream == true or own.on_delta or own.on_chunk or own.on_tool_call then
+    body.stream = true
+    job.stream = kind
+  end
+  return self:_send("POST", path, body, own, job, level + 1)
 end
 
 local function chat_async(self, messages, params, level)
-  local body, own = split(params, level + 1)
-  body.messages = messages_arg(messages, level + 1)
-  if body.model == nil then body.model = self.model end
-  local job = { finish = finish_chat, callbacks = own }
-  if streaming(body, own) then
-    body.stream = true
-    job.stream = "chat"
-  end
-  return self:_send("POST", "/chat/completions", body, own, job, level + 1)
+  return generate(self, "/chat/completions", "chat", "messages",
+                  messages_arg(messages, level + 1), finish_chat, params, level + 1)
 end
 
 -- client:chat_async(messages, params) -> request
@@ -308,15 +310,8 @@ local function complete_async(self, prompt, params, level)
   if type(prompt) ~= "string" and type(prompt) ~= "table" then
     fail(level + 1, "bad argument #1 to 'complete' (string expected, got " .. type(prompt) .. ")")
   end
-  local body, own = split(params, level + 1)
-  body.prompt = prompt
-  if body.model == nil then body.model = self.model end
-  local job = { finish = finish_completion, callbacks = own }
-  if streaming(body, own) then
-    body.stream = true
-    job.stream = "completion"
-  end
-  return self:_send("POST", "/completions", body, own, job, level + 1)
+  return generate(self, "/completions", "completion", "prompt", prompt, finish_completion,
+                  params, level + 1)
 end
 
 function Client:complete_async(prompt, params)
