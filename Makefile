@@ -14,6 +14,10 @@ WARN        = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -W
 ALL_CFLAGS  = -std=c99 -D_GNU_SOURCE $(WARN) -fPIC -fvisibility=hidden $(CFLAGS) \
               -I$(LUA_INCDIR) $(CURL_CFLAGS)
 
+# The fake server's interpreter, resolved once: a pyenv shim costs 200 ms a start.
+PYTHON      ?= $(shell python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)
+export PYTHON
+
 PREFIX      ?= /usr/local
 LUA_LIBDIR_INSTALL ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUA_SHAREDIR       ?= $(PREFIX)/share/lua/$(LUA_VERSION)

@@ -205,7 +205,9 @@ describe("cancel", function()
   end)
 
   it("a cancel from inside another request's callback is fine", function()
-    fake.script(slow(1))
+    local reply = slow(1)
+    reply.body_contains = "victim"
+    fake.script(reply)
     local c = T.new()
     local victim = c:chat_async("victim")
     local text = c:chat("killer", { on_delta = function() victim:cancel() end })

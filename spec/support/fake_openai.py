@@ -51,8 +51,10 @@ Control API (JSON in and out; never recorded, never counted as connections)
   POST /_fake/shutdown    answers, then exits
 
 Reply object (all fields optional)
-  path, method            this reply only answers requests whose path ends
-                          with `path` / whose method is `method`
+  path, method, body_contains   this reply only answers requests whose path
+                          ends with `path` / whose method is `method` / whose
+                          body contains these bytes (to tell concurrent
+                          requests apart)
   status, reason          default 200 / the standard phrase
   headers [[n, v], ...]   sent in order, case and duplicates kept; then ONLY
                           these plus framing (Content-Length or
@@ -654,7 +656,7 @@ def api_reply(req, config):
 BODY_FIELDS = ("body", "body_b64", "body_file", "json", "sse", "sse_raw", "sse_raw_b64",
                "sse_file", "sse_repeat", "sse_big_line", "body_big", "raw", "raw_b64")
 REPLY_FIELDS = set(BODY_FIELDS) | {
-    "path", "method", "status", "reason", "headers", "default_headers", "body_encoding",
+    "path", "method", "body_contains", "status", "reason", "headers", "default_headers", "body_encoding",
     "split", "seed", "delay", "chunk_delay", "chunked", "gzip", "drop_before_status",
     "drop_after", "drop_mode", "stall", "stall_after_headers", "trickle", "close",
     "repeat", "length", "headers_big", "comment"}
@@ -715,7 +717,7 @@ def validate(r):
         raise ScriptError("reply field 'repeat' must be a non-zero integer (<0 = forever)")
     if r.get("body_encoding", "utf-8") not in ("utf-8", "utf8", "latin1", "latin-1"):
         raise ScriptError("reply field 'body_encoding' must be utf-8|latin1")
-    for k in ("body", "raw", "sse_raw"):
+    for k in ("body", "raw", "sse_raw", "body_contains", "path", "method"):
         if k in r and not isinstance(r[k], str):
             raise ScriptError("reply field %r must be a string" % k)
     for k in ("body_b64", "raw_b64", "sse_raw_b64"):
@@ -798,6 +800,8 @@ def take_script(req):
             if "path" in r and not req.path.endswith(r["path"]):
                 continue
             if "method" in r and r["method"].upper() != req.method:
+                continue
+            if "body_contains" in r and utf8(r["body_contains"]) not in req.body:
                 continue
             if entry[1] > 0:
                 entry[1] -= 1
