@@ -8,6 +8,7 @@
 local M = {}
 
 local proc                       -- the server's stdin pipe: it exits at EOF
+local port                       -- the bundled server's, once started
 
 local function sleep(s)
   local ok, socket = pcall(require, "socket")
@@ -23,7 +24,7 @@ function M.start()
                          .. portfile .. "' >/dev/null", "w"))
   for _ = 1, 100 do
     local f = io.open(portfile)
-    local port = f and tonumber(f:read("a"))
+    port = f and tonumber(f:read("a"))
     if f then f:close() end
     if port then
       os.remove(portfile)
@@ -34,15 +35,31 @@ function M.start()
   error("the bundled server did not start (is python3 installed?)")
 end
 
+-- The real API's base URL (nil: the default) when OPENAI_API_KEY or
+-- OPENAI_BASE_URL is set, else the bundled server's; second value: bundled.
 function M.base_url()
-  local key = os.getenv("OPENAI_API_KEY")
-  if key and key ~= "" then
-    io.stderr:write("[using the OpenAI API: OPENAI_API_KEY is set]\n")
-    return os.getenv("OPENAI_BASE_URL")
+  local key, base = os.getenv("OPENAI_API_KEY"), os.getenv("OPENAI_BASE_URL")
+  if (key and key ~= "") or (base and base ~= "") then
+    io.stderr:write("[talking to " .. (base or "the OpenAI API") .. "]\n")
+    return base ~= "" and base or nil, false
   end
   local url = M.start()
   io.stderr:write("[no OPENAI_API_KEY: using the bundled local server at " .. url .. "]\n")
-  return url
+  return url, true
+end
+
+-- Queues scripted replies on the bundled server (POST /_fake/script, its
+-- control API, over a plain socket): the fake answers what it is told.
+function M.script(json)
+  local socket = require "socket"
+  local c = assert(socket.tcp())
+  c:settimeout(10)
+  assert(c:connect("127.0.0.1", assert(port, "the bundled server is not running")))
+  assert(c:send("POST /_fake/script HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    .. "Content-Type: application/json\r\nContent-Length: " .. #json .. "\r\n\r\n" .. json))
+  local status = c:receive("*l")
+  c:close()
+  assert(status and status:match(" 200 "), "the fake server refused the script: " .. tostring(status))
 end
 
 return M

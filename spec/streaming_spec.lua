@@ -369,3 +369,14 @@ describe("spelled-out failures keep the client usable", function()
     assert.is_true(chatgpt.poll(0) >= 0)
   end)
 end)
+
+describe("on_delta = io.write", function()
+  it("works as the docs show it: only the text is written", function()
+    fake.reset()
+    local out = T.run("", ([[
+      local c = require("chatgpt").new { base_url = %q, auth = "none" }
+      local text, err = c:chat("x", { on_delta = io.write })
+      io.write("|", tostring(text and #text))]]):format(fake.base_url()))
+    assert.equal("Hello! I am the local fake OpenAI server.|41", out)
+  end)
+end)

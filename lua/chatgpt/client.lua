@@ -5,8 +5,8 @@ local core    = require "chatgpt.core"
 local errors  = require "chatgpt.errors"
 local Request = require "chatgpt.request"
 
-local error, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type =
-      error, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type
+local error, io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type =
+      error, io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type
 
 local M = {}
 
@@ -192,6 +192,8 @@ local function split(params, level)
       body[k] = v
     end
   end
+  -- on_delta(text, chunk): io.write, which the docs show, would choke on the chunk
+  if own.on_delta == io.write then own.on_delta = function(text) io.write(text) end end
   return body, own
 end
 
