@@ -5,7 +5,8 @@
 local stream = require "chatgpt.stream"
 local cjson = require "cjson.safe"
 
-local WIRE_DIR = os.getenv("WIRE_DIR") or "../shared/wire"
+local wire = require "spec.support.wire"
+local WIRE_DIR = wire.dir() or "../shared/wire"
 
 -- cjson.null -> nil, as the real module hands chunks to stream.lua
 local function strip_nulls(v)
@@ -16,48 +17,12 @@ local function strip_nulls(v)
   return v
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function list_sse(dir)
-  local names = {}
-  local ok, lfs = pcall(require, "lfs")
-  if ok and lfs.attributes(dir, "mode") == "directory" then
-    for name in lfs.dir(dir) do
-      if name:match("%.sse$") then names[#names + 1] = name end
-    end
-  elseif not ok then
-    local p = io.popen('ls "' .. dir .. '" 2>/dev/null')
-    for name in p:lines() do
-      if name:match("%.sse$") then names[#names + 1] = name end
-    end
-    p:close()
-  end
-  table.sort(names)
-  return names
-end
-
 -- A text/event-stream body -> list of decoded chunks (stops at [DONE]).
 local function sse_chunks(body)
-  body = body:gsub("\r\n", "\n")
   local chunks = {}
-  for event in (body .. "\n\n"):gmatch("(.-)\n\n") do
-    local data = {}
-    for line in (event .. "\n"):gmatch("(.-)\n") do
-      local d = line:match("^data: ?(.*)$")
-      if d then data[#data + 1] = d end
-    end
-    if #data > 0 then
-      local payload = table.concat(data, "\n")
-      if payload == "[DONE]" then break end
-      local obj = assert(cjson.decode(payload))
-      chunks[#chunks + 1] = strip_nulls(obj)
-    end
+  for _, payload in ipairs(wire.events(body)) do
+    if payload == "[DONE]" then break end
+    chunks[#chunks + 1] = strip_nulls(assert(cjson.decode(payload)))
   end
   return chunks
 end
@@ -144,14 +109,14 @@ local function tool(frag, index) return chunk { delta({ tool_calls = { frag } },
 describe("chatgpt.stream", function()
 
   describe("replaying every recorded stream in " .. WIRE_DIR, function()
-    local names = list_sse(WIRE_DIR)
+    local names = wire.dir() and wire.list("%.sse$") or {}
     if #names == 0 then
       pending("no *.sse captures found in " .. WIRE_DIR .. " (set WIRE_DIR)")
       return
     end
 
     for _, name in ipairs(names) do
-      local chunks = sse_chunks(assert(read(WIRE_DIR .. "/" .. name)))
+      local chunks = sse_chunks(wire.read(name))
       local ref = reference(chunks)
       local known = KNOWN[name] or {}
 
@@ -235,7 +200,7 @@ describe("chatgpt.stream", function()
 
     it("streams on_delta pieces that join to the content of each capture", function()
       for _, name in ipairs(names) do
-        local chunks = sse_chunks(read(WIRE_DIR .. "/" .. name))
+        local chunks = sse_chunks(wire.read(name))
         local pieces = {}
         local _, res = feed("chat", chunks, {
           on_delta = function(s) pieces[#pieces + 1] = s end,

@@ -7,9 +7,7 @@ local wire = require "spec.support.wire"
 local T = require "spec.support.client"
 
 local have = wire.dir() ~= nil
-local function case(name, fn)
-  if have then it(name, fn) else pending(name .. " (no ../shared/wire)") end
-end
+local case = wire.case(it, pending)
 
 local function null(v) if v == cjson.null then return nil end return v end
 

@@ -108,4 +108,13 @@ function M.events(text)
   return out
 end
 
+-- For specs that replay captures: local case = wire.case(it, pending);
+-- case(name, fn) is it(name, fn) when the captures are here, else pending.
+function M.case(it, pending)
+  local have = M.dir() ~= nil
+  return function(name, fn)
+    if have then it(name, fn) else pending(name .. " (no wire captures: set WIRE_DIR)") end
+  end
+end
+
 return M
