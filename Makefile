@@ -30,7 +30,7 @@ MODULE  = $(BUILD)/chatgpt/core.so
 ASAN    = $(BUILD)/asan/chatgpt/core.so
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CTESTS  = $(patsubst spec/%_test.c,$(BUILD)/%_test,$(wildcard spec/*_test.c))
-HOSTS   = $(BUILD)/two_states
+HOSTS   = $(BUILD)/two_states $(BUILD)/alloc_count
 LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))
 
 # Debian packages a fresh machine needs for build, test, check and demo.
@@ -55,7 +55,7 @@ $(BUILD)/%_test: spec/%_test.c src/%.c $(HDR)
 	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Isrc -o $@ $< src/$*.c
 
 # C hosts that embed Lua, for the specs (spec/support/*.c).
-$(BUILD)/two_states: spec/support/two_states.c
+$(BUILD)/two_states $(BUILD)/alloc_count: $(BUILD)/%: spec/support/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LUA_LIBS) -lpthread
 
