@@ -103,6 +103,11 @@ function M.wake(req)
   end
 end
 
+local function step(seconds)
+  dispatch(cpoll(seconds))
+  fire_timers()
+end
+
 -- chatgpt.poll([seconds]) -> requests and spawned coroutines still running.
 function M.poll(seconds)
   if polling then
@@ -116,10 +121,7 @@ function M.poll(seconds)
   if at then seconds = math.min(seconds, math.max(0, at - now())) end
   if #resumable > 0 then seconds = 0 end
   polling = true
-  local ok, err = xpcall(function()
-    dispatch(cpoll(seconds))
-    fire_timers()
-  end, debug_traceback)
+  local ok, err = xpcall(step, debug_traceback, seconds)
   polling = false
   if not ok then error(err, 0) end
   resume_queued()
