@@ -15,6 +15,7 @@
  */
 #include "engine.h"
 #include "compat.h"
+#include "headers.h"
 #include "key.h"
 #include "sse.h"
 
@@ -441,48 +442,13 @@ static int request_state(lua_State *L) {
   return 1;
 }
 
-/* Header lines of the final response into {lower-case name = value};
- * repeated names are joined with ", ". */
-static void pushheaders(lua_State *L, const buf *h) {
-  const char *p = h->p, *end = h->p + h->len, *eol, *colon, *v, *ve;
-  lua_newtable(L);
-  if (!p) return;
-  for (; p < end; p = eol + 1) {
-    char name[128];
-    size_t i, nl;
-    if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL) eol = end;
-    if ((colon = memchr(p, ':', (size_t)(eol - p))) == NULL) continue;  /* status line */
-    nl = (size_t)(colon - p);
-    if (nl == 0 || nl >= sizeof name) continue;
-    for (i = 0; i < nl; i++) {
-      char c = p[i];
-      name[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-    }
-    for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++) {}
-    for (ve = eol; ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'); ve--) {}
-    lua_pushlstring(L, name, nl);
-    if (lua_rawget(L, -2) == LUA_TSTRING) {
-      lua_pushlstring(L, name, nl);
-      lua_insert(L, -2);
-      lua_pushliteral(L, ", ");
-      lua_pushlstring(L, v, (size_t)(ve - v));
-      lua_concat(L, 3);
-    } else {
-      lua_pop(L, 1);
-      lua_pushlstring(L, name, nl);
-      lua_pushlstring(L, v, (size_t)(ve - v));
-    }
-    lua_rawset(L, -3);
-  }
-}
-
 /* req:response() -> status, headers, body|nil (nil when read as SSE) */
 static int request_response(lua_State *L) {
   request *r = torequest(L);
   long code = 0;
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
   lua_pushinteger(L, code);
-  pushheaders(L, &r->hdrs);
+  headers_push(L, r->hdrs.p, r->hdrs.len);
   if (r->sse_on) lua_pushnil(L);
   else lua_pushlstring(L, r->body.p ? r->body.p : "", r->body.len);
   return 3;
@@ -590,8 +556,20 @@ static int request_error(lua_State *L) {
     default:
       if (r->result == CURLE_OPERATION_TIMEDOUT) {
         kind = "timeout";
-        code = strncmp(r->errbuf, "Connection timed out", 20) == 0 ||
+        /* "Connection timed out after", "Connection timeout after" (when
+         * the connect filter's own timer fires), "Resolving timed out" */
+        code = strncmp(r->errbuf, "Connection time", 15) == 0 ||
+               strncmp(r->errbuf, "Resolving timed out", 19) == 0 ||
                strncmp(r->errbuf, "Failed to connect", 17) == 0 ? "CONNECT_TIMEOUT" : "TOTAL_TIMEOUT";
+      } else if (r->result == CURLE_OUT_OF_MEMORY && !r->decided) {
+        /* curl refuses a header line over 100 KiB with this code (later
+         * versions: CURLE_TOO_LARGE), before any body byte */
+        kind = "limit"; code = "HEADERS_TOO_LARGE";
+        snprintf(msg, sizeof msg, "response header line over libcurl's limit (100 KiB)");
+#if LIBCURL_VERSION_NUM >= 0x080600
+      } else if (r->result == CURLE_TOO_LARGE) {
+        kind = "limit"; code = "HEADERS_TOO_LARGE";
+#endif
       } else {
         code = codename(r->result);
       }

@@ -26,6 +26,7 @@ local Error = { __name = "chatgpt.error" }
 M.Error = Error
 
 local EXCERPT_MAX = 200 -- bytes of a non-JSON body kept in a message
+local SCAN_MAX = 65536  -- bytes of a non-JSON body read for that excerpt
 local LINE_MAX = 1000   -- bytes of a message kept by tostring
 
 local REASONS = {
@@ -111,7 +112,8 @@ function Error.__tostring(e)
   if e.request_id then s = s .. " (request " .. tostring(e.request_id) .. ")" end
   local n = e.attempts
   if type(n) == "number" and n > 1 then s = s .. format(" after %d attempts", n) end
-  return s
+  -- one line, whatever a server put in a code, a type or a request id
+  return (gsub(s, "[\r\n]", " "))
 end
 
 --- errors.new(t) -> err: gives t the error metatable; t.kind is required.
@@ -265,8 +267,12 @@ function M.retryable(err)
   return false -- parse, limit, cancelled, callback, refusal
 end
 
+-- x-should-retry: true | false (any case, blanks around) overrides the
+-- status rule; anything else is ignored.
 local function should_retry(headers)
   local v = header(headers, "x-should-retry")
+  if v == nil then return nil end
+  v = lower(match(v, "^%s*(.-)%s*$"))
   if v == "true" then return true elseif v == "false" then return false end
   return nil
 end
@@ -379,17 +385,40 @@ local function numeric_entity(n)
   if n and n >= 32 and n < 127 then return char(n) end
 end
 
+-- Replaces each section from `open` to the first `close` after it (Lua
+-- patterns) with a blank, in one pass: `open.-close` in gsub would rescan
+-- to the end from every unclosed opening, which is quadratic.
+local function drop(s, open, close)
+  local out, n, pos = {}, 0, 1
+  while true do
+    local a, b = find(s, open, pos)
+    if not a then break end
+    local _, e = find(s, close, b + 1)
+    if not e then break end -- no later opening can close either
+    n = n + 1
+    out[n] = sub(s, pos, a - 1)
+    n = n + 1
+    out[n] = " "
+    pos = e + 1
+  end
+  if n == 0 then return s end
+  out[n + 1] = sub(s, pos)
+  return concat(out)
+end
+
 local function excerpt(body, keep_head)
-  local s = body
+  local s = #body > SCAN_MAX and sub(body, 1, SCAN_MAX) or body
   if find(s, "<", 1, true) then
     if not keep_head then
       -- the <title> mostly repeats the page's heading
-      s = gsub(s, "<[Hh][Ee][Aa][Dd][%s>].-</[Hh][Ee][Aa][Dd]%s*>", " ")
+      s = drop(s, "<[Hh][Ee][Aa][Dd][%s>]", "</[Hh][Ee][Aa][Dd]%s*>")
     end
-    s = gsub(s, "<!%-%-.-%-%->", " ")
-    s = gsub(s, "<[Ss][Cc][Rr][Ii][Pp][Tt].-</[Ss][Cc][Rr][Ii][Pp][Tt]%s*>", " ")
-    s = gsub(s, "<[Ss][Tt][Yy][Ll][Ee].-</[Ss][Tt][Yy][Ll][Ee]%s*>", " ")
-    s = gsub(s, "<[^>]*>", " ")
+    s = drop(s, "<!%-%-", "%-%->")
+    s = drop(s, "<[Ss][Cc][Rr][Ii][Pp][Tt]", "</[Ss][Cc][Rr][Ii][Pp][Tt]%s*>")
+    s = drop(s, "<[Ss][Tt][Yy][Ll][Ee]", "</[Ss][Tt][Yy][Ll][Ee]%s*>")
+    -- tags; a "<" after the last ">" is text (and would cost a rescan)
+    local last = find(s, ">[^>]*$")
+    if last then s = gsub(sub(s, 1, last), "<[^>]*>", " ") .. sub(s, last + 1) end
     s = gsub(s, "&(%a+);", named_entity)
     s = gsub(s, "&#(%d+);", numeric_entity)
   end

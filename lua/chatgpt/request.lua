@@ -73,11 +73,31 @@ function Request:_settle(results, err)
   loop.wake(self)
 end
 
--- A failure seen while the transfer runs (bad chunk, callback error or
--- stop): the transfer ends at once, and is never retried.
+-- Schedules the next attempt on the loop's timer when err allows one: a
+-- retryable error, no chunk handed to a callback yet, retries left, and a
+-- delay (a retry-after over 60 s gives the error back at once). Returns
+-- true when a retry is scheduled.
+function Request:_retry(err)
+  local retries = self._attempts - 1
+  if not err.retryable or self._delivered or retries >= self._job.max_retries then
+    return false
+  end
+  local delay = errors.retry_delay(err, retries)
+  if not delay then return false end
+  loop.unregister(self._ud)
+  self._timer = loop.after(delay, function()
+    self._timer = nil
+    if self.status == "pending" then self:_start() end
+  end)
+  return true
+end
+
+-- A failure seen while the transfer runs (an error event, a bad chunk, a
+-- callback error or stop): the transfer ends at once. Only an error event
+-- that comes before any chunk may be retried.
 function Request:_fail(err)
   self._ud:cancel()
-  self:_settle(nil, err)
+  if not self:_retry(err) then self:_settle(nil, err) end
   return false
 end
 
@@ -94,7 +114,7 @@ function Request:_event(data, typ)
   end
   if type(chunk) ~= "table" then
     return self:_fail(errors.new {
-      kind = "parse", code = "BAD_CHUNK",
+      kind = "parse", code = "BAD_CHUNK", status = (self._ud:response()),
       message = "stream chunk is not a JSON object: " .. (perr or data:sub(1, 80)) })
   end
   self._delivered = true
@@ -157,24 +177,14 @@ function Request:_pump()
   end
   if err then
     err.request_id = err.request_id or headers["x-request-id"]
-    local retries = self._attempts - 1
-    if err.retryable and not self._delivered and retries < self._job.max_retries then
-      local delay = errors.retry_delay(err, retries)
-      if delay then
-        loop.unregister(ud)
-        self._timer = loop.after(delay, function()
-          self._timer = nil
-          if self.status == "pending" then self:_start() end
-        end)
-        return
-      end
-    end
+    if self:_retry(err) then return end
     return self:_settle(nil, err)
   end
   local info = ratelimit_info(self, status, headers)
   local r1, r2 = self._job.finish(response)
   if r1 == nil and errors.is(r2) then
     r2.request_id = r2.request_id or info.request_id
+    r2.status = r2.status or status
     return self:_settle(nil, r2)
   end
   self:_settle({ r1, r2, info })

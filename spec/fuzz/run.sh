@@ -7,7 +7,9 @@
 #
 # NAME limits the run to those targets (e.g. "sse"). Environment: CC_FUZZ
 # (default clang), WIRE_DIR (default ../shared/wire), FUZZ_ARGS (extra
-# libFuzzer flags, e.g. "-jobs=2"). spec/fuzz/<name>.dict is used if present.
+# libFuzzer flags, e.g. "-jobs=2"). spec/fuzz/<name>.dict is used if present,
+# and so are the flags in spec/fuzz/<name>.options; a target whose header
+# comment has a " * sources: a.c b.c" line is built from those files.
 # Everything is written under build/fuzz/: the binary, <name>_corpus/,
 # <name>.log and crash artifacts (<name>-crash-*).
 
@@ -44,10 +46,16 @@ for src in spec/fuzz/*_fuzz.c; do
   corpus=$out/${name}_corpus
   log=$out/$name.log
 
+  # the sources: src/<name>.c, unless the target lists them on a
+  # " * sources: ..." line of its header comment
+  srcs=$(sed -n 's/^ \* sources: //p' "$src" | head -n 1)
+  [ -n "$srcs" ] || srcs="$src src/$name.c"
+
   echo "== $name: building $bin"
+  # shellcheck disable=SC2086
   if ! "$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
       -fno-sanitize-recover=undefined -Isrc -I/usr/include/lua5.4 \
-      "$src" "src/$name.c" -llua5.4 -o "$bin"; then
+      $srcs -llua5.4 -o "$bin"; then
     echo "== $name: BUILD FAILED"
     status=1
     continue
@@ -63,6 +71,9 @@ for src in spec/fuzz/*_fuzz.c; do
   flags="-max_total_time=$seconds -print_final_stats=1 -artifact_prefix=$out/$name-"
   if [ -f "spec/fuzz/$name.dict" ]; then
     flags="$flags -dict=spec/fuzz/$name.dict"
+  fi
+  if [ -f "spec/fuzz/$name.options" ]; then    # the target's own flags, e.g. -max_len
+    flags="$flags $(cat "spec/fuzz/$name.options")"
   fi
 
   echo "== $name: fuzzing for $seconds s (log: $log)"
