@@ -46,6 +46,8 @@ typedef struct engine {
   struct request *live;                 /* inside the multi */
   struct request *ready;                /* news for Lua since the last poll */
   int nlive;
+  CURL *pool[32];                       /* reset easy handles, for reuse */
+  int npool;
 } engine;
 
 typedef struct request {
@@ -223,6 +225,7 @@ static int engine_gc(lua_State *L) {
   for (r = e->live; r; r = r->next) r->eng = NULL;
   for (r = e->ready; r; r = r->ready_next) { r->in_ready = 0; r->eng = NULL; }
   e->live = e->ready = NULL;
+  while (e->npool > 0) curl_easy_cleanup(e->pool[--e->npool]);
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
   return 0;
@@ -299,8 +302,16 @@ int engine_poll(lua_State *L) {
       if (r->idle > 0 && r->last_byte + r->idle - t < wait)
         wait = r->last_byte + r->idle - t;
     if (wait > 0) curl_multi_poll(e->multi, NULL, 0, (int)(wait * 1000 + 0.999), NULL);
+    curl_multi_perform(e->multi, &running);
+  } else if (e->live) {
+    /* poll(0) in a game frame: perform visits every transfer, so it is
+     * skipped when no socket is ready and no curl timer is due */
+    long due = -1;
+    int ready = 1;
+    curl_multi_timeout(e->multi, &due);
+    if (due != 0) curl_multi_wait(e->multi, NULL, 0, 0, &ready);
+    if (ready) curl_multi_perform(e->multi, &running);
   }
-  curl_multi_perform(e->multi, &running);
   while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
     if (msg->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
@@ -369,7 +380,15 @@ static int request_close(lua_State *L) {
   request *r = checkrequest(L);
   if (r->state == ST_CLOSED) return 0;
   cancel(L, r);
-  if (r->easy) curl_easy_cleanup(r->easy);
+  if (r->easy) {
+    /* a reset handle is cheaper to reuse than a new one to make */
+    if (r->eng && r->eng->multi && r->eng->npool < 32) {
+      curl_easy_reset(r->easy);
+      r->eng->pool[r->eng->npool++] = r->easy;
+    } else {
+      curl_easy_cleanup(r->easy);
+    }
+  }
   r->easy = NULL;
   wipe_headers(r->headers);
   r->headers = NULL;
@@ -680,7 +699,11 @@ int engine_request(lua_State *L) {
   r->max_body = (size_t)optnum(L, "max_body", 64.0 * 1024 * 1024);
   r->max_header = (size_t)optnum(L, "max_header", 256.0 * 1024);
   sse_init(&r->sse, (size_t)optnum(L, "max_event", SSE_DEFAULT_MAX_EVENT), on_event, r);
-  if ((r->easy = c = curl_easy_init()) == NULL) return luaL_error(L, "chatgpt: curl_easy_init failed");
+  {
+    engine *e = getengine(L, 0);
+    c = e->multi && e->npool > 0 ? e->pool[--e->npool] : curl_easy_init();
+  }
+  if ((r->easy = c) == NULL) return luaL_error(L, "chatgpt: curl_easy_init failed");
   r->state = ST_IDLE;
 
   if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
@@ -708,7 +731,10 @@ int engine_request(lua_State *L) {
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+  /* Only where ALPN tells at once whether a connection multiplexes: over
+   * plain HTTP/1.1 curl learns it when the first response ends, and every
+   * other transfer to that host would wait for it. */
+  if (strncmp(url, "https://", 8) == 0) curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);

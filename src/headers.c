@@ -6,9 +6,11 @@
 #include <lauxlib.h>
 
 void headers_push(lua_State *L, const char *p, size_t len) {
-  const char *end, *eol, *colon, *v, *ve;
-  lua_newtable(L);
-  if (!p) return;
+  const char *end, *eol, *colon, *v, *ve, *q;
+  int n = 0;
+  if (!p) { lua_newtable(L); return; }
+  for (q = p; (q = memchr(q, '\n', (size_t)(p + len - q))) != NULL; q++) n++;
+  lua_createtable(L, 0, n);
   end = p + len;
   for (; p < end; p = eol < end ? eol + 1 : end) {
     char name[128];

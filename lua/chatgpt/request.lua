@@ -39,15 +39,23 @@ function Request:_start()
   loop.register(self._ud, self)
 end
 
+-- info.ratelimit is parsed on first use: most callers never read it.
+local info_mt = { __index = function(t, k)
+  if k == "ratelimit" then
+    local v = errors.ratelimit(rawget(t, "headers"))
+    rawset(t, "ratelimit", v)
+    return v
+  end
+end }
+
 local function ratelimit_info(self, status, headers)
-  return {
+  return setmetatable({
     status = status,
     headers = headers,
     request_id = headers["x-request-id"],
     attempts = self._attempts,
     elapsed = now() - self._t0,
-    ratelimit = errors.ratelimit(headers),
-  }
+  }, info_mt)
 end
 
 -- The end of the call: results (a packed list) or err.
