@@ -77,7 +77,7 @@ check: deps
 	 sh spec/support/run.sh $(LUA) $(BUILD)/asan $(CTESTS)
 
 valgrind: all
-	@CHATGPT_VALGRIND=1 sh spec/support/run.sh "valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/spec/support/valgrind.supp $(LUA)" $(BUILD)
+	@CHATGPT_VALGRIND=1 sh spec/support/run.sh "valgrind --quiet --child-silent-after-fork=yes --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/spec/support/valgrind.supp $(LUA)" $(BUILD)
 
 FUZZ_SECONDS ?= 60
 fuzz:

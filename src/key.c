@@ -205,6 +205,10 @@ int key_cmd(lua_State *L) {
   }
   close(pipefd[0]);
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && got == 0) {
+    /* posix_spawnp may report a failed exec this way (fork + exec) */
+    return fail(L, "api_key_cmd: cannot run %s%s", argv[0], "");
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     explicit_bzero(buf, sizeof buf);
     lua_pushnil(L);
