@@ -153,6 +153,7 @@ function M.new(opts)
     h[#h + 1] = name .. ": " .. v
   end
   self._headers = h
+  self._specs = {}
   self._user_agent = "lua-chatgpt/" .. M.VERSION .. " libcurl/" .. core.curl_version()
                      .. " " .. _VERSION
   if opts.max_connections then
@@ -197,35 +198,42 @@ local function split(params, level)
   return body, own
 end
 
+-- The C request spec of one kind of call (method, path, streamed or not),
+-- built once per client: core.request copies what it needs, so only the
+-- per-call fields change between calls.
+local function spec_for(self, method, path, stream)
+  local name = method .. path .. (stream and "#stream" or "")
+  local spec = self._specs[name]
+  if spec then return spec end
+  local headers = { "Accept: " .. (stream and "text/event-stream" or "application/json") }
+  if method == "POST" then headers[2] = "Content-Type: application/json" end
+  for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
+  spec = {
+    url = self.base_url .. path .. self._query, method = method, headers = headers,
+    key = self._key, auth = self.auth, connect_timeout = self.connect_timeout,
+    max_body = self.max_response_bytes, max_event = self.max_event_bytes,
+    stream = stream, compressed = not stream, user_agent = self._user_agent,
+  }
+  self._specs[name] = spec
+  return spec
+end
+
 -- Starts a request on the engine. job as in Request.new.
 function Client:_send(method, path, body, own, job, level)
-  local encoded
+  local spec = spec_for(self, method, path, job.stream ~= nil)
+  spec.body = nil
   if body then
     local ok, r = pcall(core.encode, body)
     if not ok then fail(level + 1, (tostring(r):gsub("^chatgpt: ", ""))) end
-    encoded = r
+    spec.body = r
   end
-  local headers = { "Accept: " .. (job.stream and "text/event-stream" or "application/json") }
-  if encoded then headers[2] = "Content-Type: application/json" end
-  for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
+  spec.timeout = own.timeout or self.timeout
+  spec.idle_timeout = own.idle_timeout or self.idle_timeout
   job.max_retries = own.max_retries or self.max_retries
   job.key = self._key
-  return Request.new({
-    url = self.base_url .. path .. self._query,
-    method = method,
-    body = encoded,
-    headers = headers,
-    key = self._key,
-    auth = self.auth,
-    timeout = own.timeout or self.timeout,
-    connect_timeout = self.connect_timeout,
-    idle_timeout = own.idle_timeout or self.idle_timeout,
-    max_body = self.max_response_bytes,
-    max_event = self.max_event_bytes,
-    stream = job.stream ~= nil,
-    compressed = job.stream == nil,
-    user_agent = self._user_agent,
-  }, job)
+  local req = Request.new(spec, job)
+  spec.body = nil                  -- the request keeps its own reference
+  return req
 end
 
 local function parse_error(code, message, response)
