@@ -5,32 +5,17 @@
 local errors = require "chatgpt.errors"
 local cjson = require "cjson.safe"
 
-local WIRE_DIR = os.getenv("WIRE_DIR") or "../shared/wire"
+local wire = require "spec.support.wire"
+local WIRE_DIR = wire.dir() or "../shared/wire"
 
+-- A capture's text by its path, or nil when it is missing.
 local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
+  local ok, text = pcall(wire.read, path:match("[^/]*$"))
+  return ok and text or nil
 end
 
-local function list(dir, pattern)
-  local names = {}
-  local ok, lfs = pcall(require, "lfs")
-  if ok and lfs.attributes(dir, "mode") == "directory" then
-    for name in lfs.dir(dir) do
-      if name:match(pattern) then names[#names + 1] = name end
-    end
-  elseif not ok then
-    local p = io.popen('ls "' .. dir .. '" 2>/dev/null')
-    for name in p:lines() do
-      if name:match(pattern) then names[#names + 1] = name end
-    end
-    p:close()
-  end
-  table.sort(names)
-  return names
+local function list(_, pattern)
+  return wire.dir() and wire.list(pattern) or {}
 end
 
 -- "HTTP/1.1 401 Unauthorized" then "Name: value" lines -> status, headers
