@@ -35,7 +35,8 @@ LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null || echo -
 
 # Debian packages a fresh machine needs for build, test, check and demo.
 DEB_PKGS = lua5.4 liblua5.4-dev lua-cjson lua-busted lua-socket \
-           libcurl4-openssl-dev pkg-config gcc make python3 valgrind
+           libcurl4-openssl-dev pkg-config gcc make python3 valgrind \
+           nginx-light openssl
 
 .PHONY: all test check valgrind fuzz bench demo deps install clean ctest
 

@@ -455,6 +455,15 @@ static int request_event(lua_State *L) {
   return 2;
 }
 
+/* req:http_version() -> "1.1" | "2" | "1.0" */
+static int request_http_version(lua_State *L) {
+  request *r = torequest(L);
+  long ver = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &ver);
+  lua_pushstring(L, ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
+  return 1;
+}
+
 static int request_state(lua_State *L) {
   static const char *const names[] = {"idle", "running", "done", "closed"};
   lua_pushstring(L, names[checkrequest(L)->state]);
@@ -744,6 +753,8 @@ int engine_request(lua_State *L) {
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect * 1000));
   curl_easy_setopt(c, CURLOPT_USERAGENT, optstr(L, "user_agent", "lua-chatgpt"));
+  if (optstr(L, "ca_file", NULL))         /* a private CA; verification stays on */
+    curl_easy_setopt(c, CURLOPT_CAINFO, optstr(L, "ca_file", NULL));
   if (optbool(L, "compressed")) curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   if (body) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bodylen);
@@ -766,6 +777,7 @@ static const luaL_Reg request_methods[] = {
   {"error", request_error},
   {"info", request_info},
   {"state", request_state},
+  {"http_version", request_http_version},
   {NULL, NULL}
 };
 

@@ -24,7 +24,7 @@ local OPTIONS = {
   auth = "string", headers = "table", query = "table",
   timeout = "number", connect_timeout = "number", idle_timeout = "number",
   max_retries = "number", max_response_bytes = "number", max_event_bytes = "number",
-  max_connections = "number", allow_insecure = "boolean",
+  max_connections = "number", allow_insecure = "boolean", ca_file = "string",
 }
 
 -- Params that are ours, not request fields of the API.
@@ -110,6 +110,7 @@ function M.new(opts)
   self.max_response_bytes = opts.max_response_bytes or 64 * 1024 * 1024
   self.max_event_bytes = opts.max_event_bytes or 8 * 1024 * 1024
   self.allow_insecure = opts.allow_insecure or false
+  self.ca_file = opts.ca_file
 
   local scheme, host = parse_url(self.base_url)
   if scheme ~= "http" and scheme ~= "https" then
@@ -213,6 +214,7 @@ local function spec_for(self, method, path, stream)
     key = self._key, auth = self.auth, connect_timeout = self.connect_timeout,
     max_body = self.max_response_bytes, max_event = self.max_event_bytes,
     stream = stream, compressed = not stream, user_agent = self._user_agent,
+    ca_file = self.ca_file,
   }
   self._specs[name] = spec
   return spec

@@ -53,6 +53,7 @@ local function ratelimit_info(self, status, headers)
     status = status,
     headers = headers,
     request_id = headers["x-request-id"],
+    http_version = self._ud:http_version(),
     attempts = self._attempts,
     elapsed = now() - self._t0,
   }, info_mt)
