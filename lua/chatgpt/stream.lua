@@ -212,6 +212,30 @@ local function merge_list(acc, lp, key)
   append_list(dst, src)
 end
 
+-- Appends a piece of text to st[field]: a "" piece still makes the field
+-- "" (never nil). With a chunk, on_delta hears of it.
+local function add_text(self, st, field, s, chunk)
+  local b = st[field]
+  if not b then
+    b = { n = 0 }
+    st[field] = b
+  end
+  if s ~= "" then
+    append(b, s)
+    local h = chunk and self.on_delta
+    if h and not self.stopped then fire(self, h, s, chunk) end
+  end
+end
+
+local function logprobs_of(st)
+  local acc = st.logprobs
+  if not acc then
+    acc = {}
+    st.logprobs = acc
+  end
+  return acc
+end
+
 local function merge_chat(self, c, chunk)
   local idx = index_of(c.index)
   local st = self.by_index[idx] or new_choice(self, idx)
@@ -221,31 +245,12 @@ local function merge_chat(self, c, chunk)
       local r = d.role
       if type(r) == "string" then st.role = r end
     end
+    -- on_delta gets the content of every choice; with n > 1 the handler
+    -- tells them apart by reading chunk.choices[i].index
     local s = d.content
-    if type(s) == "string" then
-      -- a content of "" still makes the message content "" (never nil)
-      local b = st.content
-      if not b then
-        b = { n = 0 }
-        st.content = b
-      end
-      if s ~= "" then
-        append(b, s)
-        -- on_delta gets the content of every choice; with n > 1 the handler
-        -- tells them apart by reading chunk.choices[i].index
-        local h = self.on_delta
-        if h and not self.stopped then fire(self, h, s, chunk) end
-      end
-    end
+    if type(s) == "string" then add_text(self, st, "content", s, chunk) end
     s = d.refusal
-    if type(s) == "string" then
-      local b = st.refusal
-      if not b then
-        b = { n = 0 }
-        st.refusal = b
-      end
-      if s ~= "" then append(b, s) end
-    end
+    if type(s) == "string" then add_text(self, st, "refusal", s) end
     local tc = d.tool_calls
     if type(tc) == "table" then merge_tool_calls(self, st, tc) end
     local fc = d.function_call
@@ -253,11 +258,7 @@ local function merge_chat(self, c, chunk)
   end
   local lp = c.logprobs
   if type(lp) == "table" then
-    local acc = st.logprobs
-    if not acc then
-      acc = {}
-      st.logprobs = acc
-    end
+    local acc = logprobs_of(st)
     merge_list(acc, lp, "content")
     merge_list(acc, lp, "refusal")
   end
@@ -273,25 +274,10 @@ local function merge_text(self, c, chunk)
   local idx = index_of(c.index)
   local st = self.by_index[idx] or new_choice(self, idx)
   local s = c.text
-  if type(s) == "string" then
-    local b = st.content
-    if not b then
-      b = { n = 0 }
-      st.content = b
-    end
-    if s ~= "" then
-      append(b, s)
-      local h = self.on_delta
-      if h and not self.stopped then fire(self, h, s, chunk) end
-    end
-  end
+  if type(s) == "string" then add_text(self, st, "content", s, chunk) end
   local lp = c.logprobs
   if type(lp) == "table" then
-    local acc = st.logprobs
-    if not acc then
-      acc = {}
-      st.logprobs = acc
-    end
+    local acc = logprobs_of(st)
     merge_list(acc, lp, "tokens")
     merge_list(acc, lp, "token_logprobs")
     merge_list(acc, lp, "top_logprobs")
