@@ -482,30 +482,9 @@ static int request_response(lua_State *L) {
   return 3;
 }
 
-/* req:info() -> {elapsed, received, sse, done, connects, local_port, http_version} */
-static int request_info(lua_State *L) {
-  request *r = torequest(L);
-  curl_off_t total = 0;
-  long connects = 0, port = 0, ver = 0;
-  curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &total);
-  curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects);
-  curl_easy_getinfo(r->easy, CURLINFO_LOCAL_PORT, &port);
-  curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &ver);
-  lua_createtable(L, 0, 7);
-  lua_pushnumber(L, (double)total / 1e6);
-  lua_setfield(L, -2, "elapsed");
-  lua_pushinteger(L, (lua_Integer)r->received);
-  lua_setfield(L, -2, "received");
-  lua_pushboolean(L, r->sse_on);
-  lua_setfield(L, -2, "sse");
-  lua_pushboolean(L, r->done_seen);
-  lua_setfield(L, -2, "done");
-  lua_pushinteger(L, connects);
-  lua_setfield(L, -2, "connects");
-  lua_pushinteger(L, port);
-  lua_setfield(L, -2, "local_port");
-  lua_pushstring(L, ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
-  lua_setfield(L, -2, "http_version");
+/* req:stream_done() -> true once the stream's data: [DONE] arrived */
+static int request_stream_done(lua_State *L) {
+  lua_pushboolean(L, torequest(L)->done_seen);
   return 1;
 }
 
@@ -775,7 +754,7 @@ static const luaL_Reg request_methods[] = {
   {"event", request_event},
   {"response", request_response},
   {"error", request_error},
-  {"info", request_info},
+  {"stream_done", request_stream_done},
   {"state", request_state},
   {"http_version", request_http_version},
   {NULL, NULL}

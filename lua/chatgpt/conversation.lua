@@ -564,10 +564,6 @@ local function prepare(self, fname, what, params, level)
   if streamed and body.stream_options == nil then
     body.stream_options = { include_usage = true }      -- so that conv.usage counts streams
   end
-  if body.on_delta == io.write then
-    -- on_delta gets (text, chunk); io.write would choke on the chunk
-    body.on_delta = function(text) io.write(text) end
-  end
   if #self._order > 0 then               -- registered tools, after any in params.tools
     local tools = {}
     if type(body.tools) == "table" then

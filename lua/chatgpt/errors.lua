@@ -6,7 +6,8 @@
 -- __tostring, so users can read, copy and compare its fields freely.
 
 local type, pairs, tostring, tonumber, error = type, pairs, tostring, tonumber, error
-local setmetatable, getmetatable, pcall, require = setmetatable, getmetatable, pcall, require
+local setmetatable, getmetatable, require = setmetatable, getmetatable, require
+local decode = require("chatgpt.core").decode  -- value | nil, msg; JSON nulls dropped
 local format, sub, gsub, find, match, lower, byte, char =
   string.format, string.sub, string.gsub, string.find, string.match, string.lower,
   string.byte, string.char
@@ -132,34 +133,6 @@ end
 function M.is(x)
   return type(x) == "table" and getmetatable(x) == Error
 end
-
--- JSON decoding ------------------------------------------------------------
-
-local function strip_nulls(v, null)
-  if type(v) ~= "table" then return v end
-  for k, x in pairs(v) do
-    if x == null then v[k] = nil else strip_nulls(x, null) end
-  end
-  return v
-end
-
--- The default decoder: a private cjson.safe instance (a user's cjson
--- settings must not change what we read), cjson.null turned into nil. The
--- lead replaces errors.decode with the C core's decoder.
-local function default_decoder()
-  local ok, cjson = pcall(require, "cjson.safe")
-  if not ok or type(cjson) ~= "table" then return nil end
-  local inst = cjson.new and cjson.new() or cjson
-  local decode, null = inst.decode, cjson.null
-  return function(s)
-    local v, err = decode(s)
-    if v == nil then return nil, err end
-    return strip_nulls(v, null)
-  end
-end
-
---- errors.decode(s) -> value | nil, msg (replaceable)
-M.decode = default_decoder()
 
 -- Headers ------------------------------------------------------------------
 
@@ -519,11 +492,7 @@ function M.from_http(status, headers, body)
   status = tonumber(status)
   if type(body) ~= "string" then body = "" end
   local inner
-  local decode = M.decode
-  if decode and match(body, "^%s*[%[{]") then
-    local ok, obj = pcall(decode, body)
-    if ok then inner = error_object(obj) end
-  end
+  if match(body, "^%s*[%[{]") then inner = error_object(decode(body)) end
   local err
   if inner then
     err = api_error(inner, status, headers)

@@ -13,8 +13,6 @@ local M = {
   null = core.null,            -- JSON null (equal to cjson.null)
 }
 
-errors.decode = core.decode
-
 M.new = client.new
 
 -- chatgpt.set_key(key): the default key of this Lua state, kept in C

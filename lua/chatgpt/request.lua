@@ -147,7 +147,7 @@ function Request:_body(status, headers, body)
   end
   if response.error ~= nil then return nil, errors.from_api(response, status, headers) end
   local acc = self._acc
-  if acc and acc.whole then          -- a stream request answered with plain JSON
+  if acc then                        -- a stream request answered with plain JSON
     local ok, e = xpcall(acc.whole, traceback, acc, response)
     if not ok then return nil, callback_error(e) end
   end
@@ -174,7 +174,7 @@ function Request:_pump()
   elseif status < 200 or status > 299 then
     err = errors.from_http(status, headers, body or "")
   elseif body == nil then            -- read as SSE
-    if not ud:info().done then
+    if not ud:stream_done() then
       err = errors.new { kind = "network", code = "STREAM_TRUNCATED", status = status,
                          message = "the stream ended before data: [DONE]" }
     else

@@ -75,17 +75,21 @@ local function fire(self, fn, a, b)
   return true
 end
 
+-- Choice and tool-call indices are few and nearly always arrive in order:
+-- an insertion sort keeps the list ordered for the cost of an append.
+local function insert_sorted(list, v)
+  local n = #list + 1
+  list[n] = v
+  while n > 1 and list[n - 1] > v do
+    list[n], list[n - 1] = list[n - 1], list[n]
+    n = n - 1
+  end
+end
+
 local function new_choice(self, idx)
   local st = { index = idx }
   self.by_index[idx] = st
-  -- choice indices are few and nearly always arrive in order: insertion sort
-  local order = self.order
-  local n = #order + 1
-  order[n] = idx
-  while n > 1 and order[n - 1] > idx do
-    order[n], order[n - 1] = order[n - 1], order[n]
-    n = n - 1
-  end
+  insert_sorted(self.order, idx)
   return st
 end
 
@@ -121,13 +125,7 @@ local function new_tool(self, st, k)
   report_calls(self, st, k)
   local t = { n = 0, call = { ["function"] = {} }, reported = false }
   st.tools[k] = t
-  local tidx = st.tidx
-  local n = #tidx + 1
-  tidx[n] = k
-  while n > 1 and tidx[n - 1] > k do
-    tidx[n], tidx[n - 1] = tidx[n - 1], tidx[n]
-    n = n - 1
-  end
+  insert_sorted(st.tidx, k)
   return t
 end
 

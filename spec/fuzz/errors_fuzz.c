@@ -13,7 +13,7 @@
  * the rest is a header block and a body split at the first blank line
  * (CRLF CRLF or LF LF), or, with no blank line, a body alone. The headers
  * go through headers_push, the body through errors.from_http with the C
- * JSON decoder installed as errors.decode, as in init.lua. The Lua checks
+ * JSON decoder (a preloaded stand-in for chatgpt.core). The Lua checks
  * below must hold, and nothing may raise: any Lua error aborts.
  */
 #include <stdint.h>
@@ -65,7 +65,7 @@ static const char *const CHECKS =
   "  local x = errors.parse_duration(v)\n"
   "  check(x == nil or math.type(x) ~= nil, 'parse_duration')\n"
   "end\n"
-  "local obj = errors.decode(body)\n"
+  "local obj = require('chatgpt.core').decode(body)\n"
   "if obj ~= nil then\n"
   "  local e2 = errors.from_api(obj, status, headers)\n"
   "  check(e2.kind == 'api' and type(e2.message) == 'string', 'from_api')\n"
@@ -80,9 +80,12 @@ static void die(lua_State *L, const char *what) {
   abort();
 }
 
-/* cjson is left out: errors.decode is the C decoder, as in init.lua. */
-static int no_cjson(lua_State *L) {
-  return luaL_error(L, "cjson is not used here");
+/* The part of chatgpt.core that errors.lua uses: the C JSON decoder. */
+static int core_stub(lua_State *L) {
+  lua_newtable(L);
+  lua_pushcfunction(L, json_decode);
+  lua_setfield(L, -2, "decode");
+  return 1;
 }
 
 static lua_State *setup(void) {
@@ -91,13 +94,11 @@ static lua_State *setup(void) {
   luaL_openlibs(L);
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "preload");
-  lua_pushcfunction(L, no_cjson);
-  lua_setfield(L, -2, "cjson.safe");
+  lua_pushcfunction(L, core_stub);
+  lua_setfield(L, -2, "chatgpt.core");
   lua_settop(L, 0);
   if (luaL_loadfile(L, ERRORS_LUA) != LUA_OK) die(L, "loading " ERRORS_LUA " (run from the repository root)");
   if (lua_pcall(L, 0, 1, 0) != LUA_OK) die(L, "running " ERRORS_LUA);
-  lua_pushcfunction(L, json_decode);
-  lua_setfield(L, -2, "decode");
   errors_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if (luaL_loadstring(L, CHECKS) != LUA_OK) die(L, "the checks");
   checks_ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -45,7 +45,9 @@ http {
 
 function M.start()
   if dir then return ("https://localhost:%d/v1"):format(port), dir .. "/cert.pem" end
-  local nginx = io.popen("command -v nginx || ls /usr/sbin/nginx 2>/dev/null"):read("l")
+  local p = io.popen("command -v nginx || ls /usr/sbin/nginx 2>/dev/null")
+  local nginx = p:read("l")
+  p:close()
   if not nginx or nginx == "" then return nil, "nginx is not installed" end
   if not sh("command -v openssl") then return nil, "openssl is not installed" end
   dir = os.tmpname()
