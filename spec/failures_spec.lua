@@ -22,14 +22,6 @@ local STATUS = {
   { 503, "server_error", nil, "That model is currently overloaded with other requests." },
 }
 
-local HTML = [[<html>
-<head><title>502 Bad Gateway</title></head>
-<body>
-<center><h1>502 Bad Gateway</h1></center>
-<hr><center>cloudflare</center>
-</body>
-</html>]]
-
 local function survives(c)
   assert.equal("Hello! I am the local fake OpenAI server.", (c:chat("again")))
 end
@@ -60,7 +52,7 @@ describe("HTTP errors", function()
     end)
 
     it(("returns nil, err{kind='http', status=%d} for an HTML body from a proxy"):format(status), function()
-      fake.script { status = status, body = HTML, headers = { { "Content-Type", "text/html" } } }
+      fake.script { status = status, body = T.HTML_502, headers = { { "Content-Type", "text/html" } } }
       local c = T.new { max_retries = 0 }
       local text, err = c:chat("x")
       assert.is_nil(text)

@@ -51,14 +51,6 @@ local function with(t, extra)
   return r
 end
 
-local HTML_502 = [[<html>
-<head><title>502 Bad Gateway</title></head>
-<body>
-<center><h1>502 Bad Gateway</h1></center>
-<hr><center>cloudflare</center>
-</body>
-</html>]]
-
 local GARBAGE = "\0\1\2\255\254\253 garbage \128\129\130\r\n\0\0\n\n\222\173\190\239"
 
 local many_headers = {}
@@ -162,7 +154,7 @@ local ROWS = {
   },
   {
     name = "an HTML 502 page from a proxy",
-    script = { status = 502, body = HTML_502, ["repeat"] = 3,
+    script = { status = 502, body = T.HTML_502, ["repeat"] = 3,
                headers = { { "Content-Type", "text/html" }, { "retry-after-ms", "10" } } },
     opts = { max_retries = 2 },
     want = { kind = "http", status = 502, attempts = 3, retryable = true },

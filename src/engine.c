@@ -366,10 +366,11 @@ static void cancel(lua_State *L, request *r) {
     finish(r, CURLE_ABORTED_BY_CALLBACK);
   }
   unmark_ready(r);
-  if (r->eng && lua_rawgetp(L, LUA_REGISTRYINDEX, &engine_key) == LUA_TUSERDATA) {
+  if (!r->eng) return;                 /* never started, or the engine is gone */
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &engine_key) == LUA_TUSERDATA) {
     compat_getuservalue(L, -1);
     lua_pushnil(L);
-    lua_rawsetp(L, -2, r);
+    lua_rawsetp(L, -2, r);             /* drop the engine's reference */
     lua_pop(L, 1);
   }
   lua_pop(L, 1);

@@ -8,6 +8,15 @@ local M = {}
 M.MARKER = "MARKERk3y"
 M.KEY = "sk-proj-" .. M.MARKER .. "0123456789abcdefWXYZ"
 
+-- What a proxy in front of the API sends when the API is down.
+M.HTML_502 = [[<html>
+<head><title>502 Bad Gateway</title></head>
+<body>
+<center><h1>502 Bad Gateway</h1></center>
+<hr><center>cloudflare</center>
+</body>
+</html>]]
+
 -- chatgpt.new with base_url = the fake server and M.KEY, unless given.
 function M.new(opts)
   local o = {}
