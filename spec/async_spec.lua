@@ -359,6 +359,23 @@ describe("lifecycle", function()
     assert.equal("closing\n", out)
   end)
 
+  it("a loop of chats keeps the Lua heap within 3x of what lives between calls", function()
+    -- a finalizer on each request object once kept every response alive
+    -- for one more GC cycle: the heap peaked at 7x
+    local out = T.run("", ([[
+      local c = require("chatgpt").new { base_url = %q, auth = "none" }
+      for _ = 1, 20 do assert(c:chat("x")) end
+      collectgarbage(); collectgarbage()
+      local base, peak = collectgarbage("count"), 0
+      for _ = 1, 300 do
+        assert(c:chat("x"))
+        peak = math.max(peak, collectgarbage("count"))
+      end
+      print(peak / base < 3 and "ok" or ("peak " .. peak .. " KB, base " .. base .. " KB"))
+      os.exit(0, true)]]):format(fake.base_url()))
+    assert.equal("ok\n", out)
+  end)
+
   it("a state whose requests were never polled closes cleanly", function()
     local out = T.run("", ([[
       local c = require("chatgpt").new { base_url = %q, auth = "none" }

@@ -78,6 +78,19 @@ describe("non-streamed chat captures", function()
     assert.equal("traceloop", info.headers["openai-organization"])
   end)
 
+  case("pairs(info) lists every field, the ones made on first use included", function()
+    replay("chat_basic_gpt-3.5-turbo-0125_2026-03.json")
+    local _, _, info = T.new():chat("x")
+    local seen = {}
+    for k, v in pairs(info) do seen[k] = v end
+    for _, k in ipairs { "status", "headers", "request_id", "ratelimit", "attempts", "elapsed",
+                         "http_version" } do
+      assert.is_not_nil(seen[k], k)
+    end
+    assert.equal("req_30120fae78c49759a7f9a4381ee6abe2", seen.request_id)
+    assert.equal(9999, seen.ratelimit.remaining_requests)
+  end)
+
   case("header names in info are lower-case, whatever the server's case", function()
     replay("chat_basic_gpt-3.5-turbo-0613_2023-11.json")
     local _, _, info = T.new():chat("x")

@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 
 #include "engine.h"
+#include "headers.h"
 #include "json.h"
 #include "key.h"
 #include "request.h"
@@ -22,6 +23,7 @@ static const luaL_Reg core_funcs[] = {
   {"check_messages", request_check_messages},
   {"encode", json_encode},
   {"decode", json_decode},
+  {"headers", headers_parse},
   {"request", engine_request},
   {"poll", engine_poll},
   {"configure", engine_configure},

@@ -13,4 +13,7 @@
  * CRs; repeated names are joined with ", ". Raises only on memory errors. */
 void headers_push(lua_State *L, const char *p, size_t len);
 
+/* Lua: core.headers(block) -> the same table for a header block string. */
+int headers_parse(lua_State *L);
+
 #endif

@@ -7,21 +7,37 @@ local errors = require "chatgpt.errors"
 local loop   = require "chatgpt.loop"
 local stream = require "chatgpt.stream"
 
-local setmetatable, tostring, type, xpcall = setmetatable, tostring, type, xpcall
+local next, rawset, setmetatable, tostring, type, xpcall = next, rawset, setmetatable, tostring, type, xpcall
 local traceback = debug.traceback
-local decode, now, redact = core.decode, core.now, core.redact
+local decode, now, redact, parse_headers = core.decode, core.now, core.redact, core.headers
 
 local Request = {}
 Request.__index = Request
+
+-- A Request dropped while in flight is collected (the loop holds it
+-- weakly); its guard's finalizer then stops the transfer. The finalizer
+-- sits on this small guard and not on the Request because an object with
+-- __gc outlives its last reference by a whole GC cycle, and so does all it
+-- refers to: on a Request, that is the whole response (measured: the heap
+-- of a loop of chats peaked at 3x its size).
+local guard_mt = { __gc = function(g)
+  if g.pending then
+    g.pending = false
+    loop.pending = loop.pending - 1
+    g.ud:close()
+  end
+end }
 
 -- spec: the C request spec. job: {
 --   stream = "chat" | "completion" | nil, callbacks = {on_delta, on_chunk, on_tool_call},
 --   finish = function(response) -> results... | nil, err,
 --   max_retries = n, key = key userdata or nil (for redaction) }
 function Request.new(spec, job)
+  local ud = core.request(spec)
   local self = setmetatable({
     status = "pending",
-    _ud = core.request(spec),
+    _ud = ud,
+    _guard = setmetatable({ ud = ud, pending = true }, guard_mt),
     _job = job,
     _attempts = 0,
     _t0 = now(),
@@ -39,24 +55,42 @@ function Request:_start()
   loop.register(self._ud, self)
 end
 
--- info.ratelimit is parsed on first use: most callers never read it.
-local info_mt = { __index = function(t, k)
-  if k == "ratelimit" then
-    local v = errors.ratelimit(rawget(t, "headers"))
-    rawset(t, "ratelimit", v)
-    return v
+-- info.headers, info.request_id and info.ratelimit are made from the raw
+-- header block on first use: most callers read none of them, and parsing
+-- the headers costs more than the rest of a call. pairs(info) makes them
+-- first, so that a dump shows every field.
+local raw_headers = setmetatable({}, { __mode = "k" })   -- info -> header block
+local info_mt = {}
+info_mt.__index = function(t, k)
+  local v
+  if k == "headers" then
+    v = parse_headers(raw_headers[t])
+  elseif k == "request_id" then
+    v = t.headers["x-request-id"]
+  elseif k == "ratelimit" then
+    v = errors.ratelimit(t.headers)
+  else
+    return nil
   end
-end }
+  rawset(t, k, v)
+  return v
+end
+info_mt.__pairs = function(t)
+  local _ = t.headers
+  _ = t.request_id
+  _ = t.ratelimit
+  return next, t, nil
+end
 
-local function ratelimit_info(self, status, headers)
-  return setmetatable({
+local function new_info(self, status, raw)
+  local info = setmetatable({
     status = status,
-    headers = headers,
-    request_id = headers["x-request-id"],
     http_version = self._ud:http_version(),
     attempts = self._attempts,
     elapsed = now() - self._t0,
   }, info_mt)
+  raw_headers[info] = raw
+  return info
 end
 
 -- The end of the call: results (a packed list) or err.
@@ -78,6 +112,7 @@ function Request:_settle(results, err)
     self._results = results
   end
   self._acc = nil
+  self._guard.pending = false
   loop.pending = loop.pending - 1
   loop.wake(self)
 end
@@ -117,9 +152,9 @@ end
 function Request:_event(data, typ)
   local chunk, perr = decode(data)
   if typ == "error" or (type(chunk) == "table" and chunk.error ~= nil) then
-    local status, headers = self._ud:response()
+    local status, raw = self._ud:response()
     return self:_fail(errors.from_api(type(chunk) == "table" and chunk or { message = data },
-                                      status, headers))
+                                      status, parse_headers(raw)))
   end
   if type(chunk) ~= "table" then
     return self:_fail(errors.new {
@@ -137,7 +172,7 @@ function Request:_event(data, typ)
 end
 
 -- Decodes a whole (non-SSE) 2xx body into the call's results.
-function Request:_body(status, headers, body)
+function Request:_body(status, raw, body)
   local response, perr = decode(body)
   if type(response) ~= "table" then
     local excerpt = body:sub(1, 60):gsub("%s+", " ")
@@ -145,7 +180,7 @@ function Request:_body(status, headers, body)
       kind = "parse", code = "BAD_JSON", status = status,
       message = "the response is not a JSON object: " .. (perr or excerpt) }
   end
-  if response.error ~= nil then return nil, errors.from_api(response, status, headers) end
+  if response.error ~= nil then return nil, errors.from_api(response, status, parse_headers(raw)) end
   local acc = self._acc
   if acc then                        -- a stream request answered with plain JSON
     local ok, e = xpcall(acc.whole, traceback, acc, response)
@@ -166,13 +201,13 @@ function Request:_pump()
   end
   if self.status ~= "pending" or ud:state() ~= "done" then return end
 
-  local status, headers, body = ud:response()
+  local status, raw, body = ud:response()
   local terr, err, response = ud:error()
   if terr then
     err = errors.from_transport(terr)
     if status ~= 0 then err.status = status end
   elseif status < 200 or status > 299 then
-    err = errors.from_http(status, headers, body or "")
+    err = errors.from_http(status, parse_headers(raw), body or "")
   elseif body == nil then            -- read as SSE
     if not ud:stream_done() then
       err = errors.new { kind = "network", code = "STREAM_TRUNCATED", status = status,
@@ -182,14 +217,14 @@ function Request:_pump()
       if ok then response = r else err = callback_error(r) end
     end
   else
-    response, err = self:_body(status, headers, body)
+    response, err = self:_body(status, raw, body)
   end
   if err then
-    err.request_id = err.request_id or headers["x-request-id"]
+    err.request_id = err.request_id or parse_headers(raw)["x-request-id"]
     if self:_retry(err) then return end
     return self:_settle(nil, err)
   end
-  local info = ratelimit_info(self, status, headers)
+  local info = new_info(self, status, raw)
   local r1, r2 = self._job.finish(response)
   if r1 == nil and errors.is(r2) then
     r2.request_id = r2.request_id or info.request_id
@@ -228,7 +263,7 @@ function Request:wait(seconds)
   return self:result()
 end
 
--- Idempotent; also __close and __gc.
+-- Idempotent; also __close, and the guard's __gc (see guard_mt).
 function Request:cancel()
   if self.status ~= "pending" then return end
   if self._timer then self._timer.fn = function() end; self._timer = nil end
@@ -238,15 +273,6 @@ function Request:cancel()
 end
 
 Request.__close = Request.cancel
-
--- Collected while in flight: its owner dropped it. Only the transfer is
--- stopped (the C side frees itself); nothing else can observe it.
-function Request:__gc()
-  if self.status == "pending" then
-    loop.pending = loop.pending - 1
-    self._ud:close()
-  end
-end
 
 function Request:__tostring()
   return "chatgpt.request (" .. self.status .. ")"
