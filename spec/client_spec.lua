@@ -192,10 +192,10 @@ describe("request headers", function()
     assert.equal("application/json", header(rec, "accept"))
   end)
 
-  it("sends a User-Agent naming lua-chatgpt, libcurl and Lua", function()
+  it("sends a User-Agent naming lua-chatgpt and its version", function()
     T.new():chat("a")
     local ua = header(fake.last(), "user-agent")
-    assert.truthy(ua:match("^lua%-chatgpt/%d+%.%d+%.%d+ libcurl/%d+%.%d+%.%d+ Lua 5%.4$"), ua)
+    assert.equal("lua-chatgpt/" .. chatgpt._VERSION:match("%d+%.%d+%.%d+$"), ua)
   end)
 
   it("sends OpenAI-Organization and OpenAI-Project when set", function()

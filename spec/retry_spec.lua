@@ -425,12 +425,23 @@ end)
 describe("compressed answers", function()
   before_each(function() drain(); fake.reset() end)
 
-  it("gzip is asked for and decoded", function()
+  it("models and embeddings ask for gzip and deflate, and decode them", function()
+    fake.script { gzip = true, json = { object = "list", data = { { id = "zipped" } } } }
+    local list = T.new():models()
+    assert.equal("zipped", list[1].id)
+    assert.truthy(fake.last().header["accept-encoding"]:find("gzip", 1, true))
+    assert.truthy(fake.last().header["accept-encoding"]:find("deflate", 1, true))
+    fake.script { gzip = true, json = { object = "list", data = { { index = 0, embedding = { 0.5 } } } } }
+    local vectors = T.new():embed("x")
+    assert.same({ { 0.5 } }, vectors)
+    assert.truthy(fake.last().header["accept-encoding"]:find("gzip", 1, true))
+  end)
+
+  it("a chat does not ask for compression (its answer is small) but decodes gzip", function()
     fake.script { gzip = true, json = { choices = { { index = 0,
       message = { role = "assistant", content = "zipped" } } } } }
     assert.equal("zipped", (T.new():chat("x")))
-    assert.truthy(fake.last().header["accept-encoding"]:find("gzip", 1, true))
-    assert.truthy(fake.last().header["accept-encoding"]:find("deflate", 1, true))
+    assert.is_nil(fake.last().header["accept-encoding"])
   end)
 
   it("deflate is decoded", function()

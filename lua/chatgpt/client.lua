@@ -13,6 +13,10 @@ local M = {}
 M.VERSION = "0.1.0"
 M.default_key = nil         -- set by chatgpt.set_key (a key userdata)
 
+-- Short on purpose: libcurl writes header lines a byte at a time, ~180
+-- instructions a byte (measured), on every request.
+local USER_AGENT = "lua-chatgpt/" .. M.VERSION
+
 local Client = {}
 Client.__index = Client
 M.Client = Client
@@ -155,8 +159,6 @@ function M.new(opts)
   end
   self._headers = h
   self._specs = {}
-  self._user_agent = "lua-chatgpt/" .. M.VERSION .. " libcurl/" .. core.curl_version()
-                     .. " " .. _VERSION
   if opts.max_connections then
     core.configure { max_connections = math.tointeger(opts.max_connections) or 16 }
   end
@@ -199,6 +201,12 @@ local function split(params, level)
   return body, own
 end
 
+-- Endpoints whose answers are worth asking gzip for: long lists and
+-- vectors. A chat answer is a few hundred bytes to a few KB; asking costs
+-- more CPU than it saves on the wire. Any answer that comes compressed is
+-- decoded all the same.
+local COMPRESSED = { ["/models"] = true, ["/embeddings"] = true }
+
 -- The C request spec of one kind of call (method, path, streamed or not),
 -- built once per client: core.request copies what it needs, so only the
 -- per-call fields change between calls.
@@ -213,7 +221,7 @@ local function spec_for(self, method, path, stream)
     url = self.base_url .. path .. self._query, method = method, headers = headers,
     key = self._key, auth = self.auth, connect_timeout = self.connect_timeout,
     max_body = self.max_response_bytes, max_event = self.max_event_bytes,
-    stream = stream, compressed = not stream, user_agent = self._user_agent,
+    stream = stream, compressed = COMPRESSED[path] or false, user_agent = USER_AGENT,
     ca_file = self.ca_file,
   }
   self._specs[name] = spec
