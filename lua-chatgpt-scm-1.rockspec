@@ -34,7 +34,7 @@ build = {
     ["chatgpt.core"] = {
       sources = {
         "src/core.c", "src/engine.c", "src/json.c", "src/key.c",
-        "src/headers.c", "src/request.c", "src/sse.c",
+        "src/headers.c", "src/request.c", "src/spec.c", "src/sse.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(CURL_INCDIR)" },

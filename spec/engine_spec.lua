@@ -66,6 +66,43 @@ describe("the engine", function()
     assert.truthy(conns(fake.requests()) > 1)
   end)
 
+  it("a stream and a plain chat alternate on one client, each sending its own body", function()
+    local c = T.new()
+    for i = 1, 6 do
+      if i % 2 == 0 then
+        assert.is_string((c:chat("plain" .. i)))
+      else
+        assert.is_string((c:chat("stream" .. i, { on_delta = function() end })))
+      end
+    end
+    local recs = fake.requests()
+    assert.equal(6, #recs)
+    for i, r in ipairs(recs) do
+      local body = r.body
+      assert.truthy(body:find((i % 2 == 0 and "plain" or "stream") .. i, 1, true), body)
+      assert.equal(i % 2 == 1, body:find('"stream":true', 1, true) ~= nil)
+      assert.equal(i % 2 == 0 and "application/json" or "text/event-stream", r.header["accept"])
+    end
+    assert.equal(1, conns(recs))
+  end)
+
+  it("requests outlive a client that was dropped while they ran", function()
+    local reqs = {}
+    do
+      local c = T.new()
+      for i = 1, 3 do
+        fake.script { delay = 0.1, json = { choices = { { index = 0,
+          message = { role = "assistant", content = "late" } } } } }
+        reqs[i] = c:chat_async("x" .. i)
+      end
+    end
+    collectgarbage(); collectgarbage()
+    for i = 1, 3 do assert.equal("late", (reqs[i]:wait())) end
+    reqs = nil
+    collectgarbage(); collectgarbage()
+    assert.is_string((T.new():chat("after")))
+  end)
+
   it("caps parallel connections per host with max_connections", function()
     -- a fresh process: idle connections of earlier specs would be reused
     for _ = 1, 6 do

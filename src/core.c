@@ -10,6 +10,7 @@
 #include "json.h"
 #include "key.h"
 #include "request.h"
+#include "spec.h"
 
 #define CORE_VERSION "0.1.0"
 
@@ -24,6 +25,7 @@ static const luaL_Reg core_funcs[] = {
   {"encode", json_encode},
   {"decode", json_decode},
   {"headers", headers_parse},
+  {"spec", spec_new},
   {"request", engine_request},
   {"poll", engine_poll},
   {"configure", engine_configure},
@@ -48,6 +50,7 @@ int luaopen_chatgpt_core(lua_State *L) {
   pin();
   key_open(L);
   engine_open(L);
+  spec_open(L);
   luaL_newlib(L, core_funcs);
   lua_pushliteral(L, CORE_VERSION);
   lua_setfield(L, -2, "_VERSION");

@@ -15,7 +15,7 @@
  */
 #include "engine.h"
 #include "compat.h"
-#include "key.h"
+#include "spec.h"
 #include "sse.h"
 
 #include <pthread.h>
@@ -45,19 +45,17 @@ typedef struct engine {
   struct request *live;                 /* inside the multi */
   struct request *ready;                /* news for Lua since the last poll */
   int nlive;
-  CURL *pool[32];                       /* reset easy handles, for reuse */
-  int npool;
 } engine;
 
 typedef struct request {
-  CURL *easy;
+  CURL *easy;                           /* lent by spec until closed */
+  spec *spec;                           /* kept alive by the user value */
   engine *eng;                          /* NULL once the engine is gone */
   struct request *prev, *next;          /* the engine's live list */
   struct request *ready_next;
   int in_ready;
   int state, abort;
   CURLcode result;
-  struct curl_slist *headers;           /* holds the key: wiped on free */
   int stream;                           /* the caller asked for SSE */
   int decided, sse_on, done_seen;
   buf body, hdrs, events;
@@ -224,7 +222,6 @@ static int engine_gc(lua_State *L) {
   for (r = e->live; r; r = r->next) r->eng = NULL;
   for (r = e->ready; r; r = r->ready_next) { r->in_ready = 0; r->eng = NULL; }
   e->live = e->ready = NULL;
-  while (e->npool > 0) curl_easy_cleanup(e->pool[--e->npool]);
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
   return 0;
@@ -352,12 +349,6 @@ static request *torequest(lua_State *L) {
   return r;
 }
 
-static void wipe_headers(struct curl_slist *h) {
-  struct curl_slist *p;
-  for (p = h; p; p = p->next) explicit_bzero(p->data, strlen(p->data));
-  curl_slist_free_all(h);
-}
-
 /* Leaves the multi without a result: the caller gave up on it. */
 static void cancel(lua_State *L, request *r) {
   if (r->state == ST_RUNNING) {
@@ -380,24 +371,14 @@ static int request_close(lua_State *L) {
   request *r = checkrequest(L);
   if (r->state == ST_CLOSED) return 0;
   cancel(L, r);
-  if (r->easy) {
-    /* a reset handle is cheaper to reuse than a new one to make */
-    if (r->eng && r->eng->multi && r->eng->npool < 32) {
-      curl_easy_reset(r->easy);
-      r->eng->pool[r->eng->npool++] = r->easy;
-    } else {
-      curl_easy_cleanup(r->easy);
-    }
-  }
+  if (r->easy) spec_give(r->spec, r->easy);
   r->easy = NULL;
-  wipe_headers(r->headers);
-  r->headers = NULL;
   buf_free(&r->body);
   buf_free(&r->hdrs);
   buf_free(&r->events);
   sse_free(&r->sse);
   r->state = ST_CLOSED;
-  lua_pushnil(L);                      /* the body string can go now */
+  lua_pushnil(L);                      /* the spec can go now */
   compat_setuservalue(L, 1);
   return 0;
 }
@@ -601,157 +582,49 @@ static int request_error(lua_State *L) {
 
 /* ---- construction ---------------------------------------------------- */
 
-static double optnum(lua_State *L, const char *k, double def) {
-  double v;
-  lua_getfield(L, 1, k);
-  v = luaL_opt(L, luaL_checknumber, -1, def);
-  lua_pop(L, 1);
-  return v;
-}
-
-static const char *optstr(lua_State *L, const char *k, const char *def) {
-  const char *v;
-  lua_getfield(L, 1, k);
-  v = luaL_opt(L, luaL_checkstring, -1, def);
-  lua_pop(L, 1);                                   /* spec keeps it alive */
-  return v;
-}
-
-static int optbool(lua_State *L, const char *k) {
-  int v;
-  lua_getfield(L, 1, k);
-  v = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
-static int addheader(request *r, const char *h) {
-  struct curl_slist *n = curl_slist_append(r->headers, h);
-  if (!n) return 0;
-  r->headers = n;
-  return 1;
-}
-
-/* The auth header is built in C memory that is wiped right after curl has
- * copied it into the list (which is itself wiped on close). */
-static int addauth(lua_State *L, request *r, const char *auth) {
-  size_t klen, n;
-  const char *k, *fmt;
-  char *h;
-  int ok;
-  if (strcmp(auth, "none") == 0) return 1;
-  if (strcmp(auth, "bearer") == 0) fmt = "Authorization: Bearer ";
-  else if (strcmp(auth, "api-key") == 0) fmt = "api-key: ";
-  else return luaL_error(L, "bad auth '%s' (bearer, api-key or none)", auth);
-  if (lua_getfield(L, 1, "key") == LUA_TNIL) { lua_pop(L, 1); return 1; }
-  k = key_bytes(L, -1, &klen);
-  n = strlen(fmt);
-  if ((h = malloc(n + klen + 1)) == NULL) return 0;
-  memcpy(h, fmt, n);
-  memcpy(h + n, k, klen);
-  h[n + klen] = '\0';
-  ok = addheader(r, h);
-  explicit_bzero(h, n + klen);
-  free(h);
-  lua_pop(L, 1);
-  return ok;
-}
-
-/* core.request{url, method, body, headers = {"Name: value"...}, key, auth,
- *   timeout, connect_timeout, idle_timeout, max_body, max_event, stream,
- *   compressed, user_agent} -> an idle request */
+/* core.request(spec, body, timeout, idle_timeout) -> an idle request. Only
+ * what differs between calls is set here; the rest is the spec's (the
+ * body is copied: a retry sends it again). */
 int engine_request(lua_State *L) {
-  request *r;
-  const char *url, *method, *body;
+  spec *s = spec_check(L, 1);
   size_t bodylen = 0;
-  double timeout, connect, idle;
-  lua_Integer i, n;
+  const char *body = luaL_optlstring(L, 2, NULL, &bodylen);
+  double timeout = luaL_optnumber(L, 3, 600), idle = luaL_optnumber(L, 4, 60);
+  request *r;
   CURL *c;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 1);
-  url = optstr(L, "url", NULL);
-  luaL_argcheck(L, url != NULL, 1, "spec.url missing");
-  lua_getfield(L, 1, "body");
-  body = lua_tolstring(L, -1, &bodylen);
-  lua_pop(L, 1);
-  method = optstr(L, "method", body ? "POST" : "GET");
-  timeout = optnum(L, "timeout", 600);
-  connect = optnum(L, "connect_timeout", 10);
-  idle = optnum(L, "idle_timeout", 60);
-
-  r = (request *)compat_newuserdata(L, sizeof(request), 1);  /* stack: spec, req */
+  int fresh;
+  luaL_argcheck(L, (body != NULL) == (s->post != 0), 2,
+                s->post ? "a POST needs a body" : "a GET has no body");
+  lua_settop(L, 4);                       /* the body stays on the stack */
+  getengine(L, 0);                        /* curl_global_init before any handle */
+  r = (request *)compat_newuserdata(L, sizeof(request), 1);
   memset(r, 0, sizeof *r);
   r->state = ST_CLOSED;                   /* closed until fully built */
   luaL_setmetatable(L, REQUEST_TYPE);
-  lua_getfield(L, 1, "body");
-  compat_setuservalue(L, 2);              /* keeps the body string alive */
-
-  r->stream = optbool(L, "stream");
+  lua_pushvalue(L, 1);
+  compat_setuservalue(L, 5);              /* keeps the spec alive */
+  r->spec = s;
+  r->stream = s->stream;
   r->idle = idle;
-  r->max_body = (size_t)optnum(L, "max_body", 64.0 * 1024 * 1024);
-  r->max_header = (size_t)optnum(L, "max_header", 256.0 * 1024);
-  sse_init(&r->sse, (size_t)optnum(L, "max_event", SSE_DEFAULT_MAX_EVENT), on_event, r);
-  {
-    engine *e = getengine(L, 0);
-    c = e->multi && e->npool > 0 ? e->pool[--e->npool] : curl_easy_init();
-  }
-  if ((r->easy = c) == NULL) return luaL_error(L, "chatgpt: curl_easy_init failed");
+  r->max_body = s->max_body;
+  r->max_header = s->max_header;
+  sse_init(&r->sse, s->max_event, on_event, r);
+  if ((c = spec_take(s, &fresh)) == NULL) return luaL_error(L, "chatgpt: curl_easy_init failed");
+  r->easy = c;
   r->state = ST_IDLE;
-
-  if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
-    n = luaL_len(L, -1);
-    for (i = 1; i <= n; i++) {
-      const char *h;
-      lua_rawgeti(L, -1, i);
-      h = lua_tostring(L, -1);
-      luaL_argcheck(L, h && !strpbrk(h, "\r\n"), 1, "header lines are strings without CR or LF");
-      if (!addheader(r, h)) return luaL_error(L, "chatgpt: out of memory");
-      lua_pop(L, 1);
-    }
+  if (fresh) {
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   }
-  lua_pop(L, 1);
-  if (!addheader(r, "Expect:") ||
-      (!optbool(L, "compressed") && !addheader(r, "Accept-Encoding:")))
-    return luaL_error(L, "chatgpt: out of memory");
-  if (!addauth(L, r, optstr(L, "auth", "bearer"))) return luaL_error(L, "chatgpt: out of memory");
-
   curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)r);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  /* Only where ALPN tells at once whether a connection multiplexes: over
-   * plain HTTP/1.1 curl learns it when the first response ends, and every
-   * other transfer to that host would wait for it. */
-  if (strncmp(url, "https://", 8) == 0) curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect * 1000));
-  curl_easy_setopt(c, CURLOPT_USERAGENT, optstr(L, "user_agent", "lua-chatgpt"));
-  if (optstr(L, "ca_file", NULL))         /* a private CA; verification stays on */
-    curl_easy_setopt(c, CURLOPT_CAINFO, optstr(L, "ca_file", NULL));
-  /* Every answer is decoded if a server compresses it; only `compressed`
-   * requests ask for it. Chat answers are small, and the header alone
-   * costs libcurl ~8,000 instructions a request to write (measured). */
-  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   if (body) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bodylen);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  }
-  if (strcmp(method, "GET") == 0) {
-    if (!body) curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  } else if (strcmp(method, "POST") != 0) {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK)
+      return luaL_error(L, "chatgpt: out of memory");
   }
   return 1;
 }

@@ -4,7 +4,8 @@
 
 #include <lua.h>
 
-/* Lua: core.request(spec) -> request   (created idle; req:start() runs it)
+/* Lua: core.request(spec, body, timeout, idle_timeout) -> request
+ *        (created idle; req:start() runs it; spec from core.spec)
  *      core.poll(seconds) -> running, ready requests...
  *      core.configure{max_connections = n}
  *      core.now() -> monotonic seconds

@@ -5,6 +5,8 @@ local core    = require "chatgpt.core"
 local errors  = require "chatgpt.errors"
 local Request = require "chatgpt.request"
 
+local encode = core.encode
+
 local error, io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type =
       error, io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type
 
@@ -158,7 +160,7 @@ function M.new(opts)
     h[#h + 1] = name .. ": " .. v
   end
   self._headers = h
-  self._specs = {}
+  self._specs, self._stream_specs = {}, {}
   if opts.max_connections then
     core.configure { max_connections = math.tointeger(opts.max_connections) or 16 }
   end
@@ -207,43 +209,39 @@ end
 -- decoded all the same.
 local COMPRESSED = { ["/models"] = true, ["/embeddings"] = true }
 
--- The C request spec of one kind of call (method, path, streamed or not),
--- built once per client: core.request copies what it needs, so only the
--- per-call fields change between calls.
+-- The C spec of one kind of call (endpoint, streamed or not), made once
+-- per client: core.spec works out the URL, headers and options, and keeps
+-- handles configured with them, so a call only brings its body.
 local function spec_for(self, method, path, stream)
-  local name = method .. path .. (stream and "#stream" or "")
-  local spec = self._specs[name]
+  local cache = stream and self._stream_specs or self._specs
+  local spec = cache[path]
   if spec then return spec end
   local headers = { "Accept: " .. (stream and "text/event-stream" or "application/json") }
   if method == "POST" then headers[2] = "Content-Type: application/json" end
   for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
-  spec = {
+  spec = core.spec {
     url = self.base_url .. path .. self._query, method = method, headers = headers,
     key = self._key, auth = self.auth, connect_timeout = self.connect_timeout,
     max_body = self.max_response_bytes, max_event = self.max_event_bytes,
     stream = stream, compressed = COMPRESSED[path] or false, user_agent = USER_AGENT,
     ca_file = self.ca_file,
   }
-  self._specs[name] = spec
+  cache[path] = spec
   return spec
 end
 
 -- Starts a request on the engine. job as in Request.new.
 function Client:_send(method, path, body, own, job, level)
   local spec = spec_for(self, method, path, job.stream ~= nil)
-  spec.body = nil
   if body then
-    local ok, r = pcall(core.encode, body)
+    local ok, r = pcall(encode, body)
     if not ok then fail(level + 1, (tostring(r):gsub("^chatgpt: ", ""))) end
-    spec.body = r
+    body = r
   end
-  spec.timeout = own.timeout or self.timeout
-  spec.idle_timeout = own.idle_timeout or self.idle_timeout
   job.max_retries = own.max_retries or self.max_retries
   job.key = self._key
-  local req = Request.new(spec, job)
-  spec.body = nil                  -- the request keeps its own reference
-  return req
+  return Request.new(core.request(spec, body, own.timeout or self.timeout,
+                                  own.idle_timeout or self.idle_timeout), job)
 end
 
 local function parse_error(code, message, response)

@@ -28,12 +28,11 @@ local guard_mt = { __gc = function(g)
   end
 end }
 
--- spec: the C request spec. job: {
+-- ud: an idle C request (core.request). job: {
 --   stream = "chat" | "completion" | nil, callbacks = {on_delta, on_chunk, on_tool_call},
 --   finish = function(response) -> results... | nil, err,
 --   max_retries = n, key = key userdata or nil (for redaction) }
-function Request.new(spec, job)
-  local ud = core.request(spec)
+function Request.new(ud, job)
   local self = setmetatable({
     status = "pending",
     _ud = ud,

@@ -1,0 +1,219 @@
+/* Prepared kinds of request: see spec.h. A client makes one per endpoint
+ * and reuses it for every call, so reading the options, building the
+ * header list (with the key) and configuring a handle happen once, not per
+ * call; handles go back to their spec's pool configured, not reset. */
+#include "spec.h"
+#include "compat.h"
+#include "key.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#define SPEC_TYPE "chatgpt.spec"
+
+static char *dupstr(const char *s) {
+  char *p;
+  size_t n;
+  if (s == NULL) return NULL;
+  n = strlen(s) + 1;
+  if ((p = (char *)malloc(n)) != NULL) memcpy(p, s, n);
+  return p;
+}
+
+static void wipe_list(struct curl_slist *h) {
+  struct curl_slist *p;
+  for (p = h; p; p = p->next) explicit_bzero(p->data, strlen(p->data));
+  curl_slist_free_all(h);
+}
+
+/* Frees what the handles point to: only once none is lent out. */
+static void spec_free(spec *s) {
+  wipe_list(s->headers);
+  s->headers = NULL;
+  free(s->url);
+  free(s->user_agent);
+  free(s->ca_file);
+  s->url = s->user_agent = s->ca_file = NULL;
+}
+
+static int spec_gc(lua_State *L) {
+  spec *s = (spec *)luaL_checkudata(L, 1, SPEC_TYPE);
+  if (s->closed) return 0;
+  s->closed = 1;
+  while (s->npool > 0) curl_easy_cleanup(s->pool[--s->npool]);
+  if (s->nout == 0) spec_free(s);
+  return 0;
+}
+
+spec *spec_check(lua_State *L, int idx) {
+  spec *s = (spec *)luaL_checkudata(L, idx, SPEC_TYPE);
+  if (s->closed) luaL_argerror(L, idx, "spec is closed");
+  return s;
+}
+
+/* ---- construction ---------------------------------------------------- */
+
+static double optnum(lua_State *L, const char *k, double def) {
+  double v;
+  lua_getfield(L, 1, k);
+  v = luaL_opt(L, luaL_checknumber, -1, def);
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *optstr(lua_State *L, const char *k, const char *def) {
+  const char *v;
+  lua_getfield(L, 1, k);
+  v = luaL_opt(L, luaL_checkstring, -1, def);
+  lua_pop(L, 1);                                   /* the table keeps it alive */
+  return v;
+}
+
+static int optbool(lua_State *L, const char *k) {
+  int v;
+  lua_getfield(L, 1, k);
+  v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static int addheader(spec *s, const char *h) {
+  struct curl_slist *n = curl_slist_append(s->headers, h);
+  if (!n) return 0;
+  s->headers = n;
+  return 1;
+}
+
+/* The auth header is built in C memory that is wiped right after curl has
+ * copied it into the list (which is itself wiped when freed). */
+static int addauth(lua_State *L, spec *s, const char *auth) {
+  size_t klen, n;
+  const char *k, *fmt;
+  char *h;
+  int ok;
+  if (strcmp(auth, "none") == 0) return 1;
+  if (strcmp(auth, "bearer") == 0) fmt = "Authorization: Bearer ";
+  else if (strcmp(auth, "api-key") == 0) fmt = "api-key: ";
+  else return luaL_error(L, "bad auth '%s' (bearer, api-key or none)", auth);
+  if (lua_getfield(L, 1, "key") == LUA_TNIL) { lua_pop(L, 1); return 1; }
+  k = key_bytes(L, -1, &klen);
+  n = strlen(fmt);
+  if ((h = (char *)malloc(n + klen + 1)) == NULL) return 0;
+  memcpy(h, fmt, n);
+  memcpy(h + n, k, klen);
+  h[n + klen] = '\0';
+  ok = addheader(s, h);
+  explicit_bzero(h, n + klen);
+  free(h);
+  lua_pop(L, 1);
+  return ok;
+}
+
+int spec_new(lua_State *L) {
+  spec *s;
+  const char *url, *method;
+  lua_Integer i, n;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  url = optstr(L, "url", NULL);
+  luaL_argcheck(L, url != NULL, 1, "spec.url missing");
+  method = optstr(L, "method", "POST");
+  luaL_argcheck(L, strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0, 1,
+                "spec.method must be GET or POST");
+
+  s = (spec *)compat_newuserdata(L, sizeof(spec), 0);
+  memset(s, 0, sizeof *s);              /* __gc frees a half-built one */
+  luaL_setmetatable(L, SPEC_TYPE);
+  s->post = method[0] == 'P';
+  s->stream = optbool(L, "stream");
+  s->compressed = optbool(L, "compressed");
+  s->connect_ms = (long)(optnum(L, "connect_timeout", 10) * 1000);
+  s->max_body = (size_t)optnum(L, "max_body", 64.0 * 1024 * 1024);
+  s->max_header = (size_t)optnum(L, "max_header", 256.0 * 1024);
+  s->max_event = (size_t)optnum(L, "max_event", 8.0 * 1024 * 1024);
+  if ((s->url = dupstr(url)) == NULL ||
+      (s->user_agent = dupstr(optstr(L, "user_agent", "lua-chatgpt"))) == NULL ||
+      (optstr(L, "ca_file", NULL) && (s->ca_file = dupstr(optstr(L, "ca_file", NULL))) == NULL))
+    return luaL_error(L, "chatgpt: out of memory");
+
+  if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+    n = luaL_len(L, -1);
+    for (i = 1; i <= n; i++) {
+      const char *h;
+      lua_rawgeti(L, -1, i);
+      h = lua_tostring(L, -1);
+      luaL_argcheck(L, h && !strpbrk(h, "\r\n"), 1, "header lines are strings without CR or LF");
+      if (!addheader(s, h)) return luaL_error(L, "chatgpt: out of memory");
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  /* "Name:" with no value removes a header libcurl would add. Answers are
+   * decoded whenever a server compresses them; only `compressed` specs
+   * ask for it: a chat answer is small, and writing the header costs
+   * libcurl ~8,000 instructions a request (measured). */
+  if (!addheader(s, "Expect:") ||
+      (!s->compressed && !addheader(s, "Accept-Encoding:")) ||
+      !addauth(L, s, optstr(L, "auth", "bearer")))
+    return luaL_error(L, "chatgpt: out of memory");
+  return 1;
+}
+
+/* ---- handles ----------------------------------------------------------- */
+
+static void configure(spec *s, CURL *c) {
+  curl_easy_setopt(c, CURLOPT_URL, s->url);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* Only where ALPN tells at once whether a connection multiplexes: over
+   * plain HTTP/1.1 curl learns it when the first response ends, and every
+   * other transfer to that host would wait for it. */
+  if (strncmp(s->url, "https://", 8) == 0) curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->connect_ms);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, s->user_agent);
+  if (s->ca_file)                       /* a private CA; verification stays on */
+    curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
+  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  if (!s->post) curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+}
+
+CURL *spec_take(spec *s, int *fresh) {
+  CURL *c;
+  *fresh = 0;
+  if (s->npool > 0) {
+    c = s->pool[--s->npool];
+  } else {
+    if ((c = curl_easy_init()) == NULL) return NULL;
+    configure(s, c);
+    *fresh = 1;
+  }
+  s->nout++;
+  return c;
+}
+
+void spec_give(spec *s, CURL *c) {
+  s->nout--;
+  if (!s->closed && s->npool < SPEC_POOL) {
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);   /* it pointed into the request */
+    s->pool[s->npool++] = c;
+  } else {
+    curl_easy_cleanup(c);
+    if (s->closed && s->nout == 0) spec_free(s);
+  }
+}
+
+void spec_open(lua_State *L) {
+  luaL_newmetatable(L, SPEC_TYPE);
+  lua_pushcfunction(L, spec_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+}
