@@ -492,6 +492,37 @@ describe("core.decode", function()
       assert.are.same({ nil, "unexpected 'x' at byte 3" }, { decode('trxe') })
     end)
 
+    it("never mixes up short strings, even ones that share length, head and tail", function()
+      -- the decoder keeps recent short strings to push them again
+      local seen = {}
+      for round = 1, 3 do
+        for i = 1, 3000 do
+          local k = ("abcd%06dwxyz"):format(i)     -- same length, first and last 4 bytes
+          local v = ("v%d"):format(i * 7 + round)
+          local t = decode(('{"%s":"%s","id":"%s","n":{"%s":%d}}'):format(k, v, k, v, i))
+          assert.equal(v, t[k])
+          assert.equal(k, t.id)
+          assert.equal(i, t.n[v])
+          seen[#seen + 1] = t
+        end
+      end
+      -- earlier results are intact after the cache moved on
+      assert.equal("v8", seen[1]["abcd000001wxyz"])
+      assert.equal(("v%d"):format(3000 * 7 + 3), seen[#seen]["abcd003000wxyz"])
+    end)
+
+    it("sizes objects of one shape alike whatever their member counts, big or small", function()
+      for _, n in ipairs { 1, 40, 2, 300, 3, 0, 17 } do
+        local parts = {}
+        for i = 1, n do parts[i] = ('"k%d":%d'):format(i, i) end
+        local src = "{" .. table.concat(parts, ",") .. "}"
+        local t = decode(src)
+        local count = 0
+        for k, v in pairs(t) do count = count + 1; assert.equal(k, "k" .. v) end
+        assert.equal(n, count)
+      end
+    end)
+
     it("decodes 1000 nested arrays and refuses 1001 with 'nested too deeply'", function()
       local ok = decode(("["):rep(1000) .. ("]"):rep(1000))
       assert.are.equal("table", type(ok))

@@ -576,10 +576,30 @@ int json_encode(lua_State *L) {
  * luaL_Buffer. The message is pushed only after lua_settop has dropped the
  * partial values: Lua 5.4 marks a grown luaL_Buffer box to-be-closed, and
  * such a slot must not be overwritten (lua_replace) while it is open. */
+/* Short strings seen lately, per lua_State: keys such as "role" and values
+ * such as a stream's id and model repeat in every response and chunk, and
+ * one pushed from here is not hashed and interned again (a lua_pushlstring
+ * costs ~200 instructions, a hit ~70). Direct-mapped; each string is
+ * anchored at its slot in the cache's user value, a table, so the pointer
+ * kept here stays valid while it is cached. */
+#define SCACHE_SLOTS 256
+#define SCACHE_MAXLEN 40                /* Lua's own short-string limit */
+
+typedef struct {
+  const char *p[SCACHE_SLOTS];
+  size_t len[SCACHE_SLOTS];
+  unsigned char members[SCACHE_SLOTS];  /* of the last object this key began */
+} scache;
+
+static const char scache_key = 0;       /* registry key of this state's cache */
+
 typedef struct {
   lua_State *L;
   const char *s, *p, *end;
   int depth;
+  scache *sc;
+  int sc_idx;                     /* stack slot of the anchoring table */
+  int slot;                       /* cache slot of the last string, or -1 */
   const char *errp;               /* where the failure is */
   char err[48];                   /* what it is */
 } decoder;
@@ -724,7 +744,52 @@ static JSON_NOINLINE int dec_string_escaped(decoder *d, const char *open,
   }
   luaL_pushresult(&B);
   d->p = q + 1;
+  d->slot = -1;
   return DEC_VALUE;
+}
+
+static void push_cached(decoder *d, const char *p, size_t n) {
+  lua_State *L = d->L;
+  scache *sc = d->sc;
+  uint32_t a = 0, b = 0, h;
+  if (n >= 4) {                   /* the first and last four bytes, and n */
+    memcpy(&a, p, 4);
+    memcpy(&b, p + n - 4, 4);
+  } else if (n > 0) {
+    a = (uint32_t)(unsigned char)p[0] | (uint32_t)(unsigned char)p[n - 1] << 8;
+  }
+  h = (a * 0x9E3779B1u) ^ (b * 0x85EBCA77u) ^ (uint32_t)n;
+  h = (h ^ (h >> 16)) % SCACHE_SLOTS;
+  d->slot = (int)h;
+  if (sc->len[h] == n && sc->p[h] != NULL && memcmp(sc->p[h], p, n) == 0) {
+    lua_rawgeti(L, d->sc_idx, (lua_Integer)h + 1);
+    return;
+  }
+  lua_pushlstring(L, p, n);
+  sc->p[h] = lua_tostring(L, -1);
+  sc->len[h] = n;
+  sc->members[h] = 0;
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, d->sc_idx, (lua_Integer)h + 1);
+}
+
+/* This state's cache, pushed (its anchoring table) and returned. */
+static scache *scache_push(lua_State *L) {
+  scache *sc;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &scache_key) == LUA_TUSERDATA) {
+    sc = (scache *)lua_touserdata(L, -1);
+  } else {
+    lua_pop(L, 1);
+    sc = (scache *)compat_newuserdata(L, sizeof(scache), 1);
+    memset(sc, 0, sizeof *sc);
+    lua_createtable(L, SCACHE_SLOTS, 0);
+    compat_setuservalue(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &scache_key);
+  }
+  compat_getuservalue(L, -1);
+  lua_remove(L, -2);
+  return sc;
 }
 
 /* d->p is at the opening quote. Runs without escapes, i.e. nearly every
@@ -745,7 +810,12 @@ static int dec_string(decoder *d) {
 stop:
   if (*q != '"')
     return dec_string_escaped(d, open, q);
-  lua_pushlstring(d->L, open + 1, (size_t)(q - open - 1));
+  if ((size_t)(q - open - 1) <= SCACHE_MAXLEN) {
+    push_cached(d, open + 1, (size_t)(q - open - 1));
+  } else {
+    lua_pushlstring(d->L, open + 1, (size_t)(q - open - 1));
+    d->slot = -1;
+  }
   d->p = q + 1;
   return DEC_VALUE;
 }
@@ -937,14 +1007,19 @@ static int dec_array(decoder *d) {
   return DEC_VALUE;
 }
 
+/* An object's table is made once its first member is read: objects on the
+ * wire come in a few shapes, each known by its first key, so the table is
+ * sized for as many members as the last object that began with that key
+ * had (no rehash while it fills). */
 static int dec_object(decoder *d) {
   lua_State *L = d->L;
   const char *p;
+  int slot = -1, n = 0;
   if (dec_enter(d, 8) == DEC_ERR)
     return DEC_ERR;
-  lua_createtable(L, 0, 4);
   p = skip_ws(d->p + 1, d->end);
   if (p < d->end && *p == '}') {
+    lua_createtable(L, 0, 0);
     d->p = p + 1;
     d->depth--;
     return DEC_VALUE;
@@ -956,6 +1031,8 @@ static int dec_object(decoder *d) {
     d->p = p;
     if (dec_string(d) == DEC_ERR)
       return DEC_ERR;
+    if (n == 0)
+      slot = d->slot;
     p = skip_ws(d->p, d->end);
     if (p >= d->end || *p != ':')
       return dec_unexpected(d, p);
@@ -964,6 +1041,11 @@ static int dec_object(decoder *d) {
       return DEC_ERR;
     if (r == DEC_NULL)
       lua_pushnil(L);                 /* omitted; deletes an earlier duplicate */
+    if (n++ == 0) {
+      int hint = slot >= 0 ? d->sc->members[slot] : 0;
+      lua_createtable(L, 0, hint > 0 ? hint : 4);
+      lua_insert(L, -3);
+    }
     lua_rawset(L, -3);
     p = skip_ws(d->p, d->end);
     if (p < d->end && *p == ',')
@@ -973,6 +1055,8 @@ static int dec_object(decoder *d) {
     else
       return dec_unexpected(d, p);
   }
+  if (slot >= 0)
+    d->sc->members[slot] = (unsigned char)(n < 255 ? n : 255);
   d->p = p + 1;
   d->depth--;
   return DEC_VALUE;
@@ -1020,15 +1104,19 @@ static int dec_value(decoder *d) {
 int json_decode_buffer(lua_State *L, const char *s, size_t len) {
   decoder d;
   int base = lua_gettop(L), r;
-  luaL_checkstack(L, 8, "chatgpt: cannot decode");
+  luaL_checkstack(L, 9, "chatgpt: cannot decode");
   if (s == NULL)                      /* (NULL, 0): NULL + 0 is UB in C */
     s = "";
+  d.sc = scache_push(L);
+  d.sc_idx = lua_gettop(L);
+  d.slot = -1;
   d.L = L;
   d.s = s;
   d.end = s + len;
   d.depth = 0;
   d.p = skip_ws(s, d.end);
   if (d.p == d.end) {
+    lua_settop(L, base);
     lua_pushliteral(L, "empty input");
     return 0;
   }
@@ -1045,6 +1133,7 @@ int json_decode_buffer(lua_State *L, const char *s, size_t len) {
     lua_pushfstring(L, "%s at byte %I", d.err, pos(&d, d.errp));
     return 0;
   }
+  lua_remove(L, d.sc_idx);
   return 1;
 }
 
