@@ -204,6 +204,18 @@ describe("cancel", function()
     assert.equal(0, chatgpt.poll(0))
   end)
 
+  it("twenty requests dropped mid-stream are stopped by the collector; the engine goes on", function()
+    for _ = 1, 20 do fake.script(slow(1)) end
+    local c = T.new()
+    for i = 1, 20 do c:chat_async("x" .. i, { on_delta = function() end }) end
+    chatgpt.poll(0.05)
+    assert.equal(20, chatgpt.poll(0))
+    collectgarbage(); collectgarbage()
+    assert.equal(0, chatgpt.poll(0))
+    fake.reset()
+    assert.equal(HELLO, (c:chat("after")))
+  end)
+
   it("a cancel from inside another request's callback is fine", function()
     local reply = slow(1)
     reply.body_contains = "victim"

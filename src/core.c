@@ -28,6 +28,7 @@ static const luaL_Reg core_funcs[] = {
   {"spec", spec_new},
   {"request", engine_request},
   {"poll", engine_poll},
+  {"running", engine_running},
   {"configure", engine_configure},
   {"now", engine_now},
   {"curl_version", engine_curl_version},

@@ -8,10 +8,15 @@
  * returned, through core.poll and the request's methods.
  *
  * Lifetimes: the engine userdata lives in the registry; its user value is a
- * table holding the one strong reference to each request while curl owns its
- * handle. A request's close (also __close and __gc) leaves the multi and
- * frees everything; the engine's __gc detaches whatever is still running,
- * so the two may be collected in either order at lua_close.
+ * weak-valued table from each running request to its userdata, for poll to
+ * hand back. Unlike luv's handles, a running request does not keep itself
+ * alive: no C callback ever needs its Lua side, and whoever drops a request
+ * in flight wants it stopped - its __gc does that, with no finalizer in Lua
+ * (one per call cost ~3,500 instructions). A request's close (also __close
+ * and __gc) leaves the multi and frees everything; the engine's __gc
+ * detaches whatever is still running, so the two may be collected in
+ * either order at lua_close. Userdata memory outlives its finalizer's run,
+ * so the engine's lists may point at a request until its __gc removes it.
  */
 #include "engine.h"
 #include "compat.h"
@@ -240,7 +245,11 @@ static engine *getengine(lua_State *L, int refs) {
     e = (engine *)compat_newuserdata(L, sizeof(engine), 1);
     memset(e, 0, sizeof *e);
     luaL_setmetatable(L, ENGINE_TYPE);
-    lua_newtable(L);
+    lua_newtable(L);                              /* refs: request -> userdata */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
     compat_setuservalue(L, -2);
     if ((e->multi = curl_multi_init()) == NULL) luaL_error(L, "chatgpt: curl_multi_init failed");
     curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
@@ -267,6 +276,12 @@ int engine_configure(lua_State *L) {
     curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n);
   }
   return 0;
+}
+
+/* core.running() -> requests inside the engine (started, not ended) */
+int engine_running(lua_State *L) {
+  lua_pushinteger(L, getengine(L, 0)->nlive);
+  return 1;
 }
 
 int engine_now(lua_State *L) {
@@ -438,33 +453,30 @@ static int request_event(lua_State *L) {
   return 2;
 }
 
-/* req:http_version() -> "1.1" | "2" | "1.0" */
-static int request_http_version(lua_State *L) {
-  request *r = torequest(L);
-  long ver = 0;
-  curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &ver);
-  lua_pushstring(L, ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
-  return 1;
-}
-
 static int request_state(lua_State *L) {
   static const char *const names[] = {"idle", "running", "done", "closed"};
   lua_pushstring(L, names[checkrequest(L)->state]);
   return 1;
 }
 
-/* req:response() -> status, header block, body|nil (nil when read as SSE).
- * The block stays a string (core.headers parses it): most callers never
- * read a header, and a table of them costs more than the rest of the call. */
+static int push_error(lua_State *L, request *r);
+
+/* req:response() -> status, header block, body|nil (nil when read as SSE),
+ *   http_version ("1.1" | "2" | "1.0"), error|nil (as req:error()).
+ * All of an ended exchange in one call. The header block stays a string
+ * (core.headers parses it): most callers never read a header, and a table
+ * of them costs more than the rest of the call. */
 static int request_response(lua_State *L) {
   request *r = torequest(L);
-  long code = 0;
+  long code = 0, ver = 0;
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &ver);
   lua_pushinteger(L, code);
   lua_pushlstring(L, r->hdrs.p ? r->hdrs.p : "", r->hdrs.len);
   if (r->sse_on) lua_pushnil(L);
   else lua_pushlstring(L, r->body.p ? r->body.p : "", r->body.len);
-  return 3;
+  lua_pushstring(L, ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
+  return 4 + push_error(L, r);
 }
 
 /* req:stream_done() -> true once the stream's data: [DONE] arrived */
@@ -518,10 +530,10 @@ static void setfield(lua_State *L, const char *k, const char *v) {
   lua_setfield(L, -2, k);
 }
 
-/* req:error() -> nil, or {kind, code, message, received} for a transfer
- * that did not complete. HTTP statuses are not errors here. */
-static int request_error(lua_State *L) {
-  request *r = torequest(L);
+/* Pushes {kind, code, message, received} for a transfer that did not
+ * complete and returns 1; returns 0 (nothing pushed) otherwise. HTTP
+ * statuses are not errors here. */
+static int push_error(lua_State *L, request *r) {
   const char *kind = "network", *code = NULL;
   char msg[CURL_ERROR_SIZE + 64];
   if (r->state != ST_DONE || (r->result == CURLE_OK && !r->abort)) return 0;
@@ -578,6 +590,11 @@ static int request_error(lua_State *L) {
   lua_pushboolean(L, r->received > 0);
   lua_setfield(L, -2, "received");
   return 1;
+}
+
+/* req:error() -> nil, or the error table of push_error */
+static int request_error(lua_State *L) {
+  return push_error(L, torequest(L));
 }
 
 /* ---- construction ---------------------------------------------------- */
@@ -638,7 +655,6 @@ static const luaL_Reg request_methods[] = {
   {"error", request_error},
   {"stream_done", request_stream_done},
   {"state", request_state},
-  {"http_version", request_http_version},
   {NULL, NULL}
 };
 

@@ -7,12 +7,14 @@
 /* Lua: core.request(spec, body, timeout, idle_timeout) -> request
  *        (created idle; req:start() runs it; spec from core.spec)
  *      core.poll(seconds) -> running, ready requests...
+ *      core.running() -> requests started and not ended
  *      core.configure{max_connections = n}
  *      core.now() -> monotonic seconds
  *      core.curl_version() -> "7.88.1" */
 int engine_request(lua_State *L);
 int engine_poll(lua_State *L);
 int engine_configure(lua_State *L);
+int engine_running(lua_State *L);
 int engine_now(lua_State *L);
 int engine_curl_version(lua_State *L);
 void engine_open(lua_State *L);     /* registers the metatables */

@@ -80,19 +80,28 @@ int request_message(lua_State *L) {
   return 1;
 }
 
-/* core.check_messages(list): raises "bad message #i (...)". */
+/* core.check_messages(list) -> true | nil, "bad message #i (...)" or
+ * "no messages". Returns rather than raises: the callers raise at their
+ * own caller's level, and a pcall per chat would cost more than the check. */
 int request_check_messages(lua_State *L) {
   lua_Integer i, n;
   luaL_checktype(L, 1, LUA_TTABLE);
   n = luaL_len(L, 1);
-  luaL_argcheck(L, n > 0, 1, "no messages");
+  if (n == 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "no messages");
+    return 2;
+  }
   for (i = 1; i <= n; i++) {
     const char *bad;
     lua_rawgeti(L, 1, i);
-    if ((bad = check(L, -1)) != NULL)
-      return luaL_error(L, "bad message #%d (%s)", (int)i, bad);
+    if ((bad = check(L, -1)) != NULL) {
+      lua_pushnil(L);
+      lua_pushfstring(L, "bad message #%d (%s)", (int)i, bad);
+      return 2;
+    }
     lua_pop(L, 1);
   }
-  lua_settop(L, 1);
+  lua_pushboolean(L, 1);
   return 1;
 }

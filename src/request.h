@@ -5,7 +5,7 @@
 #include <lua.h>
 
 /* Lua: core.message(role, content [, fields]) -> message table
- *      core.check_messages(list) -> list (raises on a malformed message) */
+ *      core.check_messages(list) -> true | nil, "bad message #i (...)" */
 int request_message(lua_State *L);
 int request_check_messages(lua_State *L);
 

@@ -5,7 +5,7 @@ local core    = require "chatgpt.core"
 local errors  = require "chatgpt.errors"
 local Request = require "chatgpt.request"
 
-local encode = core.encode
+local encode, check_messages = core.encode, core.check_messages
 
 local error, io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type =
       error, io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type
@@ -183,8 +183,10 @@ end
 
 -- Splits call params into the request body (every API field, untouched)
 -- and our own options.
+local NO_OWN = {}            -- the own params of a call that gave none (never written)
+
 local function split(params, level)
-  if params == nil then return {}, {} end
+  if params == nil then return {}, NO_OWN end
   if type(params) ~= "table" then fail(level + 1, "params must be a table") end
   local body, own = {}, {}
   for k, v in pairs(params) do
@@ -230,18 +232,18 @@ local function spec_for(self, method, path, stream)
   return spec
 end
 
--- Starts a request on the engine. job as in Request.new.
-function Client:_send(method, path, body, own, job, level)
-  local spec = spec_for(self, method, path, job.stream ~= nil)
+-- Starts a request on the engine: finish and stream as in Request.new's job.
+function Client:_send(method, path, body, own, finish, stream, level)
+  local spec = spec_for(self, method, path, stream ~= nil)
   if body then
     local ok, r = pcall(encode, body)
     if not ok then fail(level + 1, (tostring(r):gsub("^chatgpt: ", ""))) end
     body = r
   end
-  job.max_retries = own.max_retries or self.max_retries
-  job.key = self._key
-  return Request.new(core.request(spec, body, own.timeout or self.timeout,
-                                  own.idle_timeout or self.idle_timeout), job)
+  local ud = core.request(spec, body, own.timeout or self.timeout,
+                          own.idle_timeout or self.idle_timeout)
+  return Request.new(ud, { finish = finish, stream = stream, callbacks = own,
+                           max_retries = own.max_retries or self.max_retries, key = self._key })
 end
 
 local function parse_error(code, message, response)
@@ -276,23 +278,29 @@ local function messages_arg(messages, level)
     fail(level + 1, "bad argument #1 to 'chat' (messages or a string expected, got "
          .. type(messages) .. ")")
   end
-  local ok, err = pcall(core.check_messages, messages)
-  if not ok then fail(level + 1, tostring(err)) end
+  local ok, err = check_messages(messages)
+  if not ok then
+    fail(level + 1, err == "no messages" and "bad argument #1 to 'chat' (no messages)" or err)
+  end
   return messages
 end
 
 -- Chat and legacy completions: the input field, the default model, and a
 -- stream when asked for or when a callback is given.
 local function generate(self, path, kind, field, value, finish, params, level)
+  if params == nil then             -- the common call, built in one go
+    return self:_send("POST", path, { [field] = value, model = self.model }, NO_OWN,
+                      finish, nil, level + 1)
+  end
   local body, own = split(params, level + 1)
   body[field] = value
   if body.model == nil then body.model = self.model end
-  local job = { finish = finish, callbacks = own }
+  local stream
   if body.stream == true or own.on_delta or own.on_chunk or own.on_tool_call then
     body.stream = true
-    job.stream = kind
+    stream = kind
   end
-  return self:_send("POST", path, body, own, job, level + 1)
+  return self:_send("POST", path, body, own, finish, stream, level + 1)
 end
 
 local function chat_async(self, messages, params, level)
@@ -351,7 +359,7 @@ end
 
 local function models_async(self, params, level)
   local _, own = split(params, level + 1)
-  return self:_send("GET", "/models", nil, own, { finish = finish_models }, level + 1)
+  return self:_send("GET", "/models", nil, own, finish_models, nil, level + 1)
 end
 
 function Client:models_async(params) return models_async(self, params, 2) end
@@ -413,7 +421,7 @@ local function embed_async(self, input, params, level)
   local body, own = split(params, level + 1)
   body.input = input
   if body.model == nil then body.model = "text-embedding-3-small" end
-  return self:_send("POST", "/embeddings", body, own, { finish = finish_embeddings }, level + 1)
+  return self:_send("POST", "/embeddings", body, own, finish_embeddings, nil, level + 1)
 end
 
 function Client:embed_async(input, params) return embed_async(self, input, params, 2) end

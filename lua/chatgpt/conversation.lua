@@ -201,8 +201,8 @@ end
 
 local function check_list(level, fname, n, messages)
   if #messages == 0 then return end
-  local ok, err = pcall(check_messages, messages)
-  if not ok then argerror(level + 1, n, fname, tostring(err)) end
+  local ok, err = check_messages(messages)
+  if not ok then argerror(level + 1, n, fname, err) end
 end
 
 local function make(client, o)
@@ -296,8 +296,8 @@ function Conversation:add(role, content, fields)
     end
     m = r
   end
-  local ok, err = pcall(check_messages, { m })
-  if not ok then argerror(2, 1, "add", (tostring(err):gsub("^bad message #1 %((.*)%)$", "%1"))) end
+  local ok, err = check_messages({ m })
+  if not ok then argerror(2, 1, "add", (err:gsub("^bad message #1 %((.*)%)$", "%1"))) end
   self.messages[#self.messages + 1] = m
   return m
 end
@@ -514,9 +514,9 @@ local function prepare(self, fname, what, params, level)
     else
       msg = deepcopy(what)
     end
-    local ok, err = pcall(check_messages, { msg })
+    local ok, err = check_messages({ msg })
     if not ok then
-      argerror(level + 1, 1, fname, (tostring(err):gsub("^bad message #1 %((.*)%)$", "%1")))
+      argerror(level + 1, 1, fname, (err:gsub("^bad message #1 %((.*)%)$", "%1")))
     end
   else
     argerror(level + 1, 1, fname, "string or message expected, got " .. type(what))
@@ -800,8 +800,8 @@ function M.load(path, client)
   if messages == nil then messages = {} end
   if not is_list(messages) then return bad("messages", "a list of messages") end
   if #messages > 0 then
-    local ok, err = pcall(check_messages, messages)
-    if not ok then return nil, path .. ": " .. tostring(unwrap(err)):gsub("^[^\n]-:%d+: ", "") end
+    local ok, err = check_messages(messages)
+    if not ok then return nil, path .. ": " .. err end
   end
   if doc.model ~= nil and type(doc.model) ~= "string" then return bad("model", "a string") end
   if doc.params ~= nil and type(doc.params) ~= "table" then return bad("params", "an object") end

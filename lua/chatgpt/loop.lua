@@ -8,7 +8,7 @@ local core = require "chatgpt.core"
 local coroutine, error, math, type, tostring, xpcall =
       coroutine, error, math, type, tostring, xpcall
 local debug_traceback = debug.traceback
-local now, cpoll = core.now, core.poll
+local now, cpoll, crunning = core.now, core.poll, core.running
 
 local M = {}
 
@@ -23,10 +23,9 @@ local reported = {}           -- errors of spawned coroutines, for M.errors()
 local handler                 -- M.on_error's function
 local polling = false
 
-M.pending = 0                 -- Requests not settled (in flight or waiting to retry)
+M.waiting = 0                 -- Requests waiting on a timer to retry
 
-function M.register(ud, req) active[ud] = req end
-function M.unregister(ud) active[ud] = nil end
+M.active = active
 
 -- Runs fn after `seconds`, from inside a later poll.
 function M.after(seconds, fn)
@@ -105,10 +104,11 @@ end
 
 local function step(seconds)
   dispatch(cpoll(seconds))
-  fire_timers()
+  if timers[1] then fire_timers() end
 end
 
--- chatgpt.poll([seconds]) -> requests and spawned coroutines still running.
+-- chatgpt.poll([seconds]) -> requests and spawned coroutines still running
+-- (requests: in the engine, or waiting to retry).
 function M.poll(seconds)
   if polling then
     error("chatgpt.poll: re-entrant call (poll or wait from inside a callback)", 2)
@@ -117,15 +117,17 @@ function M.poll(seconds)
   if type(seconds) ~= "number" or seconds < 0 then
     error("bad argument #1 to 'poll' (non-negative number expected)", 2)
   end
-  local at = next_deadline()
-  if at then seconds = math.min(seconds, math.max(0, at - now())) end
-  if #resumable > 0 then seconds = 0 end
+  if timers[1] then
+    local at = next_deadline()
+    if at - now() < seconds then seconds = math.max(0, at - now()) end
+  end
+  if resumable[1] then seconds = 0 end
   polling = true
   local ok, err = xpcall(step, debug_traceback, seconds)
   polling = false
   if not ok then error(err, 0) end
-  resume_queued()
-  return M.pending + nlive
+  if resumable[1] then resume_queued() end
+  return crunning() + M.waiting + nlive
 end
 
 -- The current coroutine, when it is one that spawn made.
@@ -156,10 +158,11 @@ function M.wait(req, seconds)
   if polling then
     error("chatgpt: wait called from inside a callback (re-entrant); use chat_async", 3)
   end
+  local poll = M.poll
   while req.status == "pending" do
     local left = deadline and deadline - now() or 3600
     if left <= 0 then return false end
-    M.poll(math.min(left, 3600))
+    poll(left < 3600 and left or 3600)
   end
   return true
 end
