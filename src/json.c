@@ -29,19 +29,23 @@ const char *const json_array_keys[] = {
 /* Encoder                                                             */
 /* ------------------------------------------------------------------ */
 
-/* The buffer's metatable, in the registry under this address (a pointer
- * key costs no string hashing per encode). */
-static const char jbuf_meta = 0;
+/* This state's output buffer, in the registry under this address (a
+ * pointer key costs no string hashing per encode). */
+static const char jbuf_key = 0;
 
 /* The output buffer lives in a userdata, LPeg-style: if encoding raises, the
  * memory is still owned by a Lua object and __gc frees it. It uses the
- * state's allocator so that a host's memory limit applies to it too. */
+ * state's allocator so that a host's memory limit applies to it too. One
+ * per lua_State, reused by every encode (nothing reenters the encoder: it
+ * calls no Lua code), so a call makes no userdata and no finalizer. */
 typedef struct {
   char *p;
   size_t len, cap;
   lua_Alloc alloc;
   void *ud;
 } jbuf;
+
+#define JBUF_KEEP (64 * 1024)           /* larger buffers are freed after use */
 
 /* One step of the path from the encoded root to the current value, kept in
  * the C frames of the recursion (no allocation): an array index / integer
@@ -58,32 +62,42 @@ typedef struct {
   int depth;
 } encoder;
 
-static int jbuf_gc(lua_State *L) {
-  jbuf *b = (jbuf *)lua_touserdata(L, 1);
+static void jbuf_release(jbuf *b) {
   if (b->p != NULL) {
     b->alloc(b->ud, b->p, b->cap, 0);
     b->p = NULL;
-    b->cap = b->len = 0;
+    b->cap = 0;
   }
+  b->len = 0;
+}
+
+static int jbuf_gc(lua_State *L) {
+  jbuf_release((jbuf *)lua_touserdata(L, 1));
   return 0;
 }
 
-static jbuf *jbuf_new(lua_State *L) {
-  jbuf *b = (jbuf *)compat_newuserdata(L, sizeof(jbuf), 0);
-  b->p = NULL;
-  b->len = b->cap = 0;
-  b->alloc = lua_getallocf(L, &b->ud);
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &jbuf_meta) != LUA_TTABLE) {
+/* This state's buffer, emptied (not pushed). */
+static jbuf *jbuf_get(lua_State *L) {
+  jbuf *b;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &jbuf_key) == LUA_TUSERDATA) {
+    b = (jbuf *)lua_touserdata(L, -1);
+  } else {
     lua_pop(L, 1);
-    lua_createtable(L, 0, 2);
+    b = (jbuf *)compat_newuserdata(L, sizeof(jbuf), 0);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->alloc = lua_getallocf(L, &b->ud);
+    lua_createtable(L, 0, 1);
     lua_pushcfunction(L, jbuf_gc);
     lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, jbuf_gc);
-    lua_setfield(L, -2, "__close");
+    lua_setmetatable(L, -2);
     lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &jbuf_meta);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &jbuf_key);
   }
-  lua_setmetatable(L, -2);
+  lua_pop(L, 1);                      /* the registry keeps it */
+  if (b->cap > JBUF_KEEP)             /* left big by an encode that raised */
+    jbuf_release(b);
+  b->len = 0;
   return b;
 }
 
@@ -91,13 +105,17 @@ static jbuf *jbuf_new(lua_State *L) {
 static JSON_NOINLINE void jbuf_grow(lua_State *L, jbuf *b, size_t n) {
   size_t cap = b->cap ? b->cap : 256;
   char *p;
-  if (n > ((size_t)-1) / 2 - b->len)
+  if (n > ((size_t)-1) / 2 - b->len) {
+    jbuf_release(b);
     luaL_error(L, "chatgpt: cannot encode: output too large");
+  }
   while (cap < b->len + n)
     cap *= 2;
   p = (char *)b->alloc(b->ud, b->p, b->cap, cap);
-  if (p == NULL)
+  if (p == NULL) {
+    jbuf_release(b);
     luaL_error(L, "chatgpt: cannot encode: not enough memory");
+  }
   b->p = p;
   b->cap = cap;
 }
@@ -238,6 +256,7 @@ static void enc_fail(encoder *e, const char *what, const jpath *at) {
   push_path(L, at);
   lua_pushfstring(L, "chatgpt: cannot encode: %s at %s", what,
                   lua_tostring(L, -1));
+  jbuf_release(e->b);                 /* a big partial output goes now */
   lua_error(L);
 }
 
@@ -271,6 +290,7 @@ static JSON_NOINLINE void enc_bad_utf8(encoder *e, const jpath *at, int iskey,
   push_path(L, at);
   lua_pushfstring(L, "chatgpt: cannot encode: invalid UTF-8 in %s (byte %I)",
                   lua_tostring(L, -1), (lua_Integer)(i + 1));
+  jbuf_release(e->b);
   lua_error(L);
 }
 
@@ -548,14 +568,12 @@ void json_encode_value(lua_State *L, int idx) {
   luaL_checkstack(L, 8, "chatgpt: cannot encode");
   e.L = L;
   e.depth = 0;
-  e.b = jbuf_new(L);
+  e.b = jbuf_get(L);
   enc_value(&e, idx, NULL);
   lua_pushlstring(L, e.b->p != NULL ? e.b->p : "", e.b->len);
-  /* free now rather than at the next GC (the __gc then finds nothing) */
-  if (e.b->p != NULL)
-    e.b->alloc(e.b->ud, e.b->p, e.b->cap, 0);
-  e.b->p = NULL;
-  lua_remove(L, -2);
+  if (e.b->cap > JBUF_KEEP)
+    jbuf_release(e.b);
+  e.b->len = 0;
 }
 
 int json_encode(lua_State *L) {
