@@ -45,6 +45,7 @@ build = {
     ["chatgpt.client"]       = "lua/chatgpt/client.lua",
     ["chatgpt.conversation"] = "lua/chatgpt/conversation.lua",
     ["chatgpt.errors"]       = "lua/chatgpt/errors.lua",
+    ["chatgpt.lazy"]         = "lua/chatgpt/lazy.lua",
     ["chatgpt.loop"]         = "lua/chatgpt/loop.lua",
     ["chatgpt.request"]      = "lua/chatgpt/request.lua",
     ["chatgpt.stream"]       = "lua/chatgpt/stream.lua",

@@ -2,7 +2,7 @@
 -- (chat, complete, models, embed, each with an _async form).
 
 local core    = require "chatgpt.core"
-local errors  = require "chatgpt.errors"
+local errors  = require "chatgpt.lazy" "chatgpt.errors"
 local Request = require "chatgpt.request"
 
 local encode, check_messages = core.encode, core.check_messages

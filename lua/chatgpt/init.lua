@@ -3,7 +3,7 @@
 
 local core   = require "chatgpt.core"
 local client = require "chatgpt.client"
-local errors = require "chatgpt.errors"
+local errors = require "chatgpt.lazy" "chatgpt.errors"
 local loop   = require "chatgpt.loop"
 
 local error, os, setmetatable, type = error, os, setmetatable, type
@@ -73,6 +73,6 @@ M.poll     = loop.poll
 M.spawn    = loop.spawn
 M.errors   = loop.errors
 M.on_error = loop.on_error
-M.is_error = errors.is
+function M.is_error(v) return errors.is(v) end
 
 return M

@@ -3,9 +3,10 @@
 -- Blocking calls are request:wait() on it: there is one code path.
 
 local core   = require "chatgpt.core"
-local errors = require "chatgpt.errors"
+local lazy   = require "chatgpt.lazy"
 local loop   = require "chatgpt.loop"
-local stream = require "chatgpt.stream"
+local errors = lazy "chatgpt.errors"
+local stream = lazy "chatgpt.stream"
 
 local next, rawset, setmetatable, tostring, type, xpcall = next, rawset, setmetatable, tostring, type, xpcall
 local traceback = debug.traceback
