@@ -107,16 +107,10 @@ local function step(seconds)
   if timers[1] then fire_timers() end
 end
 
--- chatgpt.poll([seconds]) -> requests and spawned coroutines still running
--- (requests: in the engine, or waiting to retry).
-function M.poll(seconds)
-  if polling then
-    error("chatgpt.poll: re-entrant call (poll or wait from inside a callback)", 2)
-  end
-  seconds = seconds or 0
-  if type(seconds) ~= "number" or seconds < 0 then
-    error("bad argument #1 to 'poll' (non-negative number expected)", 2)
-  end
+-- One turn of the loop: waits at most `seconds` (less when a timer is
+-- due, not at all when a coroutine is ready to resume), dispatches what the
+-- engine has, fires due timers, resumes coroutines.
+local function drive(seconds)
   if timers[1] then
     local at = next_deadline()
     if at - now() < seconds then seconds = math.max(0, at - now()) end
@@ -127,6 +121,19 @@ function M.poll(seconds)
   polling = false
   if not ok then error(err, 0) end
   if resumable[1] then resume_queued() end
+end
+
+-- chatgpt.poll([seconds]) -> requests and spawned coroutines still running
+-- (requests: in the engine, or waiting to retry).
+function M.poll(seconds)
+  if polling then
+    error("chatgpt.poll: re-entrant call (poll or wait from inside a callback)", 2)
+  end
+  seconds = seconds or 0
+  if type(seconds) ~= "number" or seconds < 0 then
+    error("bad argument #1 to 'poll' (non-negative number expected)", 2)
+  end
+  drive(seconds)
   return crunning() + M.waiting + nlive
 end
 
@@ -158,11 +165,10 @@ function M.wait(req, seconds)
   if polling then
     error("chatgpt: wait called from inside a callback (re-entrant); use chat_async", 3)
   end
-  local poll = M.poll
   while req.status == "pending" do
     local left = deadline and deadline - now() or 3600
     if left <= 0 then return false end
-    poll(left < 3600 and left or 3600)
+    drive(left < 3600 and left or 3600)
   end
   return true
 end
