@@ -1,8 +1,10 @@
--- The decoding floor for streams: a Lua loop that only JSON-decodes the
--- events of a stream, as a program that got them for free would.
+-- The decoding floor: a Lua loop that only JSON-decodes the events of a
+-- stream, or a whole chat.completion body, as a program that got them for
+-- free would.
 --
---   lua5.4 bench/floor.lua SSE_FILE REPS cjson|core|none
+--   lua5.4 bench/floor.lua SSE_FILE|JSON_FILE REPS cjson|core|none
 --
+-- A *.json file is one body, decoded REPS times (its message content read);
 -- cjson: lua-cjson's cjson.decode (the target's yardstick); core: lua-chatgpt's
 -- own decoder (chatgpt.core.decode), for the profile; none: reads and splits
 -- the file but decodes nothing (the baseline to subtract).
@@ -15,8 +17,13 @@ local f = assert(io.open(file, "rb"))
 local body = f:read("a")
 f:close()
 local events = {}
-for data in body:gmatch("data: ([^\n]*)\n\n") do
-  if data ~= "[DONE]" then events[#events + 1] = data end
+local whole = file:match("%.json$") ~= nil
+if whole then
+  events[1] = body
+else
+  for data in body:gmatch("data: ([^\n]*)\n\n") do
+    if data ~= "[DONE]" then events[#events + 1] = data end
+  end
 end
 
 local decode
@@ -33,7 +40,8 @@ if decode then
   for _ = 1, reps do
     for i = 1, #events do
       local chunk = decode(events[i])
-      local s = chunk.choices[1].delta.content
+      local c = chunk.choices[1]
+      local s = (whole and c.message or c.delta).content
       if s then chars = chars + #s end
       n = n + 1
     end
