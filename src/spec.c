@@ -5,6 +5,7 @@
 #include "spec.h"
 #include "compat.h"
 #include "key.h"
+#include "sse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +133,7 @@ int spec_new(lua_State *L) {
   s->connect_ms = (long)(optnum(L, "connect_timeout", 10) * 1000);
   s->max_body = (size_t)optnum(L, "max_body", 64.0 * 1024 * 1024);
   s->max_header = (size_t)optnum(L, "max_header", 256.0 * 1024);
-  s->max_event = (size_t)optnum(L, "max_event", 8.0 * 1024 * 1024);
+  s->max_event = (size_t)optnum(L, "max_event", SSE_DEFAULT_MAX_EVENT);
   if ((s->url = dupstr(url)) == NULL ||
       (s->user_agent = dupstr(optstr(L, "user_agent", "lua-chatgpt"))) == NULL ||
       (optstr(L, "ca_file", NULL) && (s->ca_file = dupstr(optstr(L, "ca_file", NULL))) == NULL))
