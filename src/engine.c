@@ -240,8 +240,6 @@ static engine *getengine(lua_State *L, int refs) {
     e = (engine *)lua_touserdata(L, -1);
   } else {
     lua_pop(L, 1);
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK) luaL_error(L, "chatgpt: curl_global_init failed");
     e = (engine *)compat_newuserdata(L, sizeof(engine), 1);
     memset(e, 0, sizeof *e);
     luaL_setmetatable(L, ENGINE_TYPE);
@@ -462,7 +460,7 @@ static int request_state(lua_State *L) {
 static int push_error(lua_State *L, request *r);
 
 /* req:response() -> status, header block, body|nil (nil when read as SSE),
- *   http_version ("1.1" | "2" | "1.0"), error|nil (as req:error()).
+ *   http_version ("1.1" | "2" | "1.0"), error|nil (see push_error).
  * All of an ended exchange in one call. The header block stays a string
  * (core.headers parses it): most callers never read a header, and a table
  * of them costs more than the rest of the call. */
@@ -592,11 +590,6 @@ static int push_error(lua_State *L, request *r) {
   return 1;
 }
 
-/* req:error() -> nil, or the error table of push_error */
-static int request_error(lua_State *L) {
-  return push_error(L, torequest(L));
-}
-
 /* ---- construction ---------------------------------------------------- */
 
 /* core.request(spec, body, timeout, idle_timeout) -> an idle request. Only
@@ -613,7 +606,6 @@ int engine_request(lua_State *L) {
   luaL_argcheck(L, (body != NULL) == (s->post != 0), 2,
                 s->post ? "a POST needs a body" : "a GET has no body");
   lua_settop(L, 4);                       /* the body stays on the stack */
-  getengine(L, 0);                        /* curl_global_init before any handle */
   r = (request *)compat_newuserdata(L, sizeof(request), 1);
   memset(r, 0, sizeof *r);
   r->state = ST_CLOSED;                   /* closed until fully built */
@@ -652,7 +644,6 @@ static const luaL_Reg request_methods[] = {
   {"close", request_close},
   {"event", request_event},
   {"response", request_response},
-  {"error", request_error},
   {"stream_done", request_stream_done},
   {"state", request_state},
   {NULL, NULL}
@@ -665,7 +656,11 @@ static const luaL_Reg request_meta[] = {
   {NULL, NULL}
 };
 
+/* Also libcurl's one global setup, here at require time: every easy
+ * handle (made by spec.c) and the multi come after it. */
 void engine_open(lua_State *L) {
+  pthread_once(&global_once, global_init);
+  if (global_rc != CURLE_OK) luaL_error(L, "chatgpt: curl_global_init failed");
   luaL_newmetatable(L, ENGINE_TYPE);
   lua_pushcfunction(L, engine_gc);
   lua_setfield(L, -2, "__gc");
