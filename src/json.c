@@ -956,14 +956,26 @@ static int dec_value(decoder *d);
  * the rehashes it saves on the wire's small objects (measured). */
 #define DEC_BATCH 32
 
-/* slots: a table, a key, a value, a luaL_Buffer box and its work */
-static int dec_enter(decoder *d, int slots) {
+/* d->p is at '[' or '{'. Enters one level, with room for `slots` stack
+ * values (a table, a key, a value, a luaL_Buffer box and its work), and
+ * skips the blanks after the bracket into *pp. An empty container is
+ * pushed, and left, at once: returns DEC_VALUE then, DEC_NULL when there
+ * are members to read, or DEC_ERR. */
+static int dec_open(decoder *d, int slots, char close, const char **pp) {
+  const char *p;
   if (d->depth >= JSON_MAX_DEPTH)
     return dec_fail(d, "nested too deeply", d->p);
   if (!lua_checkstack(d->L, slots))
     return dec_fail(d, "nested too deeply", d->p);
+  p = skip_ws(d->p + 1, d->end);
+  if (p < d->end && *p == close) {
+    lua_createtable(d->L, 0, 0);
+    d->p = p + 1;
+    return DEC_VALUE;
+  }
   d->depth++;
-  return DEC_VALUE;
+  *pp = p;
+  return DEC_NULL;
 }
 
 /* Moves the n values above t into the array t at i+1..i+n. */
@@ -980,16 +992,10 @@ static int dec_array(decoder *d) {
   lua_State *L = d->L;
   int t = lua_gettop(L) + 1, n = 0, made = 0;
   lua_Integer i = 0;
-  const char *p;
-  if (dec_enter(d, DEC_BATCH + 8) == DEC_ERR)
-    return DEC_ERR;
-  p = skip_ws(d->p + 1, d->end);
-  if (p < d->end && *p == ']') {
-    lua_createtable(L, 0, 0);
-    d->p = p + 1;
-    d->depth--;
-    return DEC_VALUE;
-  }
+  const char *p = NULL;
+  int open = dec_open(d, DEC_BATCH + 8, ']', &p);
+  if (open != DEC_NULL)
+    return open;
   for (;;) {
     int r;
     d->p = p;
@@ -1031,17 +1037,10 @@ static int dec_array(decoder *d) {
  * had (no rehash while it fills). */
 static int dec_object(decoder *d) {
   lua_State *L = d->L;
-  const char *p;
-  int slot = -1, n = 0;
-  if (dec_enter(d, 8) == DEC_ERR)
-    return DEC_ERR;
-  p = skip_ws(d->p + 1, d->end);
-  if (p < d->end && *p == '}') {
-    lua_createtable(L, 0, 0);
-    d->p = p + 1;
-    d->depth--;
-    return DEC_VALUE;
-  }
+  const char *p = NULL;
+  int slot = -1, n = 0, open = dec_open(d, 8, '}', &p);
+  if (open != DEC_NULL)
+    return open;
   for (;;) {
     int r;
     if (p >= d->end || *p != '"')
