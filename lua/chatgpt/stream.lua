@@ -47,6 +47,17 @@ local function append(buf, s)
   buf[n] = s
 end
 
+-- A streamed function's pieces (tool call or legacy function_call): its
+-- name once, into named; its argument fragments appended to buf.
+local function merge_fn(named, buf, fn)
+  if named.name == nil then
+    local v = fn.name
+    if type(v) == "string" and v ~= "" then named.name = v end
+  end
+  local v = fn.arguments
+  if type(v) == "string" and v ~= "" then append(buf, v) end
+end
+
 -- Join a part buffer, and collapse it to that one string so that repeated
 -- calls (text() on every error, then finish()) stay linear.
 local function joined(buf)
@@ -171,15 +182,7 @@ local function merge_tool_calls(self, st, list)
         if type(v) == "string" and v ~= "" then call.type = v end
       end
       local fn = f["function"]
-      if type(fn) == "table" then
-        local cf = call["function"]
-        if cf.name == nil then
-          local v = fn.name
-          if type(v) == "string" and v ~= "" then cf.name = v end
-        end
-        local v = fn.arguments
-        if type(v) == "string" and v ~= "" then append(t, v) end
-      end
+      if type(fn) == "table" then merge_fn(call["function"], t, fn) end
     end
   end
 end
@@ -191,12 +194,7 @@ local function merge_function_call(st, fc)
     b = { n = 0 }
     st.fc = b
   end
-  if b.name == nil then
-    local v = fc.name
-    if type(v) == "string" and v ~= "" then b.name = v end
-  end
-  local v = fc.arguments
-  if type(v) == "string" and v ~= "" then append(b, v) end
+  merge_fn(b, b, fc)
 end
 
 local function merge_list(acc, lp, key)
