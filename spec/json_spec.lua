@@ -600,7 +600,7 @@ describe("core.decode", function()
       local n = 0
       for _, path in ipairs(wire_files(".sse")) do
         for line in io.lines(path) do
-          local data = line:match("^data: (.*)$")
+          local data = line:match("^data: (.-)\r?$")
           if data and data ~= "[DONE]" then
             local ours, err = decode(data)
             assert(ours ~= nil, path .. ": " .. tostring(err))

@@ -111,7 +111,7 @@ local function tool(frag, index) return chunk { delta({ tool_calls = { frag } },
 describe("chatgpt.stream", function()
 
   describe("replaying every recorded stream in " .. WIRE_DIR, function()
-    local names = wire.dir() and wire.list("%.sse$") or {}
+    local names = wire.dir() and wire.list("^chat_stream.*%.sse$") or {}
     if #names == 0 then
       pending("no *.sse captures found in " .. WIRE_DIR .. " (set WIRE_DIR)")
       return
