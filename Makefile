@@ -28,7 +28,7 @@ LUASRC  = $(wildcard lua/chatgpt/*.lua)
 BUILD   = build
 MODULE  = $(BUILD)/chatgpt/core.so
 ASAN    = $(BUILD)/asan/chatgpt/core.so
-SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN     = -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CTESTS  = $(patsubst spec/%_test.c,$(BUILD)/%_test,$(wildcard spec/*_test.c))
 HOSTS   = $(BUILD)/two_states $(BUILD)/alloc_count
 LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))

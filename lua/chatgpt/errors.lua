@@ -5,7 +5,8 @@
 -- An error is a plain table with a metatable (errors.Error) that only adds
 -- __tostring, so users can read, copy and compare its fields freely.
 
-local type, pairs, tostring, tonumber, error = type, pairs, tostring, tonumber, error
+local type, pairs, tostring, tonumber, error, pcall = type, pairs, tostring, tonumber, error, pcall
+local debug_traceback = debug.traceback
 local setmetatable, getmetatable, require = setmetatable, getmetatable, require
 local decode = require("chatgpt.core").decode  -- value | nil, msg; JSON nulls dropped
 local format, sub, gsub, find, match, lower, byte, char =
@@ -127,6 +128,17 @@ function M.new(t)
       t.kind == nil and "(missing)" or format("%q", tostring(t.kind))), 2)
   end
   return setmetatable(t, Error)
+end
+
+--- errors.traceback(e) -> string: the message handler for xpcall around
+-- user code. Any error value becomes text, even a table whose __tostring
+-- raises, so that a callback's failure is always an err{kind = "callback"}.
+function M.traceback(e)
+  if type(e) ~= "string" then
+    local ok, s = pcall(tostring, e)
+    e = ok and type(s) == "string" and s or ("(error object is a " .. type(e) .. " value)")
+  end
+  return debug_traceback(e, 2)
 end
 
 --- errors.is(x) -> bool
