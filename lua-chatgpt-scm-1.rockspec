@@ -34,7 +34,8 @@ build = {
     ["chatgpt.core"] = {
       sources = {
         "src/core.c", "src/engine.c", "src/json.c", "src/key.c",
-        "src/headers.c", "src/request.c", "src/spec.c", "src/sse.c",
+        "src/headers.c", "src/origin.c", "src/protect.c", "src/request.c",
+        "src/spec.c", "src/sse.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(CURL_INCDIR)" },
@@ -42,6 +43,7 @@ build = {
       libraries = { "curl" },
     },
     ["chatgpt"]              = "lua/chatgpt/init.lua",
+    ["chatgpt.args"]         = "lua/chatgpt/args.lua",
     ["chatgpt.client"]       = "lua/chatgpt/client.lua",
     ["chatgpt.conversation"] = "lua/chatgpt/conversation.lua",
     ["chatgpt.errors"]       = "lua/chatgpt/errors.lua",

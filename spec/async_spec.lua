@@ -77,6 +77,21 @@ describe("chat_async", function()
     req:cancel()
   end)
 
+  it("poll(s) returns 0 at once when nothing is running, whatever s", function()
+    local t0 = core.now()
+    assert.equal(0, chatgpt.poll(1e10))
+    assert.truthy(core.now() - t0 < 0.5)
+  end)
+
+  it("poll and wait raise on NaN, infinite or negative seconds", function()
+    for _, s in ipairs { -1, 0 / 0, math.huge } do
+      assert.has_error(function() chatgpt.poll(s) end)
+    end
+    local req = T.new():chat_async("x")
+    assert.has_error(function() req:wait(0 / 0) end)
+    req:wait()
+  end)
+
   it("runs 100 requests of 300 ms at once in well under 3 s", function()
     local c = T.new()
     local reqs = {}
@@ -255,6 +270,24 @@ describe("re-entrancy", function()
     local _, err = c:chat("x", { on_delta = function() c:chat("inner") end })
     assert.equal("callback", err.kind)
     assert.truthy(err.message:find("re-entrant", 1, true))
+  end)
+
+  it("a callback that yields ends its request with kind 'callback' and leaves the state usable", function()
+    local c = T.new()
+    local req
+    local host = coroutine.create(function()        -- a host that polls inside a coroutine
+      req = c:chat_async("x", { on_delta = function() coroutine.yield("escaped") end })
+      while chatgpt.poll(0.05) > 0 do end
+      return "finished"
+    end)
+    local ok, what = coroutine.resume(host)
+    assert.is_true(ok, tostring(what))
+    assert.equal("finished", what)                   -- the yield did not leave poll
+    local _, err = req:result()
+    assert.equal("callback", err.kind)
+    assert.truthy(err.message:find("yield", 1, true), err.message)
+    assert.equal(0, chatgpt.poll(0))                 -- not stuck as "polling"
+    assert.equal(HELLO, (c:chat("again")))
   end)
 
   it("chat_async() from inside a callback is allowed", function()

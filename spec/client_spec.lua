@@ -151,7 +151,7 @@ describe("client:chat", function()
     assert.truthy(err:find("client_spec.lua:%d+:"))
     ok, err = pcall(function() c:chat("x", "not a table") end)
     assert.is_false(ok)
-    assert.truthy(err:find("params must be a table"))
+    assert.truthy(err:find("bad argument #2 to 'chat' (params: table expected, got string)", 1, true))
   end)
 
   it("raises on an empty message list", function()

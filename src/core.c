@@ -9,6 +9,8 @@
 #include "headers.h"
 #include "json.h"
 #include "key.h"
+#include "origin.h"
+#include "protect.h"
 #include "request.h"
 #include "spec.h"
 
@@ -25,12 +27,15 @@ static const luaL_Reg core_funcs[] = {
   {"encode", json_encode},
   {"decode", json_decode},
   {"headers", headers_parse},
+  {"origin", origin_new},
+  {"origin_of", origin_of},
   {"spec", spec_new},
   {"request", engine_request},
   {"poll", engine_poll},
   {"running", engine_running},
   {"configure", engine_configure},
   {"now", engine_now},
+  {"protect", protect_call},
   {"curl_version", engine_curl_version},
   {NULL, NULL}
 };
@@ -51,6 +56,7 @@ int luaopen_chatgpt_core(lua_State *L) {
   pin();
   key_open(L);
   engine_open(L);
+  origin_open(L);
   spec_open(L);
   luaL_newlib(L, core_funcs);
   lua_pushliteral(L, CORE_VERSION);

@@ -4,7 +4,7 @@
  * call; handles go back to their spec's pool configured, not reset. */
 #include "spec.h"
 #include "compat.h"
-#include "key.h"
+#include "origin.h"
 #include "sse.h"
 
 #include <stdlib.h>
@@ -56,18 +56,26 @@ spec *spec_check(lua_State *L, int idx) {
 
 /* ---- construction ---------------------------------------------------- */
 
-static double optnum(lua_State *L, const char *k, double def) {
+/* A number field in [lo, hi]; def when absent. Raises on anything else,
+ * NaN and infinities included: every cast below is then in range. */
+static double optnum(lua_State *L, const char *k, double def, double lo, double hi) {
   double v;
   lua_getfield(L, 1, k);
   v = luaL_opt(L, luaL_checknumber, -1, def);
   lua_pop(L, 1);
+  if (!(v >= lo && v <= hi)) luaL_error(L, "chatgpt: spec.%s out of range", k);
   return v;
 }
 
+/* A string field; raises on an embedded NUL (C would see less of it than
+ * Lua checked). */
 static const char *optstr(lua_State *L, const char *k, const char *def) {
   const char *v;
+  size_t len;
   lua_getfield(L, 1, k);
-  v = luaL_opt(L, luaL_checkstring, -1, def);
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); return def; }
+  v = luaL_checklstring(L, -1, &len);
+  if (strlen(v) != len) luaL_error(L, "chatgpt: spec.%s holds a NUL byte", k);
   lua_pop(L, 1);                                   /* the table keeps it alive */
   return v;
 }
@@ -87,19 +95,17 @@ static int addheader(spec *s, const char *h) {
   return 1;
 }
 
-/* The auth header is built in C memory that is wiped right after curl has
- * copied it into the list (which is itself wiped when freed). */
-static int addauth(lua_State *L, spec *s, const char *auth) {
+/* The key's header, built in C memory that is wiped right after curl has
+ * copied it into the list (which is itself wiped when freed). The key and
+ * how it goes out are the origin's: nothing else chooses them. */
+static int addauth(lua_State *L, spec *s, int origin_idx) {
+  const origin *o = origin_check(L, origin_idx);
   size_t klen, n;
-  const char *k, *fmt;
+  const char *k = origin_key(L, origin_idx, &klen), *fmt;
   char *h;
   int ok;
-  if (strcmp(auth, "none") == 0) return 1;
-  if (strcmp(auth, "bearer") == 0) fmt = "Authorization: Bearer ";
-  else if (strcmp(auth, "api-key") == 0) fmt = "api-key: ";
-  else return luaL_error(L, "bad auth '%s' (bearer, api-key or none)", auth);
-  if (lua_getfield(L, 1, "key") == LUA_TNIL) { lua_pop(L, 1); return 1; }
-  k = key_bytes(L, -1, &klen);
+  if (k == NULL || o->auth == AUTH_NONE) return 1;
+  fmt = o->auth == AUTH_API_KEY ? "api-key: " : "Authorization: Bearer ";
   n = strlen(fmt);
   if ((h = (char *)malloc(n + klen + 1)) == NULL) return 0;
   memcpy(h, fmt, n);
@@ -108,18 +114,36 @@ static int addauth(lua_State *L, spec *s, const char *auth) {
   ok = addheader(s, h);
   explicit_bzero(h, n + klen);
   free(h);
-  lua_pop(L, 1);
   return ok;
 }
 
+/* A header line "Name: value": a token for a name, and no CR, LF or NUL
+ * anywhere (header injection). */
+static int header_ok(const char *h, size_t len) {
+  const char *colon = memchr(h, ':', len);
+  size_t i;
+  if (colon == NULL || colon == h || strlen(h) != len || strpbrk(h, "\r\n")) return 0;
+  for (i = 0; h + i < colon; i++)
+    if (!strchr("!#$%&'*+-.^_`|~", h[i]) &&
+        !((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'A' && h[i] <= 'Z') || (h[i] >= 'a' && h[i] <= 'z')))
+      return 0;
+  return 1;
+}
+
+#define MAX_SECONDS 2147483.0        /* seconds whose milliseconds fit a 32-bit long */
+#define MAX_BYTES   9007199254740992.0  /* 2^53: exact as a double, fits size_t */
+
 int spec_new(lua_State *L) {
   spec *s;
-  const char *url, *method;
+  const char *path, *method, *why;
+  origin *o;
   lua_Integer i, n;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  url = optstr(L, "url", NULL);
-  luaL_argcheck(L, url != NULL, 1, "spec.url missing");
+  lua_getfield(L, 1, "origin");
+  o = origin_check(L, 2);                          /* stays at index 2 */
+  path = optstr(L, "path", NULL);
+  luaL_argcheck(L, path != NULL, 1, "spec.path missing");
   method = optstr(L, "method", "POST");
   luaL_argcheck(L, strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0, 1,
                 "spec.method must be GET or POST");
@@ -130,12 +154,16 @@ int spec_new(lua_State *L) {
   s->post = method[0] == 'P';
   s->stream = optbool(L, "stream");
   s->compressed = optbool(L, "compressed");
-  s->connect_ms = (long)(optnum(L, "connect_timeout", 10) * 1000);
-  s->max_body = (size_t)optnum(L, "max_body", 64.0 * 1024 * 1024);
-  s->max_header = (size_t)optnum(L, "max_header", 256.0 * 1024);
-  s->max_event = (size_t)optnum(L, "max_event", SSE_DEFAULT_MAX_EVENT);
-  if ((s->url = dupstr(url)) == NULL ||
-      (s->user_agent = dupstr(optstr(L, "user_agent", "lua-chatgpt"))) == NULL ||
+  s->connect_ms = (long)(optnum(L, "connect_timeout", 10, 0.001, MAX_SECONDS) * 1000);
+  s->max_body = (size_t)optnum(L, "max_body", 64.0 * 1024 * 1024, 1, MAX_BYTES);
+  s->max_header = (size_t)optnum(L, "max_header", 256.0 * 1024, 1, MAX_BYTES);
+  s->max_event = (size_t)optnum(L, "max_event", SSE_DEFAULT_MAX_EVENT, 1, MAX_BYTES);
+  if ((s->url = origin_url(o, path, optstr(L, "query", ""), &why)) == NULL)
+    return luaL_error(L, "chatgpt: %s", why);
+  /* a proxy from the environment could not reach this machine's own
+   * server, and would carry a key sent over plain http off it */
+  s->no_proxy = o->loopback;
+  if ((s->user_agent = dupstr(optstr(L, "user_agent", "lua-chatgpt"))) == NULL ||
       (optstr(L, "ca_file", NULL) && (s->ca_file = dupstr(optstr(L, "ca_file", NULL))) == NULL))
     return luaL_error(L, "chatgpt: out of memory");
 
@@ -143,9 +171,11 @@ int spec_new(lua_State *L) {
     n = luaL_len(L, -1);
     for (i = 1; i <= n; i++) {
       const char *h;
+      size_t len = 0;
       lua_rawgeti(L, -1, i);
-      h = lua_tostring(L, -1);
-      luaL_argcheck(L, h && !strpbrk(h, "\r\n"), 1, "header lines are strings without CR or LF");
+      h = lua_tolstring(L, -1, &len);
+      luaL_argcheck(L, h && header_ok(h, len), 1,
+                    "header lines are 'Name: value' without CR, LF or NUL");
       if (!addheader(s, h)) return luaL_error(L, "chatgpt: out of memory");
       lua_pop(L, 1);
     }
@@ -157,7 +187,7 @@ int spec_new(lua_State *L) {
    * libcurl ~8,000 instructions a request (measured). */
   if (!addheader(s, "Expect:") ||
       (!s->compressed && !addheader(s, "Accept-Encoding:")) ||
-      !addauth(L, s, optstr(L, "auth", "bearer")))
+      !addauth(L, s, 2))
     return luaL_error(L, "chatgpt: out of memory");
   return 1;
 }
@@ -181,6 +211,7 @@ static void configure(spec *s, CURL *c) {
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->connect_ms);
   curl_easy_setopt(c, CURLOPT_USERAGENT, s->user_agent);
+  if (s->no_proxy) curl_easy_setopt(c, CURLOPT_PROXY, "");
   if (s->ca_file)                       /* a private CA; verification stays on */
     curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");

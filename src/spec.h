@@ -17,6 +17,7 @@ typedef struct spec {
   char *url, *user_agent, *ca_file;
   int post;                         /* POST with a body, else GET without */
   int stream, compressed;
+  int no_proxy;                     /* never through a proxy: the origin is loopback */
   long connect_ms;
   size_t max_body, max_header, max_event;
   CURL *pool[SPEC_POOL];
@@ -25,9 +26,11 @@ typedef struct spec {
   int closed;                       /* collected: handles coming back are freed */
 } spec;
 
-/* Lua: core.spec{url, method = "GET" | "POST", headers = {"Name: value"...},
- *   key, auth, connect_timeout, max_body, max_header, max_event, stream,
- *   compressed, user_agent, ca_file} -> spec */
+/* Lua: core.spec{origin, path, query, method = "GET" | "POST",
+ *   headers = {"Name: value"...}, connect_timeout, max_body, max_header,
+ *   max_event, stream, compressed, user_agent, ca_file} -> spec
+ * The URL is the origin's base URL + path + query, checked to stay on the
+ * origin (origin.h); the key, and how it goes out, are the origin's. */
 int spec_new(lua_State *L);
 spec *spec_check(lua_State *L, int idx);
 

@@ -2,10 +2,12 @@
 -- (chat, complete, models, embed, each with an _async form).
 
 local core    = require "chatgpt.core"
+local args    = require "chatgpt.args"
 local errors  = require "chatgpt.lazy" "chatgpt.errors"
 local Request = require "chatgpt.request"
 
 local encode, check_messages = core.encode, core.check_messages
+local argerror = args.error
 
 local error, io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type =
       error, io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type
@@ -23,26 +25,33 @@ local Client = {}
 Client.__index = Client
 M.Client = Client
 
--- Option name -> Lua type, for chatgpt.new.
+local SECONDS = { "number", above = 0, max = 2147483 }   -- their milliseconds fit a long
+local BYTES = { "number", min = 1, max = 2 ^ 53, integer = true }
+local RETRIES = { "number", min = 0, max = 100, integer = true }
+
+-- Option name -> rule (lua/chatgpt/args.lua), for chatgpt.new.
 local OPTIONS = {
   api_key = "string", api_key_file = "string", api_key_cmd = "table",
+  api_key_cmd_timeout = { "number", above = 0, max = 3600 },
   base_url = "string", model = "string", organization = "string", project = "string",
   auth = "string", headers = "table", query = "table",
-  timeout = "number", connect_timeout = "number", idle_timeout = "number",
-  max_retries = "number", max_response_bytes = "number", max_event_bytes = "number",
-  max_connections = "number", allow_insecure = "boolean", ca_file = "string",
+  timeout = SECONDS, connect_timeout = SECONDS, idle_timeout = { "number", min = 0, max = 2147483 },
+  max_retries = RETRIES, max_response_bytes = BYTES, max_event_bytes = BYTES,
+  allow_insecure = "boolean", ca_file = "string",
 }
 
 -- Params that are ours, not request fields of the API.
 local OWN = {
   on_delta = "function", on_chunk = "function", on_tool_call = "function",
-  max_retries = "number", timeout = "number", idle_timeout = "number",
+  max_retries = RETRIES, timeout = SECONDS, idle_timeout = OPTIONS.idle_timeout,
 }
 
 local DEFAULT_BASE = "https://api.openai.com/v1"
+local AUTH = { bearer = true, ["api-key"] = true, none = true }
+local TOKEN = "^[%w!#$%%&'*+%-.^_`|~]+$"        -- a header name (RFC 9110 token)
 
 local function fail(level, msg)
-  error("chatgpt: " .. msg, level + 1)
+  argerror(level + 1, 1, "new", msg)
 end
 
 local function env(name)
@@ -50,34 +59,31 @@ local function env(name)
   if v and v ~= "" then return v end
 end
 
--- Loopback hosts may be spoken to over plain http with a key.
-local function loopback(host)
-  return host == "localhost" or host == "[::1]" or host:match("^127%.%d+%.%d+%.%d+$") ~= nil
-      or host:match("%.localhost$") ~= nil
-end
-
-local function parse_url(url)
-  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
-  if not scheme then return nil end
-  local host = rest:match("^(%[[^%]]*%])") or rest:match("^([^/:?#]*)")
-  return scheme:lower(), (host or ""):lower()
-end
-
-local function resolve_key(opts)
+-- The key and where it came from: "given" (api_key, a file, a command,
+-- chatgpt.set_key) or "env" (OPENAI_API_KEY); nil when there is none.
+local function resolve_key(opts, level)
   local k, msg
   if opts.api_key ~= nil then
     local ok, r = pcall(core.key, opts.api_key)
-    if not ok then return nil, "api_key: an API key is 1 to 4096 printable characters without spaces" end
-    return r
+    if not ok then fail(level + 1, "option 'api_key': an API key is 1 to 4096 printable characters without spaces") end
+    return r, "given"
   elseif opts.api_key_file ~= nil then
     k, msg = core.key_file(opts.api_key_file)
   elseif opts.api_key_cmd ~= nil then
-    k, msg = core.key_cmd(opts.api_key_cmd)
+    local argv = opts.api_key_cmd
+    for i = 1, #argv do
+      local p = args.problem(argv[i], "string")
+      if p then fail(level + 1, "option 'api_key_cmd': element " .. i .. ": " .. p) end
+    end
+    k, msg = core.key_cmd(argv, opts.api_key_cmd_timeout)
+  elseif M.default_key then
+    return M.default_key, "given"
   else
-    return M.default_key or core.key_env("OPENAI_API_KEY")
+    k = core.key_env("OPENAI_API_KEY")
+    return k, k and "env"
   end
-  if not k then return nil, msg end
-  return k
+  if not k then fail(level + 1, msg) end
+  return k, "given"
 end
 
 local function urlencode(s)
@@ -86,57 +92,67 @@ local function urlencode(s)
   end))
 end
 
+-- A header line, or a raise at new() naming the option: a name that is a
+-- token, a value without CR, LF or NUL.
+local function header_line(level, option, name, value)
+  if type(name) ~= "string" or not name:find(TOKEN) then
+    fail(level + 1, "option '" .. option .. "': bad header name " .. tostring(name))
+  end
+  if type(value) == "number" then value = tostring(value) end
+  if type(value) ~= "string" or value:find("[\r\n%z]") then
+    fail(level + 1, "option '" .. option .. "': the value of " .. name
+         .. " must be a string without CR, LF or NUL")
+  end
+  return name .. ": " .. value
+end
+
 -- chatgpt.new(options) -> client
 function M.new(opts)
-  if opts == nil then opts = {} end
-  if type(opts) ~= "table" then fail(2, "bad argument #1 to 'new' (table expected)") end
-  for k, v in pairs(opts) do
-    local want = OPTIONS[k]
-    if not want then fail(2, "unknown option '" .. tostring(k) .. "' to new") end
-    if type(v) ~= want then
-      fail(2, "option '" .. k .. "' must be a " .. want .. ", got " .. type(v))
-    end
+  if opts ~= nil and type(opts) == "table" and opts.max_connections ~= nil then
+    fail(2, "option 'max_connections' is state-wide now: chatgpt.configure { max_host_connections = n }")
   end
+  opts = args.options(2, 1, "new", opts, OPTIONS)
   local self = setmetatable({}, Client)
-  self.base_url = (opts.base_url or env("OPENAI_BASE_URL") or DEFAULT_BASE):gsub("/+$", "")
   self.model = opts.model or "gpt-4o-mini"
   self.organization = opts.organization or env("OPENAI_ORG_ID")
   self.project = opts.project or env("OPENAI_PROJECT_ID")
   self.auth = opts.auth or "bearer"
-  if self.auth ~= "bearer" and self.auth ~= "api-key" and self.auth ~= "none" then
+  if not AUTH[self.auth] then
     fail(2, "option 'auth' must be \"bearer\", \"api-key\" or \"none\"")
   end
   self.timeout = opts.timeout or 600
   self.connect_timeout = opts.connect_timeout or 10
   self.idle_timeout = opts.idle_timeout or 60
-  self.max_retries = math.tointeger(opts.max_retries or 2)
-  if not self.max_retries or self.max_retries < 0 then
-    fail(2, "option 'max_retries' must be a non-negative integer")
-  end
+  self.max_retries = opts.max_retries or 2
   self.max_response_bytes = opts.max_response_bytes or 64 * 1024 * 1024
   self.max_event_bytes = opts.max_event_bytes or 8 * 1024 * 1024
   self.allow_insecure = opts.allow_insecure or false
   self.ca_file = opts.ca_file
 
-  local scheme, host = parse_url(self.base_url)
-  if scheme ~= "http" and scheme ~= "https" then
-    fail(2, "base_url must be an http:// or https:// URL, got '" .. self.base_url .. "'")
-  end
-  self._host = host
-
+  -- The key is bound, in C, to the origin of base_url (src/origin.h):
+  -- every request of this client goes there, whatever its fields say later.
+  local base = opts.base_url or env("OPENAI_BASE_URL") or DEFAULT_BASE
+  local here, why = core.origin_of(base)
+  if not here then fail(2, "option 'base_url': " .. why) end
+  local key, source
   if self.auth ~= "none" then
-    local key, msg = resolve_key(opts)
-    if msg then fail(2, msg) end
-    self._key = key
-    if not key and self.base_url == DEFAULT_BASE then
+    key, source = resolve_key(opts, 2)
+    local openai = core.origin_of(env("OPENAI_BASE_URL") or DEFAULT_BASE)
+    if source == "env" and here ~= openai then
+      fail(2, "OPENAI_API_KEY is sent only to " .. openai .. " (the OpenAI API, or $OPENAI_BASE_URL); "
+           .. "give api_key for " .. here .. ", or auth = \"none\" for a server that needs no key")
+    end
+    if not key and here == core.origin_of(DEFAULT_BASE) then
       fail(2, "no API key: give api_key, api_key_file or api_key_cmd, call "
            .. "chatgpt.set_key, or set OPENAI_API_KEY")
     end
-    if key and scheme == "http" and not loopback(host) and not self.allow_insecure then
-      fail(2, "refusing to send the API key over plain http:// to " .. host
-           .. " (use https, or set allow_insecure = true)")
-    end
   end
+  local origin
+  origin, why = core.origin { url = base, key = key, auth = self.auth,
+                              allow_insecure = self.allow_insecure }
+  if not origin then fail(2, "option 'base_url': " .. why) end
+  self._origin = origin
+  self.base_url = origin:url()
 
   -- The query string and the fixed headers are built once.
   local q = {}
@@ -144,26 +160,16 @@ function M.new(opts)
   table.sort(q)
   self._query = #q > 0 and ("?" .. table.concat(q, "&")) or ""
   local h = {}
-  if self.organization then h[#h + 1] = "OpenAI-Organization: " .. self.organization end
-  if self.project then h[#h + 1] = "OpenAI-Project: " .. self.project end
+  if self.organization then h[1] = header_line(2, "organization", "OpenAI-Organization", self.organization) end
+  if self.project then h[#h + 1] = header_line(2, "project", "OpenAI-Project", self.project) end
   local names = {}
-  for name in pairs(opts.headers or {}) do names[#names + 1] = name end
+  for name in pairs(opts.headers or {}) do names[#names + 1] = tostring(name) end
   table.sort(names)
   for _, name in ipairs(names) do
-    local v = opts.headers[name]
-    if type(name) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
-      fail(2, "option 'headers' maps header names to strings")
-    end
-    if (name .. v):find("[\r\n]") or name:find("[%s:]") then
-      fail(2, "bad header '" .. name .. "'")
-    end
-    h[#h + 1] = name .. ": " .. v
+    h[#h + 1] = header_line(2, "headers", name, opts.headers[name])
   end
   self._headers = h
   self._specs, self._stream_specs = {}, {}
-  if opts.max_connections then
-    core.configure { max_connections = math.tointeger(opts.max_connections) or 16 }
-  end
   return self
 end
 
@@ -173,7 +179,7 @@ function Client:conversation(opts)
 end
 
 function Client:key_hint()
-  return self._key and self._key:hint() or nil
+  return self._origin:hint() or nil
 end
 
 function Client:__tostring()
@@ -185,16 +191,17 @@ end
 -- and our own options.
 local NO_OWN = {}            -- the own params of a call that gave none (never written)
 
-local function split(params, level)
+local function split(params, level, fname, n)
   if params == nil then return {}, NO_OWN end
-  if type(params) ~= "table" then fail(level + 1, "params must be a table") end
+  if type(params) ~= "table" then
+    argerror(level + 1, n or 2, fname, "params: table expected, got " .. type(params))
+  end
   local body, own = {}, {}
   for k, v in pairs(params) do
-    local want = OWN[k]
-    if want then
-      if type(v) ~= want then
-        fail(level + 1, "param '" .. k .. "' must be a " .. want .. ", got " .. type(v))
-      end
+    local rule = OWN[k]
+    if rule then
+      local p = args.problem(v, rule)
+      if p then argerror(level + 1, n or 2, fname, "param '" .. k .. "': " .. p) end
       own[k] = v
     else
       body[k] = v
@@ -222,8 +229,8 @@ local function spec_for(self, method, path, stream)
   if method == "POST" then headers[2] = "Content-Type: application/json" end
   for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
   spec = core.spec {
-    url = self.base_url .. path .. self._query, method = method, headers = headers,
-    key = self._key, auth = self.auth, connect_timeout = self.connect_timeout,
+    origin = self._origin, path = path, query = self._query, method = method,
+    headers = headers, connect_timeout = self.connect_timeout,
     max_body = self.max_response_bytes, max_event = self.max_event_bytes,
     stream = stream, compressed = COMPRESSED[path] or false, user_agent = USER_AGENT,
     ca_file = self.ca_file,
@@ -233,17 +240,17 @@ local function spec_for(self, method, path, stream)
 end
 
 -- Starts a request on the engine: finish and stream as in Request.new's job.
-function Client:_send(method, path, body, own, finish, stream, level)
+function Client:_send(method, path, body, own, finish, stream, level, fname)
   local spec = spec_for(self, method, path, stream ~= nil)
   if body then
     local ok, r = pcall(encode, body)
-    if not ok then fail(level + 1, (tostring(r):gsub("^chatgpt: ", ""))) end
+    if not ok then argerror(level + 1, 2, fname, (tostring(r):gsub("^chatgpt: ", ""))) end
     body = r
   end
   local ud = core.request(spec, body, own.timeout or self.timeout,
                           own.idle_timeout or self.idle_timeout)
   return Request.new(ud, { finish = finish, stream = stream, callbacks = own,
-                           max_retries = own.max_retries or self.max_retries, key = self._key })
+                           max_retries = own.max_retries or self.max_retries, origin = self._origin })
 end
 
 local function parse_error(code, message, response)
@@ -275,24 +282,21 @@ end
 local function messages_arg(messages, level)
   if type(messages) == "string" then return { { role = "user", content = messages } } end
   if type(messages) ~= "table" then
-    fail(level + 1, "bad argument #1 to 'chat' (messages or a string expected, got "
-         .. type(messages) .. ")")
+    argerror(level + 1, 1, "chat", "messages or a string expected, got " .. type(messages))
   end
   local ok, err = check_messages(messages)
-  if not ok then
-    fail(level + 1, err == "no messages" and "bad argument #1 to 'chat' (no messages)" or err)
-  end
+  if not ok then argerror(level + 1, 1, "chat", err) end
   return messages
 end
 
 -- Chat and legacy completions: the input field, the default model, and a
 -- stream when asked for or when a callback is given.
-local function generate(self, path, kind, field, value, finish, params, level)
+local function generate(self, path, kind, field, value, finish, params, level, fname)
   if params == nil then             -- the common call, built in one go (-2,300 instructions)
     return self:_send("POST", path, { [field] = value, model = self.model }, NO_OWN,
-                      finish, nil, level + 1)
+                      finish, nil, level + 1, fname)
   end
-  local body, own = split(params, level + 1)
+  local body, own = split(params, level + 1, fname)
   body[field] = value
   if body.model == nil then body.model = self.model end
   local stream
@@ -300,12 +304,12 @@ local function generate(self, path, kind, field, value, finish, params, level)
     body.stream = true
     stream = kind
   end
-  return self:_send("POST", path, body, own, finish, stream, level + 1)
+  return self:_send("POST", path, body, own, finish, stream, level + 1, fname)
 end
 
 local function chat_async(self, messages, params, level)
   return generate(self, "/chat/completions", "chat", "messages",
-                  messages_arg(messages, level + 1), finish_chat, params, level + 1)
+                  messages_arg(messages, level + 1), finish_chat, params, level + 1, "chat")
 end
 
 -- client:chat_async(messages, params) -> request
@@ -334,10 +338,10 @@ end
 
 local function complete_async(self, prompt, params, level)
   if type(prompt) ~= "string" and type(prompt) ~= "table" then
-    fail(level + 1, "bad argument #1 to 'complete' (string expected, got " .. type(prompt) .. ")")
+    argerror(level + 1, 1, "complete", "string expected, got " .. type(prompt))
   end
   return generate(self, "/completions", "completion", "prompt", prompt, finish_completion,
-                  params, level + 1)
+                  params, level + 1, "complete")
 end
 
 function Client:complete_async(prompt, params)
@@ -358,8 +362,8 @@ local function finish_models(response)
 end
 
 local function models_async(self, params, level)
-  local _, own = split(params, level + 1)
-  return self:_send("GET", "/models", nil, own, finish_models, nil, level + 1)
+  local _, own = split(params, level + 1, "models", 1)
+  return self:_send("GET", "/models", nil, own, finish_models, nil, level + 1, "models")
 end
 
 function Client:models_async(params) return models_async(self, params, 2) end
@@ -416,12 +420,12 @@ end
 
 local function embed_async(self, input, params, level)
   if type(input) ~= "string" and type(input) ~= "table" then
-    fail(level + 1, "bad argument #1 to 'embed' (string or list expected, got " .. type(input) .. ")")
+    argerror(level + 1, 1, "embed", "string or list expected, got " .. type(input))
   end
-  local body, own = split(params, level + 1)
+  local body, own = split(params, level + 1, "embed")
   body.input = input
   if body.model == nil then body.model = "text-embedding-3-small" end
-  return self:_send("POST", "/embeddings", body, own, finish_embeddings, nil, level + 1)
+  return self:_send("POST", "/embeddings", body, own, finish_embeddings, nil, level + 1, "embed")
 end
 
 function Client:embed_async(input, params) return embed_async(self, input, params, 2) end

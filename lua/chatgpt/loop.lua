@@ -8,7 +8,8 @@ local core = require "chatgpt.core"
 local coroutine, error, math, type, tostring, xpcall =
       coroutine, error, math, type, tostring, xpcall
 local debug_traceback = debug.traceback
-local now, cpoll, crunning = core.now, core.poll, core.running
+local now, cpoll, crunning, protect = core.now, core.poll, core.running, core.protect
+local huge = math.huge
 
 local M = {}
 
@@ -116,8 +117,10 @@ local function drive(seconds)
     if at - now() < seconds then seconds = math.max(0, at - now()) end
   end
   if resumable[1] then seconds = 0 end
+  -- protect, not xpcall: a callback that yields (Lua 5.4 and LuaJIT let
+  -- it cross a pcall) gets an error instead, so this frame always returns
   polling = true
-  local ok, err = xpcall(step, debug_traceback, seconds)
+  local ok, err = protect(step, seconds)
   polling = false
   if not ok then error(err, 0) end
   if resumable[1] then resume_queued() end
@@ -130,9 +133,11 @@ function M.poll(seconds)
     error("chatgpt.poll: re-entrant call (poll or wait from inside a callback)", 2)
   end
   seconds = seconds or 0
-  if type(seconds) ~= "number" or seconds < 0 then
+  if type(seconds) ~= "number" or not (seconds >= 0) or seconds == huge then
     error("bad argument #1 to 'poll' (non-negative number expected)", 2)
   end
+  local busy = crunning() + M.waiting + nlive
+  if busy == 0 and not resumable[1] then return 0 end   -- nothing to wait for
   drive(seconds)
   return crunning() + M.waiting + nlive
 end

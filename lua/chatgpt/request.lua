@@ -10,7 +10,8 @@ local stream = lazy "chatgpt.stream"
 
 local next, rawset, setmetatable, tostring, type, xpcall = next, rawset, setmetatable, tostring, type, xpcall
 local traceback = debug.traceback
-local decode, now, redact, parse_headers = core.decode, core.now, core.redact, core.headers
+local huge = math.huge
+local decode, now, parse_headers = core.decode, core.now, core.headers
 
 local Request = {}
 Request.__index = Request
@@ -27,7 +28,7 @@ local active = loop.active       -- C request -> Request, for the loop's dispatc
 -- ud: an idle C request (core.request). job: {
 --   stream = "chat" | "completion" | nil, callbacks = {on_delta, on_chunk, on_tool_call},
 --   finish = function(response) -> results... | nil, err,
---   max_retries = n, key = key userdata or nil (for redaction) }
+--   max_retries = n, origin = the client's origin (its key is redacted from errors) }
 function Request.new(ud, job)
   local self = setmetatable({
     status = "pending",
@@ -95,8 +96,8 @@ function Request:_settle(results, err)
     err.attempts = err.attempts or self._attempts
     if err.retryable == nil then err.retryable = false end
     if self._acc and err.partial == nil then err.partial = self._acc:text() end
-    if self._job.key and type(err.message) == "string" then
-      err.message = redact(err.message, self._job.key)
+    if type(err.message) == "string" then
+      err.message = self._job.origin:redact(err.message)
     end
     self.status = err.kind == "cancelled" and "cancelled" or "failed"
     self._err = err
@@ -246,7 +247,7 @@ end
 -- settles; after `seconds` returns nil, err{kind = "timeout", code =
 -- "WAIT_TIMEOUT"} and the request goes on.
 function Request:wait(seconds)
-  if seconds ~= nil and (type(seconds) ~= "number" or seconds < 0) then
+  if seconds ~= nil and (type(seconds) ~= "number" or not (seconds >= 0) or seconds == huge) then
     error("bad argument #1 to 'wait' (non-negative number expected)", 2)
   end
   if not loop.wait(self, seconds) then

@@ -1,0 +1,25 @@
+/* core.protect: see protect.h. */
+#include "protect.h"
+
+#include <lauxlib.h>
+
+static int handler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg) luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+int protect_call(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_pushcfunction(L, handler);
+  lua_insert(L, 1);
+  if (lua_pcall(L, n - 1, LUA_MULTRET, 1) != 0) {
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  lua_replace(L, 1);
+  return lua_gettop(L);
+}
