@@ -386,6 +386,74 @@ describe("a failed say", function()
   end)
 end)
 
+describe("a count_tokens that raises", function()
+  before_each(function() drain(); fake.reset() end)
+
+  local function raising() error("the tokenizer is missing") end
+
+  it("makes say return nil, err{kind='callback'} with its message, history unchanged", function()
+    local conv = T.new():conversation { system = "S", max_context_tokens = 100, count_tokens = raising }
+    local reply, err = conv:say("x")
+    assert.is_nil(reply)
+    assert.equal("callback", err.kind)
+    assert.truthy(err.message:find("the tokenizer is missing", 1, true))
+    assert.same({ { role = "system", content = "S" } }, conv.messages)
+    assert.equal(0, #fake.requests())
+  end)
+
+  it("makes say_async's wait return nil, err{kind='callback'} with its message", function()
+    local conv = T.new():conversation { max_context_tokens = 100,
+      count_tokens = function() error(setmetatable({}, { __tostring = function() error("again") end })) end }
+    local reply, err = conv:say_async("x"):wait()
+    assert.is_nil(reply)
+    assert.equal("callback", err.kind)
+    conv.count_tokens = raising
+    reply, err = conv:say_async("x"):wait()
+    assert.is_nil(reply)
+    assert.equal("callback", err.kind)
+    assert.truthy(err.message:find("the tokenizer is missing", 1, true))
+    assert.same({}, conv.messages)
+  end)
+
+  it("makes say return nil, err{kind='callback'} when it returns no number", function()
+    local conv = T.new():conversation { max_context_tokens = 100, count_tokens = function() end }
+    local _, err = conv:say("x")
+    assert.equal("callback", err.kind)
+    assert.truthy(err.message:find("count_tokens", 1, true))
+  end)
+end)
+
+describe("an error object whose __tostring raises", function()
+  before_each(function() drain(); fake.reset() end)
+
+  local function nasty()
+    return setmetatable({}, { __tostring = function() error("no text for you") end })
+  end
+
+  it("raised by a tool, becomes an error result and the loop goes on", function()
+    fake.script { calls { { "c1", "boom", "{}" } }, answer("sorry") }
+    local conv = T.new():conversation()
+    conv:tool("boom", function() error(nasty()) end)
+    local failure
+    local reply = conv:say("x", { on_tool_result = function(_, _, f) failure = f end })
+    assert.equal("sorry", reply)
+    assert.equal("string", type(failure))
+    assert.equal("string", type(core.decode(fake.last().json.messages[3].content).error))
+  end)
+
+  it("raised by on_tool_call or on_tool_result, gives nil, err{kind='callback'}", function()
+    for _, name in ipairs { "on_tool_call", "on_tool_result" } do
+      fake.script(calls { { "c1", "get_weather", '{"city":"A"}' } })
+      local conv = weather_conv()
+      local reply, err = conv:say("x", { [name] = function() error(nasty()) end })
+      assert.is_nil(reply)
+      assert.equal("callback", err.kind)
+      assert.equal("string", type(err.message))
+      assert.same({}, conv.messages)
+    end
+  end)
+end)
+
 describe("tools", function()
   before_each(function() drain(); fake.reset() end)
 

@@ -13,6 +13,10 @@
 -- history exactly as it was (conv.usage still counts the tokens of every
 -- response received: they were billed).
 --
+-- Errors raised by user code (tools, hooks, count_tokens) become results
+-- (a tool's error goes back to the model) or err{kind = "callback"}; any
+-- error value is turned into text by errors.traceback, which never raises.
+--
 -- say() is built on client:chat_async():wait(), so inside chatgpt.spawn it
 -- yields to the engine like client:chat does. say_async() runs the same code
 -- in a coroutine of chatgpt.spawn and returns a handle with the shape of a
@@ -26,7 +30,7 @@ local error, getmetatable, io, ipairs, math, os, pairs, pcall, require, setmetat
       string, table, tostring, type, utf8, xpcall =
       error, getmetatable, io, ipairs, math, os, pairs, pcall, require, setmetatable,
       string, table, tostring, type, utf8, xpcall
-local traceback = debug.traceback
+local traceback = errors.traceback    -- the xpcall handler for user code
 local encode, decode, check_messages = core.encode, core.decode, core.check_messages
 
 local M = {}
@@ -98,6 +102,17 @@ local function unwrap(msg)
          or msg
 end
 
+-- Any error value as text, never raising (a table's __tostring may).
+local function as_text(e)
+  if type(e) == "string" then return e end
+  local ok, s = pcall(tostring, e)
+  return ok and type(s) == "string" and s or "(error object is a " .. type(e) .. " value)"
+end
+
+local function callback_error(msg)
+  return errors.new { kind = "callback", code = "CALLBACK_ERROR", message = msg }
+end
+
 local function is_client(c)
   local mt = getmetatable(c)
   return type(c) == "table" and mt ~= nil and mt == require("chatgpt.client").Client
@@ -122,18 +137,31 @@ local function count_tokens(s)
 end
 M.count_tokens = count_tokens
 
+-- The user's count_tokens as count(text) -> n | nil, err{kind = "callback"}:
+-- it is user code, like the hooks.
+local function user_count(fn)
+  return function(s)
+    local ok, n = xpcall(fn, traceback, s)
+    if not ok then return nil, callback_error(n) end
+    if type(n) ~= "number" then
+      return nil, callback_error("count_tokens returned a " .. type(n) .. ", not a number")
+    end
+    return n
+  end
+end
+
 -- Tokens of one message: PER_MESSAGE + its text (content, or the text parts
 -- of a content list, PER_PART per other part) + its tool calls' names and
--- arguments.
+-- arguments. nil, err when count fails.
 local function message_tokens(m, count)
-  local n = PER_MESSAGE
+  local n, texts = PER_MESSAGE, {}
   local c = m.content
   if type(c) == "string" then
-    n = n + count(c)
+    texts[1] = c
   elseif type(c) == "table" then
     for _, part in ipairs(c) do
       if type(part) == "table" and type(part.text) == "string" then
-        n = n + count(part.text)
+        texts[#texts + 1] = part.text
       else
         n = n + PER_PART
       end
@@ -143,9 +171,15 @@ local function message_tokens(m, count)
     for _, call in ipairs(m.tool_calls) do
       local f = type(call) == "table" and call["function"]
       if type(f) == "table" then
-        n = n + count(tostring(f.name or "")) + count(tostring(f.arguments or ""))
+        texts[#texts + 1] = tostring(f.name or "")
+        texts[#texts + 1] = tostring(f.arguments or "")
       end
     end
+  end
+  for i = 1, #texts do
+    local k, err = count(texts[i])
+    if not k then return nil, err end
+    n = n + k
   end
   return n
 end
@@ -162,16 +196,19 @@ end
 -- to the next user message) go, oldest first. The leading system messages
 -- and the exchange of the newest user message always stay, so an assistant
 -- tool_calls message is never parted from its tool results. Returns the list
--- to send and how many messages after the system ones were dropped.
+-- to send and how many messages after the system ones were dropped, or nil,
+-- err{kind = "callback"} when the user's count_tokens fails.
 function Conversation:_trim(list)
   local budget = self.max_context_tokens
   if not budget then return list, 0 end
-  local count = self.count_tokens or count_tokens
+  local count = self.count_tokens and user_count(self.count_tokens) or count_tokens
   local head = leading_system(list)
   local cost, total = {}, 0
   for i, m in ipairs(list) do
-    cost[i] = message_tokens(m, count)
-    total = total + cost[i]
+    local n, err = message_tokens(m, count)
+    if not n then return nil, err end
+    cost[i] = n
+    total = total + n
   end
   if total <= budget then return list, 0 end
   local last = head + 1                 -- start of the group of the newest user message
@@ -435,8 +472,8 @@ function Conversation:_run_tool(call)
     end
   end
   local res = table.pack(xpcall(tool.fn, traceback, args, call))
-  if not res[1] then
-    return error_content(first_line(res[2])), tostring(res[2])
+  if not res[1] then                    -- res[2] is text: errors.traceback made it
+    return error_content(first_line(res[2])), res[2]
   end
   if res[2] == nil and type(res[3]) == "string" then      -- return nil, "message"
     return error_content(res[3]), res[3]
@@ -456,9 +493,7 @@ end
 local function hook(fn, ...)
   if not fn then return nil end
   local ok, r = xpcall(fn, traceback, ...)
-  if not ok then
-    return errors.new { kind = "callback", code = "CALLBACK_ERROR", message = tostring(r) }
-  end
+  if not ok then return callback_error(r) end
   if r == false then
     return errors.new { kind = "cancelled", code = "STOPPED", message = "stopped by a callback" }
   end
@@ -593,6 +628,7 @@ function Conversation:_run(msg, job, h)
     local list = table.move(history, 1, #history, 1, {})
     table.move(scratch, 1, #scratch, #list + 1, list)
     local send, dropped = self:_trim(list)
+    if not send then return nil, dropped end
     local ok, req = pcall(client.chat_async, client, send, body)
     if not ok then return false, unwrap(req) end
     if h then h._req = req end
@@ -657,7 +693,7 @@ function Conversation:say(what, params)
   self._busy = token
   local pok, ok, a, b, c = pcall(self._run, self, msg, job, nil)
   if self._busy == token then self._busy = nil end
-  if not pok then error(a, 0) end
+  if not pok then error(ok, 0) end      -- an internal error, with its own position
   if ok == false then error(a, 2) end
   if not ok then return nil, a end
   return a, b, c
@@ -676,11 +712,13 @@ function Conversation:say_async(what, params)
   local started = false
   loop.spawn(function()
     local pok, ok, a, b, c = pcall(self._run, self, msg, job, h)
+    local level = 2
+    if not pok then ok, a, level = false, ok, 0 end  -- an internal error, with its own position
     if self._busy == h then self._busy = nil end
     if h.status ~= "pending" then return end          -- cancelled meanwhile
-    if not pok or ok == false then
-      if not started then h._raise = { a, pok and 2 or 0 }; return end  -- before the first wait
-      a = errors.new { kind = "callback", code = "RAISED", message = tostring(a) }
+    if ok == false then
+      if not started then h._raise = { a, level }; return end  -- before the first wait
+      a = errors.new { kind = "callback", code = "RAISED", message = as_text(a) }
       ok = nil
     end
     if ok then
