@@ -13,6 +13,15 @@
 -- history exactly as it was (conv.usage still counts the tokens of every
 -- response received: they were billed).
 --
+-- A reply is kept only if it could be sent back: its content a string (or
+-- absent beside tool calls), valid UTF-8, its tool calls' arguments
+-- encodable as JSON. Anything else (invalid UTF-8, a number or an object as
+-- content, arguments holding 1e400) is nil, err{kind = "parse", code =
+-- "BAD_REPLY"} with the history untouched: such a reply is an error, never
+-- repaired, because a repair would put words in the model's mouth. A usage
+-- figure that is not a count (not a finite, non-negative number below 2^53)
+-- is ignored, so conv.usage stays exact.
+--
 -- Errors raised by user code (tools, hooks, count_tokens) become results
 -- (a tool's error goes back to the model) or err{kind = "callback"}; any
 -- error value is turned into text by errors.traceback, which never raises.
@@ -30,6 +39,7 @@ local error, getmetatable, io, ipairs, math, os, pairs, pcall, require, setmetat
       string, table, tostring, type, utf8, xpcall =
       error, getmetatable, io, ipairs, math, os, pairs, pcall, require, setmetatable,
       string, table, tostring, type, utf8, xpcall
+local floor = math.floor
 local traceback = errors.traceback    -- the xpcall handler for user code
 local encode, decode, check_messages = core.encode, core.decode, core.check_messages
 
@@ -499,13 +509,21 @@ local function hook(fn, ...)
   end
 end
 
+local EXACT = 2 ^ 53         -- counts below it add up exactly in a double
+
+-- Adds a response's usage to conv.usage. A figure that is not a count (not
+-- a number, NaN, negative, inf from 1e400, 2^53 or more) is ignored, so that
+-- conv.usage stays finite and exact; a fraction is rounded. No math.type:
+-- this runs on Lua 5.1 too.
 local function add_usage(self, usage)
   if type(usage) ~= "table" then return end
   local u = self.usage
   for _, k in ipairs { "prompt_tokens", "completion_tokens", "total_tokens" } do
     local v = usage[k]
-    if type(v) == "number" then
-      u[k] = u[k] + (math.tointeger(v) or math.floor(v + 0.5))
+    if type(v) == "number" and v >= 0 and v < EXACT then    -- false for NaN
+      local n = floor(v)                -- an integer on 5.3+ (v is in range)
+      if v - n >= 0.5 then n = n + 1 end
+      u[k] = u[k] + n
     end
   end
 end
@@ -513,9 +531,14 @@ end
 local call_seq = 0
 
 -- The assistant message to keep: only the fields a request may carry back
--- (and an id for a tool call that came without one).
+-- (and an id for a tool call that came without one). nil, what is wrong
+-- when the reply could not be sent back (see the header).
 local function keep_message(msg)
-  local m = { role = "assistant", content = msg.content }
+  local content = msg.content
+  if content ~= nil and type(content) ~= "string" then
+    return nil, "its content is a " .. type(content) .. ", not text"
+  end
+  local m = { role = "assistant", content = content }
   if type(msg.refusal) == "string" then m.refusal = msg.refusal end
   if type(msg.tool_calls) == "table" and #msg.tool_calls > 0 then
     local calls = {}
@@ -526,15 +549,40 @@ local function keep_message(msg)
         call_seq = call_seq + 1
         id = string.format("call_lua%d", call_seq)
       end
-      calls[i] = {
-        id = id, type = c.type or "function",
-        ["function"] = { name = f.name, arguments = type(f.arguments) == "string"
-                         and f.arguments or encode(f.arguments or {}) },
-      }
+      local args = f.arguments
+      if type(args) ~= "string" then    -- some servers send an object
+        local ok, s = pcall(encode, args or {})
+        if not ok then
+          return nil, "tool call #" .. i .. "'s arguments: " .. as_text(s):gsub("^chatgpt: ", "")
+        end
+        args = s
+      end
+      calls[i] = { id = id, type = c.type or "function",
+                   ["function"] = { name = f.name, arguments = args } }
     end
     m.tool_calls = calls
   end
   if m.content == nil and m.tool_calls == nil and m.refusal == nil then m.content = "" end
+  return m
+end
+
+-- nil when m can go in a request, else what is wrong with it.
+local function unsendable(m)
+  local ok, err = check_messages({ m })
+  if not ok then return err end
+  local eok, eerr = pcall(encode, m)
+  if not eok then return as_text(eerr) end
+end
+
+-- The message to commit from a reply, or nil and err{code = "BAD_REPLY"}.
+local function kept(msg, response)
+  local m, bad = keep_message(msg)
+  if m then bad = unsendable(m) end
+  if bad then
+    bad = bad:gsub("^chatgpt: ", "")
+    return nil, errors.new { kind = "parse", code = "BAD_REPLY", response = response,
+      message = "the reply cannot be kept in the conversation: " .. bad }
+  end
   return m
 end
 
@@ -642,16 +690,21 @@ function Conversation:_run(msg, job, h)
     if type(calls) == "table" and #calls > 0 then
       if rounds >= self.max_tool_rounds then return nil, limit_error(rounds) end
       rounds = rounds + 1
-      local kept = keep_message(message)
-      scratch[#scratch + 1] = kept
-      for _, call in ipairs(kept.tool_calls) do
+      local keep, kerr = kept(message, response)
+      if not keep then return nil, kerr end
+      scratch[#scratch + 1] = keep
+      for _, call in ipairs(keep.tool_calls) do
         local err = hook(own.on_tool_call, call)
         if err then return nil, err end
         if h and h.status ~= "pending" then return nil, h._err end
         local content, failure = self:_run_tool(call)
         err = hook(own.on_tool_result, call, content, failure)
         if err then return nil, err end
-        scratch[#scratch + 1] = { role = "tool", tool_call_id = call.id, content = content }
+        local result = { role = "tool", tool_call_id = call.id, content = content }
+        local bad = unsendable(result)  -- none expected: content and id were checked
+        if bad then return nil, errors.new { kind = "parse", code = "BAD_REPLY",
+          response = response, message = "a tool result cannot be sent: " .. bad } end
+        scratch[#scratch + 1] = result
       end
       if body.tool_choice ~= nil and body.tool_choice ~= "auto" and body.tool_choice ~= "none" then
         -- a forced tool_choice holds for the first request only, else the
@@ -659,6 +712,8 @@ function Conversation:_run(msg, job, h)
         body.tool_choice = nil
       end
     else
+      local keep, kerr = kept(message, response)
+      if not keep then return nil, kerr end
       local reply = text
       if job.decode then
         local v, perr = decode(text or "")
@@ -674,7 +729,7 @@ function Conversation:_run(msg, job, h)
       local new = table.move(history, 1, head, 1, {})
       table.move(history, head + dropped + 1, #history, #new + 1, new)
       table.move(scratch, 1, #scratch, #new + 1, new)
-      new[#new + 1] = keep_message(message)
+      new[#new + 1] = keep
       -- in place: a reference to conv.messages stays the history
       table.move(new, 1, #new, 1, history)
       for k = #history, #new + 1, -1 do history[k] = nil end
