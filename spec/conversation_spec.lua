@@ -386,6 +386,178 @@ describe("a failed say", function()
   end)
 end)
 
+describe("a reply the conversation could not send back", function()
+  before_each(function() drain(); fake.reset() end)
+
+  local JSON = { { "Content-Type", "application/json" } }
+
+  -- A chat.completion whose message is this JSON text (exact bytes), with
+  -- this usage JSON text when given.
+  local function raw(message, usage)
+    return { headers = JSON, body = '{"id":"chatcmpl-r","object":"chat.completion","model":"m",'
+      .. '"choices":[{"index":0,"message":' .. message .. ',"finish_reason":"stop"}]'
+      .. (usage and (',"usage":' .. usage) or "") .. "}" }
+  end
+
+  local function tool_call(arguments)
+    return raw('{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function",'
+      .. '"function":{"name":"get_weather","arguments":' .. arguments .. '}}]}')
+  end
+
+  -- The say failed with BAD_REPLY, the history is as before, and a later
+  -- say and a save work.
+  local function rejected(conv, before, reply, err)
+    assert.is_nil(reply)
+    assert.equal("parse", err.kind)
+    assert.equal("BAD_REPLY", err.code)
+    assert.equal("chat.completion", err.response.object)
+    assert.equal(before, core.encode(conv.messages))
+    assert.equal(HELLO, (conv:say("again")))
+    local path = tmpname()
+    assert.is_true(conv:save(path))
+    os.remove(path)
+  end
+
+  it("returns nil, err{kind='parse', code='BAD_REPLY'} for content that is not valid UTF-8, history unchanged", function()
+    local conv = T.new():conversation { system = "S" }
+    local before = core.encode(conv.messages)
+    fake.script(raw('{"role":"assistant","content":"caf\233 \255"}'))
+    local reply, err = conv:say("x")
+    assert.truthy(err and err.message:find("UTF-8", 1, true))
+    rejected(conv, before, reply, err)
+  end)
+
+  it("returns nil, err{kind='parse', code='BAD_REPLY'} for streamed content that is not valid UTF-8", function()
+    local conv = T.new():conversation { system = "S" }
+    local before = core.encode(conv.messages)
+    fake.script { headers = { { "Content-Type", "text/event-stream" } }, sse_raw =
+      'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":'
+      .. '[{"index":0,"delta":{"role":"assistant","content":"caf\233"},"finish_reason":"stop"}]}\n\n'
+      .. "data: [DONE]\n\n" }
+    local reply, err = conv:say("x", { stream = true })
+    rejected(conv, before, reply, err)
+  end)
+
+  it("returns nil, err{kind='parse', code='BAD_REPLY'} for content that is a number or an object", function()
+    local conv = T.new():conversation { system = "S" }
+    local before = core.encode(conv.messages)
+    fake.script(raw('{"role":"assistant","content":42}'))
+    local reply, err = conv:say("x")
+    assert.truthy(err and err.message:find("number", 1, true))
+    rejected(conv, before, reply, err)
+    before = core.encode(conv.messages)
+    fake.script(raw('{"role":"assistant","content":{"text":"hi"}}'))
+    rejected(conv, before, conv:say("x"))
+  end)
+
+  it("returns nil, err{kind='parse', code='BAD_REPLY'} for tool call content that is a number, running no tool", function()
+    local ran = false
+    local conv = T.new():conversation()
+    conv:tool("get_weather", function() ran = true end)
+    fake.script(raw('{"role":"assistant","content":7,"tool_calls":[{"id":"c1","type":"function",'
+      .. '"function":{"name":"get_weather","arguments":"{}"}}]}'))
+    rejected(conv, core.encode(conv.messages), conv:say("x"))
+    assert.is_false(ran)
+  end)
+
+  it("returns nil, err{kind='parse', code='BAD_REPLY'} for tool call arguments that cannot be sent back, running no tool", function()
+    local ran = false
+    local conv = T.new():conversation()
+    conv:tool("get_weather", function() ran = true end)
+    for _, arguments in ipairs { '{"city":"Par\255s"}', '{"temp":1e400}', '"caf\233"' } do
+      fake.script(tool_call(arguments))
+      local reply, err = conv:say("x")
+      assert.is_nil(reply)
+      assert.equal("BAD_REPLY", err.code)
+      rejected(conv, core.encode(conv.messages), reply, err)
+    end
+    assert.is_false(ran)
+  end)
+
+  it("ignores a usage figure that is not a finite, non-negative count below 2^53", function()
+    local conv = T.new():conversation()
+    fake.script(raw('{"role":"assistant","content":"a"}',
+                    '{"prompt_tokens":1e400,"completion_tokens":-5,"total_tokens":"12"}'))
+    assert.equal("a", (conv:say("x")))
+    fake.script(raw('{"role":"assistant","content":"b"}',
+                    '{"prompt_tokens":9007199254740992,"completion_tokens":2.0,"total_tokens":-1e400}'))
+    assert.equal("b", (conv:say("y")))
+    assert.same({ prompt_tokens = 0, completion_tokens = 2, total_tokens = 0 }, conv.usage)
+    assert.equal(math.type(0), math.type(conv.usage.completion_tokens))
+    local path = tmpname()
+    assert.is_true(conv:save(path))
+    os.remove(path)
+  end)
+end)
+
+describe("a count_tokens that raises", function()
+  before_each(function() drain(); fake.reset() end)
+
+  local function raising() error("the tokenizer is missing") end
+
+  it("makes say return nil, err{kind='callback'} with its message, history unchanged", function()
+    local conv = T.new():conversation { system = "S", max_context_tokens = 100, count_tokens = raising }
+    local reply, err = conv:say("x")
+    assert.is_nil(reply)
+    assert.equal("callback", err.kind)
+    assert.truthy(err.message:find("the tokenizer is missing", 1, true))
+    assert.same({ { role = "system", content = "S" } }, conv.messages)
+    assert.equal(0, #fake.requests())
+  end)
+
+  it("makes say_async's wait return nil, err{kind='callback'} with its message", function()
+    local conv = T.new():conversation { max_context_tokens = 100,
+      count_tokens = function() error(setmetatable({}, { __tostring = function() error("again") end })) end }
+    local reply, err = conv:say_async("x"):wait()
+    assert.is_nil(reply)
+    assert.equal("callback", err.kind)
+    conv.count_tokens = raising
+    reply, err = conv:say_async("x"):wait()
+    assert.is_nil(reply)
+    assert.equal("callback", err.kind)
+    assert.truthy(err.message:find("the tokenizer is missing", 1, true))
+    assert.same({}, conv.messages)
+  end)
+
+  it("makes say return nil, err{kind='callback'} when it returns no number", function()
+    local conv = T.new():conversation { max_context_tokens = 100, count_tokens = function() end }
+    local _, err = conv:say("x")
+    assert.equal("callback", err.kind)
+    assert.truthy(err.message:find("count_tokens", 1, true))
+  end)
+end)
+
+describe("an error object whose __tostring raises", function()
+  before_each(function() drain(); fake.reset() end)
+
+  local function nasty()
+    return setmetatable({}, { __tostring = function() error("no text for you") end })
+  end
+
+  it("raised by a tool, becomes an error result and the loop goes on", function()
+    fake.script { calls { { "c1", "boom", "{}" } }, answer("sorry") }
+    local conv = T.new():conversation()
+    conv:tool("boom", function() error(nasty()) end)
+    local failure
+    local reply = conv:say("x", { on_tool_result = function(_, _, f) failure = f end })
+    assert.equal("sorry", reply)
+    assert.equal("string", type(failure))
+    assert.equal("string", type(core.decode(fake.last().json.messages[3].content).error))
+  end)
+
+  it("raised by on_tool_call or on_tool_result, gives nil, err{kind='callback'}", function()
+    for _, name in ipairs { "on_tool_call", "on_tool_result" } do
+      fake.script(calls { { "c1", "get_weather", '{"city":"A"}' } })
+      local conv = weather_conv()
+      local reply, err = conv:say("x", { [name] = function() error(nasty()) end })
+      assert.is_nil(reply)
+      assert.equal("callback", err.kind)
+      assert.equal("string", type(err.message))
+      assert.same({}, conv.messages)
+    end
+  end)
+end)
+
 describe("tools", function()
   before_each(function() drain(); fake.reset() end)
 

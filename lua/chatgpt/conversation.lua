@@ -13,6 +13,19 @@
 -- history exactly as it was (conv.usage still counts the tokens of every
 -- response received: they were billed).
 --
+-- A reply is kept only if it could be sent back: its content a string (or
+-- absent beside tool calls), valid UTF-8, its tool calls' arguments
+-- encodable as JSON. Anything else (invalid UTF-8, a number or an object as
+-- content, arguments holding 1e400) is nil, err{kind = "parse", code =
+-- "BAD_REPLY"} with the history untouched: such a reply is an error, never
+-- repaired, because a repair would put words in the model's mouth. A usage
+-- figure that is not a count (not a finite, non-negative number below 2^53)
+-- is ignored, so conv.usage stays exact.
+--
+-- Errors raised by user code (tools, hooks, count_tokens) become results
+-- (a tool's error goes back to the model) or err{kind = "callback"}; any
+-- error value is turned into text by errors.traceback, which never raises.
+--
 -- say() is built on client:chat_async():wait(), so inside chatgpt.spawn it
 -- yields to the engine like client:chat does. say_async() runs the same code
 -- in a coroutine of chatgpt.spawn and returns a handle with the shape of a
@@ -26,7 +39,8 @@ local error, getmetatable, io, ipairs, math, os, pairs, pcall, require, setmetat
       string, table, tostring, type, utf8, xpcall =
       error, getmetatable, io, ipairs, math, os, pairs, pcall, require, setmetatable,
       string, table, tostring, type, utf8, xpcall
-local traceback = debug.traceback
+local floor = math.floor
+local traceback = errors.traceback    -- the xpcall handler for user code
 local encode, decode, check_messages = core.encode, core.decode, core.check_messages
 
 local M = {}
@@ -98,6 +112,17 @@ local function unwrap(msg)
          or msg
 end
 
+-- Any error value as text, never raising (a table's __tostring may).
+local function as_text(e)
+  if type(e) == "string" then return e end
+  local ok, s = pcall(tostring, e)
+  return ok and type(s) == "string" and s or "(error object is a " .. type(e) .. " value)"
+end
+
+local function callback_error(msg)
+  return errors.new { kind = "callback", code = "CALLBACK_ERROR", message = msg }
+end
+
 local function is_client(c)
   local mt = getmetatable(c)
   return type(c) == "table" and mt ~= nil and mt == require("chatgpt.client").Client
@@ -122,18 +147,31 @@ local function count_tokens(s)
 end
 M.count_tokens = count_tokens
 
+-- The user's count_tokens as count(text) -> n | nil, err{kind = "callback"}:
+-- it is user code, like the hooks.
+local function user_count(fn)
+  return function(s)
+    local ok, n = xpcall(fn, traceback, s)
+    if not ok then return nil, callback_error(n) end
+    if type(n) ~= "number" then
+      return nil, callback_error("count_tokens returned a " .. type(n) .. ", not a number")
+    end
+    return n
+  end
+end
+
 -- Tokens of one message: PER_MESSAGE + its text (content, or the text parts
 -- of a content list, PER_PART per other part) + its tool calls' names and
--- arguments.
+-- arguments. nil, err when count fails.
 local function message_tokens(m, count)
-  local n = PER_MESSAGE
+  local n, texts = PER_MESSAGE, {}
   local c = m.content
   if type(c) == "string" then
-    n = n + count(c)
+    texts[1] = c
   elseif type(c) == "table" then
     for _, part in ipairs(c) do
       if type(part) == "table" and type(part.text) == "string" then
-        n = n + count(part.text)
+        texts[#texts + 1] = part.text
       else
         n = n + PER_PART
       end
@@ -143,9 +181,15 @@ local function message_tokens(m, count)
     for _, call in ipairs(m.tool_calls) do
       local f = type(call) == "table" and call["function"]
       if type(f) == "table" then
-        n = n + count(tostring(f.name or "")) + count(tostring(f.arguments or ""))
+        texts[#texts + 1] = tostring(f.name or "")
+        texts[#texts + 1] = tostring(f.arguments or "")
       end
     end
+  end
+  for i = 1, #texts do
+    local k, err = count(texts[i])
+    if not k then return nil, err end
+    n = n + k
   end
   return n
 end
@@ -162,16 +206,19 @@ end
 -- to the next user message) go, oldest first. The leading system messages
 -- and the exchange of the newest user message always stay, so an assistant
 -- tool_calls message is never parted from its tool results. Returns the list
--- to send and how many messages after the system ones were dropped.
+-- to send and how many messages after the system ones were dropped, or nil,
+-- err{kind = "callback"} when the user's count_tokens fails.
 function Conversation:_trim(list)
   local budget = self.max_context_tokens
   if not budget then return list, 0 end
-  local count = self.count_tokens or count_tokens
+  local count = self.count_tokens and user_count(self.count_tokens) or count_tokens
   local head = leading_system(list)
   local cost, total = {}, 0
   for i, m in ipairs(list) do
-    cost[i] = message_tokens(m, count)
-    total = total + cost[i]
+    local n, err = message_tokens(m, count)
+    if not n then return nil, err end
+    cost[i] = n
+    total = total + n
   end
   if total <= budget then return list, 0 end
   local last = head + 1                 -- start of the group of the newest user message
@@ -435,8 +482,8 @@ function Conversation:_run_tool(call)
     end
   end
   local res = table.pack(xpcall(tool.fn, traceback, args, call))
-  if not res[1] then
-    return error_content(first_line(res[2])), tostring(res[2])
+  if not res[1] then                    -- res[2] is text: errors.traceback made it
+    return error_content(first_line(res[2])), res[2]
   end
   if res[2] == nil and type(res[3]) == "string" then      -- return nil, "message"
     return error_content(res[3]), res[3]
@@ -456,21 +503,27 @@ end
 local function hook(fn, ...)
   if not fn then return nil end
   local ok, r = xpcall(fn, traceback, ...)
-  if not ok then
-    return errors.new { kind = "callback", code = "CALLBACK_ERROR", message = tostring(r) }
-  end
+  if not ok then return callback_error(r) end
   if r == false then
     return errors.new { kind = "cancelled", code = "STOPPED", message = "stopped by a callback" }
   end
 end
 
+local EXACT = 2 ^ 53         -- counts below it add up exactly in a double
+
+-- Adds a response's usage to conv.usage. A figure that is not a count (not
+-- a number, NaN, negative, inf from 1e400, 2^53 or more) is ignored, so that
+-- conv.usage stays finite and exact; a fraction is rounded. No math.type:
+-- this runs on Lua 5.1 too.
 local function add_usage(self, usage)
   if type(usage) ~= "table" then return end
   local u = self.usage
   for _, k in ipairs { "prompt_tokens", "completion_tokens", "total_tokens" } do
     local v = usage[k]
-    if type(v) == "number" then
-      u[k] = u[k] + (math.tointeger(v) or math.floor(v + 0.5))
+    if type(v) == "number" and v >= 0 and v < EXACT then    -- false for NaN
+      local n = floor(v)                -- an integer on 5.3+ (v is in range)
+      if v - n >= 0.5 then n = n + 1 end
+      u[k] = u[k] + n
     end
   end
 end
@@ -478,9 +531,14 @@ end
 local call_seq = 0
 
 -- The assistant message to keep: only the fields a request may carry back
--- (and an id for a tool call that came without one).
+-- (and an id for a tool call that came without one). nil, what is wrong
+-- when the reply could not be sent back (see the header).
 local function keep_message(msg)
-  local m = { role = "assistant", content = msg.content }
+  local content = msg.content
+  if content ~= nil and type(content) ~= "string" then
+    return nil, "its content is a " .. type(content) .. ", not text"
+  end
+  local m = { role = "assistant", content = content }
   if type(msg.refusal) == "string" then m.refusal = msg.refusal end
   if type(msg.tool_calls) == "table" and #msg.tool_calls > 0 then
     local calls = {}
@@ -491,15 +549,40 @@ local function keep_message(msg)
         call_seq = call_seq + 1
         id = string.format("call_lua%d", call_seq)
       end
-      calls[i] = {
-        id = id, type = c.type or "function",
-        ["function"] = { name = f.name, arguments = type(f.arguments) == "string"
-                         and f.arguments or encode(f.arguments or {}) },
-      }
+      local args = f.arguments
+      if type(args) ~= "string" then    -- some servers send an object
+        local ok, s = pcall(encode, args or {})
+        if not ok then
+          return nil, "tool call #" .. i .. "'s arguments: " .. as_text(s):gsub("^chatgpt: ", "")
+        end
+        args = s
+      end
+      calls[i] = { id = id, type = c.type or "function",
+                   ["function"] = { name = f.name, arguments = args } }
     end
     m.tool_calls = calls
   end
   if m.content == nil and m.tool_calls == nil and m.refusal == nil then m.content = "" end
+  return m
+end
+
+-- nil when m can go in a request, else what is wrong with it.
+local function unsendable(m)
+  local ok, err = check_messages({ m })
+  if not ok then return err end
+  local eok, eerr = pcall(encode, m)
+  if not eok then return as_text(eerr) end
+end
+
+-- The message to commit from a reply, or nil and err{code = "BAD_REPLY"}.
+local function kept(msg, response)
+  local m, bad = keep_message(msg)
+  if m then bad = unsendable(m) end
+  if bad then
+    bad = bad:gsub("^chatgpt: ", "")
+    return nil, errors.new { kind = "parse", code = "BAD_REPLY", response = response,
+      message = "the reply cannot be kept in the conversation: " .. bad }
+  end
   return m
 end
 
@@ -593,6 +676,7 @@ function Conversation:_run(msg, job, h)
     local list = table.move(history, 1, #history, 1, {})
     table.move(scratch, 1, #scratch, #list + 1, list)
     local send, dropped = self:_trim(list)
+    if not send then return nil, dropped end
     local ok, req = pcall(client.chat_async, client, send, body)
     if not ok then return false, unwrap(req) end
     if h then h._req = req end
@@ -606,16 +690,21 @@ function Conversation:_run(msg, job, h)
     if type(calls) == "table" and #calls > 0 then
       if rounds >= self.max_tool_rounds then return nil, limit_error(rounds) end
       rounds = rounds + 1
-      local kept = keep_message(message)
-      scratch[#scratch + 1] = kept
-      for _, call in ipairs(kept.tool_calls) do
+      local keep, kerr = kept(message, response)
+      if not keep then return nil, kerr end
+      scratch[#scratch + 1] = keep
+      for _, call in ipairs(keep.tool_calls) do
         local err = hook(own.on_tool_call, call)
         if err then return nil, err end
         if h and h.status ~= "pending" then return nil, h._err end
         local content, failure = self:_run_tool(call)
         err = hook(own.on_tool_result, call, content, failure)
         if err then return nil, err end
-        scratch[#scratch + 1] = { role = "tool", tool_call_id = call.id, content = content }
+        local result = { role = "tool", tool_call_id = call.id, content = content }
+        local bad = unsendable(result)  -- none expected: content and id were checked
+        if bad then return nil, errors.new { kind = "parse", code = "BAD_REPLY",
+          response = response, message = "a tool result cannot be sent: " .. bad } end
+        scratch[#scratch + 1] = result
       end
       if body.tool_choice ~= nil and body.tool_choice ~= "auto" and body.tool_choice ~= "none" then
         -- a forced tool_choice holds for the first request only, else the
@@ -623,6 +712,8 @@ function Conversation:_run(msg, job, h)
         body.tool_choice = nil
       end
     else
+      local keep, kerr = kept(message, response)
+      if not keep then return nil, kerr end
       local reply = text
       if job.decode then
         local v, perr = decode(text or "")
@@ -638,7 +729,7 @@ function Conversation:_run(msg, job, h)
       local new = table.move(history, 1, head, 1, {})
       table.move(history, head + dropped + 1, #history, #new + 1, new)
       table.move(scratch, 1, #scratch, #new + 1, new)
-      new[#new + 1] = keep_message(message)
+      new[#new + 1] = keep
       -- in place: a reference to conv.messages stays the history
       table.move(new, 1, #new, 1, history)
       for k = #history, #new + 1, -1 do history[k] = nil end
@@ -657,7 +748,7 @@ function Conversation:say(what, params)
   self._busy = token
   local pok, ok, a, b, c = pcall(self._run, self, msg, job, nil)
   if self._busy == token then self._busy = nil end
-  if not pok then error(a, 0) end
+  if not pok then error(ok, 0) end      -- an internal error, with its own position
   if ok == false then error(a, 2) end
   if not ok then return nil, a end
   return a, b, c
@@ -676,11 +767,13 @@ function Conversation:say_async(what, params)
   local started = false
   loop.spawn(function()
     local pok, ok, a, b, c = pcall(self._run, self, msg, job, h)
+    local level = 2
+    if not pok then ok, a, level = false, ok, 0 end  -- an internal error, with its own position
     if self._busy == h then self._busy = nil end
     if h.status ~= "pending" then return end          -- cancelled meanwhile
-    if not pok or ok == false then
-      if not started then h._raise = { a, pok and 2 or 0 }; return end  -- before the first wait
-      a = errors.new { kind = "callback", code = "RAISED", message = tostring(a) }
+    if ok == false then
+      if not started then h._raise = { a, level }; return end  -- before the first wait
+      a = errors.new { kind = "callback", code = "RAISED", message = as_text(a) }
       ok = nil
     end
     if ok then
