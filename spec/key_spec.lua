@@ -1,6 +1,7 @@
 -- The key rules of DESIGN.md: kept in C, shown only as a hint, sent only in
 -- a header, never over plain http to another host, never in an error.
 local chatgpt = require "chatgpt"
+local core = require "chatgpt.core"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 
@@ -18,7 +19,7 @@ describe("the API key", function()
   after_each(function() chatgpt.set_key(nil) end)
 
   it("shows only a hint: client:key_hint()", function()
-    assert.equal("sk-...WXYZ", T.new():key_hint())
+    assert.equal("sk-proj-...WXYZ", T.new():key_hint())
   end)
 
   it("shows no hint of a short key", function()
@@ -28,7 +29,7 @@ describe("the API key", function()
   it("is not in tostring(client)", function()
     local s = tostring(T.new())
     assert.falsy(s:find(T.MARKER, 1, true))
-    assert.truthy(s:find("sk-...WXYZ", 1, true))
+    assert.truthy(s:find("sk-proj-...WXYZ", 1, true))
   end)
 
   it("is nowhere in the client table (a debug dump finds nothing)", function()
@@ -64,7 +65,7 @@ describe("the API key", function()
     assert.equal(401, err.status)
     assert.falsy(tostring(err):find(T.MARKER, 1, true))
     assert.is_false(T.leaks(err))
-    assert.truthy(err.message:find("sk-...WXYZ", 1, true))
+    assert.truthy(err.message:find("sk-proj-...WXYZ", 1, true))
   end)
 
   it("is not in a network error", function()
@@ -94,7 +95,7 @@ describe("the API key", function()
     chatgpt.set_key("sk-default-key-000000009999")
     assert.is_true(chatgpt.has_key())
     local c = T.new { api_key = false }
-    assert.equal("sk-...9999", c:key_hint())
+    assert.equal("sk-default-...9999", c:key_hint())
     c:chat("a")
     assert.equal("Bearer sk-default-key-000000009999", fake.last().header.authorization)
   end)
@@ -121,8 +122,9 @@ describe("the API key", function()
   it("is read from OPENAI_API_KEY when the client is made", function()
     local out = T.run("OPENAI_API_KEY=sk-from-env-0000000000abcd", [[
       local chatgpt = require "chatgpt"
+local core = require "chatgpt.core"
       print(chatgpt.has_key(), chatgpt.new():key_hint())]])
-    assert.equal("true\tsk-...abcd\n", out)
+    assert.equal("true\tsk-from-...abcd\n", out)
   end)
 
   it("has_key() is false with no key anywhere", function()
@@ -188,13 +190,66 @@ describe("the API key", function()
   end)
 end)
 
+describe("the key hint", function()
+  -- The hint of key k as key_hint(), tostring(client) and a redacted echo
+  -- show it; all three must agree.
+  local function hints(k)
+    local c = T.new { api_key = k }
+    local shown = tostring(c):match("key (.-)%)$")
+    local redacted = core.redact("echo: " .. k .. ".", c._key):match("^echo: (.*)%.$")
+    return c:key_hint(), shown, redacted
+  end
+
+  local function shows(expected, k)
+    local h, s, r = hints(k)
+    assert.equal(expected, h)
+    assert.equal(expected, s)
+    assert.equal(expected, r)
+  end
+
+  it("of a UUID-style key shows its last four characters only", function()
+    shows("...4000", "123e4567-e89b-12d3-a456-426614174000")
+  end)
+
+  it("of a key not starting with sk- shows no prefix", function()
+    shows("...wxyz", "gsk_0123456789abcdefghijwxyz")
+    shows("...wxyz", "abcd-0123456789abcdefghijwxyz")
+  end)
+
+  it("shows the public sk- prefix with one lowercase segment", function()
+    shows("sk-proj-...wxyz", "sk-proj-0123456789abcdefghijwxyz")
+    shows("sk-svcacct-...wxyz", "sk-svcacct-0123456789abcdefghijwxyz")
+    shows("sk-admin-...wxyz", "sk-admin-0123456789abcdefghijwxyz")
+    shows("sk-...wxyz", "sk-0123456789abcdefghijwxyz")
+  end)
+
+  it("shows no more than sk- when what follows is not a short lowercase segment", function()
+    shows("sk-...wxyz", "sk-Proj-0123456789abcdefghijwxyz")
+    shows("sk-...wxyz", "sk-pr0j-0123456789abcdefghijwxyz")
+    shows("sk-...wxyz", "sk-abcdefghijk-0123456789abcdefghijwxyz")   -- 11 letters
+    shows("sk-...wxyz", "sk-0123-proj-456789abcdefghijwxyz")
+  end)
+
+  it("keeps at least 8 characters of a short key hidden", function()
+    shows("...wxyz", "sk-proj-wxyz")
+    shows("...wxyz", "sk-proj-01wxyz")
+    shows("sk-...wxyz", "sk-proj-0123wxyz")
+    shows("sk-...wxyz", "sk-proj-01234wxyz")
+    shows("sk-proj-...wxyz", "sk-proj-01234567wxyz")
+  end)
+
+  it("of a key shorter than 12 characters shows nothing of it", function()
+    shows("...", "sk-abcdwxyz")
+  end)
+end)
+
 describe("api_key_file", function()
   before_each(fake.reset)
 
   it("reads the key from the first line, trimmed", function()
     local path = tmpfile("  sk-file-key-00000000abcd  \nsecond line\n", "600")
     local c = T.new { api_key_file = path }
-    assert.equal("sk-...abcd", c:key_hint())
+    assert.equal("sk-file-...abcd", c:key_hint())
     c:chat("a")
     assert.equal("Bearer sk-file-key-00000000abcd", fake.last().header.authorization)
     os.remove(path)
@@ -231,7 +286,7 @@ describe("api_key_cmd", function()
   it("runs the command once (no shell) and takes its first line", function()
     local path = tmpfile("sk-cmd-key-000000000wxyz\nignored\n", "600")
     local c = T.new { api_key_cmd = { "cat", path } }
-    assert.equal("sk-...wxyz", c:key_hint())
+    assert.equal("sk-cmd-...wxyz", c:key_hint())
     c:chat("a")
     assert.equal("Bearer sk-cmd-key-000000000wxyz", fake.last().header.authorization)
     os.remove(path)

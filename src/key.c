@@ -49,12 +49,21 @@ const char *key_bytes(lua_State *L, int idx, size_t *len) {
   return k->bytes;
 }
 
-/* "sk-...wxyz": the prefix up to the first '-' (when short) and the last
- * four characters; short keys show nothing of themselves. */
+/* "sk-proj-...wxyz": the last four characters, after a prefix only when it
+ * is a public, well-known form ("sk-", plus one lowercase segment such as
+ * "proj-", "svcacct-", "admin-"); anything else (a UUID, "gsk_...") shows no
+ * prefix. At least 8 characters always stay hidden between the two parts,
+ * so a short key is never shown whole; keys under 12 show nothing. */
 static void hint(const key *k, char *out, size_t outsz) {
-  const char *dash = memchr(k->bytes, '-', k->len < 9 ? k->len : 9);
-  size_t pre = (dash && k->len >= 16) ? (size_t)(dash - k->bytes) + 1 : 0;
+  size_t pre = 0, i;
   if (k->len < 12) { snprintf(out, outsz, "..."); return; }
+  if (memcmp(k->bytes, "sk-", 3) == 0) {
+    pre = 3;
+    for (i = 3; i < k->len && i < 14 && k->bytes[i] >= 'a' && k->bytes[i] <= 'z'; i++) {}
+    if (i > 3 && i < 14 && i < k->len && k->bytes[i] == '-') pre = i + 1;
+    if (pre + 4 + 8 > k->len) pre = 3;
+    if (pre + 4 + 8 > k->len) pre = 0;
+  }
   snprintf(out, outsz, "%.*s...%s", (int)pre, k->bytes, k->bytes + k->len - 4);
 }
 
