@@ -14,6 +14,14 @@ local function tmpfile(content, mode)
   return path
 end
 
+-- Runs a snippet in a fresh lua5.4 (T.run) killed after 5 s, so that a
+-- regression that blocks fails its spec instead of hanging the suite. T.run's
+-- command is "env <env> LUA_PATH=... lua5.4 file": ending <env> with
+-- "timeout -s KILL 5 env" puts the interpreter under timeout.
+local function run5(env, code)
+  return T.run((env or "") .. " timeout -s KILL 5 env", code)
+end
+
 describe("the API key", function()
   before_each(fake.reset)
   after_each(function() chatgpt.set_key(nil) end)
@@ -277,6 +285,50 @@ describe("api_key_file", function()
     assert.is_false(ok)
     assert.truthy(err:find("no key", 1, true))
     os.remove(path)
+  end)
+
+  it("refuses a FIFO at once, without waiting for a writer", function()
+    local path = os.tmpname()
+    os.remove(path)
+    assert.is_true(os.execute("mkfifo -m 600 " .. path))
+    local out = run5("", string.format([[
+      local core = require "chatgpt.core"
+      local t0 = core.now()
+      local k, err = core.key_file(%q)
+      print(k, err, core.now() - t0 < 1)]], path))
+    os.remove(path)
+    assert.equal("nil\tapi_key_file: " .. path .. " is not a regular file\ttrue\n", out)
+  end)
+
+  it("refuses a directory", function()
+    local k, err = core.key_file("/tmp")
+    assert.is_nil(k)
+    assert.equal("api_key_file: /tmp is not a regular file", err)
+  end)
+
+  it("expands a leading ~/ from $HOME", function()
+    local path = tmpfile("sk-home-key-0000000000abcd\n", "600")
+    local dir, name = path:match("^(.*)/([^/]+)$")
+    local out = run5("HOME=" .. dir, string.format([[
+      print(require("chatgpt.core").key_file(%q):hint())]], "~/" .. name))
+    os.remove(path)
+    assert.equal("sk-home-...abcd\n", out)
+  end)
+
+  it("says HOME is not set when ~/ cannot be expanded", function()
+    local code = [[print(require("chatgpt.core").key_file("~/key"))]]
+    assert.equal("nil\tapi_key_file: cannot expand ~/key: HOME is not set\n", run5("-u HOME", code))
+    assert.equal("nil\tapi_key_file: cannot expand ~/key: HOME is not set\n", run5("HOME=", code))
+  end)
+
+  it("raises on a path with a NUL (C would read a shorter one)", function()
+    assert.has_error(function() core.key_file("/tmp\0/key") end)
+  end)
+
+  it("expands only a leading ~/", function()
+    local k, err = core.key_file("~nobody/key")
+    assert.is_nil(k)
+    assert.equal("api_key_file: cannot open ~nobody/key: No such file or directory", err)
   end)
 end)
 

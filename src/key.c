@@ -35,12 +35,20 @@ static int key_valid(const char *s, size_t len) {
   return 1;
 }
 
-static void pushkey(lua_State *L, const char *s, size_t len) {
-  key *k = (key *)compat_newuserdata(L, sizeof(key) + len, 0);
-  k->len = len;
-  memcpy(k->bytes, s, len);
-  k->bytes[len] = '\0';
+/* A key userdata with room for cap bytes, pushed before anything secret is
+ * read: the bytes then go straight into it, never into a stack or malloc
+ * copy, and if anything raises, its __gc wipes them. */
+static key *newkey(lua_State *L, size_t cap) {
+  key *k = (key *)compat_newuserdata(L, sizeof(key) + cap, 0);
+  k->len = cap;
+  memset(k->bytes, 0, cap + 1);
   luaL_setmetatable(L, KEY_TYPE);
+  return k;
+}
+
+static void pushkey(lua_State *L, const char *s, size_t len) {
+  key *k = newkey(L, len);
+  memcpy(k->bytes, s, len);
 }
 
 const char *key_bytes(lua_State *L, int idx, size_t *len) {
@@ -110,17 +118,26 @@ static size_t first_line(char *buf, size_t len, char **start) {
   return e - b;
 }
 
-/* Pushes a key from the trimmed first line of buf, or nil + msg. */
-static int pushline(lua_State *L, char *buf, size_t len, const char *what) {
+/* The key userdata k on top of the stack holds got raw bytes: keep the
+ * trimmed first line, wipe the rest. Leaves the key, or nil + msg (the
+ * userdata wiped and popped). The message never holds the bytes. */
+static int finishkey(lua_State *L, key *k, size_t got, const char *what) {
   char *s;
-  size_t n = first_line(buf, len, &s);
+  size_t n = first_line(k->bytes, got, &s);
   if (!key_valid(s, n)) {
+    explicit_bzero(k->bytes, k->len);
+    k->len = 0;
+    lua_pop(L, 1);
     lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", what, n ? "the key has spaces or control characters"
-                                         : "no key in its first line");
+    lua_pushfstring(L, "%s: %s", what,
+                    n > MAX_KEY ? "the key's line is longer than 4096 characters"
+                    : n ? "the key has spaces or control characters"
+                        : "no key in its first line");
     return 2;
   }
-  pushkey(L, s, n);
+  memmove(k->bytes, s, n);
+  explicit_bzero(k->bytes + n, k->len - n);
+  k->len = n;
   return 1;
 }
 
@@ -128,18 +145,20 @@ int key_env(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   const char *v = getenv(name);
   size_t len;
-  char *copy;
-  int n;
+  key *k;
   if (!v || !*v) { lua_pushnil(L); return 1; }
   len = strlen(v);
   if (len > MAX_KEY) len = MAX_KEY + 1;
-  copy = malloc(len + 1);
-  if (!copy) return luaL_error(L, "chatgpt: out of memory");
-  memcpy(copy, v, len);
-  n = pushline(L, copy, len, name);
-  explicit_bzero(copy, len);
-  free(copy);
-  return n;
+  k = newkey(L, len);
+  memcpy(k->bytes, v, len);
+  return finishkey(L, k, len, name);
+}
+
+/* Pushes a key from the trimmed first line of buf, or nil + msg. */
+static int pushline(lua_State *L, const char *buf, size_t len, const char *what) {
+  key *k = newkey(L, len);
+  memcpy(k->bytes, buf, len);
+  return finishkey(L, k, len, what);
 }
 
 static int fail(lua_State *L, const char *fmt, const char *a, const char *b) {
@@ -148,16 +167,33 @@ static int fail(lua_State *L, const char *fmt, const char *a, const char *b) {
   return 2;
 }
 
+/* A string argument for C: one with a NUL would be cut short there. */
+static const char *checkcstring(lua_State *L, int arg, const char *msg) {
+  size_t len;
+  const char *s = luaL_checklstring(L, arg, &len);
+  luaL_argcheck(L, strlen(s) == len, arg, msg);
+  return s;
+}
+
 /* Like ssh with its private keys: a key file that others can read is
- * refused, because the key in it is no longer a secret. */
+ * refused, because the key in it is no longer a secret. O_NONBLOCK (and
+ * fstat before any read) so that a FIFO or a device never blocks new();
+ * O_NOCTTY so that a terminal never becomes ours. */
 int key_file(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  char buf[MAX_KEY + 2];
+  const char *path = checkcstring(L, 1, "api_key_file holds a NUL");
   struct stat st;
   ssize_t n;
   size_t got = 0;
-  int fd, r;
-  fd = open(path, O_RDONLY | O_CLOEXEC);
+  key *k;
+  int fd;
+  if (path[0] == '~' && path[1] == '/') {     /* README's "~/.config/..." */
+    const char *home = getenv("HOME");
+    if (!home || !*home)
+      return fail(L, "api_key_file: cannot expand %s: HOME is not set%s", path, "");
+    path = lua_pushfstring(L, "%s%s", home, path + 1);
+  }
+  k = newkey(L, MAX_KEY + 2);                 /* before open: it may raise */
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return fail(L, "api_key_file: cannot open %s: %s", path, strerror(errno));
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
@@ -167,14 +203,18 @@ int key_file(lua_State *L) {
     close(fd);
     return fail(L, "api_key_file: %s is readable by group or others; chmod 600 it%s", path, "");
   }
-  while (got < sizeof buf && (n = read(fd, buf + got, sizeof buf - got)) != 0) {
-    if (n < 0) { if (errno == EINTR) continue; break; }
+  while (got < k->len && (n = read(fd, k->bytes + got, k->len - got)) != 0) {
+    if (n < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      close(fd);
+      explicit_bzero(k->bytes, k->len);
+      return fail(L, "api_key_file: cannot read %s: %s", path, strerror(e));
+    }
     got += (size_t)n;
   }
   close(fd);
-  r = pushline(L, buf, got, "api_key_file");
-  explicit_bzero(buf, sizeof buf);
-  return r;
+  return finishkey(L, k, got, "api_key_file");
 }
 
 /* Runs argv (no shell) with stdin from /dev/null and takes the first line
