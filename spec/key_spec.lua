@@ -14,6 +14,27 @@ local function tmpfile(content, mode)
   return path
 end
 
+local function slurp(path)
+  local f = assert(io.open(path))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Has process pid ended (or become a zombie) within 2 s? SIGKILL is
+-- delivered asynchronously, and the container's init reaps orphans late.
+local function gone(pid)
+  for _ = 1, 200 do
+    local f = io.open("/proc/" .. pid .. "/stat")
+    if not f then return true end
+    local state = f:read("a"):match("%) (%a)")
+    f:close()
+    if state == "Z" then return true end
+    os.execute("sleep 0.01")
+  end
+  return false
+end
+
 -- Runs a snippet in a fresh lua5.4 (T.run) killed after 5 s, so that a
 -- regression that blocks fails its spec instead of hanging the suite. T.run's
 -- command is "env <env> LUA_PATH=... lua5.4 file": ending <env> with
@@ -130,7 +151,6 @@ describe("the API key", function()
   it("is read from OPENAI_API_KEY when the client is made", function()
     local out = T.run("OPENAI_API_KEY=sk-from-env-0000000000abcd", [[
       local chatgpt = require "chatgpt"
-local core = require "chatgpt.core"
       print(chatgpt.has_key(), chatgpt.new():key_hint())]])
     assert.equal("true\tsk-from-...abcd\n", out)
   end)
@@ -357,8 +377,93 @@ describe("api_key_cmd", function()
     assert.falsy(err:find("secret", 1, true))
   end)
 
+  it("kills a command that does not finish within the timeout", function()
+    local out = run5("", [[
+      local core = require "chatgpt.core"
+      local t0 = core.now()
+      local k, err = core.key_cmd({ "sh", "-c", "echo sk-never-0000000000wxyz; exec sleep 1000" }, 0.5)
+      print(k, err, core.now() - t0 < 2)]])
+    assert.equal("nil\tapi_key_cmd: sh did not finish within 0.5 s\ttrue\n", out)
+  end)
+
+  it("kills the command's whole process group at the timeout", function()
+    local pidfile = os.tmpname()
+    local out = run5("", string.format([[
+      print(require("chatgpt.core").key_cmd({ "sh", "-c",
+        'sleep 1000 2>/dev/null & echo $! > "$1"; wait', "sh", %q }, 0.3))]], pidfile))
+    assert.equal("nil\tapi_key_cmd: sh did not finish within 0.3 s\n", out)
+    local pid = assert(tonumber(slurp(pidfile)))
+    os.remove(pidfile)
+    assert.is_true(gone(pid))
+  end)
+
+  it("gives a command KEY_CMD_TIMEOUT seconds by default", function()
+    local k = core.key_cmd { "sh", "-c", "sleep 1; echo sk-slow-00000000000wxyz" }
+    assert.equal("sk-slow-...wxyz", k:hint())
+  end)
+
+  it("raises on a timeout that is not a number > 0 and <= 3600", function()
+    for _, t in ipairs { 0, -1, 0 / 0, math.huge, -math.huge, 3601, 1e300, "x", true } do
+      local ok, err = pcall(core.key_cmd, { "true" }, t)
+      assert.is_false(ok, tostring(t))
+      assert.truthy(err:find("bad argument #2", 1, true), tostring(t))
+    end
+    assert.has_no_error(function() core.key_cmd({ "echo", "sk-0000000000000wxyz" }, 3600) end)
+    assert.has_no_error(function() core.key_cmd({ "echo", "sk-0000000000000wxyz" }, nil) end)
+  end)
+
+  it("returns the key promptly when the command leaves a background child holding stdout", function()
+    local pidfile = os.tmpname()
+    local out = run5("", string.format([[
+      local core = require "chatgpt.core"
+      local t0 = core.now()
+      local k, err = core.key_cmd { "sh", "-c",
+        'echo sk-bg-00000000000000wxyz; sleep 100 2>/dev/null & echo $! > "$1"', "sh", %q }
+      print(k and k:hint(), err, core.now() - t0 < 2)]], pidfile))
+    local pid = tonumber(slurp(pidfile))
+    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+    os.remove(pidfile)
+    assert.equal("sk-bg-...wxyz\tnil\ttrue\n", out)
+  end)
+
+  it("takes the first line even when 100 KB more follows", function()
+    local k, err = core.key_cmd { "sh", "-c",
+      "echo sk-long-0000000000000wxyz; head -c 102400 /dev/zero | tr '\\0' x; echo" }
+    assert.is_nil(err)
+    assert.equal("sk-long-...wxyz", k:hint())
+  end)
+
+  it("runs the command with only stdin, stdout and stderr open", function()
+    T.new():chat("a")                       -- libcurl keeps this connection
+    local held = assert(io.open(os.tmpname(), "w"))
+    local server = assert(require("socket").bind("127.0.0.1", 0))
+    local fdfile = os.tmpname()
+    local k, err = core.key_cmd { "sh", "-c",
+      '(ls /proc/$$/fd > "$1"); echo sk-fds-00000000000wxyz', "sh", fdfile }
+    local fds = slurp(fdfile)
+    held:close()
+    server:close()
+    os.remove(fdfile)
+    assert.equal("0\n1\n2\n", fds)
+    assert.is_nil(err)
+    assert.equal("sk-fds-...wxyz", k:hint())
+  end)
+
+  it("runs the command with stdin from /dev/null", function()
+    local k = core.key_cmd { "sh", "-c", "cat; echo sk-stdin-000000000wxyz" }
+    assert.equal("sk-stdin-...wxyz", k:hint())
+  end)
+
+  it("says so when the first line is longer than 4096 characters", function()
+    local k, err = core.key_cmd { "sh", "-c", "head -c 5000 /dev/zero | tr '\\0' x; echo" }
+    assert.is_nil(k)
+    assert.equal("api_key_cmd: the key's line is longer than 4096 characters", err)
+  end)
+
   it("raises on a malformed argv", function()
     assert.has_error(function() T.new { api_key_cmd = {} } end)
     assert.has_error(function() T.new { api_key_cmd = { "cat", 42 } } end)
+    assert.has_error(function() T.new { api_key_cmd = { "echo\0x" } } end)
+    assert.has_error(function() core.key_cmd("echo") end)
   end)
 end)
