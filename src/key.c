@@ -241,8 +241,10 @@ static int collect(pid_t pid, int fd, double timeout, char *buf, size_t cap,
     if (!exited) {
       pid_t r = waitpid(pid, status, WNOHANG);
       if (r == pid) exited = 1;
-      else if (r < 0 && errno == ECHILD) { exited = 1; *status = 0; } /* reaped by the host (SIGCHLD ignored) */
-      else if (r < 0 && errno != EINTR) { err = errno; break; }
+      else if (r < 0 && errno == ECHILD) {
+        exited = 1;         /* the host reaps children (SIGCHLD ignored): */
+        *status = 0;        /* its exit status is lost, judge by the output */
+      } else if (r < 0 && errno != EINTR) { err = errno; break; }
     }
     if (exited && eof) break;
     left = deadline - monotonic();
@@ -256,7 +258,8 @@ static int collect(pid_t pid, int fd, double timeout, char *buf, size_t cap,
       nanosleep(&ts, NULL);
       if (tick < 50) tick *= 2;
       continue;
-    } else {
+    }
+    {
       struct pollfd p = { fd, POLLIN, 0 };
       int r = poll(&p, 1, wait_ms);
       if (r < 0 && errno != EINTR) { err = errno; break; }
