@@ -1,6 +1,7 @@
 -- The key rules of DESIGN.md: kept in C, shown only as a hint, sent only in
 -- a header, never over plain http to another host, never in an error.
 local chatgpt = require "chatgpt"
+local core = require "chatgpt.core"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 
@@ -13,12 +14,41 @@ local function tmpfile(content, mode)
   return path
 end
 
+local function slurp(path)
+  local f = assert(io.open(path))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Has process pid ended (or become a zombie) within 2 s? SIGKILL is
+-- delivered asynchronously, and the container's init reaps orphans late.
+local function gone(pid)
+  for _ = 1, 200 do
+    local f = io.open("/proc/" .. pid .. "/stat")
+    if not f then return true end
+    local state = f:read("a"):match("%) (%a)")
+    f:close()
+    if state == "Z" then return true end
+    os.execute("sleep 0.01")
+  end
+  return false
+end
+
+-- Runs a snippet in a fresh lua5.4 (T.run) killed after 5 s, so that a
+-- regression that blocks fails its spec instead of hanging the suite. T.run's
+-- command is "env <env> LUA_PATH=... lua5.4 file": ending <env> with
+-- "timeout -s KILL 5 env" puts the interpreter under timeout.
+local function run5(env, code)
+  return T.run((env or "") .. " timeout -s KILL 5 env", code)
+end
+
 describe("the API key", function()
   before_each(fake.reset)
   after_each(function() chatgpt.set_key(nil) end)
 
   it("shows only a hint: client:key_hint()", function()
-    assert.equal("sk-...WXYZ", T.new():key_hint())
+    assert.equal("sk-proj-...WXYZ", T.new():key_hint())
   end)
 
   it("shows no hint of a short key", function()
@@ -28,7 +58,7 @@ describe("the API key", function()
   it("is not in tostring(client)", function()
     local s = tostring(T.new())
     assert.falsy(s:find(T.MARKER, 1, true))
-    assert.truthy(s:find("sk-...WXYZ", 1, true))
+    assert.truthy(s:find("sk-proj-...WXYZ", 1, true))
   end)
 
   it("is nowhere in the client table (a debug dump finds nothing)", function()
@@ -64,7 +94,7 @@ describe("the API key", function()
     assert.equal(401, err.status)
     assert.falsy(tostring(err):find(T.MARKER, 1, true))
     assert.is_false(T.leaks(err))
-    assert.truthy(err.message:find("sk-...WXYZ", 1, true))
+    assert.truthy(err.message:find("sk-proj-...WXYZ", 1, true))
   end)
 
   it("is not in a network error", function()
@@ -94,7 +124,7 @@ describe("the API key", function()
     chatgpt.set_key("sk-default-key-000000009999")
     assert.is_true(chatgpt.has_key())
     local c = T.new { api_key = false }
-    assert.equal("sk-...9999", c:key_hint())
+    assert.equal("sk-default-...9999", c:key_hint())
     c:chat("a")
     assert.equal("Bearer sk-default-key-000000009999", fake.last().header.authorization)
   end)
@@ -122,7 +152,7 @@ describe("the API key", function()
     local out = T.run("OPENAI_API_KEY=sk-from-env-0000000000abcd", [[
       local chatgpt = require "chatgpt"
       print(chatgpt.has_key(), chatgpt.new():key_hint())]])
-    assert.equal("true\tsk-...abcd\n", out)
+    assert.equal("true\tsk-from-...abcd\n", out)
   end)
 
   it("has_key() is false with no key anywhere", function()
@@ -188,13 +218,66 @@ describe("the API key", function()
   end)
 end)
 
+describe("the key hint", function()
+  -- The hint of key k as key_hint(), tostring(client) and a redacted echo
+  -- show it; all three must agree.
+  local function hints(k)
+    local c = T.new { api_key = k }
+    local shown = tostring(c):match("key (.-)%)$")
+    local redacted = core.redact("echo: " .. k .. ".", c._key):match("^echo: (.*)%.$")
+    return c:key_hint(), shown, redacted
+  end
+
+  local function shows(expected, k)
+    local h, s, r = hints(k)
+    assert.equal(expected, h)
+    assert.equal(expected, s)
+    assert.equal(expected, r)
+  end
+
+  it("of a UUID-style key shows its last four characters only", function()
+    shows("...4000", "123e4567-e89b-12d3-a456-426614174000")
+  end)
+
+  it("of a key not starting with sk- shows no prefix", function()
+    shows("...wxyz", "gsk_0123456789abcdefghijwxyz")
+    shows("...wxyz", "abcd-0123456789abcdefghijwxyz")
+  end)
+
+  it("shows the public sk- prefix with one lowercase segment", function()
+    shows("sk-proj-...wxyz", "sk-proj-0123456789abcdefghijwxyz")
+    shows("sk-svcacct-...wxyz", "sk-svcacct-0123456789abcdefghijwxyz")
+    shows("sk-admin-...wxyz", "sk-admin-0123456789abcdefghijwxyz")
+    shows("sk-...wxyz", "sk-0123456789abcdefghijwxyz")
+  end)
+
+  it("shows no more than sk- when what follows is not a short lowercase segment", function()
+    shows("sk-...wxyz", "sk-Proj-0123456789abcdefghijwxyz")
+    shows("sk-...wxyz", "sk-pr0j-0123456789abcdefghijwxyz")
+    shows("sk-...wxyz", "sk-abcdefghijk-0123456789abcdefghijwxyz")   -- 11 letters
+    shows("sk-...wxyz", "sk-0123-proj-456789abcdefghijwxyz")
+  end)
+
+  it("keeps at least 8 characters of a short key hidden", function()
+    shows("...wxyz", "sk-proj-wxyz")
+    shows("...wxyz", "sk-proj-01wxyz")
+    shows("sk-...wxyz", "sk-proj-0123wxyz")
+    shows("sk-...wxyz", "sk-proj-01234wxyz")
+    shows("sk-proj-...wxyz", "sk-proj-01234567wxyz")
+  end)
+
+  it("of a key shorter than 12 characters shows nothing of it", function()
+    shows("...", "sk-abcdwxyz")
+  end)
+end)
+
 describe("api_key_file", function()
   before_each(fake.reset)
 
   it("reads the key from the first line, trimmed", function()
     local path = tmpfile("  sk-file-key-00000000abcd  \nsecond line\n", "600")
     local c = T.new { api_key_file = path }
-    assert.equal("sk-...abcd", c:key_hint())
+    assert.equal("sk-file-...abcd", c:key_hint())
     c:chat("a")
     assert.equal("Bearer sk-file-key-00000000abcd", fake.last().header.authorization)
     os.remove(path)
@@ -223,6 +306,50 @@ describe("api_key_file", function()
     assert.truthy(err:find("no key", 1, true))
     os.remove(path)
   end)
+
+  it("refuses a FIFO at once, without waiting for a writer", function()
+    local path = os.tmpname()
+    os.remove(path)
+    assert.is_true(os.execute("mkfifo -m 600 " .. path))
+    local out = run5("", string.format([[
+      local core = require "chatgpt.core"
+      local t0 = core.now()
+      local k, err = core.key_file(%q)
+      print(k, err, core.now() - t0 < 1)]], path))
+    os.remove(path)
+    assert.equal("nil\tapi_key_file: " .. path .. " is not a regular file\ttrue\n", out)
+  end)
+
+  it("refuses a directory", function()
+    local k, err = core.key_file("/tmp")
+    assert.is_nil(k)
+    assert.equal("api_key_file: /tmp is not a regular file", err)
+  end)
+
+  it("expands a leading ~/ from $HOME", function()
+    local path = tmpfile("sk-home-key-0000000000abcd\n", "600")
+    local dir, name = path:match("^(.*)/([^/]+)$")
+    local out = run5("HOME=" .. dir, string.format([[
+      print(require("chatgpt.core").key_file(%q):hint())]], "~/" .. name))
+    os.remove(path)
+    assert.equal("sk-home-...abcd\n", out)
+  end)
+
+  it("says HOME is not set when ~/ cannot be expanded", function()
+    local code = [[print(require("chatgpt.core").key_file("~/key"))]]
+    assert.equal("nil\tapi_key_file: cannot expand ~/key: HOME is not set\n", run5("-u HOME", code))
+    assert.equal("nil\tapi_key_file: cannot expand ~/key: HOME is not set\n", run5("HOME=", code))
+  end)
+
+  it("raises on a path with a NUL (C would read a shorter one)", function()
+    assert.has_error(function() core.key_file("/tmp\0/key") end)
+  end)
+
+  it("expands only a leading ~/", function()
+    local k, err = core.key_file("~nobody/key")
+    assert.is_nil(k)
+    assert.equal("api_key_file: cannot open ~nobody/key: No such file or directory", err)
+  end)
 end)
 
 describe("api_key_cmd", function()
@@ -231,7 +358,7 @@ describe("api_key_cmd", function()
   it("runs the command once (no shell) and takes its first line", function()
     local path = tmpfile("sk-cmd-key-000000000wxyz\nignored\n", "600")
     local c = T.new { api_key_cmd = { "cat", path } }
-    assert.equal("sk-...wxyz", c:key_hint())
+    assert.equal("sk-cmd-...wxyz", c:key_hint())
     c:chat("a")
     assert.equal("Bearer sk-cmd-key-000000000wxyz", fake.last().header.authorization)
     os.remove(path)
@@ -250,8 +377,93 @@ describe("api_key_cmd", function()
     assert.falsy(err:find("secret", 1, true))
   end)
 
+  it("kills a command that does not finish within the timeout", function()
+    local out = run5("", [[
+      local core = require "chatgpt.core"
+      local t0 = core.now()
+      local k, err = core.key_cmd({ "sh", "-c", "echo sk-never-0000000000wxyz; exec sleep 1000" }, 0.5)
+      print(k, err, core.now() - t0 < 2)]])
+    assert.equal("nil\tapi_key_cmd: sh did not finish within 0.5 s\ttrue\n", out)
+  end)
+
+  it("kills the command's whole process group at the timeout", function()
+    local pidfile = os.tmpname()
+    local out = run5("", string.format([[
+      print(require("chatgpt.core").key_cmd({ "sh", "-c",
+        'sleep 1000 2>/dev/null & echo $! > "$1"; wait', "sh", %q }, 0.3))]], pidfile))
+    assert.equal("nil\tapi_key_cmd: sh did not finish within 0.3 s\n", out)
+    local pid = assert(tonumber(slurp(pidfile)))
+    os.remove(pidfile)
+    assert.is_true(gone(pid))
+  end)
+
+  it("gives a command KEY_CMD_TIMEOUT seconds by default", function()
+    local k = core.key_cmd { "sh", "-c", "sleep 1; echo sk-slow-00000000000wxyz" }
+    assert.equal("sk-slow-...wxyz", k:hint())
+  end)
+
+  it("raises on a timeout that is not a number > 0 and <= 3600", function()
+    for _, t in ipairs { 0, -1, 0 / 0, math.huge, -math.huge, 3601, 1e300, "x", true } do
+      local ok, err = pcall(core.key_cmd, { "true" }, t)
+      assert.is_false(ok, tostring(t))
+      assert.truthy(err:find("bad argument #2", 1, true), tostring(t))
+    end
+    assert.has_no_error(function() core.key_cmd({ "echo", "sk-0000000000000wxyz" }, 3600) end)
+    assert.has_no_error(function() core.key_cmd({ "echo", "sk-0000000000000wxyz" }, nil) end)
+  end)
+
+  it("returns the key promptly when the command leaves a background child holding stdout", function()
+    local pidfile = os.tmpname()
+    local out = run5("", string.format([[
+      local core = require "chatgpt.core"
+      local t0 = core.now()
+      local k, err = core.key_cmd { "sh", "-c",
+        'echo sk-bg-00000000000000wxyz; sleep 100 2>/dev/null & echo $! > "$1"', "sh", %q }
+      print(k and k:hint(), err, core.now() - t0 < 2)]], pidfile))
+    local pid = tonumber(slurp(pidfile))
+    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+    os.remove(pidfile)
+    assert.equal("sk-bg-...wxyz\tnil\ttrue\n", out)
+  end)
+
+  it("takes the first line even when 100 KB more follows", function()
+    local k, err = core.key_cmd { "sh", "-c",
+      "echo sk-long-0000000000000wxyz; head -c 102400 /dev/zero | tr '\\0' x; echo" }
+    assert.is_nil(err)
+    assert.equal("sk-long-...wxyz", k:hint())
+  end)
+
+  it("runs the command with only stdin, stdout and stderr open", function()
+    T.new():chat("a")                       -- libcurl keeps this connection
+    local held = assert(io.open(os.tmpname(), "w"))
+    local server = assert(require("socket").bind("127.0.0.1", 0))
+    local fdfile = os.tmpname()
+    local k, err = core.key_cmd { "sh", "-c",
+      '(ls /proc/$$/fd > "$1"); echo sk-fds-00000000000wxyz', "sh", fdfile }
+    local fds = slurp(fdfile)
+    held:close()
+    server:close()
+    os.remove(fdfile)
+    assert.equal("0\n1\n2\n", fds)
+    assert.is_nil(err)
+    assert.equal("sk-fds-...wxyz", k:hint())
+  end)
+
+  it("runs the command with stdin from /dev/null", function()
+    local k = core.key_cmd { "sh", "-c", "cat; echo sk-stdin-000000000wxyz" }
+    assert.equal("sk-stdin-...wxyz", k:hint())
+  end)
+
+  it("says so when the first line is longer than 4096 characters", function()
+    local k, err = core.key_cmd { "sh", "-c", "head -c 5000 /dev/zero | tr '\\0' x; echo" }
+    assert.is_nil(k)
+    assert.equal("api_key_cmd: the key's line is longer than 4096 characters", err)
+  end)
+
   it("raises on a malformed argv", function()
     assert.has_error(function() T.new { api_key_cmd = {} } end)
     assert.has_error(function() T.new { api_key_cmd = { "cat", 42 } } end)
+    assert.has_error(function() T.new { api_key_cmd = { "echo\0x" } } end)
+    assert.has_error(function() core.key_cmd("echo") end)
   end)
 end)

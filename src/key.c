@@ -8,11 +8,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -35,12 +39,20 @@ static int key_valid(const char *s, size_t len) {
   return 1;
 }
 
-static void pushkey(lua_State *L, const char *s, size_t len) {
-  key *k = (key *)compat_newuserdata(L, sizeof(key) + len, 0);
-  k->len = len;
-  memcpy(k->bytes, s, len);
-  k->bytes[len] = '\0';
+/* A key userdata with room for cap bytes, pushed before anything secret is
+ * read: the bytes then go straight into it, never into a stack or malloc
+ * copy, and if anything raises, its __gc wipes them. */
+static key *newkey(lua_State *L, size_t cap) {
+  key *k = (key *)compat_newuserdata(L, sizeof(key) + cap, 0);
+  k->len = cap;
+  memset(k->bytes, 0, cap + 1);
   luaL_setmetatable(L, KEY_TYPE);
+  return k;
+}
+
+static void pushkey(lua_State *L, const char *s, size_t len) {
+  key *k = newkey(L, len);
+  memcpy(k->bytes, s, len);
 }
 
 const char *key_bytes(lua_State *L, int idx, size_t *len) {
@@ -49,12 +61,21 @@ const char *key_bytes(lua_State *L, int idx, size_t *len) {
   return k->bytes;
 }
 
-/* "sk-...wxyz": the prefix up to the first '-' (when short) and the last
- * four characters; short keys show nothing of themselves. */
+/* "sk-proj-...wxyz": the last four characters, after a prefix only when it
+ * is a public, well-known form ("sk-", plus one lowercase segment such as
+ * "proj-", "svcacct-", "admin-"); anything else (a UUID, "gsk_...") shows no
+ * prefix. At least 8 characters always stay hidden between the two parts,
+ * so a short key is never shown whole; keys under 12 show nothing. */
 static void hint(const key *k, char *out, size_t outsz) {
-  const char *dash = memchr(k->bytes, '-', k->len < 9 ? k->len : 9);
-  size_t pre = (dash && k->len >= 16) ? (size_t)(dash - k->bytes) + 1 : 0;
+  size_t pre = 0, i;
   if (k->len < 12) { snprintf(out, outsz, "..."); return; }
+  if (memcmp(k->bytes, "sk-", 3) == 0) {
+    pre = 3;
+    for (i = 3; i < k->len && i < 14 && k->bytes[i] >= 'a' && k->bytes[i] <= 'z'; i++) {}
+    if (i > 3 && i < 14 && i < k->len && k->bytes[i] == '-') pre = i + 1;
+    if (pre + 4 + 8 > k->len) pre = 3;
+    if (pre + 4 + 8 > k->len) pre = 0;
+  }
   snprintf(out, outsz, "%.*s...%s", (int)pre, k->bytes, k->bytes + k->len - 4);
 }
 
@@ -101,17 +122,26 @@ static size_t first_line(char *buf, size_t len, char **start) {
   return e - b;
 }
 
-/* Pushes a key from the trimmed first line of buf, or nil + msg. */
-static int pushline(lua_State *L, char *buf, size_t len, const char *what) {
+/* The key userdata k on top of the stack holds got raw bytes: keep the
+ * trimmed first line, wipe the rest. Leaves the key, or nil + msg (the
+ * userdata wiped and popped). The message never holds the bytes. */
+static int finishkey(lua_State *L, key *k, size_t got, const char *what) {
   char *s;
-  size_t n = first_line(buf, len, &s);
+  size_t n = first_line(k->bytes, got, &s);
   if (!key_valid(s, n)) {
+    explicit_bzero(k->bytes, k->len);
+    k->len = 0;
+    lua_pop(L, 1);
     lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", what, n ? "the key has spaces or control characters"
-                                         : "no key in its first line");
+    lua_pushfstring(L, "%s: %s", what,
+                    n > MAX_KEY ? "the key's line is longer than 4096 characters"
+                    : n ? "the key has spaces or control characters"
+                        : "no key in its first line");
     return 2;
   }
-  pushkey(L, s, n);
+  memmove(k->bytes, s, n);
+  explicit_bzero(k->bytes + n, k->len - n);
+  k->len = n;
   return 1;
 }
 
@@ -119,18 +149,13 @@ int key_env(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   const char *v = getenv(name);
   size_t len;
-  char *copy;
-  int n;
+  key *k;
   if (!v || !*v) { lua_pushnil(L); return 1; }
   len = strlen(v);
   if (len > MAX_KEY) len = MAX_KEY + 1;
-  copy = malloc(len + 1);
-  if (!copy) return luaL_error(L, "chatgpt: out of memory");
-  memcpy(copy, v, len);
-  n = pushline(L, copy, len, name);
-  explicit_bzero(copy, len);
-  free(copy);
-  return n;
+  k = newkey(L, len);
+  memcpy(k->bytes, v, len);
+  return finishkey(L, k, len, name);
 }
 
 static int fail(lua_State *L, const char *fmt, const char *a, const char *b) {
@@ -139,16 +164,33 @@ static int fail(lua_State *L, const char *fmt, const char *a, const char *b) {
   return 2;
 }
 
+/* A string argument for C: one with a NUL would be cut short there. */
+static const char *checkcstring(lua_State *L, int arg, const char *msg) {
+  size_t len;
+  const char *s = luaL_checklstring(L, arg, &len);
+  luaL_argcheck(L, strlen(s) == len, arg, msg);
+  return s;
+}
+
 /* Like ssh with its private keys: a key file that others can read is
- * refused, because the key in it is no longer a secret. */
+ * refused, because the key in it is no longer a secret. O_NONBLOCK (and
+ * fstat before any read) so that a FIFO or a device never blocks new();
+ * O_NOCTTY so that a terminal never becomes ours. */
 int key_file(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  char buf[MAX_KEY + 2];
+  const char *path = checkcstring(L, 1, "api_key_file holds a NUL");
   struct stat st;
   ssize_t n;
   size_t got = 0;
-  int fd, r;
-  fd = open(path, O_RDONLY | O_CLOEXEC);
+  key *k;
+  int fd;
+  if (path[0] == '~' && path[1] == '/') {     /* README's "~/.config/..." */
+    const char *home = getenv("HOME");
+    if (!home || !*home)
+      return fail(L, "api_key_file: cannot expand %s: HOME is not set%s", path, "");
+    path = lua_pushfstring(L, "%s%s", home, path + 1);
+  }
+  k = newkey(L, MAX_KEY + 2);                 /* before open: it may raise */
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return fail(L, "api_key_file: cannot open %s: %s", path, strerror(errno));
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
@@ -158,67 +200,168 @@ int key_file(lua_State *L) {
     close(fd);
     return fail(L, "api_key_file: %s is readable by group or others; chmod 600 it%s", path, "");
   }
-  while (got < sizeof buf && (n = read(fd, buf + got, sizeof buf - got)) != 0) {
-    if (n < 0) { if (errno == EINTR) continue; break; }
+  while (got < k->len && (n = read(fd, k->bytes + got, k->len - got)) != 0) {
+    if (n < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      close(fd);
+      explicit_bzero(k->bytes, k->len);
+      return fail(L, "api_key_file: cannot read %s: %s", path, strerror(e));
+    }
     got += (size_t)n;
   }
   close(fd);
-  r = pushline(L, buf, got, "api_key_file");
-  explicit_bzero(buf, sizeof buf);
-  return r;
+  return finishkey(L, k, got, "api_key_file");
 }
 
-/* Runs argv (no shell) with stdin from /dev/null and takes the first line
- * of its stdout. posix_spawnp, not fork: the host may be threaded. */
+static double monotonic(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads the child's stdout (fd, non-blocking) into buf[0..cap) until EOF
+ * and the child's exit, or the deadline; bytes past cap are read and
+ * dropped, so that a long output never ends in SIGPIPE. No signal handler
+ * (the host may be threaded): the child is polled with waitpid(WNOHANG) on
+ * its own pid between short waits. Once it has exited, whatever is already
+ * in the pipe is read and then reading stops: something it left in the
+ * background may hold the pipe open forever. Returns 0 with *status set,
+ * ETIMEDOUT (the child's process group killed and the child reaped), or an
+ * errno. */
+static int collect(pid_t pid, int fd, double timeout, char *buf, size_t cap,
+                   size_t *got, int *status) {
+  char drop[4096];
+  double deadline = monotonic() + timeout, left;
+  int exited = 0, eof = 0, tick = 1, err = 0, wait_ms;
+  ssize_t n;
+  *got = 0;
+  *status = 0;
+  for (;;) {
+    if (!exited) {
+      pid_t r = waitpid(pid, status, WNOHANG);
+      if (r == pid) exited = 1;
+      else if (r < 0 && errno == ECHILD) {
+        exited = 1;         /* the host reaps children (SIGCHLD ignored): */
+        *status = 0;        /* its exit status is lost, judge by the output */
+      } else if (r < 0 && errno != EINTR) { err = errno; break; }
+    }
+    if (exited && eof) break;
+    left = deadline - monotonic();
+    if (left <= 0) {
+      if (!exited) err = ETIMEDOUT;
+      break;
+    }
+    wait_ms = exited ? 0 : (left * 1000 < tick ? (int)(left * 1000) + 1 : tick);
+    if (eof) {                      /* stdout closed, the child still runs */
+      struct timespec ts = { wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L };
+      nanosleep(&ts, NULL);
+      if (tick < 50) tick *= 2;
+      continue;
+    }
+    {
+      struct pollfd p = { fd, POLLIN, 0 };
+      int r = poll(&p, 1, wait_ms);
+      if (r < 0 && errno != EINTR) { err = errno; break; }
+      if (r <= 0) {
+        if (r == 0 && exited) break;            /* nothing more right now */
+        if (tick < 50) tick *= 2;
+        continue;
+      }
+    }
+    if (*got < cap) n = read(fd, buf + *got, cap - *got);
+    else n = read(fd, drop, sizeof drop);
+    if (n == 0) eof = 1;
+    else if (n < 0 && errno != EINTR && errno != EAGAIN) { err = errno; break; }
+    else if (n > 0 && *got < cap) *got += (size_t)n;
+  }
+  explicit_bzero(drop, sizeof drop);
+  if (err && !exited) {
+    kill(-pid, SIGKILL);                        /* the whole process group */
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
+  }
+  return err;
+}
+
+/* Runs argv (no shell) with stdin from /dev/null, stdout a pipe, stderr
+ * ours, in its own process group, and takes the first line of its stdout.
+ * posix_spawnp, not fork: the host may be threaded. At most timeout
+ * seconds (KEY_CMD_TIMEOUT by default), then the group is killed. */
 int key_cmd(lua_State *L) {
   const char *argv[64];
-  char buf[MAX_KEY + 2];
-  int pipefd[2], status, r, i, n = (int)luaL_len(L, 1);
+  lua_Integer len;
+  lua_Number timeout;
+  int pipefd[2], status, r, i, n;
   posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
   pid_t pid;
   size_t got = 0;
-  ssize_t k;
+  key *k;
   luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_argcheck(L, n >= 1 && n < 64, 1, "api_key_cmd is a list of 1 to 63 strings");
+  len = luaL_len(L, 1);
+  luaL_argcheck(L, len >= 1 && len < 64, 1, "api_key_cmd is a list of 1 to 63 strings");
+  n = (int)len;
   for (i = 0; i < n; i++) {
     lua_rawgeti(L, 1, i + 1);
     luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "api_key_cmd holds a non-string");
     argv[i] = lua_tostring(L, -1);          /* the table keeps it alive */
+    luaL_argcheck(L, strlen(argv[i]) == lua_rawlen(L, -1), 1, "api_key_cmd holds a NUL");
     lua_pop(L, 1);
   }
   argv[n] = NULL;
+  timeout = luaL_optnumber(L, 2, KEY_CMD_TIMEOUT);
+  luaL_argcheck(L, timeout > 0 && timeout <= 3600, 2,     /* NaN fails both */
+                "timeout must be a number of seconds > 0 and <= 3600");
+  k = newkey(L, MAX_KEY + 2);               /* before the child: it may raise */
   if (pipe2(pipefd, O_CLOEXEC) != 0)
     return fail(L, "api_key_cmd: pipe: %s%s", strerror(errno), "");
+  /* Non-blocking on our end only: O_NONBLOCK set by pipe2 would be shared
+   * with the child's stdout. */
+  fcntl(pipefd[0], F_SETFL, fcntl(pipefd[0], F_GETFL) | O_NONBLOCK);
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-  r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+  posix_spawnattr_init(&at);
+  r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (!r) r = posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  /* The child gets 0, 1 and 2 only. Close-on-exec alone is not enough: a
+   * descriptor the host (or a library) opened without it, a socket of
+   * libcurl's or of LuaSocket's, a file from io.open, would leak into the
+   * command. Elsewhere only the descriptors' own close-on-exec applies. */
+  if (!r) r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+  if (!r) r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+  if (!r) r = posix_spawnattr_setpgroup(&at, 0);  /* so a timeout kills all */
+  if (!r) r = posix_spawnp(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
   close(pipefd[1]);
   if (r != 0) {
     close(pipefd[0]);
     return fail(L, "api_key_cmd: cannot run %s: %s", argv[0], strerror(r));
   }
-  while (got < sizeof buf && (k = read(pipefd[0], buf + got, sizeof buf - got)) != 0) {
-    if (k < 0) { if (errno == EINTR) continue; break; }
-    got += (size_t)k;
-  }
+  r = collect(pid, pipefd[0], timeout, k->bytes, k->len, &got, &status);
   close(pipefd[0]);
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  if (r != 0) {
+    explicit_bzero(k->bytes, k->len);
+    lua_pushnil(L);
+    if (r == ETIMEDOUT)
+      lua_pushfstring(L, "api_key_cmd: %s did not finish within %f s", argv[0], timeout);
+    else
+      lua_pushfstring(L, "api_key_cmd: reading from %s: %s", argv[0], strerror(r));
+    return 2;
+  }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && got == 0) {
     /* posix_spawnp may report a failed exec this way (fork + exec) */
     return fail(L, "api_key_cmd: cannot run %s%s", argv[0], "");
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    explicit_bzero(buf, sizeof buf);
+    explicit_bzero(k->bytes, k->len);
     lua_pushnil(L);
     lua_pushfstring(L, "api_key_cmd: %s failed (exit status %d)", argv[0],
                     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     return 2;
   }
-  r = pushline(L, buf, got, "api_key_cmd");
-  explicit_bzero(buf, sizeof buf);
-  return r;
+  return finishkey(L, k, got, "api_key_cmd");
 }
 
 /* core.redact(s, key): s with every copy of the key replaced by its hint,
