@@ -21,20 +21,6 @@ local function slurp(path)
   return s
 end
 
--- Has process pid ended (or become a zombie) within 2 s? SIGKILL is
--- delivered asynchronously, and the container's init reaps orphans late.
-local function gone(pid)
-  for _ = 1, 200 do
-    local f = io.open("/proc/" .. pid .. "/stat")
-    if not f then return true end
-    local state = f:read("a"):match("%) (%a)")
-    f:close()
-    if state == "Z" then return true end
-    os.execute("sleep 0.01")
-  end
-  return false
-end
-
 -- Runs a snippet in a fresh lua5.4 (T.run) killed after 5 s, so that a
 -- regression that blocks fails its spec instead of hanging the suite. T.run's
 -- command is "env <env> LUA_PATH=... lua5.4 file": ending <env> with
@@ -224,7 +210,7 @@ describe("the key hint", function()
   local function hints(k)
     local c = T.new { api_key = k }
     local shown = tostring(c):match("key (.-)%)$")
-    local redacted = core.redact("echo: " .. k .. ".", c._key):match("^echo: (.*)%.$")
+    local redacted = c._origin:redact("echo: " .. k .. "."):match("^echo: (.*)%.$")
     return c:key_hint(), shown, redacted
   end
 
@@ -384,17 +370,6 @@ describe("api_key_cmd", function()
       local k, err = core.key_cmd({ "sh", "-c", "echo sk-never-0000000000wxyz; exec sleep 1000" }, 0.5)
       print(k, err, core.now() - t0 < 2)]])
     assert.equal("nil\tapi_key_cmd: sh did not finish within 0.5 s\ttrue\n", out)
-  end)
-
-  it("kills the command's whole process group at the timeout", function()
-    local pidfile = os.tmpname()
-    local out = run5("", string.format([[
-      print(require("chatgpt.core").key_cmd({ "sh", "-c",
-        'sleep 1000 2>/dev/null & echo $! > "$1"; wait', "sh", %q }, 0.3))]], pidfile))
-    assert.equal("nil\tapi_key_cmd: sh did not finish within 0.3 s\n", out)
-    local pid = assert(tonumber(slurp(pidfile)))
-    os.remove(pidfile)
-    assert.is_true(gone(pid))
   end)
 
   it("gives a command KEY_CMD_TIMEOUT seconds by default", function()

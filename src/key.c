@@ -227,8 +227,7 @@ static double monotonic(void) {
  * its own pid between short waits. Once it has exited, whatever is already
  * in the pipe is read and then reading stops: something it left in the
  * background may hold the pipe open forever. Returns 0 with *status set,
- * ETIMEDOUT (the child's process group killed and the child reaped), or an
- * errno. */
+ * ETIMEDOUT (the child killed and reaped), or an errno. */
 static int collect(pid_t pid, int fd, double timeout, char *buf, size_t cap,
                    size_t *got, int *status) {
   char drop[4096];
@@ -277,23 +276,25 @@ static int collect(pid_t pid, int fd, double timeout, char *buf, size_t cap,
   }
   explicit_bzero(drop, sizeof drop);
   if (err && !exited) {
-    kill(-pid, SIGKILL);                        /* the whole process group */
+    kill(pid, SIGKILL);
     while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
   }
   return err;
 }
 
 /* Runs argv (no shell) with stdin from /dev/null, stdout a pipe, stderr
- * ours, in its own process group, and takes the first line of its stdout.
- * posix_spawnp, not fork: the host may be threaded. At most timeout
- * seconds (KEY_CMD_TIMEOUT by default), then the group is killed. */
+ * ours, and takes the first line of its stdout. posix_spawnp, not fork:
+ * the host may be threaded. At most timeout seconds (KEY_CMD_TIMEOUT by
+ * default), then it is killed. It stays in our process group, so that a
+ * command that asks for a passphrase on the terminal (gpg with
+ * pinentry-tty) may still read it: in a group of its own it would be
+ * stopped by SIGTTIN. */
 int key_cmd(lua_State *L) {
   const char *argv[64];
   lua_Integer len;
   lua_Number timeout;
   int pipefd[2], status, r, i, n;
   posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
   pid_t pid;
   size_t got = 0;
   key *k;
@@ -319,7 +320,6 @@ int key_cmd(lua_State *L) {
    * with the child's stdout. */
   fcntl(pipefd[0], F_SETFL, fcntl(pipefd[0], F_GETFL) | O_NONBLOCK);
   posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&at);
   r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   if (!r) r = posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
@@ -329,11 +329,8 @@ int key_cmd(lua_State *L) {
    * command. Elsewhere only the descriptors' own close-on-exec applies. */
   if (!r) r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 #endif
-  if (!r) r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
-  if (!r) r = posix_spawnattr_setpgroup(&at, 0);  /* so a timeout kills all */
-  if (!r) r = posix_spawnp(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
+  if (!r) r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
   posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
   close(pipefd[1]);
   if (r != 0) {
     close(pipefd[0]);
