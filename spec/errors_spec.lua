@@ -502,4 +502,53 @@ describe("chatgpt.errors", function()
       assert.are.same({ remaining_tokens = 12 }, rl)
     end)
   end)
+
+  describe("hostile bodies and headers", function()
+    it("never raises on numbers out of range in the body or the status", function()
+      local err = errors.from_http(400, {}, '{"error":{"message":"m","code":1e400,"type":-1e400}}')
+      assert.are.equal(math.huge, err.code)
+      assert.is_string(tostring(err))
+      err = errors.from_http(1e400, {}, "")
+      assert.is_string(tostring(err))
+      err.attempts = 2.5
+      assert.is_string(tostring(err))
+    end)
+
+    it("never raises on a FastAPI detail list that opens with a non-table", function()
+      local err = errors.from_http(422, {}, '{"detail":[1,{"msg":"m","type":"t","loc":[{},2]}]}')
+      assert.are.equal("api", err.kind)
+      assert.are.equal("t", err.type)
+      assert.is_string(tostring(err))
+    end)
+
+    it("never raises on header values that are lists, tables or out-of-range numbers", function()
+      local err = errors.from_http(429, { ["x-request-id"] = { {} }, ["retry-after"] = { "1e400" },
+        ["retry-after-ms"] = "-1e400", ["x-should-retry"] = { true } }, "")
+      assert.is_nil(err.request_id)
+      assert.is_nil(err.retry_after)
+      assert.is_true(err.retryable)
+      local rl = errors.ratelimit { ["x-ratelimit-limit-tokens"] = "1e400",
+        ["x-ratelimit-reset-tokens"] = ("9"):rep(400) .. "s", ["x-ratelimit-reset-requests"] = { {} } }
+      assert.are.same({}, rl)
+    end)
+
+    it("reads 40 KB header values in linear time (no pattern backtracking)", function()
+      local n = 40000
+      local t = os.clock()
+      errors.from_http(500, { ["retry-after"] = "a" .. (" "):rep(n) .. "b",
+        ["x-should-retry"] = "a" .. (" "):rep(n) .. "b" }, "")
+      errors.ratelimit { ["x-ratelimit-reset-tokens"] = ("1"):rep(n) .. "!",
+        ["x-ratelimit-reset-requests"] = ("1"):rep(n) .. "s" .. ("1"):rep(n) .. "!" }
+      assert.is_true(os.clock() - t < 2, tostring(os.clock() - t))
+    end)
+
+    it("reads a 64 MB body without raising", function()
+      local huge = ("<p>" .. ("y"):rep(997)):rep(65536)
+      local err = errors.from_http(500, {}, huge)
+      assert.is_true(#err.message < 300)
+      err = errors.from_http(500, {}, '{"error":{"message":"' .. ("z"):rep(1e6) .. '"}}')
+      assert.are.equal(1e6, #err.message)
+      assert.is_true(#tostring(err) < 1100)
+    end)
+  end)
 end)

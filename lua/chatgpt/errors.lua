@@ -113,7 +113,7 @@ function Error.__tostring(e)
   if msg then s = s .. ": " .. msg end
   if e.request_id then s = s .. " (request " .. tostring(e.request_id) .. ")" end
   local n = e.attempts
-  if type(n) == "number" and n > 1 then s = s .. format(" after %d attempts", n) end
+  if type(n) == "number" and n > 1 then s = s .. " after " .. show(n) .. " attempts" end
   -- one line, whatever a server put in a code, a type or a request id
   return (gsub(s, "[\r\n]", " "))
 end
@@ -156,6 +156,20 @@ local function header(headers, name)
   if type(v) == "number" then return tostring(v) end
   if type(v) ~= "string" then return nil end
   return v
+end
+
+-- s without blanks around it. Linear: "^%s*(.-)%s*$" backtracks over every
+-- run of blanks inside s, quadratic on a hostile 100 KB header value.
+local function trim(s)
+  local i = find(s, "%S")
+  if not i then return "" end
+  local j = #s
+  local b = byte(s, j)
+  while b == 32 or (b >= 9 and b <= 13) do
+    j = j - 1
+    b = byte(s, j)
+  end
+  return sub(s, i, j)
 end
 
 local function finite(x)
@@ -214,7 +228,7 @@ function M.retry_after(headers, now)
     secs = nil
     v = header(headers, "retry-after")
     if v then
-      v = match(v, "^%s*(.-)%s*$")
+      v = trim(v)
       secs = tonumber(v)
       if not finite(secs) then
         local t = http_date(v)
@@ -257,7 +271,7 @@ end
 local function should_retry(headers)
   local v = header(headers, "x-should-retry")
   if v == nil then return nil end
-  v = lower(match(v, "^%s*(.-)%s*$"))
+  v = lower(trim(v))
   if v == "true" then return true elseif v == "false" then return false end
   return nil
 end
@@ -295,19 +309,24 @@ local UNITS = {
 function M.parse_duration(s)
   if type(s) == "number" then return finite(s) and s or nil end
   if type(s) ~= "string" then return nil end
-  s = match(s, "^%s*(.-)%s*$")
+  s = trim(s)
   if s == "" then return nil end
-  if match(s, "^%d+%.?%d*$") or match(s, "^%.%d+$") then return tonumber(s) end
-  local total, pos, len = 0, 1, #s
-  while pos <= len do
-    local num, unit, nxt = match(s, "^(%d*%.?%d*)([%a\194\181]+)()", pos)
-    if not num or num == "" or num == "." then return nil end
-    local scale = UNITS[unit]
-    if not scale then return nil end
-    total = total + tonumber(num) * scale
-    pos = nxt
+  -- one greedy class per step and tonumber to check the number: patterns
+  -- like "%d*%.?%d*" backtrack, quadratic on a long run of digits
+  local total
+  if find(s, "^[%d%.]+$") then
+    total = tonumber(s)
+  else
+    total = 0
+    local pos, len = 1, #s
+    while total and pos <= len do
+      local num, unit, nxt = match(s, "^([%d%.]*)([%a\194\181]*)()", pos)
+      local x, scale = tonumber(num), UNITS[unit]
+      total = x and scale and total + x * scale
+      pos = nxt
+    end
   end
-  return total
+  return finite(total) and total or nil
 end
 
 local function count(v)
@@ -447,10 +466,11 @@ local function error_object(obj)
   if type(d) == "table" then
     if type(d.message) == "string" then return d end
     -- FastAPI validation errors: a list of {loc, msg, type}
-    local msgs = {}
+    local msgs, first_type = {}, nil
     for i = 1, #d do
       local item = d[i]
       if type(item) == "table" and type(item.msg) == "string" then
+        if #msgs == 0 then first_type = item.type end
         local loc = item.loc
         if type(loc) == "table" then
           local parts = {}
@@ -461,10 +481,7 @@ local function error_object(obj)
         end
       end
     end
-    if #msgs > 0 then
-      local first = d[1]
-      return { message = concat(msgs, "; "), type = first.type }
-    end
+    if #msgs > 0 then return { message = concat(msgs, "; "), type = first_type } end
   end
   return nil
 end
