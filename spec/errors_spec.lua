@@ -503,6 +503,33 @@ describe("chatgpt.errors", function()
     end)
   end)
 
+  describe("Express/NestJS error bodies", function()
+    it("keeps the top-level message and reads the \"error\" phrase as the type", function()
+      local err = errors.from_http(404, {},
+        '{"statusCode":404,"message":"Cannot POST /v9/chat/completions","error":"Not Found"}')
+      assert.are.equal("api", err.kind)
+      assert.are.equal(404, err.status)
+      assert.are.equal("Cannot POST /v9/chat/completions", err.message)
+      assert.are.equal("Not Found", err.type)
+      assert.is_nil(err.code)
+      assert.is_false(err.retryable)
+      assert.are.equal("chatgpt: 404 Not Found: Cannot POST /v9/chat/completions", tostring(err))
+    end)
+
+    it("joins NestJS's list of validation messages", function()
+      local err = errors.from_http(400, {}, '{"statusCode":400,"message":["model must be a string",'
+        .. '"messages should not be empty"],"error":"Bad Request"}')
+      assert.are.equal("model must be a string; messages should not be empty", err.message)
+      assert.are.equal("Bad Request", err.type)
+    end)
+
+    it("still takes the \"error\" string as the message when there is no other", function()
+      local err = errors.from_http(500, {}, '{"error":"boom","message":""}')
+      assert.are.equal("boom", err.message)
+      assert.is_nil(err.type)
+    end)
+  end)
+
   describe("hostile bodies and headers", function()
     it("never raises on numbers out of range in the body or the status", function()
       local err = errors.from_http(400, {}, '{"error":{"message":"m","code":1e400,"type":-1e400}}')

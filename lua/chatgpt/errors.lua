@@ -445,6 +445,18 @@ local function status_line(status)
   return reason and (status .. " " .. reason) or ("HTTP " .. tostring(status))
 end
 
+-- A message: a non-empty string, or NestJS's list of validation messages.
+local function text(v)
+  if type(v) == "string" then return v ~= "" and v or nil end
+  if type(v) ~= "table" then return nil end
+  local parts = {}
+  for i = 1, #v do
+    if type(v[i]) ~= "string" then return nil end
+    parts[i] = v[i]
+  end
+  return #parts > 0 and concat(parts, "; ") or nil
+end
+
 -- Finds the error object in a decoded body, leniently: {"error": {...}},
 -- {"error": "text"}, a top-level {"message": ...}, FastAPI/vLLM's
 -- {"detail": ...}, or a one-element list of those (Gemini's compat layer).
@@ -458,6 +470,13 @@ local function error_object(obj)
     return e
   end
   if type(e) == "string" then
+    -- Express/NestJS: {"statusCode": 404, "message": "Cannot POST /x",
+    -- "error": "Not Found"}, where "error" is the status's reason phrase: the
+    -- message wins and the phrase becomes the type, the label tostring shows
+    -- after the status. statusCode repeats the status, so it is no code.
+    local m = text(obj.message)
+    if m then return { message = m, type = obj.type or e, code = obj.code, param = obj.param } end
+    -- Ollama, llama.cpp: {"error": "text"}
     return { message = e, type = obj.type, code = obj.code, param = obj.param }
   end
   if type(obj.message) == "string" then return obj end
