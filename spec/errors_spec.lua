@@ -502,4 +502,204 @@ describe("chatgpt.errors", function()
       assert.are.same({ remaining_tokens = 12 }, rl)
     end)
   end)
+
+  describe("redaction (clean)", function()
+    -- a key the way a hostile server would echo it; "SECRET" is in no hint
+    local KEY = "sk-test-SECRETabcdefghijklmnopqrstuvwxyz0123456789"
+    local key = require("chatgpt.core").key(KEY)
+    local redact = require("chatgpt.core").redact
+    local function clean(s) return redact(s, key) end
+    local HINT = key:hint()
+
+    local function entities(s, fmt)
+      return (s:gsub(".", function(c) return fmt:format(c:byte()) end))
+    end
+
+    local function assert_clean(err)
+      for k, v in pairs(err) do
+        if type(v) == "string" then assert.is_falsy(v:find("SECRET", 1, true), k) end
+      end
+      assert.is_falsy(tostring(err):find("SECRET", 1, true))
+    end
+
+    it("keeps no part of a key that straddles the 200-byte cut of an HTML page", function()
+      -- the page's text: 185 bytes, then the key, then more text
+      local body = "<html><head><title>x</title></head><body><p>" .. ("word "):rep(37)
+        .. KEY .. " and more text " .. ("tail "):rep(40) .. "</p></body></html>"
+      local err = errors.from_http(500, {}, body, clean)
+      assert.are.equal("http", err.kind)
+      assert_clean(err)
+      assert.truthy(err.message:find(HINT, 1, true))
+      assert.is_true(#err.message <= #"500 Internal Server Error: " + 200 + 3)
+    end)
+
+    it("catches a key written as decimal or hex HTML entities", function()
+      for _, fmt in ipairs { "&#%d;", "&#x%x;", "&#X%X;", "&#00%d;", "&#x00%02x;" } do
+        local body = "<html><body><h1>Unauthorized</h1><p>Incorrect API key: "
+          .. entities(KEY, fmt) .. "</p></body></html>"
+        local err = errors.from_http(401, {}, body, clean)
+        assert_clean(err)
+        assert.truthy(err.message:find("Incorrect API key: " .. HINT, 1, true), fmt)
+      end
+    end)
+
+    it("keeps no part of a key cut by the 64 KB window of a long page", function()
+      -- markup fills the window, so the key's head would open the excerpt
+      local lead = "<html><body><div " .. ("x"):rep(65536 - 40) .. ">"
+      local body = lead .. " " .. KEY .. " rest"
+      assert.is_true(#lead < 65536 and #lead + 1 + #KEY > 65536)
+      local err = errors.from_http(502, {}, body, clean)
+      assert_clean(err)
+    end)
+
+    it("redacts a key echoed in code, type, param, message and x-request-id", function()
+      local body = '{"error":{"message":"bad key ' .. KEY .. '","type":"' .. KEY
+        .. '","code":"' .. KEY .. '","param":"' .. KEY .. '"}}'
+      local err = errors.from_http(401, { ["x-request-id"] = KEY }, body, clean)
+      assert.are.equal("api", err.kind)
+      assert_clean(err)
+      assert.are.equal(HINT, err.code)
+      assert.are.equal(HINT, err.type)
+      assert.are.equal(HINT, err.param)
+      assert.are.equal(HINT, err.request_id)
+      assert.are.equal("bad key " .. HINT, err.message)
+      assert.are.equal(401, err.status)
+    end)
+
+    it("redacts a key in a JSON-escaped body and in a repeated x-request-id", function()
+      local body = '{"error":{"message":"' .. entities(KEY, "\\u%04x") .. '"}}'
+      local err = errors.from_http(400, { ["x-request-id"] = { "req_1", KEY } }, body, clean)
+      assert_clean(err)
+      assert.are.equal(HINT, err.message)
+      assert.are.equal(HINT, err.request_id)
+    end)
+
+    it("redacts the fields of an SSE error event given to from_api()", function()
+      local err = errors.from_api({ error = { message = KEY, type = KEY, code = KEY, param = KEY } },
+        200, { ["x-request-id"] = "req_" .. KEY }, clean)
+      assert_clean(err)
+      assert.are.equal("req_" .. HINT, err.request_id)
+      err = errors.from_api("raw " .. KEY, nil, nil, clean)
+      assert.are.equal("raw " .. HINT, err.message)
+    end)
+
+    it("redacts the excerpt of a plain-text body", function()
+      local err = errors.from_http(403, {}, "forbidden for " .. KEY, clean)
+      assert.are.equal("403 Forbidden: forbidden for " .. HINT, err.message)
+    end)
+
+    it("leaves numbers as numbers and raises on a clean that is not a function", function()
+      local err = errors.from_http(400, {}, '{"error":{"message":"m","code":400}}', clean)
+      assert.are.equal(400, err.code)
+      assert.has_error(function() errors.from_http(400, {}, "", "x") end,
+        "bad argument #4 to 'from_http' (function expected, got string)")
+      assert.has_error(function() errors.from_api({}, 400, {}, 1) end,
+        "bad argument #4 to 'from_api' (function expected, got number)")
+    end)
+
+    it("scrub() redacts every top-level string field in place, numbers untouched", function()
+      local err = errors.new { kind = "network", code = KEY, type = KEY, param = KEY,
+        message = "x " .. KEY, request_id = KEY, partial = "said " .. KEY, extra = KEY,
+        status = 500, attempts = 2, retry_after = 1.5, retryable = true,
+        response = { nested = "left alone" } }
+      local same = errors.scrub(err, clean)
+      assert.are.equal(err, same)
+      assert.are.equal(errors.Error, getmetatable(err))
+      assert_clean(err)
+      for _, k in ipairs { "code", "type", "param", "request_id", "extra" } do
+        assert.are.equal(HINT, err[k], k)
+      end
+      assert.are.equal("x " .. HINT, err.message)
+      assert.are.equal("said " .. HINT, err.partial)
+      assert.are.equal("network", err.kind)
+      assert.are.equal(500, err.status)
+      assert.are.equal(2, err.attempts)
+      assert.are.equal(1.5, err.retry_after)
+      assert.is_true(err.retryable)
+      assert.are.equal("left alone", err.response.nested)
+    end)
+
+    it("scrub() raises on a missing err or clean", function()
+      assert.has_error(function() errors.scrub(nil, clean) end,
+        "bad argument #1 to 'scrub' (table expected, got nil)")
+      assert.has_error(function() errors.scrub({}, nil) end,
+        "bad argument #2 to 'scrub' (function expected, got nil)")
+    end)
+  end)
+
+  describe("Express/NestJS error bodies", function()
+    it("keeps the top-level message and reads the \"error\" phrase as the type", function()
+      local err = errors.from_http(404, {},
+        '{"statusCode":404,"message":"Cannot POST /v9/chat/completions","error":"Not Found"}')
+      assert.are.equal("api", err.kind)
+      assert.are.equal(404, err.status)
+      assert.are.equal("Cannot POST /v9/chat/completions", err.message)
+      assert.are.equal("Not Found", err.type)
+      assert.is_nil(err.code)
+      assert.is_false(err.retryable)
+      assert.are.equal("chatgpt: 404 Not Found: Cannot POST /v9/chat/completions", tostring(err))
+    end)
+
+    it("joins NestJS's list of validation messages", function()
+      local err = errors.from_http(400, {}, '{"statusCode":400,"message":["model must be a string",'
+        .. '"messages should not be empty"],"error":"Bad Request"}')
+      assert.are.equal("model must be a string; messages should not be empty", err.message)
+      assert.are.equal("Bad Request", err.type)
+    end)
+
+    it("still takes the \"error\" string as the message when there is no other", function()
+      local err = errors.from_http(500, {}, '{"error":"boom","message":""}')
+      assert.are.equal("boom", err.message)
+      assert.is_nil(err.type)
+    end)
+  end)
+
+  describe("hostile bodies and headers", function()
+    it("never raises on numbers out of range in the body or the status", function()
+      local err = errors.from_http(400, {}, '{"error":{"message":"m","code":1e400,"type":-1e400}}')
+      assert.are.equal(math.huge, err.code)
+      assert.is_string(tostring(err))
+      err = errors.from_http(1e400, {}, "")
+      assert.is_string(tostring(err))
+      err.attempts = 2.5
+      assert.is_string(tostring(err))
+    end)
+
+    it("never raises on a FastAPI detail list that opens with a non-table", function()
+      local err = errors.from_http(422, {}, '{"detail":[1,{"msg":"m","type":"t","loc":[{},2]}]}')
+      assert.are.equal("api", err.kind)
+      assert.are.equal("t", err.type)
+      assert.is_string(tostring(err))
+    end)
+
+    it("never raises on header values that are lists, tables or out-of-range numbers", function()
+      local err = errors.from_http(429, { ["x-request-id"] = { {} }, ["retry-after"] = { "1e400" },
+        ["retry-after-ms"] = "-1e400", ["x-should-retry"] = { true } }, "")
+      assert.is_nil(err.request_id)
+      assert.is_nil(err.retry_after)
+      assert.is_true(err.retryable)
+      local rl = errors.ratelimit { ["x-ratelimit-limit-tokens"] = "1e400",
+        ["x-ratelimit-reset-tokens"] = ("9"):rep(400) .. "s", ["x-ratelimit-reset-requests"] = { {} } }
+      assert.are.same({}, rl)
+    end)
+
+    it("reads 40 KB header values in linear time (no pattern backtracking)", function()
+      local n = 40000
+      local t = os.clock()
+      errors.from_http(500, { ["retry-after"] = "a" .. (" "):rep(n) .. "b",
+        ["x-should-retry"] = "a" .. (" "):rep(n) .. "b" }, "")
+      errors.ratelimit { ["x-ratelimit-reset-tokens"] = ("1"):rep(n) .. "!",
+        ["x-ratelimit-reset-requests"] = ("1"):rep(n) .. "s" .. ("1"):rep(n) .. "!" }
+      assert.is_true(os.clock() - t < 2, tostring(os.clock() - t))
+    end)
+
+    it("reads an 8 MB body without raising", function()
+      local huge = ("<p>" .. ("y"):rep(997)):rep(8192)
+      local err = errors.from_http(500, {}, huge)
+      assert.is_true(#err.message < 300)
+      err = errors.from_http(500, {}, '{"error":{"message":"' .. ("z"):rep(1e6) .. '"}}')
+      assert.are.equal(1e6, #err.message)
+      assert.is_true(#tostring(err) < 1100)
+    end)
+  end)
 end)

@@ -9,9 +9,9 @@ local type, pairs, tostring, tonumber, error, pcall = type, pairs, tostring, ton
 local debug_traceback = debug.traceback
 local setmetatable, getmetatable, require = setmetatable, getmetatable, require
 local decode = require("chatgpt.core").decode  -- value | nil, msg; JSON nulls dropped
-local format, sub, gsub, find, match, lower, byte, char =
+local format, sub, gsub, find, match, lower, char =
   string.format, string.sub, string.gsub, string.find, string.match, string.lower,
-  string.byte, string.char
+  string.char
 local concat = table.concat
 local floor, min, huge, random = math.floor, math.min, math.huge, math.random
 local tointeger = math.tointeger
@@ -113,16 +113,22 @@ function Error.__tostring(e)
   if msg then s = s .. ": " .. msg end
   if e.request_id then s = s .. " (request " .. tostring(e.request_id) .. ")" end
   local n = e.attempts
-  if type(n) == "number" and n > 1 then s = s .. format(" after %d attempts", n) end
+  if type(n) == "number" and n > 1 then s = s .. " after " .. show(n) .. " attempts" end
   -- one line, whatever a server put in a code, a type or a request id
   return (gsub(s, "[\r\n]", " "))
 end
 
+-- Raises in luaL_argerror's wording, for the caller of fname, unless v has
+-- type `want` (or is nil, when nil_ok).
+local function expect(v, want, n, fname, nil_ok)
+  if type(v) ~= want and not (nil_ok and v == nil) then
+    error(format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, want, type(v)), 3)
+  end
+end
+
 --- errors.new(t) -> err: gives t the error metatable; t.kind is required.
 function M.new(t)
-  if type(t) ~= "table" then
-    error(format("bad argument #1 to 'new' (table expected, got %s)", type(t)), 2)
-  end
+  expect(t, "table", 1, "new")
   if not KINDS[t.kind] then
     error(format("bad argument #1 to 'new' (unknown error kind %s)",
       t.kind == nil and "(missing)" or format("%q", tostring(t.kind))), 2)
@@ -150,12 +156,19 @@ end
 
 -- Header values are strings; tolerate a list for a repeated header.
 local function header(headers, name)
-  if type(headers) ~= "table" then return nil end
-  local v = headers[name]
+  local v = type(headers) == "table" and headers[name] or nil
   if type(v) == "table" then v = v[#v] end
   if type(v) == "number" then return tostring(v) end
-  if type(v) ~= "string" then return nil end
-  return v
+  return type(v) == "string" and v or nil
+end
+
+-- s without blanks around it. Linear: "^%s*(.-)%s*$" backtracks over every
+-- run of blanks inside s, quadratic on a hostile 100 KB header value.
+local function trim(s)
+  local i, j = find(s, "%S"), #s
+  if not i then return "" end
+  while find(s, "^%s", j) do j = j - 1 end
+  return sub(s, i, j)
 end
 
 local function finite(x)
@@ -214,7 +227,7 @@ function M.retry_after(headers, now)
     secs = nil
     v = header(headers, "retry-after")
     if v then
-      v = match(v, "^%s*(.-)%s*$")
+      v = trim(v)
       secs = tonumber(v)
       if not finite(secs) then
         local t = http_date(v)
@@ -257,7 +270,7 @@ end
 local function should_retry(headers)
   local v = header(headers, "x-should-retry")
   if v == nil then return nil end
-  v = lower(match(v, "^%s*(.-)%s*$"))
+  v = lower(trim(v))
   if v == "true" then return true elseif v == "false" then return false end
   return nil
 end
@@ -295,19 +308,24 @@ local UNITS = {
 function M.parse_duration(s)
   if type(s) == "number" then return finite(s) and s or nil end
   if type(s) ~= "string" then return nil end
-  s = match(s, "^%s*(.-)%s*$")
+  s = trim(s)
   if s == "" then return nil end
-  if match(s, "^%d+%.?%d*$") or match(s, "^%.%d+$") then return tonumber(s) end
-  local total, pos, len = 0, 1, #s
-  while pos <= len do
-    local num, unit, nxt = match(s, "^(%d*%.?%d*)([%a\194\181]+)()", pos)
-    if not num or num == "" or num == "." then return nil end
-    local scale = UNITS[unit]
-    if not scale then return nil end
-    total = total + tonumber(num) * scale
-    pos = nxt
+  -- one greedy class per step and tonumber to check the number: patterns
+  -- like "%d*%.?%d*" backtrack, quadratic on a long run of digits
+  local total
+  if find(s, "^[%d%.]+$") then
+    total = tonumber(s)
+  else
+    total = 0
+    local pos, len = 1, #s
+    while total and pos <= len do
+      local num, unit, nxt = match(s, "^([%d%.]*)([%a\194\181]*)()", pos)
+      local x, scale = tonumber(num), UNITS[unit]
+      total = x and scale and total + x * scale
+      pos = nxt
+    end
   end
-  return total
+  return finite(total) and total or nil
 end
 
 local function count(v)
@@ -343,9 +361,7 @@ end
 --- errors.from_transport(t) -> err: t from the C core ({kind, code,
 -- message, received, status}); the table itself becomes the error.
 function M.from_transport(t)
-  if type(t) ~= "table" then
-    error(format("bad argument #1 to 'from_transport' (table expected, got %s)", type(t)), 2)
-  end
+  expect(t, "table", 1, "from_transport")
   if t.kind == nil then t.kind = "network" end
   if t.message == nil then t.message = t.code end
   M.new(t)
@@ -359,14 +375,18 @@ local function str(v)
   return nil
 end
 
--- Readable text from a non-JSON body: tags stripped, whitespace collapsed,
--- cut to EXCERPT_MAX bytes (at a UTF-8 character boundary).
+-- Readable text from a non-JSON body: tags stripped, entities decoded,
+-- whitespace collapsed, passed through clean, cut to EXCERPT_MAX bytes (at
+-- a UTF-8 character boundary).
 local ENTITIES = { amp = "&", lt = "<", gt = ">", quot = '"', apos = "'", nbsp = " " }
 
 local function named_entity(name) return ENTITIES[lower(name)] end
 
-local function numeric_entity(n)
-  n = tonumber(n)
+-- &#115; or &#x73;, printable ASCII only: enough to read a key written as
+-- entities (a long hex run would wrap around in tonumber)
+local function numeric_entity(x, n)
+  n = match(n, "^0*(.*)$")
+  n = #n <= 7 and tonumber(n, x == "" and 10 or 16)
   if n and n >= 32 and n < 127 then return char(n) end
 end
 
@@ -391,8 +411,14 @@ local function drop(s, open, close)
   return concat(out)
 end
 
-local function excerpt(body, keep_head)
-  local s = #body > SCAN_MAX and sub(body, 1, SCAN_MAX) or body
+local function excerpt(body, keep_head, clean)
+  local s = body
+  if #s > SCAN_MAX then
+    -- end the window at a blank or a tag's edge: a key, even as entities,
+    -- has neither, so this cut cannot leave the head of one
+    s = sub(s, 1, SCAN_MAX)
+    s = sub(s, 1, (match(s, "^.*()[%s<>]") or 1) - 1)
+  end
   if find(s, "<", 1, true) then
     if not keep_head then
       -- the <title> mostly repeats the page's heading
@@ -405,16 +431,16 @@ local function excerpt(body, keep_head)
     local last = find(s, ">[^>]*$")
     if last then s = gsub(sub(s, 1, last), "<[^>]*>", " ") .. sub(s, last + 1) end
     s = gsub(s, "&(%a+);", named_entity)
-    s = gsub(s, "&#(%d+);", numeric_entity)
+    s = gsub(s, "&#([Xx]?)(%x+);", numeric_entity)
   end
   s = gsub(s, "[%s%c]+", " ")
   s = match(s, "^ ?(.-) ?$")
+  -- before the cut, so that no cut splits a key
+  if clean then s = clean(s) end
   if #s > EXCERPT_MAX then
     local cut = EXCERPT_MAX
     -- do not split a UTF-8 sequence: back up over continuation bytes
-    while cut > 0 and (byte(s, cut + 1) or 0) >= 0x80 and (byte(s, cut + 1) or 0) < 0xC0 do
-      cut = cut - 1
-    end
+    while cut > 0 and find(s, "^[\128-\191]", cut + 1) do cut = cut - 1 end
     s = sub(s, 1, cut) .. "..."
   end
   return s
@@ -424,6 +450,18 @@ local function status_line(status)
   local reason = REASONS[status]
   if status == nil then return "HTTP error" end
   return reason and (status .. " " .. reason) or ("HTTP " .. tostring(status))
+end
+
+-- A message: a non-empty string, or NestJS's list of validation messages.
+local function message_of(v)
+  if type(v) == "string" then return v ~= "" and v or nil end
+  if type(v) ~= "table" then return nil end
+  local parts = {}
+  for i = 1, #v do
+    if type(v[i]) ~= "string" then return nil end
+    parts[i] = v[i]
+  end
+  return #parts > 0 and concat(parts, "; ") or nil
 end
 
 -- Finds the error object in a decoded body, leniently: {"error": {...}},
@@ -439,6 +477,13 @@ local function error_object(obj)
     return e
   end
   if type(e) == "string" then
+    -- Express/NestJS: {"statusCode": 404, "message": "Cannot POST /x",
+    -- "error": "Not Found"}, where "error" is the status's reason phrase: the
+    -- message wins and the phrase becomes the type, the label tostring shows
+    -- after the status. statusCode repeats the status, so it is no code.
+    local m = message_of(obj.message)
+    if m then return { message = m, type = obj.type or e, code = obj.code, param = obj.param } end
+    -- Ollama, llama.cpp: {"error": "text"}
     return { message = e, type = obj.type, code = obj.code, param = obj.param }
   end
   if type(obj.message) == "string" then return obj end
@@ -447,10 +492,11 @@ local function error_object(obj)
   if type(d) == "table" then
     if type(d.message) == "string" then return d end
     -- FastAPI validation errors: a list of {loc, msg, type}
-    local msgs = {}
+    local msgs, first_type = {}, nil
     for i = 1, #d do
       local item = d[i]
       if type(item) == "table" and type(item.msg) == "string" then
+        if #msgs == 0 then first_type = item.type end
         local loc = item.loc
         if type(loc) == "table" then
           local parts = {}
@@ -461,15 +507,18 @@ local function error_object(obj)
         end
       end
     end
-    if #msgs > 0 then
-      local first = d[1]
-      return { message = concat(msgs, "; "), type = first.type }
-    end
+    if #msgs > 0 then return { message = concat(msgs, "; "), type = first_type } end
   end
   return nil
 end
 
-local function api_error(inner, status, headers)
+-- v through clean when it is a string (numbers stay numbers)
+local function wipe(v, clean)
+  if clean and type(v) == "string" then return clean(v) end
+  return v
+end
+
+local function api_error(inner, status, clean)
   local t = inner.type
   if type(t) ~= "string" and type(inner.status) == "string" then
     t = inner.status -- Google style: {"code": 400, "status": "INVALID_ARGUMENT"}
@@ -477,10 +526,10 @@ local function api_error(inner, status, headers)
   local err = {
     kind = "api",
     status = tonumber(status),
-    code = str(inner.code),
-    type = str(t),
-    param = str(inner.param),
-    message = str(inner.message),
+    code = wipe(str(inner.code), clean),
+    type = wipe(str(t), clean),
+    param = wipe(str(inner.param), clean),
+    message = wipe(str(inner.message), clean),
   }
   if type(err.message) ~= "string" then
     err.message = err.status and status_line(err.status) or "API error"
@@ -488,8 +537,8 @@ local function api_error(inner, status, headers)
   return err
 end
 
-local function finish(err, headers)
-  err.request_id = header(headers, "x-request-id")
+local function finish(err, headers, clean)
+  err.request_id = wipe(header(headers, "x-request-id"), clean)
   err.retry_after = M.retry_after(headers)
   err._should_retry = should_retry(headers)
   M.new(err)
@@ -497,21 +546,24 @@ local function finish(err, headers)
   return err
 end
 
---- errors.from_http(status, headers, body) -> err for a non-2xx answer.
--- A JSON error body gives kind "api" with its fields; anything else kind
--- "http" with the status line and a short excerpt of the body.
-function M.from_http(status, headers, body)
+--- errors.from_http(status, headers, body [, clean]) -> err for a non-2xx
+-- answer. A JSON error body gives kind "api" with its fields; anything else
+-- kind "http" with the status line and a short excerpt of the body.
+-- clean (string -> string, e.g. one that redacts the API key) is applied to
+-- every string taken from the wire, before any of it is cut.
+function M.from_http(status, headers, body, clean)
+  expect(clean, "function", 4, "from_http", true)
   status = tonumber(status)
   if type(body) ~= "string" then body = "" end
   local inner
   if match(body, "^%s*[%[{]") then inner = error_object(decode(body)) end
   local err
   if inner then
-    err = api_error(inner, status, headers)
+    err = api_error(inner, status, clean)
   else
     local line = status_line(status)
-    local text = excerpt(body)
-    if text == "" then text = excerpt(body, true) end
+    local text = excerpt(body, false, clean)
+    if text == "" then text = excerpt(body, true, clean) end
     local msg
     if text == "" then
       msg = line .. " (empty body)"
@@ -522,18 +574,32 @@ function M.from_http(status, headers, body)
     end
     err = { kind = "http", status = status, message = msg }
   end
-  return finish(err, headers)
+  return finish(err, headers, clean)
 end
 
---- errors.from_api(obj [, status [, headers]]) -> err from a decoded error
--- object ({error = {...}} or the inner {message, type, code, param}), as in
--- SSE `error` events and 200 bodies that carry an "error".
-function M.from_api(obj, status, headers)
+--- errors.from_api(obj [, status [, headers [, clean]]]) -> err from a
+-- decoded error object ({error = {...}} or the inner {message, type, code,
+-- param}), as in SSE `error` events and 200 bodies that carry an "error".
+-- clean as in from_http.
+function M.from_api(obj, status, headers, clean)
+  expect(clean, "function", 4, "from_api", true)
   local inner = error_object(obj)
   if not inner then
     inner = type(obj) == "table" and obj or { message = obj ~= nil and tostring(obj) or nil }
   end
-  return finish(api_error(inner, status, headers), headers)
+  return finish(api_error(inner, status, clean), headers, clean)
+end
+
+--- errors.scrub(err, clean) -> err: every string field at the top level of
+-- err passed through clean, in place; other values are left alone. For an
+-- error built without clean, or text added later (partial).
+function M.scrub(err, clean)
+  expect(err, "table", 1, "scrub")
+  expect(clean, "function", 2, "scrub")
+  for k, v in pairs(err) do -- assigning a present field is safe in pairs
+    if type(v) == "string" then err[k] = clean(v) end
+  end
+  return err
 end
 
 return M
