@@ -83,6 +83,41 @@ describe("the API key", function()
     assert.truthy(err.message:find("sk-proj-...WXYZ", 1, true))
   end)
 
+  it("is in no field of an error when echoed in code, type, param or x-request-id", function()
+    fake.script { status = 400, headers = { { "x-request-id", "req_" .. T.KEY } },
+      json = { error = { message = "m", type = T.KEY, code = "c" .. T.KEY, param = T.KEY .. "p" } } }
+    local _, err = T.new { max_retries = 0 }:chat("a")
+    assert.equal("api", err.kind)
+    assert.is_false(T.leaks(err))
+    assert.falsy(tostring(err):find(T.MARKER, 1, true))
+    assert.equal("req_sk-proj-...WXYZ", err.request_id)
+  end)
+
+  it("is not cut into view by the excerpt of an HTML error page", function()
+    -- the key straddles the 200-byte cut of the page's excerpt
+    local page = "<html><body><p>" .. string.rep("x", 170) .. " " .. T.KEY .. "</p></body></html>"
+    fake.script { status = 502, headers = { { "Content-Type", "text/html" } }, body = page }
+    local _, err = T.new { max_retries = 0 }:chat("a")
+    assert.equal("http", err.kind)
+    assert.falsy(err.message:find("sk-proj-MARK", 1, true), err.message)
+    assert.is_false(T.leaks(err))
+  end)
+
+  it("is not in an error event of a stream", function()
+    fake.script { sse = { { error = { message = "bad " .. T.KEY, code = T.KEY } } } }
+    local _, err = T.new { max_retries = 0 }:chat("a", { stream = true })
+    assert.equal("api", err.kind)
+    assert.is_false(T.leaks(err))
+  end)
+
+  it("is not in info.request_id or info.headers of a success", function()
+    fake.script { default_headers = true, headers = { { "x-request-id", T.KEY }, { "x-echo", T.KEY } } }
+    local text, _, info = T.new():chat("a")
+    assert.truthy(text)
+    assert.equal("sk-proj-...WXYZ", info.request_id)
+    assert.is_false(T.leaks(info.headers))
+  end)
+
   it("is not in a network error", function()
     local c = T.new { base_url = "http://127.0.0.1:1/v1", max_retries = 0 }
     local _, err = c:chat("a")

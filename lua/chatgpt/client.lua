@@ -152,6 +152,7 @@ function M.new(opts)
                               allow_insecure = self.allow_insecure }
   if not origin then fail(2, "option 'base_url': " .. why) end
   self._origin = origin
+  self._clean = function(s) return origin:redact(s) end
   self.base_url = origin:url()
 
   -- The query string and the fixed headers are built once.
@@ -250,7 +251,7 @@ function Client:_send(method, path, body, own, finish, stream, level, fname)
   local ud = core.request(spec, body, own.timeout or self.timeout,
                           own.idle_timeout or self.idle_timeout)
   return Request.new(ud, { finish = finish, stream = stream, callbacks = own,
-                           max_retries = own.max_retries or self.max_retries, origin = self._origin })
+                           max_retries = own.max_retries or self.max_retries, clean = self._clean })
 end
 
 local function parse_error(code, message, response)

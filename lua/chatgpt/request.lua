@@ -28,7 +28,9 @@ local active = loop.active       -- C request -> Request, for the loop's dispatc
 -- ud: an idle C request (core.request). job: {
 --   stream = "chat" | "completion" | nil, callbacks = {on_delta, on_chunk, on_tool_call},
 --   finish = function(response) -> results... | nil, err,
---   max_retries = n, origin = the client's origin (its key is redacted from errors) }
+--   max_retries = n, clean = function(s) -> s with the client's key redacted }
+-- Everything from the wire that reaches an error or info passes through
+-- job.clean: a server may echo the key anywhere (body, headers, events).
 function Request.new(ud, job)
   local self = setmetatable({
     status = "pending",
@@ -83,7 +85,7 @@ local function new_info(self, status, raw, http_version)
     attempts = self._attempts,
     elapsed = now() - self._t0,
   }, info_mt)
-  raw_headers[info] = raw
+  raw_headers[info] = self._job.clean(raw)
   return info
 end
 
@@ -96,9 +98,7 @@ function Request:_settle(results, err)
     err.attempts = err.attempts or self._attempts
     if err.retryable == nil then err.retryable = false end
     if self._acc and err.partial == nil then err.partial = self._acc:text() end
-    if type(err.message) == "string" then
-      err.message = self._job.origin:redact(err.message)
-    end
+    errors.scrub(err, self._job.clean)
     self.status = err.kind == "cancelled" and "cancelled" or "failed"
     self._err = err
   else
@@ -147,8 +147,9 @@ function Request:_event(data, typ)
   local chunk, perr = decode(data)
   if typ == "error" or (type(chunk) == "table" and chunk.error ~= nil) then
     local status, raw = self._ud:response()
+    local clean = self._job.clean
     return self:_fail(errors.from_api(type(chunk) == "table" and chunk or { message = data },
-                                      status, parse_headers(raw)))
+                                      status, parse_headers(clean(raw)), clean))
   end
   if type(chunk) ~= "table" then
     return self:_fail(errors.new {
@@ -174,7 +175,10 @@ function Request:_body(status, raw, body)
       kind = "parse", code = "BAD_JSON", status = status,
       message = "the response is not a JSON object: " .. (perr or excerpt) }
   end
-  if response.error ~= nil then return nil, errors.from_api(response, status, parse_headers(raw)) end
+  if response.error ~= nil then
+    local clean = self._job.clean
+    return nil, errors.from_api(response, status, parse_headers(clean(raw)), clean)
+  end
   local acc = self._acc
   if acc then                        -- a stream request answered with plain JSON
     local ok, e = xpcall(acc.whole, traceback, acc, response)
@@ -201,7 +205,8 @@ function Request:_pump()
     err = errors.from_transport(terr)
     if status ~= 0 then err.status = status end
   elseif status < 200 or status > 299 then
-    err = errors.from_http(status, parse_headers(raw), body or "")
+    local clean = self._job.clean
+    err = errors.from_http(status, parse_headers(clean(raw)), body or "", clean)
   elseif body == nil then            -- read as SSE
     if not ud:stream_done() then
       err = errors.new { kind = "network", code = "STREAM_TRUNCATED", status = status,
@@ -214,7 +219,7 @@ function Request:_pump()
     response, err = self:_body(status, raw, body)
   end
   if err then
-    err.request_id = err.request_id or parse_headers(raw)["x-request-id"]
+    err.request_id = err.request_id or parse_headers(raw)["x-request-id"]   -- scrubbed at _settle
     if self:_retry(err) then return end
     return self:_settle(nil, err)
   end
