@@ -729,4 +729,209 @@ describe("chatgpt.stream", function()
       assert.is_true(os.clock() - t0 < 0.5 * SLOW)
     end)
   end)
+
+  describe("assembly time", function()
+    -- Each case times n and 4n chunks (CPU time) and wants the ratio under
+    -- 8: linear work gives ~4, quadratic ~16 (13 to 17 measured for the
+    -- insertion sort these cases were written against). A ratio holds on any
+    -- machine and under valgrind, where an absolute bound is a guess. The
+    -- chunks are built before the clock starts and the heap is collected
+    -- before each run; small and large runs alternate, up to three times,
+    -- and each keeps its best, so a burst of load on the machine hits both.
+    -- Under valgrind a smaller n keeps the run short; the native run is the
+    -- one that catches quadratic work, whose ratio is lower at n = 1,000.
+    local N = SLOW > 1 and 1000 or 5000
+
+    local function cpu(run, chunks)
+      collectgarbage()
+      collectgarbage()
+      local t0 = os.clock()
+      local out = run(chunks)
+      return os.clock() - t0, out
+    end
+
+    -- run(build(n)) and run(build(4n)), n = N; returns run's result for 4n
+    local function scales_linearly(build, run)
+      local small, large = build(N), build(4 * N)
+      run(small)
+      local ts, tl, out = math.huge, math.huge, nil
+      for _ = 1, 3 do
+        ts = math.min(ts, (cpu(run, small)))
+        local dt
+        dt, out = cpu(run, large)
+        tl = math.min(tl, dt)
+        if os.getenv("VERBOSE") then print(("%.1f ms, %.1f ms"):format(ts * 1e3, tl * 1e3)) end
+        if tl < 8 * ts then break end
+      end
+      assert.is_true(tl < 8 * ts, ("n = %d took %.1f ms, 4n = %d %.1f ms: %.1f times as long")
+        :format(N, ts * 1e3, 4 * N, tl * 1e3, tl / ts))
+      return out
+    end
+
+    -- feeds chunks with on_delta and on_tool_call logging; returns the
+    -- response, the reported call ids and how many were reported before finish()
+    local function run_logged(chunks)
+      local log, pieces = {}, 0
+      local acc = stream.new("chat", {
+        on_delta = function() pieces = pieces + 1 end,
+        on_tool_call = function(call) log[#log + 1] = call.id end,
+      })
+      for i = 1, #chunks do acc:add(chunks[i]) end
+      local before = #log
+      return { res = acc:finish(), log = log, before = before, pieces = pieces }
+    end
+
+    local function call_chunk(k)
+      return tool { index = k, id = "call_" .. k, type = "function",
+                    ["function"] = { name = "f" .. k, arguments = '{"k":' .. k .. "}" } }
+    end
+
+    -- every id of log is call_0, call_1, ... in that order
+    local function in_index_order(log, n)
+      assert.are.equal(n, #log)
+      for i = 1, n do
+        if log[i] ~= "call_" .. (i - 1) then
+          assert.are.equal("call_" .. (i - 1), log[i], "report " .. i)
+        end
+      end
+    end
+
+    local function check_calls(res, n)
+      local calls = res.choices[1].message.tool_calls
+      assert.are.equal(1, #res.choices)
+      assert.are.equal(n, #calls)
+      for _, k in ipairs { 0, 1, math.floor(n / 2), n - 1 } do
+        local call = calls[k + 1]
+        assert.are.equal("call_" .. k, call.id)
+        assert.are.equal("f" .. k, call["function"].name)
+        assert.are.equal('{"k":' .. k .. "}", call["function"].arguments)
+      end
+    end
+
+    it("assembles choices whose indices count down in index order, in time linear in their number", function()
+      local out = scales_linearly(function(n)
+        local list = {}
+        for i = 1, n do list[i] = content("c" .. (n - i), n - i) end
+        return list
+      end, run_logged)
+      local res, n = out.res, 4 * N
+      assert.are.equal(n, out.pieces)
+      assert.are.equal(n, #res.choices)
+      for _, k in ipairs { 0, 1, math.floor(n / 2), n - 1 } do
+        assert.are.equal(k, res.choices[k + 1].index)
+        assert.are.equal("c" .. k, res.choices[k + 1].message.content)
+      end
+    end)
+
+    it("reports tool calls whose indices count up as each next one starts, in linear time", function()
+      local out = scales_linearly(function(n)
+        local list = {}
+        for i = 1, n do list[i] = call_chunk(i - 1) end
+        return list
+      end, run_logged)
+      assert.are.equal(4 * N - 1, out.before)
+      in_index_order(out.log, 4 * N)
+      check_calls(out.res, 4 * N)
+    end)
+
+    it("reports tool calls whose indices count down at finish(), in index order, in linear time", function()
+      local out = scales_linearly(function(n)
+        local list = {}
+        for i = 1, n do list[i] = call_chunk(n - i) end
+        return list
+      end, run_logged)
+      assert.are.equal(0, out.before)
+      in_index_order(out.log, 4 * N)
+      check_calls(out.res, 4 * N)
+    end)
+
+    it("reports each tool call once when every chunk repeats finish_reason, in linear time", function()
+      local out = scales_linearly(function(n)
+        local list = {}
+        for i = 1, n do
+          list[2 * i - 1] = call_chunk(n - i)
+          list[2 * i] = chunk { delta({}, 0, "tool_calls") }
+        end
+        return list
+      end, run_logged)
+      -- finish_reason completes every call of its choice, each reported once
+      assert.are.equal(4 * N, out.before)
+      assert.are.equal(4 * N, #out.log)
+      assert.are.equal("call_" .. (4 * N - 1), out.log[1])
+      assert.are.equal("call_0", out.log[4 * N])
+      check_calls(out.res, 4 * N)
+      assert.are.equal("tool_calls", out.res.choices[1].finish_reason)
+    end)
+  end)
+
+  describe("tool calls in any order", function()
+    -- What on_tool_call must hear, computed naively: when a call with a new
+    -- index k arrives, every call not reported yet below k, in index order;
+    -- at a finish_reason ("stop" here), and at finish(), all of them.
+    -- Returns the reported ids, and how many were reported after each event.
+    local function expected(events)
+      local seen, pending, log, at = {}, {}, {}, {}
+      local function report(limit)
+        table.sort(pending)
+        local rest = {}
+        for _, k in ipairs(pending) do
+          if limit == nil or k < limit then log[#log + 1] = "call_" .. k
+          else rest[#rest + 1] = k end
+        end
+        pending = rest
+      end
+      for i, e in ipairs(events) do
+        if e == "stop" then
+          report(nil)
+        elseif not seen[e] then
+          report(e)
+          seen[e] = true
+          pending[#pending + 1] = e
+        end
+        at[i] = #log
+      end
+      report(nil)
+      return log, at
+    end
+
+    it("reports each call once, when the next index or finish_reason completes it, for shuffled indices", function()
+      -- a fixed pseudo-random sequence (an LCG), so every run checks the same orders
+      local seed = 12345
+      local function rand(m)
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        return seed % m
+      end
+      for _ = 1, 100 do
+        local events, chunks = {}, {}
+        for i = 1, 1 + rand(40) do
+          local e = rand(10) == 0 and "stop" or rand(30)
+          events[i] = e
+          chunks[i] = e == "stop" and chunk { delta({}, 0, "tool_calls") }
+            or tool { index = e, id = "call_" .. e, ["function"] = { name = "f", arguments = "x" } }
+        end
+        local log, at = {}, {}
+        local acc = stream.new("chat", { on_tool_call = function(call)
+          log[#log + 1] = call.id
+        end })
+        for i, c in ipairs(chunks) do
+          acc:add(c)
+          at[i] = #log
+        end
+        local res = acc:finish()
+        local want_log, want_at = expected(events)
+        assert.are.same(want_at, at)
+        assert.are.same(want_log, log)
+        -- the response lists every call once, in index order
+        local calls = res.choices[1].message.tool_calls
+        if #log == 0 then
+          assert.is_nil(calls)
+        else
+          assert.are.equal(#log, #calls)
+          for j = 2, #calls do
+            assert.is_true(tonumber(calls[j - 1].id:sub(6)) < tonumber(calls[j].id:sub(6)))
+          end
+        end
+      end
+    end)
+  end)
 end)

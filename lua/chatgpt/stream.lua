@@ -14,7 +14,7 @@
 
 local type, error, ipairs = type, error, ipairs
 local getmetatable, setmetatable = getmetatable, setmetatable
-local concat = table.concat
+local concat, sort = table.concat, table.sort
 local format, random = string.format, math.random
 local tointeger = math.tointeger -- nil on 5.1/LuaJIT: indices stay as given
 
@@ -86,22 +86,32 @@ local function fire(self, fn, a, b)
   return true
 end
 
--- Choice and tool-call indices are few and nearly always arrive in order:
--- an insertion sort keeps the list ordered for the cost of an append.
-local function insert_sorted(list, v)
-  local n = #list + 1
-  list[n] = v
-  while n > 1 and list[n - 1] > v do
-    list[n], list[n - 1] = list[n - 1], list[n]
-    n = n - 1
-  end
+-- Choice and tool-call indices are kept in arrival order, and sorted once
+-- when the response is built: they nearly always arrive in order, and then
+-- no sort runs at all. (Keeping them sorted on arrival, as an insertion sort
+-- did, is quadratic when they count down.) Returns whether the list is out
+-- of order now, given whether it was before.
+local function append_index(list, v, unsorted)
+  local n = #list
+  list[n + 1] = v
+  return unsorted or (n > 0 and list[n] > v)
 end
 
 local function new_choice(self, idx)
   local st = { index = idx }
   self.by_index[idx] = st
-  insert_sorted(self.order, idx)
+  self.unsorted = append_index(self.order, idx, self.unsorted)
   return st
+end
+
+-- The choice indices in order.
+local function choice_order(self)
+  local order = self.order
+  if self.unsorted then
+    sort(order)
+    self.unsorted = false
+  end
+  return order
 end
 
 -- A tool call is complete once it has its arguments: give it the fields a
@@ -116,35 +126,58 @@ end
 
 -- Report the calls of one choice not reported yet, in index order: those
 -- below `limit`, or all of them when limit is nil.
+--
+-- The calls not reported yet are a stack (st.pending, its top the lowest
+-- index): a new call k is pushed only after every pending call below k has
+-- been reported, so the stack stays in descending order from the bottom, and
+-- the calls below any limit are the ones on top. Each call is pushed and
+-- popped once, whatever order the indices come in.
 local function report_calls(self, st, limit)
   local h = self.on_tool_call
   if not h or self.stopped then return end
-  local tools, tidx = st.tools, st.tidx
-  for i = 1, #tidx do
-    local k = tidx[i]
+  local pending, tools = st.pending, st.tools
+  while true do
+    local n = pending.n
+    if n == 0 then return end
+    local k = pending[n]
     if limit ~= nil and k >= limit then return end
-    local t = tools[k]
-    if not t.reported then
-      t.reported = true
-      if not fire(self, h, finalize_call(t)) then return end
-    end
+    pending[n] = nil
+    pending.n = n - 1
+    if not fire(self, h, finalize_call(tools[k])) then return end
   end
 end
 
 local function new_tool(self, st, k)
   -- a new, higher index means every call below it is complete
   report_calls(self, st, k)
-  local t = { n = 0, call = { ["function"] = {} }, reported = false }
+  local t = { n = 0, call = { ["function"] = {} } }
   st.tools[k] = t
-  insert_sorted(st.tidx, k)
+  st.tunsorted = append_index(st.tidx, k, st.tunsorted)
+  if st.tmax == nil or k > st.tmax then st.tmax = k end
+  if self.on_tool_call then   -- without one, nothing is ever reported
+    local pending = st.pending
+    local n = pending.n + 1
+    pending[n] = k
+    pending.n = n
+  end
   return t
+end
+
+-- The tool-call indices of a choice in order.
+local function call_order(st)
+  local tidx = st.tidx
+  if st.tunsorted then
+    sort(tidx)
+    st.tunsorted = false
+  end
+  return tidx
 end
 
 local function merge_tool_calls(self, st, list)
   local tools = st.tools
   if not tools then
     tools = {}
-    st.tools, st.tidx = tools, {}
+    st.tools, st.tidx, st.pending = tools, {}, { n = 0 }
   end
   for i = 1, #list do
     local f = list[i]
@@ -164,8 +197,7 @@ local function merge_tool_calls(self, st, list)
           local id = f.id
           if type(id) == "string" and id ~= "" and t.call.id ~= nil
               and t.call.id ~= id then
-            local tidx = st.tidx
-            k = tidx[#tidx] + 1
+            k = st.tmax + 1
             t = nil
           end
         end
@@ -320,7 +352,8 @@ function M.new(kind, handlers)
     chunks = 0,
     stopped = false,
     by_index = {},  -- choice index -> choice state
-    order = {},     -- choice indices, sorted
+    order = {},     -- choice indices, in arrival order until choice_order()
+    unsorted = false, -- order is out of order
   }, Accumulator)
 end
 
@@ -412,14 +445,14 @@ end
 
 local function build_chat(self)
   local choices = {}
-  for i, idx in ipairs(self.order) do
+  for i, idx in ipairs(choice_order(self)) do
     local st = self.by_index[idx]
     local msg = { role = st.role or "assistant" }
     if st.content then msg.content = joined(st.content) end
     if st.refusal then msg.refusal = joined(st.refusal) end
     if st.tools then
       local list, tools = {}, st.tools
-      for j, k in ipairs(st.tidx) do list[j] = finalize_call(tools[k]) end
+      for j, k in ipairs(call_order(st)) do list[j] = finalize_call(tools[k]) end
       msg.tool_calls = list
     end
     local fc = st.fc
@@ -436,7 +469,7 @@ end
 
 local function build_text(self)
   local choices = {}
-  for i, idx in ipairs(self.order) do
+  for i, idx in ipairs(choice_order(self)) do
     local st = self.by_index[idx]
     choices[i] = {
       index = idx,
@@ -455,7 +488,7 @@ end
 -- shares the same tool-call tables.
 function Accumulator:finish()
   if self.chat then
-    for _, idx in ipairs(self.order) do
+    for _, idx in ipairs(choice_order(self)) do
       local st = self.by_index[idx]
       if st.tools then report_calls(self, st, nil) end
     end
