@@ -1,7 +1,12 @@
 -- The per-state engine: one curl multi handle that keeps connections alive
 -- across requests and clients.
+local chatgpt = require "chatgpt"
+local core = require "chatgpt.core"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
+
+-- valgrind (make valgrind) runs everything many times slower
+local SLOW = os.getenv("CHATGPT_VALGRIND") and 10 or 1
 
 local function conns(recs)
   local seen, n = {}, 0
@@ -121,5 +126,50 @@ describe("the engine", function()
     -- 6 requests of 100 ms, 2 at a time: three rounds
     assert.truthy(took >= 0.28, "took only " .. took .. " s")
     assert.equal(2, conns(fake.requests()))
+  end)
+end)
+
+describe("numbers given to the engine", function()
+  before_each(fake.reset)
+
+  local function spec()
+    return core.spec { url = fake.url("chat/completions"), method = "POST", auth = "none" }
+  end
+
+  it("core.request raises an argument error for a timeout that is not finite and > 0", function()
+    local s = spec()
+    for _, t in ipairs { 0, -1, 0 / 0, math.huge, -math.huge } do
+      local ok, err = pcall(core.request, s, "{}", t, 60)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("bad argument #3 to '[%w.]*request' %(timeout"), err)
+    end
+    for _, t in ipairs { -1, 0 / 0, math.huge } do
+      local ok, err = pcall(core.request, s, "{}", 10, t)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("bad argument #4 to '[%w.]*request' %(idle_timeout"), err)
+    end
+    core.request(s, "{}", 1e300, 0):close()
+    core.request(s, "{}", 1e-9, 1e300):close()
+  end)
+
+  it("core.poll raises an argument error for seconds that are not finite and >= 0", function()
+    for _, t in ipairs { -1, 0 / 0, math.huge, -math.huge } do
+      local ok, err = pcall(core.poll, t)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("bad argument #1 to '[%w.]*poll' %(seconds"), err)
+    end
+  end)
+
+  it("poll(1e10) with a request in flight waits for it instead of returning at once", function()
+    fake.script { delay = 0.3 }
+    -- no idle timeout and a far total one: no deadline of ours shortens the wait
+    local req = T.new { idle_timeout = 0, timeout = 1e9 }:chat_async("x")
+    local polls, t0 = 0, core.now()
+    while not req:done() and core.now() - t0 < 5 * SLOW do
+      chatgpt.poll(1e10)
+      polls = polls + 1
+    end
+    assert.is_string((req:result()))
+    assert.truthy(polls < 30, polls .. " polls")
   end)
 end)

@@ -23,6 +23,8 @@
 #include "spec.h"
 #include "sse.h"
 
+#include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,6 +78,18 @@ static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Seconds (finite, >= 0) to whole milliseconds, rounded up so that a
+ * positive time never becomes 0 (curl's "none"), at most max: no
+ * float->integer conversion is ever out of range. */
+static long to_ms(double s, long max) {
+  double ms = s * 1000;
+  long n;
+  if (!(ms > 0)) return 0;
+  if (ms >= (double)max) return max;
+  n = (long)ms;
+  return n < ms ? n + 1 : n;
 }
 
 /* Appends n bytes unless that makes b longer than max: 0 ok, 1 over the
@@ -302,6 +316,7 @@ int engine_poll(lua_State *L) {
   request *r, *next;
   CURLMsg *msg;
   int left, running = 0, n = 0;
+  luaL_argcheck(L, isfinite(wait) && wait >= 0, 1, "seconds must be a finite number >= 0");
   lua_settop(L, 0);
   e = getengine(L, 1);                            /* stack: refs */
   if (!e->multi) return luaL_error(L, "chatgpt: the engine is closed");
@@ -310,7 +325,7 @@ int engine_poll(lua_State *L) {
     for (r = e->live; r; r = r->next)             /* wake up for idle deadlines */
       if (r->idle > 0 && r->last_byte + r->idle - t < wait)
         wait = r->last_byte + r->idle - t;
-    if (wait > 0) curl_multi_poll(e->multi, NULL, 0, (int)(wait * 1000 + 0.999), NULL);
+    if (wait > 0) curl_multi_poll(e->multi, NULL, 0, (int)to_ms(wait, INT_MAX), NULL);
     curl_multi_perform(e->multi, &running);
   } else if (e->live) {
     /* poll(0) in a game frame: perform visits every transfer, so it is
@@ -602,9 +617,13 @@ int engine_request(lua_State *L) {
   double timeout = luaL_optnumber(L, 3, 600), idle = luaL_optnumber(L, 4, 60);
   request *r;
   CURL *c;
+  long ms;
   int fresh;
   luaL_argcheck(L, (body != NULL) == (s->post != 0), 2,
                 s->post ? "a POST needs a body" : "a GET has no body");
+  luaL_argcheck(L, isfinite(timeout) && timeout > 0, 3, "timeout must be a finite number > 0");
+  luaL_argcheck(L, isfinite(idle) && idle >= 0, 4,
+                "idle_timeout must be a finite number >= 0 (0: none)");
   lua_settop(L, 4);                       /* the body stays on the stack */
   r = (request *)compat_newuserdata(L, sizeof(request), 1);
   memset(r, 0, sizeof *r);
@@ -629,7 +648,9 @@ int engine_request(lua_State *L) {
   curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+  /* Past INT_MAX ms (24.8 days): no timeout */
+  ms = to_ms(timeout, INT_MAX);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms < INT_MAX ? ms : 0L);
   if (body) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bodylen);
     if (curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK)

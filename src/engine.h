@@ -5,8 +5,10 @@
 #include <lua.h>
 
 /* Lua: core.request(spec, body, timeout, idle_timeout) -> request
- *        (created idle; req:start() runs it; spec from core.spec)
- *      core.poll(seconds) -> running, ready requests...
+ *        (created idle; req:start() runs it; spec from core.spec;
+ *        timeout: finite > 0 seconds, default 600; idle_timeout: finite
+ *        >= 0, 0 = none, default 60)
+ *      core.poll(seconds) -> running, ready requests... (seconds finite >= 0)
  *      core.running() -> requests started and not ended
  *      core.configure{max_connections = n}
  *      core.now() -> monotonic seconds
