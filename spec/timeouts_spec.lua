@@ -3,6 +3,7 @@
 -- TOTAL_TIMEOUT says whether a connection (TLS included) was ever made.
 local chatgpt = require "chatgpt"
 local core = require "chatgpt.core"
+local socket = require "socket"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 
@@ -20,8 +21,51 @@ local function drain()
   while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
 end
 
+local function busy(seconds)
+  local t = core.now() + seconds
+  while core.now() < t do end
+end
+
+local CHUNK = '{"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,'
+  .. '"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}'
+
 describe("the total timeout", function()
   before_each(function() drain(); fake.reset() end)
+
+  it("returns nil, err{kind='timeout', code='TOTAL_TIMEOUT'} with err.partial when slow on_delta callbacks outlast it", function()
+    -- 1,000 chunks at 20 ms each would keep Lua busy for 20 s
+    fake.script { sse_repeat = { data = CHUNK, count = 1000 } }
+    local c = T.new { timeout = 1, max_retries = 2 }
+    local n = 0
+    local took, text, err = timed(c.chat, c, "x", { on_delta = function()
+      n = n + 1
+      busy(0.02)
+    end })
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
+    assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+    assert.equal(1, err.attempts)
+    assert.truthy(n > 0 and n < 1000, n .. " chunks")
+    assert.equal(string.rep("x", n), err.partial)
+    assert.truthy(took >= 0.95 and took < 2.5 * SLOW, "took " .. took)
+    fake.reset()
+    assert.is_string((c:chat("again")))
+  end)
+
+  it("ends a stream whose chunks all came but whose callbacks outlast it", function()
+    fake.script { sse_repeat = { data = CHUNK, count = 200 } }
+    local c = T.new { timeout = 0.5, max_retries = 0 }
+    local n = 0
+    local took, text, err = timed(c.chat, c, "x", { on_delta = function()
+      n = n + 1
+      if n == 1 then socket.sleep(0.3) end        -- the rest arrives meanwhile
+      busy(0.02)
+    end })
+    assert.is_nil(text)
+    assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+    assert.equal(string.rep("x", n), err.partial)
+    assert.truthy(took < 2 * SLOW, "took " .. took)
+  end)
 
   it("a sub-millisecond timeout still ends the request (it is not 'no timeout')", function()
     fake.script { delay = 1 }

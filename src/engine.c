@@ -43,7 +43,7 @@ static char engine_key;                 /* registry key of this state's engine *
 typedef struct buf { char *p; size_t len, cap; } buf;
 
 enum { ST_IDLE, ST_RUNNING, ST_DONE, ST_CLOSED };
-enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM };
+enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_TOTAL, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM };
 
 struct request;
 
@@ -70,6 +70,7 @@ typedef struct request {
   size_t max_body, max_header;
   sse_parser sse;
   double idle, last_byte;
+  double timeout, deadline;             /* deadline: this attempt's start + timeout */
   size_t received;                      /* header + body bytes */
   char errbuf[CURL_ERROR_SIZE];
 } request;
@@ -308,8 +309,9 @@ int engine_curl_version(lua_State *L) {
 
 /* core.poll(seconds) -> running, ready requests...
  * Waits at most `seconds` for network activity (never when 0), lets curl
- * move bytes, ends stalled transfers, and returns the requests that have
- * news: queued events, or an end. */
+ * move bytes, ends stalled transfers and those past their total timeout
+ * (curl's own timer only runs inside curl_multi_perform), and returns the
+ * requests that have news: queued events, or an end. */
 int engine_poll(lua_State *L) {
   double wait = luaL_optnumber(L, 1, 0), t;
   engine *e;
@@ -322,9 +324,10 @@ int engine_poll(lua_State *L) {
   if (!e->multi) return luaL_error(L, "chatgpt: the engine is closed");
   if (wait > 0 && e->ready == NULL) {
     t = now();
-    for (r = e->live; r; r = r->next)             /* wake up for idle deadlines */
-      if (r->idle > 0 && r->last_byte + r->idle - t < wait)
-        wait = r->last_byte + r->idle - t;
+    for (r = e->live; r; r = r->next) {           /* wake up for our deadlines */
+      if (r->idle > 0 && r->last_byte + r->idle - t < wait) wait = r->last_byte + r->idle - t;
+      if (r->deadline - t < wait) wait = r->deadline - t;
+    }
     if (wait > 0) curl_multi_poll(e->multi, NULL, 0, (int)to_ms(wait, INT_MAX), NULL);
     curl_multi_perform(e->multi, &running);
   } else if (e->live) {
@@ -344,7 +347,10 @@ int engine_poll(lua_State *L) {
   t = now();
   for (r = e->live; r; r = next) {
     next = r->next;
-    if (r->idle > 0 && t - r->last_byte >= r->idle) {
+    if (t >= r->deadline) {
+      r->abort = AB_TOTAL;
+      finish(r, CURLE_OPERATION_TIMEDOUT);
+    } else if (r->idle > 0 && t - r->last_byte >= r->idle) {
       r->abort = AB_IDLE;
       finish(r, CURLE_ABORTED_BY_CALLBACK);
     }
@@ -435,6 +441,7 @@ static int request_start(lua_State *L) {
   r->received = 0;
   r->errbuf[0] = '\0';
   r->last_byte = now();
+  r->deadline = r->last_byte + r->timeout;
   if ((mc = curl_multi_add_handle(e->multi, r->easy)) != CURLM_OK)
     return luaL_error(L, "chatgpt: curl_multi_add_handle: %s", curl_multi_strerror(mc));
   r->state = ST_RUNNING;
@@ -448,11 +455,24 @@ static int request_start(lua_State *L) {
   return 0;
 }
 
-/* req:event() -> data, type|nil; nothing when the queue is empty. */
+/* req:event() -> data, type|nil; nothing when the queue is empty.
+ * Past the total timeout it hands out nothing more and ends the request
+ * as timed out: slow callbacks on a long queue would otherwise run on with
+ * no bound, as Lua runs them while curl's timer sleeps. */
 static int request_event(lua_State *L) {
   request *r = torequest(L);
   uint32_t head[2];
   const char *p;
+  if (r->ev_off < r->events.len && now() >= r->deadline) {
+    if (r->state == ST_RUNNING) {
+      r->abort = AB_TOTAL;
+      finish(r, CURLE_OPERATION_TIMEDOUT);
+    } else if (r->result == CURLE_OK && !r->abort) {  /* a failed transfer keeps its error */
+      r->abort = AB_TOTAL;
+      r->result = CURLE_OPERATION_TIMEDOUT;
+    }
+    r->ev_off = r->events.len;
+  }
   if (r->ev_off >= r->events.len) {
     r->events.len = r->ev_off = 0;
     return 0;
@@ -570,6 +590,9 @@ static int push_error(lua_State *L, request *r) {
       snprintf(msg, sizeof msg, "response headers over %zu bytes", r->max_header);
       break;
     case AB_NOMEM: kind = "limit"; code = "OUT_OF_MEMORY"; snprintf(msg, sizeof msg, "out of memory"); break;
+    case AB_TOTAL:
+      snprintf(msg, sizeof msg, "no complete answer within %g s (timeout)", r->timeout);
+      /* fall through */
     default:
       if (r->result == CURLE_OPERATION_TIMEDOUT) {
         kind = "timeout";
@@ -634,6 +657,7 @@ int engine_request(lua_State *L) {
   r->spec = s;
   r->stream = s->stream;
   r->idle = idle;
+  r->timeout = timeout;
   r->max_body = s->max_body;
   r->max_header = s->max_header;
   sse_init(&r->sse, s->max_event, on_event, r);
@@ -648,7 +672,8 @@ int engine_request(lua_State *L) {
   curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
-  /* Past INT_MAX ms (24.8 days): no timeout */
+  /* curl's timer as well as ours: it also fires inside a long perform.
+   * Past INT_MAX ms (24.8 days) r->deadline alone keeps the time. */
   ms = to_ms(timeout, INT_MAX);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms < INT_MAX ? ms : 0L);
   if (body) {
