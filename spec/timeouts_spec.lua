@@ -81,3 +81,53 @@ describe("the total timeout", function()
     assert.is_string(text)
   end)
 end)
+
+describe("timeout codes", function()
+  before_each(function() drain(); fake.reset() end)
+
+  -- A TCP listener that never reads: the kernel completes the handshake,
+  -- the TLS ClientHello is never answered.
+  local function mute_listener()
+    local srv = assert(socket.bind("127.0.0.1", 0))
+    local _, port = srv:getsockname()
+    return srv, "https://127.0.0.1:" .. port .. "/v1"
+  end
+
+  it("a TLS handshake that never ends is CONNECT_TIMEOUT (connect_timeout)", function()
+    local srv, url = mute_listener()
+    local c = T.new { base_url = url, connect_timeout = 0.5, timeout = 30, max_retries = 0 }
+    local took, text, err = timed(c.chat, c, "x")
+    srv:close()
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
+    assert.equal("CONNECT_TIMEOUT", err.code, err.message)
+    assert.is_true(err.retryable)
+    assert.truthy(took >= 0.45 and took < 2 * SLOW, "took " .. took)
+  end)
+
+  it("a TLS handshake that never ends is CONNECT_TIMEOUT when `timeout` ends it", function()
+    local srv, url = mute_listener()
+    local c = T.new { base_url = url, connect_timeout = 5, timeout = 0.5, max_retries = 0 }
+    local took, _, err = timed(c.chat, c, "x")
+    srv:close()
+    assert.equal("CONNECT_TIMEOUT", err.code, err.message)
+    assert.truthy(took >= 0.45 and took < 2 * SLOW, "took " .. took)
+  end)
+
+  it("a server that accepts, reads and never answers is TOTAL_TIMEOUT", function()
+    fake.script { stall = 3 }
+    local c = T.new { connect_timeout = 5, timeout = 0.5, max_retries = 0 }
+    local took, _, err = timed(c.chat, c, "x")
+    assert.equal("timeout", err.kind)
+    assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+    assert.truthy(took >= 0.45 and took < 2 * SLOW, "took " .. took)
+  end)
+
+  it("a request on a reused connection that times out is TOTAL_TIMEOUT", function()
+    local c = T.new { connect_timeout = 5, timeout = 0.5, max_retries = 0 }
+    assert.is_string((c:chat("warm")))
+    fake.script { stall = 3 }
+    local _, _, err = timed(c.chat, c, "x")
+    assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+  end)
+end)

@@ -65,6 +65,7 @@ typedef struct request {
   CURLcode result;
   int stream;                           /* the caller asked for SSE */
   int decided, sse_on, done_seen;
+  int connected;                        /* a connection, TLS included, was ready */
   buf body, hdrs, events;
   size_t ev_off;
   size_t max_body, max_header;
@@ -187,6 +188,26 @@ static int on_event(void *ctx, const sse_event *ev) {
   }
   mark_ready(r);
   return 0;
+}
+
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* Called once the connection (TLS included) is ready, new or reused, just
+ * before the request goes out: what tells a connect timeout from a total
+ * one. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+  (void)primary_ip; (void)local_ip; (void)primary_port; (void)local_port;
+  ((request *)ud)->connected = 1;
+  return CURL_PREREQFUNC_OK;
+}
+#endif
+
+static int was_connected(request *r) {
+#if LIBCURL_VERSION_NUM >= 0x075000
+  return r->connected;
+#else
+  curl_off_t t = 0;
+  return curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &t) == CURLE_OK && t > 0;
+#endif
 }
 
 /* The first body byte decides how the body is read: as SSE only when SSE
@@ -435,7 +456,7 @@ static int request_start(lua_State *L) {
   r->eng = e;
   r->body.len = r->hdrs.len = r->events.len = r->ev_off = 0;
   sse_reset(&r->sse);
-  r->decided = r->sse_on = r->done_seen = 0;
+  r->decided = r->sse_on = r->done_seen = r->connected = 0;
   r->abort = AB_NONE;
   r->result = CURLE_OK;
   r->received = 0;
@@ -595,12 +616,11 @@ static int push_error(lua_State *L, request *r) {
       /* fall through */
     default:
       if (r->result == CURLE_OPERATION_TIMEDOUT) {
+        /* named from what happened, not from curl's message: no
+         * connection ready (DNS, TCP or TLS still going) is a connect
+         * timeout, whichever timer fired */
         kind = "timeout";
-        /* "Connection timed out after", "Connection timeout after" (when
-         * the connect filter's own timer fires), "Resolving timed out" */
-        code = strncmp(r->errbuf, "Connection time", 15) == 0 ||
-               strncmp(r->errbuf, "Resolving timed out", 19) == 0 ||
-               strncmp(r->errbuf, "Failed to connect", 17) == 0 ? "CONNECT_TIMEOUT" : "TOTAL_TIMEOUT";
+        code = was_connected(r) ? "TOTAL_TIMEOUT" : "CONNECT_TIMEOUT";
       } else if (r->result == CURLE_OUT_OF_MEMORY && !r->decided) {
         /* curl refuses a header line over 100 KiB with this code (later
          * versions: CURLE_TOO_LARGE), before any body byte */
@@ -667,10 +687,16 @@ int engine_request(lua_State *L) {
   if (fresh) {
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+#endif
   }
   curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)r);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+#if LIBCURL_VERSION_NUM >= 0x075000
+  curl_easy_setopt(c, CURLOPT_PREREQDATA, r);
+#endif
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
   /* curl's timer as well as ours: it also fires inside a long perform.
    * Past INT_MAX ms (24.8 days) r->deadline alone keeps the time. */
