@@ -107,25 +107,83 @@ describe("the engine", function()
     collectgarbage(); collectgarbage()
     assert.is_string((T.new():chat("after")))
   end)
+end)
 
-  it("caps parallel connections per host with max_connections", function()
-    -- a fresh process: idle connections of earlier specs would be reused
-    for _ = 1, 6 do
-      fake.script { delay = 0.1, json = { choices = { { index = 0,
+describe("connection limits (core.configure)", function()
+  local _, DEFAULTS = core.configure()
+
+  before_each(fake.reset)
+  after_each(function() core.configure(DEFAULTS) end)
+
+  local function chats(clients, n, delay)
+    for _ = 1, n do
+      fake.script { delay = delay, json = { choices = { { index = 0,
+        message = { role = "assistant", content = "q" } } } } }
+    end
+    local reqs, t0 = {}, core.now()
+    for i = 1, n do reqs[i] = clients[(i - 1) % #clients + 1]:chat_async("x" .. i) end
+    for i = 1, n do assert.equal("q", (reqs[i]:wait())) end
+    return core.now() - t0
+  end
+
+  it("returns the settings and the defaults: 256 per host, no total limit", function()
+    local out = T.run("", [[
+      local core = require "chatgpt.core"
+      local cur, def = core.configure()
+      print(cur.max_host_connections, cur.max_total_connections,
+            def.max_host_connections, def.max_total_connections)]])
+    assert.equal("256\t0\t256\t0\n", out)
+    assert.same({ max_host_connections = 256, max_total_connections = 0 }, DEFAULTS)
+    local cur = core.configure { max_host_connections = 3, max_total_connections = 7 }
+    assert.same({ max_host_connections = 3, max_total_connections = 7 }, cur)
+    assert.same(cur, (core.configure {}))
+    assert.same(cur, (core.configure()))
+  end)
+
+  it("runs 64 chats to one host at once", function()
+    local took = chats({ T.new() }, 64, 0.3)
+    assert.truthy(took < 0.6 * SLOW, "64 x 300 ms took " .. took .. " s")
+  end)
+
+  it("max_host_connections = 1 runs the chats of every client one after another", function()
+    -- a fresh process: idle connections are reused whatever the limit, and
+    -- earlier specs left many
+    for _ = 1, 4 do
+      fake.script { delay = 0.15, json = { choices = { { index = 0,
         message = { role = "assistant", content = "q" } } } } }
     end
     local out = T.run("", ([[
       local chatgpt, core = require "chatgpt", require "chatgpt.core"
-      local c = chatgpt.new { base_url = %q, auth = "none", max_connections = 2 }
+      core.configure { max_host_connections = 1 }
+      local a = chatgpt.new { base_url = %q, auth = "none" }
+      local b = chatgpt.new { base_url = %q, auth = "none", model = "other" }
       local reqs, t0 = {}, core.now()
-      for i = 1, 6 do reqs[i] = c:chat_async("x" .. i) end
-      for i = 1, 6 do assert(reqs[i]:wait() == "q") end
-      print(core.now() - t0)]]):format(fake.base_url()))
+      for i = 1, 4 do reqs[i] = (i %% 2 == 0 and a or b):chat_async("x" .. i) end
+      for i = 1, 4 do assert(reqs[i]:wait() == "q") end
+      print(core.now() - t0)]]):format(fake.base_url(), fake.base_url()))
     local took = tonumber(out)
     assert.truthy(took, out)
-    -- 6 requests of 100 ms, 2 at a time: three rounds
-    assert.truthy(took >= 0.28, "took only " .. took .. " s")
-    assert.equal(2, conns(fake.requests()))
+    assert.truthy(took >= 0.58, "4 x 150 ms took only " .. took .. " s")
+    assert.equal(1, conns(fake.requests()))
+  end)
+
+  it("raises an argument error for a bad setting, and changes nothing", function()
+    core.configure { max_host_connections = 5 }
+    local bad = {
+      { max_host_connections = 0 }, { max_host_connections = -1 }, { max_host_connections = 1.5 },
+      { max_host_connections = 100001 }, { max_host_connections = 0 / 0 },
+      { max_host_connections = math.huge }, { max_host_connections = "8" },
+      { max_total_connections = -1 }, { max_total_connections = 1e300 },
+      { max_connections = 4 }, { [1] = 4 }, { max_host_connections = 9, typo = 1 },
+    }
+    for _, t in ipairs(bad) do
+      local ok, err = pcall(core.configure, t)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("bad argument #1 to '[%w.]*configure' %("), err)
+    end
+    assert.has_error(function() core.configure(5) end)
+    assert.equal(5, core.configure().max_host_connections)
+    assert.equal(100000, core.configure { max_host_connections = 100000 }.max_host_connections)
   end)
 end)
 

@@ -52,6 +52,7 @@ typedef struct engine {
   struct request *live;                 /* inside the multi */
   struct request *ready;                /* news for Lua since the last poll */
   int nlive;
+  long max_host, max_total;             /* connection limits (core.configure) */
 } engine;
 
 typedef struct request {
@@ -286,7 +287,10 @@ static engine *getengine(lua_State *L, int refs) {
     lua_setmetatable(L, -2);
     compat_setuservalue(L, -2);
     if ((e->multi = curl_multi_init()) == NULL) luaL_error(L, "chatgpt: curl_multi_init failed");
-    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+    e->max_host = ENGINE_MAX_HOST_CONNECTIONS;
+    e->max_total = ENGINE_MAX_TOTAL_CONNECTIONS;
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, e->max_host);
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, e->max_total);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &engine_key);
   }
@@ -299,17 +303,68 @@ static engine *getengine(lua_State *L, int refs) {
   return e;
 }
 
-/* core.configure{max_connections = n} */
+/* The settings of core.configure: name, range, default. */
+static const struct setting {
+  const char *name;
+  long min, max, def;
+} settings[] = {
+  {"max_host_connections", 1, ENGINE_MAX_CONNECTIONS_LIMIT, ENGINE_MAX_HOST_CONNECTIONS},
+  {"max_total_connections", 0, ENGINE_MAX_CONNECTIONS_LIMIT, ENGINE_MAX_TOTAL_CONNECTIONS},
+};
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static void push_settings(lua_State *L, const long *v) {
+  size_t i;
+  lua_createtable(L, 0, (int)NSETTINGS);
+  for (i = 0; i < NSETTINGS; i++) {
+    lua_pushinteger(L, (lua_Integer)v[i]);
+    lua_setfield(L, -2, settings[i].name);
+  }
+}
+
+/* core.configure([{max_host_connections = n, max_total_connections = n}])
+ *   -> current settings, defaults
+ * State-wide: every client of this lua_State shares the engine. All keys
+ * are checked before any is applied; an unknown key raises. */
 int engine_configure(lua_State *L) {
   engine *e;
-  luaL_checktype(L, 1, LUA_TTABLE);
+  long v[NSETTINGS], def[NSETTINGS];
+  char msg[128];
+  size_t i;
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
   e = getengine(L, 0);
-  if (lua_getfield(L, 1, "max_connections") != LUA_TNIL) {
-    lua_Integer n = luaL_checkinteger(L, -1);
-    luaL_argcheck(L, n >= 1 && n <= 1024, 1, "max_connections must be 1 to 1024");
-    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n);
+  if (!e->multi) return luaL_error(L, "chatgpt: the engine is closed");
+  v[0] = e->max_host;
+  v[1] = e->max_total;
+  if (lua_istable(L, 1)) {
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+      double x;
+      for (i = 0; i < NSETTINGS && !(k && strcmp(k, settings[i].name) == 0); i++) {}
+      if (i == NSETTINGS) {
+        snprintf(msg, sizeof msg, "unknown setting '%.40s'", k ? k : luaL_typename(L, -2));
+        return luaL_argerror(L, 1, msg);
+      }
+      x = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+      if (!(x >= (double)settings[i].min && x <= (double)settings[i].max) || x != (double)(long)x) {
+        snprintf(msg, sizeof msg, "%s must be an integer %ld to %ld%s", k, settings[i].min,
+                 settings[i].max, settings[i].min == 0 ? " (0: no limit)" : "");
+        return luaL_argerror(L, 1, msg);
+      }
+      v[i] = (long)x;
+      lua_pop(L, 1);
+    }
   }
-  return 0;
+  e->max_host = v[0];
+  e->max_total = v[1];
+  curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, e->max_host);
+  curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, e->max_total);
+  for (i = 0; i < NSETTINGS; i++) def[i] = settings[i].def;
+  push_settings(L, v);
+  push_settings(L, def);
+  return 2;
 }
 
 /* core.running() -> requests inside the engine (started, not ended) */
