@@ -66,6 +66,7 @@ typedef struct request {
   CURLcode result;
   int stream;                           /* the caller asked for SSE */
   int decided, sse_on, done_seen;
+  int body_seen;                        /* a body byte came (this attempt) */
   int connected;                        /* a connection, TLS included, was ready */
   buf body, hdrs, events;
   size_t ev_off;
@@ -211,17 +212,41 @@ static int was_connected(request *r) {
 #endif
 }
 
-/* The first body byte decides how the body is read: as SSE only when SSE
- * was asked for and the server answered 2xx text/event-stream; an error
- * answer to a stream request is plain JSON and is read as such. */
-static void decide(request *r) {
+/* How the body is read; 0 while it cannot be told yet. Only a 2xx answer
+ * to a stream request may be SSE: text/event-stream says so; without it
+ * (servers that omit the type or send text/plain, which the official SDKs
+ * read as SSE) the first byte that is not white space decides: '{' or '['
+ * is a whole JSON body (a server that ignored stream = true), anything
+ * else SSE. An error answer is plain JSON. */
+static int decide(request *r, const char *data, size_t len) {
   long code = 0;
   char *ct = NULL;
+  size_t i = 0;
+  if (r->stream) {
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+    if (code >= 200 && code < 300) {
+      if (ct && strncasecmp(ct, "text/event-stream", 17) == 0) {
+        r->sse_on = 1;
+      } else {
+        while (i < len && strchr(" \t\r\n", data[i]) && data[i]) i++;
+        if (i == len) return 0;
+        r->sse_on = data[i] != '{' && data[i] != '[';
+      }
+    }
+  }
   r->decided = 1;
-  if (!r->stream) return;
-  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
-  r->sse_on = code >= 200 && code < 300 && ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+  return 1;
+}
+
+/* Feeds SSE bytes; returns what on_write returns. */
+static size_t feed_sse(request *r, const char *data, size_t len) {
+  switch (sse_feed(&r->sse, data, len)) {
+    case SSE_OK: return len;
+    case SSE_LIMIT: r->abort = AB_EVENT; return 0;
+    case SSE_STOPPED: return r->abort ? 0 : len;
+    default: r->abort = AB_NOMEM; return 0;
+  }
 }
 
 static size_t on_write(char *data, size_t size, size_t n, void *ud) {
@@ -229,15 +254,14 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud) {
   size_t len = size * n;
   r->last_byte = now();
   r->received += len;
-  if (!r->decided) decide(r);
-  if (r->sse_on) {
-    switch (sse_feed(&r->sse, data, len)) {
-      case SSE_OK: return len;
-      case SSE_LIMIT: r->abort = AB_EVENT; return 0;
-      case SSE_STOPPED: if (r->abort) return 0; return len;
-      default: r->abort = AB_NOMEM; return 0;
-    }
+  r->body_seen = 1;
+  /* undecided: leading white space waits in body */
+  if (!r->decided && decide(r, data, len) && r->sse_on && r->body.len) {
+    size_t held = r->body.len;
+    r->body.len = 0;
+    if (feed_sse(r, r->body.p, held) != held) return 0;
   }
+  if (r->sse_on) return feed_sse(r, data, len);
   switch (buf_add(&r->body, data, len, r->max_body)) {
     case 0: return len;
     case 1: r->abort = AB_BODY; return 0;
@@ -511,7 +535,7 @@ static int request_start(lua_State *L) {
   r->eng = e;
   r->body.len = r->hdrs.len = r->events.len = r->ev_off = 0;
   sse_reset(&r->sse);
-  r->decided = r->sse_on = r->done_seen = r->connected = 0;
+  r->decided = r->sse_on = r->done_seen = r->body_seen = r->connected = 0;
   r->abort = AB_NONE;
   r->result = CURLE_OK;
   r->received = 0;
@@ -676,7 +700,7 @@ static int push_error(lua_State *L, request *r) {
          * timeout, whichever timer fired */
         kind = "timeout";
         code = was_connected(r) ? "TOTAL_TIMEOUT" : "CONNECT_TIMEOUT";
-      } else if (r->result == CURLE_OUT_OF_MEMORY && !r->decided) {
+      } else if (r->result == CURLE_OUT_OF_MEMORY && !r->body_seen) {
         /* curl refuses a header line over 100 KiB with this code (later
          * versions: CURLE_TOO_LARGE), before any body byte */
         kind = "limit"; code = "HEADERS_TOO_LARGE";
