@@ -1,7 +1,12 @@
 -- The per-state engine: one curl multi handle that keeps connections alive
 -- across requests and clients.
+local chatgpt = require "chatgpt"
+local core = require "chatgpt.core"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
+
+-- valgrind (make valgrind) runs everything many times slower
+local SLOW = os.getenv("CHATGPT_VALGRIND") and 10 or 1
 
 local function conns(recs)
   local seen, n = {}, 0
@@ -102,24 +107,127 @@ describe("the engine", function()
     collectgarbage(); collectgarbage()
     assert.is_string((T.new():chat("after")))
   end)
+end)
 
-  it("caps parallel connections per host with max_connections", function()
-    -- a fresh process: idle connections of earlier specs would be reused
-    for _ = 1, 6 do
-      fake.script { delay = 0.1, json = { choices = { { index = 0,
+describe("connection limits (core.configure)", function()
+  local _, DEFAULTS = core.configure()
+
+  before_each(fake.reset)
+  after_each(function() core.configure(DEFAULTS) end)
+
+  local function chats(clients, n, delay)
+    for _ = 1, n do
+      fake.script { delay = delay, json = { choices = { { index = 0,
+        message = { role = "assistant", content = "q" } } } } }
+    end
+    local reqs, t0 = {}, core.now()
+    for i = 1, n do reqs[i] = clients[(i - 1) % #clients + 1]:chat_async("x" .. i) end
+    for i = 1, n do assert.equal("q", (reqs[i]:wait())) end
+    return core.now() - t0
+  end
+
+  it("returns the settings and the defaults: 256 per host, no total limit", function()
+    local out = T.run("", [[
+      local core = require "chatgpt.core"
+      local cur, def = core.configure()
+      print(cur.max_host_connections, cur.max_total_connections,
+            def.max_host_connections, def.max_total_connections)]])
+    assert.equal("256\t0\t256\t0\n", out)
+    assert.same({ max_host_connections = 256, max_total_connections = 0 }, DEFAULTS)
+    local cur = core.configure { max_host_connections = 3, max_total_connections = 7 }
+    assert.same({ max_host_connections = 3, max_total_connections = 7 }, cur)
+    assert.same(cur, (core.configure {}))
+    assert.same(cur, (core.configure()))
+  end)
+
+  it("runs 64 chats to one host at once", function()
+    local took = chats({ T.new() }, 64, 0.3)
+    assert.truthy(took < 0.6 * SLOW, "64 x 300 ms took " .. took .. " s")
+  end)
+
+  it("max_host_connections = 1 runs the chats of every client one after another", function()
+    -- a fresh process: idle connections are reused whatever the limit, and
+    -- earlier specs left many
+    for _ = 1, 4 do
+      fake.script { delay = 0.15, json = { choices = { { index = 0,
         message = { role = "assistant", content = "q" } } } } }
     end
     local out = T.run("", ([[
       local chatgpt, core = require "chatgpt", require "chatgpt.core"
-      local c = chatgpt.new { base_url = %q, auth = "none", max_connections = 2 }
+      core.configure { max_host_connections = 1 }
+      local a = chatgpt.new { base_url = %q, auth = "none" }
+      local b = chatgpt.new { base_url = %q, auth = "none", model = "other" }
       local reqs, t0 = {}, core.now()
-      for i = 1, 6 do reqs[i] = c:chat_async("x" .. i) end
-      for i = 1, 6 do assert(reqs[i]:wait() == "q") end
-      print(core.now() - t0)]]):format(fake.base_url()))
+      for i = 1, 4 do reqs[i] = (i %% 2 == 0 and a or b):chat_async("x" .. i) end
+      for i = 1, 4 do assert(reqs[i]:wait() == "q") end
+      print(core.now() - t0)]]):format(fake.base_url(), fake.base_url()))
     local took = tonumber(out)
     assert.truthy(took, out)
-    -- 6 requests of 100 ms, 2 at a time: three rounds
-    assert.truthy(took >= 0.28, "took only " .. took .. " s")
-    assert.equal(2, conns(fake.requests()))
+    assert.truthy(took >= 0.58, "4 x 150 ms took only " .. took .. " s")
+    assert.equal(1, conns(fake.requests()))
+  end)
+
+  it("raises an argument error for a bad setting, and changes nothing", function()
+    core.configure { max_host_connections = 5 }
+    local bad = {
+      { max_host_connections = 0 }, { max_host_connections = -1 }, { max_host_connections = 1.5 },
+      { max_host_connections = 100001 }, { max_host_connections = 0 / 0 },
+      { max_host_connections = math.huge }, { max_host_connections = "8" },
+      { max_total_connections = -1 }, { max_total_connections = 1e300 },
+      { max_connections = 4 }, { [1] = 4 }, { max_host_connections = 9, typo = 1 },
+    }
+    for _, t in ipairs(bad) do
+      local ok, err = pcall(core.configure, t)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("bad argument #1 to '[%w.]*configure' %("), err)
+    end
+    assert.has_error(function() core.configure(5) end)
+    assert.equal(5, core.configure().max_host_connections)
+    assert.equal(100000, core.configure { max_host_connections = 100000 }.max_host_connections)
+  end)
+end)
+
+describe("numbers given to the engine", function()
+  before_each(fake.reset)
+
+  local function spec()
+    return core.spec { url = fake.url("chat/completions"), method = "POST", auth = "none" }
+  end
+
+  it("core.request raises an argument error for a timeout that is not finite and > 0", function()
+    local s = spec()
+    for _, t in ipairs { 0, -1, 0 / 0, math.huge, -math.huge } do
+      local ok, err = pcall(core.request, s, "{}", t, 60)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("bad argument #3 to '[%w.]*request' %(timeout"), err)
+    end
+    for _, t in ipairs { -1, 0 / 0, math.huge } do
+      local ok, err = pcall(core.request, s, "{}", 10, t)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("bad argument #4 to '[%w.]*request' %(idle_timeout"), err)
+    end
+    core.request(s, "{}", 1e300, 0):close()
+    core.request(s, "{}", 1e-9, 1e300):close()
+  end)
+
+  it("core.poll raises an argument error for seconds that are not finite and >= 0", function()
+    for _, t in ipairs { -1, 0 / 0, math.huge, -math.huge } do
+      local ok, err = pcall(core.poll, t)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("bad argument #1 to '[%w.]*poll' %(seconds"), err)
+    end
+  end)
+
+  it("poll(1e10) with a request in flight waits for it instead of returning at once", function()
+    fake.script { delay = 0.3 }
+    -- no idle timeout and a far total one: no deadline of ours shortens the wait
+    local req = T.new { idle_timeout = 0, timeout = 1e9 }:chat_async("x")
+    local polls, t0 = 0, core.now()
+    while not req:done() and core.now() - t0 < 5 * SLOW do
+      chatgpt.poll(1e10)
+      polls = polls + 1
+    end
+    assert.is_string((req:result()))
+    assert.truthy(polls < 30, polls .. " polls")
   end)
 end)

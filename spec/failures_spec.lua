@@ -237,3 +237,58 @@ describe("network failures", function()
     survives(c)
   end)
 end)
+
+describe("streams without Content-Type: text/event-stream", function()
+  before_each(fake.reset)
+
+  local function streamed(c)
+    local pieces = {}
+    local text, response = c:chat("x", { on_delta = function(p) pieces[#pieces + 1] = p end })
+    return text, response, pieces
+  end
+
+  local CHUNK = '{"id":"chatcmpl-s","object":"chat.completion.chunk","created":1,"model":"m",'
+    .. '"choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":%s}]}'
+
+  for _, case in ipairs {
+    { "Content-Type: text/plain", { { "Content-Type", "text/plain; charset=utf-8" } } },
+    { "no Content-Type", {} },
+  } do
+    it(("reads a 2xx stream sent with %s as SSE, as the official SDK does"):format(case[1]), function()
+      local c = T.new { max_retries = 0 }
+      local want_text, want, want_pieces = streamed(c)
+      assert.is_string(want_text)
+      assert.truthy(#want_pieces > 1)
+      fake.script { headers = case[2] }
+      local text, response, pieces = streamed(c)
+      assert.equal(want_text, text, tostring(response))
+      assert.same(want_pieces, pieces)
+      assert.equal(want.object, response.object)
+      assert.same(want.choices, response.choices)
+    end)
+  end
+
+  it("reads SSE after leading blank lines, sent a byte at a time, with no Content-Type", function()
+    fake.script { headers = {}, split = 1, body = "\r\n \n\ndata: " .. CHUNK:format("Hel", "null")
+      .. "\n\ndata: " .. CHUNK:format("lo", '"stop"') .. "\n\ndata: [DONE]\n\n" }
+    local text, _, pieces = streamed(T.new { max_retries = 0 })
+    assert.equal("Hello", text)
+    assert.same({ "Hel", "lo" }, pieces)
+  end)
+
+  it("reads a JSON body after leading white space as the whole answer (a server that ignores stream)", function()
+    fake.script { headers = {}, split = 1, body = "\n  \t" .. '{"id":"chatcmpl-j","object":"chat.completion",'
+      .. '"choices":[{"index":0,"message":{"role":"assistant","content":"whole"},"finish_reason":"stop"}]}' }
+    local text, _, pieces = streamed(T.new { max_retries = 0 })
+    assert.equal("whole", text)
+    assert.same({ "whole" }, pieces)
+  end)
+
+  it("an error status with a text/plain body to a stream request is kind 'http', not SSE", function()
+    fake.script { status = 503, headers = { { "Content-Type", "text/plain" } }, body = "data: overloaded" }
+    local text, err = T.new { max_retries = 0 }:chat("x", { on_delta = function() end })
+    assert.is_nil(text)
+    assert.equal("http", err.kind)
+    assert.equal(503, err.status)
+  end)
+end)

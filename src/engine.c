@@ -23,6 +23,8 @@
 #include "spec.h"
 #include "sse.h"
 
+#include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,7 +43,7 @@ static char engine_key;                 /* registry key of this state's engine *
 typedef struct buf { char *p; size_t len, cap; } buf;
 
 enum { ST_IDLE, ST_RUNNING, ST_DONE, ST_CLOSED };
-enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM };
+enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_TOTAL, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM };
 
 struct request;
 
@@ -50,6 +52,7 @@ typedef struct engine {
   struct request *live;                 /* inside the multi */
   struct request *ready;                /* news for Lua since the last poll */
   int nlive;
+  long max_host, max_total;             /* connection limits (core.configure) */
 } engine;
 
 typedef struct request {
@@ -63,11 +66,14 @@ typedef struct request {
   CURLcode result;
   int stream;                           /* the caller asked for SSE */
   int decided, sse_on, done_seen;
+  int body_seen;                        /* a body byte came (this attempt) */
+  int connected;                        /* a connection, TLS included, was ready */
   buf body, hdrs, events;
   size_t ev_off;
   size_t max_body, max_header;
   sse_parser sse;
   double idle, last_byte;
+  double timeout, deadline;             /* deadline: this attempt's start + timeout */
   size_t received;                      /* header + body bytes */
   char errbuf[CURL_ERROR_SIZE];
 } request;
@@ -76,6 +82,18 @@ static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Seconds (finite, >= 0) to whole milliseconds, rounded up so that a
+ * positive time never becomes 0 (curl's "none"), at most max: no
+ * float->integer conversion is ever out of range. */
+static long to_ms(double s, long max) {
+  double ms = s * 1000;
+  long n;
+  if (!(ms > 0)) return 0;
+  if (ms >= (double)max) return max;
+  n = (long)ms;
+  return n < ms ? n + 1 : n;
 }
 
 /* Appends n bytes unless that makes b longer than max: 0 ok, 1 over the
@@ -174,17 +192,61 @@ static int on_event(void *ctx, const sse_event *ev) {
   return 0;
 }
 
-/* The first body byte decides how the body is read: as SSE only when SSE
- * was asked for and the server answered 2xx text/event-stream; an error
- * answer to a stream request is plain JSON and is read as such. */
-static void decide(request *r) {
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* Called once the connection (TLS included) is ready, new or reused, just
+ * before the request goes out: what tells a connect timeout from a total
+ * one. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+  (void)primary_ip; (void)local_ip; (void)primary_port; (void)local_port;
+  ((request *)ud)->connected = 1;
+  return CURL_PREREQFUNC_OK;
+}
+#endif
+
+static int was_connected(request *r) {
+#if LIBCURL_VERSION_NUM >= 0x075000
+  return r->connected;
+#else
+  curl_off_t t = 0;
+  return curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &t) == CURLE_OK && t > 0;
+#endif
+}
+
+/* How the body is read; 0 while it cannot be told yet. Only a 2xx answer
+ * to a stream request may be SSE: text/event-stream says so; without it
+ * (servers that omit the type or send text/plain, which the official SDKs
+ * read as SSE) the first byte that is not white space decides: '{' or '['
+ * is a whole JSON body (a server that ignored stream = true), anything
+ * else SSE. An error answer is plain JSON. */
+static int decide(request *r, const char *data, size_t len) {
   long code = 0;
   char *ct = NULL;
+  size_t i = 0;
+  if (r->stream) {
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+    if (code >= 200 && code < 300) {
+      if (ct && strncasecmp(ct, "text/event-stream", 17) == 0) {
+        r->sse_on = 1;
+      } else {
+        while (i < len && strchr(" \t\r\n", data[i]) && data[i]) i++;
+        if (i == len) return 0;
+        r->sse_on = data[i] != '{' && data[i] != '[';
+      }
+    }
+  }
   r->decided = 1;
-  if (!r->stream) return;
-  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
-  r->sse_on = code >= 200 && code < 300 && ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+  return 1;
+}
+
+/* Feeds SSE bytes; returns what on_write returns. */
+static size_t feed_sse(request *r, const char *data, size_t len) {
+  switch (sse_feed(&r->sse, data, len)) {
+    case SSE_OK: return len;
+    case SSE_LIMIT: r->abort = AB_EVENT; return 0;
+    case SSE_STOPPED: return r->abort ? 0 : len;
+    default: r->abort = AB_NOMEM; return 0;
+  }
 }
 
 static size_t on_write(char *data, size_t size, size_t n, void *ud) {
@@ -192,15 +254,14 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud) {
   size_t len = size * n;
   r->last_byte = now();
   r->received += len;
-  if (!r->decided) decide(r);
-  if (r->sse_on) {
-    switch (sse_feed(&r->sse, data, len)) {
-      case SSE_OK: return len;
-      case SSE_LIMIT: r->abort = AB_EVENT; return 0;
-      case SSE_STOPPED: if (r->abort) return 0; return len;
-      default: r->abort = AB_NOMEM; return 0;
-    }
+  r->body_seen = 1;
+  /* undecided: leading white space waits in body */
+  if (!r->decided && decide(r, data, len) && r->sse_on && r->body.len) {
+    size_t held = r->body.len;
+    r->body.len = 0;
+    if (feed_sse(r, r->body.p, held) != held) return 0;
   }
+  if (r->sse_on) return feed_sse(r, data, len);
   switch (buf_add(&r->body, data, len, r->max_body)) {
     case 0: return len;
     case 1: r->abort = AB_BODY; return 0;
@@ -250,7 +311,10 @@ static engine *getengine(lua_State *L, int refs) {
     lua_setmetatable(L, -2);
     compat_setuservalue(L, -2);
     if ((e->multi = curl_multi_init()) == NULL) luaL_error(L, "chatgpt: curl_multi_init failed");
-    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+    e->max_host = ENGINE_MAX_HOST_CONNECTIONS;
+    e->max_total = ENGINE_MAX_TOTAL_CONNECTIONS;
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, e->max_host);
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, e->max_total);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &engine_key);
   }
@@ -263,17 +327,68 @@ static engine *getengine(lua_State *L, int refs) {
   return e;
 }
 
-/* core.configure{max_connections = n} */
+/* The settings of core.configure: name, range, default. */
+static const struct setting {
+  const char *name;
+  long min, max, def;
+} settings[] = {
+  {"max_host_connections", 1, ENGINE_MAX_CONNECTIONS_LIMIT, ENGINE_MAX_HOST_CONNECTIONS},
+  {"max_total_connections", 0, ENGINE_MAX_CONNECTIONS_LIMIT, ENGINE_MAX_TOTAL_CONNECTIONS},
+};
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static void push_settings(lua_State *L, const long *v) {
+  size_t i;
+  lua_createtable(L, 0, (int)NSETTINGS);
+  for (i = 0; i < NSETTINGS; i++) {
+    lua_pushinteger(L, (lua_Integer)v[i]);
+    lua_setfield(L, -2, settings[i].name);
+  }
+}
+
+/* core.configure([{max_host_connections = n, max_total_connections = n}])
+ *   -> current settings, defaults
+ * State-wide: every client of this lua_State shares the engine. All keys
+ * are checked before any is applied; an unknown key raises. */
 int engine_configure(lua_State *L) {
   engine *e;
-  luaL_checktype(L, 1, LUA_TTABLE);
+  long v[NSETTINGS], def[NSETTINGS];
+  char msg[128];
+  size_t i;
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
   e = getengine(L, 0);
-  if (lua_getfield(L, 1, "max_connections") != LUA_TNIL) {
-    lua_Integer n = luaL_checkinteger(L, -1);
-    luaL_argcheck(L, n >= 1 && n <= 1024, 1, "max_connections must be 1 to 1024");
-    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n);
+  if (!e->multi) return luaL_error(L, "chatgpt: the engine is closed");
+  v[0] = e->max_host;
+  v[1] = e->max_total;
+  if (lua_istable(L, 1)) {
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+      double x;
+      for (i = 0; i < NSETTINGS && !(k && strcmp(k, settings[i].name) == 0); i++) {}
+      if (i == NSETTINGS) {
+        snprintf(msg, sizeof msg, "unknown setting '%.40s'", k ? k : luaL_typename(L, -2));
+        return luaL_argerror(L, 1, msg);
+      }
+      x = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+      if (!(x >= (double)settings[i].min && x <= (double)settings[i].max) || x != (double)(long)x) {
+        snprintf(msg, sizeof msg, "%s must be an integer %ld to %ld%s", k, settings[i].min,
+                 settings[i].max, settings[i].min == 0 ? " (0: no limit)" : "");
+        return luaL_argerror(L, 1, msg);
+      }
+      v[i] = (long)x;
+      lua_pop(L, 1);
+    }
   }
-  return 0;
+  e->max_host = v[0];
+  e->max_total = v[1];
+  curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, e->max_host);
+  curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, e->max_total);
+  for (i = 0; i < NSETTINGS; i++) def[i] = settings[i].def;
+  push_settings(L, v);
+  push_settings(L, def);
+  return 2;
 }
 
 /* core.running() -> requests inside the engine (started, not ended) */
@@ -294,23 +409,26 @@ int engine_curl_version(lua_State *L) {
 
 /* core.poll(seconds) -> running, ready requests...
  * Waits at most `seconds` for network activity (never when 0), lets curl
- * move bytes, ends stalled transfers, and returns the requests that have
- * news: queued events, or an end. */
+ * move bytes, ends stalled transfers and those past their total timeout
+ * (curl's own timer only runs inside curl_multi_perform), and returns the
+ * requests that have news: queued events, or an end. */
 int engine_poll(lua_State *L) {
   double wait = luaL_optnumber(L, 1, 0), t;
   engine *e;
   request *r, *next;
   CURLMsg *msg;
   int left, running = 0, n = 0;
+  luaL_argcheck(L, isfinite(wait) && wait >= 0, 1, "seconds must be a finite number >= 0");
   lua_settop(L, 0);
   e = getengine(L, 1);                            /* stack: refs */
   if (!e->multi) return luaL_error(L, "chatgpt: the engine is closed");
   if (wait > 0 && e->ready == NULL) {
     t = now();
-    for (r = e->live; r; r = r->next)             /* wake up for idle deadlines */
-      if (r->idle > 0 && r->last_byte + r->idle - t < wait)
-        wait = r->last_byte + r->idle - t;
-    if (wait > 0) curl_multi_poll(e->multi, NULL, 0, (int)(wait * 1000 + 0.999), NULL);
+    for (r = e->live; r; r = r->next) {           /* wake up for our deadlines */
+      if (r->idle > 0 && r->last_byte + r->idle - t < wait) wait = r->last_byte + r->idle - t;
+      if (r->deadline - t < wait) wait = r->deadline - t;
+    }
+    if (wait > 0) curl_multi_poll(e->multi, NULL, 0, (int)to_ms(wait, INT_MAX), NULL);
     curl_multi_perform(e->multi, &running);
   } else if (e->live) {
     /* poll(0) in a game frame: perform visits every transfer, so it is
@@ -329,7 +447,10 @@ int engine_poll(lua_State *L) {
   t = now();
   for (r = e->live; r; r = next) {
     next = r->next;
-    if (r->idle > 0 && t - r->last_byte >= r->idle) {
+    if (t >= r->deadline) {
+      r->abort = AB_TOTAL;
+      finish(r, CURLE_OPERATION_TIMEDOUT);
+    } else if (r->idle > 0 && t - r->last_byte >= r->idle) {
       r->abort = AB_IDLE;
       finish(r, CURLE_ABORTED_BY_CALLBACK);
     }
@@ -414,12 +535,13 @@ static int request_start(lua_State *L) {
   r->eng = e;
   r->body.len = r->hdrs.len = r->events.len = r->ev_off = 0;
   sse_reset(&r->sse);
-  r->decided = r->sse_on = r->done_seen = 0;
+  r->decided = r->sse_on = r->done_seen = r->body_seen = r->connected = 0;
   r->abort = AB_NONE;
   r->result = CURLE_OK;
   r->received = 0;
   r->errbuf[0] = '\0';
   r->last_byte = now();
+  r->deadline = r->last_byte + r->timeout;
   if ((mc = curl_multi_add_handle(e->multi, r->easy)) != CURLM_OK)
     return luaL_error(L, "chatgpt: curl_multi_add_handle: %s", curl_multi_strerror(mc));
   r->state = ST_RUNNING;
@@ -433,11 +555,24 @@ static int request_start(lua_State *L) {
   return 0;
 }
 
-/* req:event() -> data, type|nil; nothing when the queue is empty. */
+/* req:event() -> data, type|nil; nothing when the queue is empty.
+ * Past the total timeout it hands out nothing more and ends the request
+ * as timed out: slow callbacks on a long queue would otherwise run on with
+ * no bound, as Lua runs them while curl's timer sleeps. */
 static int request_event(lua_State *L) {
   request *r = torequest(L);
   uint32_t head[2];
   const char *p;
+  if (r->ev_off < r->events.len && now() >= r->deadline) {
+    if (r->state == ST_RUNNING) {
+      r->abort = AB_TOTAL;
+      finish(r, CURLE_OPERATION_TIMEDOUT);
+    } else if (r->result == CURLE_OK && !r->abort) {  /* a failed transfer keeps its error */
+      r->abort = AB_TOTAL;
+      r->result = CURLE_OPERATION_TIMEDOUT;
+    }
+    r->ev_off = r->events.len;
+  }
   if (r->ev_off >= r->events.len) {
     r->events.len = r->ev_off = 0;
     return 0;
@@ -555,15 +690,17 @@ static int push_error(lua_State *L, request *r) {
       snprintf(msg, sizeof msg, "response headers over %zu bytes", r->max_header);
       break;
     case AB_NOMEM: kind = "limit"; code = "OUT_OF_MEMORY"; snprintf(msg, sizeof msg, "out of memory"); break;
+    case AB_TOTAL:
+      snprintf(msg, sizeof msg, "no complete answer within %g s (timeout)", r->timeout);
+      /* fall through */
     default:
       if (r->result == CURLE_OPERATION_TIMEDOUT) {
+        /* named from what happened, not from curl's message: no
+         * connection ready (DNS, TCP or TLS still going) is a connect
+         * timeout, whichever timer fired */
         kind = "timeout";
-        /* "Connection timed out after", "Connection timeout after" (when
-         * the connect filter's own timer fires), "Resolving timed out" */
-        code = strncmp(r->errbuf, "Connection time", 15) == 0 ||
-               strncmp(r->errbuf, "Resolving timed out", 19) == 0 ||
-               strncmp(r->errbuf, "Failed to connect", 17) == 0 ? "CONNECT_TIMEOUT" : "TOTAL_TIMEOUT";
-      } else if (r->result == CURLE_OUT_OF_MEMORY && !r->decided) {
+        code = was_connected(r) ? "TOTAL_TIMEOUT" : "CONNECT_TIMEOUT";
+      } else if (r->result == CURLE_OUT_OF_MEMORY && !r->body_seen) {
         /* curl refuses a header line over 100 KiB with this code (later
          * versions: CURLE_TOO_LARGE), before any body byte */
         kind = "limit"; code = "HEADERS_TOO_LARGE";
@@ -602,9 +739,13 @@ int engine_request(lua_State *L) {
   double timeout = luaL_optnumber(L, 3, 600), idle = luaL_optnumber(L, 4, 60);
   request *r;
   CURL *c;
+  long ms;
   int fresh;
   luaL_argcheck(L, (body != NULL) == (s->post != 0), 2,
                 s->post ? "a POST needs a body" : "a GET has no body");
+  luaL_argcheck(L, isfinite(timeout) && timeout > 0, 3, "timeout must be a finite number > 0");
+  luaL_argcheck(L, isfinite(idle) && idle >= 0, 4,
+                "idle_timeout must be a finite number >= 0 (0: none)");
   lua_settop(L, 4);                       /* the body stays on the stack */
   r = (request *)compat_newuserdata(L, sizeof(request), 1);
   memset(r, 0, sizeof *r);
@@ -615,6 +756,7 @@ int engine_request(lua_State *L) {
   r->spec = s;
   r->stream = s->stream;
   r->idle = idle;
+  r->timeout = timeout;
   r->max_body = s->max_body;
   r->max_header = s->max_header;
   sse_init(&r->sse, s->max_event, on_event, r);
@@ -624,12 +766,21 @@ int engine_request(lua_State *L) {
   if (fresh) {
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+#endif
   }
   curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)r);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+#if LIBCURL_VERSION_NUM >= 0x075000
+  curl_easy_setopt(c, CURLOPT_PREREQDATA, r);
+#endif
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+  /* curl's timer as well as ours: it also fires inside a long perform.
+   * Past INT_MAX ms (24.8 days) r->deadline alone keeps the time. */
+  ms = to_ms(timeout, INT_MAX);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms < INT_MAX ? ms : 0L);
   if (body) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bodylen);
     if (curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK)

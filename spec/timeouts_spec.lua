@@ -1,0 +1,133 @@
+-- The total timeout and how a timeout is named: `timeout` ends a request
+-- even while its callbacks keep Lua busy, and CONNECT_TIMEOUT or
+-- TOTAL_TIMEOUT says whether a connection (TLS included) was ever made.
+local chatgpt = require "chatgpt"
+local core = require "chatgpt.core"
+local socket = require "socket"
+local fake = require "spec.support.fake"
+local T = require "spec.support.client"
+
+-- valgrind (make valgrind) runs everything many times slower
+local SLOW = os.getenv("CHATGPT_VALGRIND") and 10 or 1
+
+local function timed(fn, ...)
+  local t0 = core.now()
+  local a, b, c = fn(...)
+  return core.now() - t0, a, b, c
+end
+
+local function drain()
+  local t0 = core.now()
+  while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
+end
+
+local function busy(seconds)
+  local t = core.now() + seconds
+  while core.now() < t do end
+end
+
+local CHUNK = '{"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,'
+  .. '"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}'
+
+describe("the total timeout", function()
+  before_each(function() drain(); fake.reset() end)
+
+  it("returns nil, err{kind='timeout', code='TOTAL_TIMEOUT'} with err.partial when slow on_delta callbacks outlast it", function()
+    -- 1,000 chunks at 20 ms each would keep Lua busy for 20 s
+    fake.script { sse_repeat = { data = CHUNK, count = 1000 } }
+    local c = T.new { timeout = 1, max_retries = 2 }
+    local n = 0
+    local took, text, err = timed(c.chat, c, "x", { on_delta = function()
+      n = n + 1
+      busy(0.02)
+    end })
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
+    assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+    assert.equal(1, err.attempts)
+    assert.truthy(n > 0 and n < 1000, n .. " chunks")
+    assert.equal(string.rep("x", n), err.partial)
+    assert.truthy(took >= 0.95 and took < 2.5 * SLOW, "took " .. took)
+    fake.reset()
+    assert.is_string((c:chat("again")))
+  end)
+
+  it("ends a stream whose chunks all came but whose callbacks outlast it", function()
+    fake.script { sse_repeat = { data = CHUNK, count = 200 } }
+    local c = T.new { timeout = 0.5, max_retries = 0 }
+    local n = 0
+    local took, text, err = timed(c.chat, c, "x", { on_delta = function()
+      n = n + 1
+      if n == 1 then socket.sleep(0.3) end        -- the rest arrives meanwhile
+      busy(0.02)
+    end })
+    assert.is_nil(text)
+    assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+    assert.equal(string.rep("x", n), err.partial)
+    assert.truthy(took < 2 * SLOW, "took " .. took)
+  end)
+
+  it("a sub-millisecond timeout still ends the request (it is not 'no timeout')", function()
+    fake.script { delay = 1 }
+    local c = T.new { timeout = 0.0004, max_retries = 0 }
+    local took, text, err = timed(c.chat, c, "x")
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
+    assert.truthy(took < 0.8 * SLOW, "took " .. took)
+  end)
+
+  it("a timeout of 1e300 s is no limit in practice, and the call works", function()
+    local text = T.new { timeout = 1e300, idle_timeout = 0 }:chat("x")
+    assert.is_string(text)
+  end)
+end)
+
+describe("timeout codes", function()
+  before_each(function() drain(); fake.reset() end)
+
+  -- A TCP listener that never reads: the kernel completes the handshake,
+  -- the TLS ClientHello is never answered.
+  local function mute_listener()
+    local srv = assert(socket.bind("127.0.0.1", 0))
+    local _, port = srv:getsockname()
+    return srv, "https://127.0.0.1:" .. port .. "/v1"
+  end
+
+  it("a TLS handshake that never ends is CONNECT_TIMEOUT (connect_timeout)", function()
+    local srv, url = mute_listener()
+    local c = T.new { base_url = url, connect_timeout = 0.5, timeout = 30, max_retries = 0 }
+    local took, text, err = timed(c.chat, c, "x")
+    srv:close()
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
+    assert.equal("CONNECT_TIMEOUT", err.code, err.message)
+    assert.is_true(err.retryable)
+    assert.truthy(took >= 0.45 and took < 2 * SLOW, "took " .. took)
+  end)
+
+  it("a TLS handshake that never ends is CONNECT_TIMEOUT when `timeout` ends it", function()
+    local srv, url = mute_listener()
+    local c = T.new { base_url = url, connect_timeout = 5, timeout = 0.5, max_retries = 0 }
+    local took, _, err = timed(c.chat, c, "x")
+    srv:close()
+    assert.equal("CONNECT_TIMEOUT", err.code, err.message)
+    assert.truthy(took >= 0.45 and took < 2 * SLOW, "took " .. took)
+  end)
+
+  it("a server that accepts, reads and never answers is TOTAL_TIMEOUT", function()
+    fake.script { stall = 3 }
+    local c = T.new { connect_timeout = 5, timeout = 0.5, max_retries = 0 }
+    local took, _, err = timed(c.chat, c, "x")
+    assert.equal("timeout", err.kind)
+    assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+    assert.truthy(took >= 0.45 and took < 2 * SLOW, "took " .. took)
+  end)
+
+  it("a request on a reused connection that times out is TOTAL_TIMEOUT", function()
+    local c = T.new { connect_timeout = 5, timeout = 0.5, max_retries = 0 }
+    assert.is_string((c:chat("warm")))
+    fake.script { stall = 3 }
+    local _, _, err = timed(c.chat, c, "x")
+    assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+  end)
+end)
