@@ -191,7 +191,8 @@ describe("numbers given to the engine", function()
   before_each(fake.reset)
 
   local function spec()
-    return core.spec { url = fake.url("chat/completions"), method = "POST", auth = "none" }
+    local origin = core.origin { url = fake.base_url(), auth = "none" }
+    return core.spec { origin = origin, path = "/chat/completions", method = "POST" }
   end
 
   it("core.request raises an argument error for a timeout that is not finite and > 0", function()

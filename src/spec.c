@@ -7,6 +7,7 @@
 #include "origin.h"
 #include "sse.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +139,7 @@ int spec_new(lua_State *L) {
   const char *path, *method, *why;
   origin *o;
   lua_Integer i, n;
+  double t;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   lua_getfield(L, 1, "origin");
@@ -154,7 +156,9 @@ int spec_new(lua_State *L) {
   s->post = method[0] == 'P';
   s->stream = optbool(L, "stream");
   s->compressed = optbool(L, "compressed");
-  s->connect_ms = (long)(optnum(L, "connect_timeout", 10, 0.001, MAX_SECONDS) * 1000);
+  t = optnum(L, "connect_timeout", 10, 0, HUGE_VAL);
+  luaL_argcheck(L, t > 0 && t < HUGE_VAL, 1, "spec.connect_timeout must be a finite number > 0");
+  s->connect_ms = t >= MAX_SECONDS ? (long)(MAX_SECONDS * 1000) : (long)(t * 1000 + 0.999);
   s->max_body = (size_t)optnum(L, "max_body", 64.0 * 1024 * 1024, 1, MAX_BYTES);
   s->max_header = (size_t)optnum(L, "max_header", 256.0 * 1024, 1, MAX_BYTES);
   s->max_event = (size_t)optnum(L, "max_event", SSE_DEFAULT_MAX_EVENT, 1, MAX_BYTES);

@@ -25,7 +25,7 @@ local Client = {}
 Client.__index = Client
 M.Client = Client
 
-local SECONDS = { "number", above = 0, max = 2147483 }   -- their milliseconds fit a long
+local SECONDS = { "number", above = 0 }    -- the engine caps what is longer than a lifetime
 local BYTES = { "number", min = 1, max = 2 ^ 53, integer = true }
 local RETRIES = { "number", min = 0, max = 100, integer = true }
 
@@ -35,7 +35,7 @@ local OPTIONS = {
   api_key_cmd_timeout = { "number", above = 0, max = 3600 },
   base_url = "string", model = "string", organization = "string", project = "string",
   auth = "string", headers = "table", query = "table",
-  timeout = SECONDS, connect_timeout = SECONDS, idle_timeout = { "number", min = 0, max = 2147483 },
+  timeout = SECONDS, connect_timeout = SECONDS, idle_timeout = { "number", min = 0 },
   max_retries = RETRIES, max_response_bytes = BYTES, max_event_bytes = BYTES,
   allow_insecure = "boolean", ca_file = "string",
 }

@@ -69,6 +69,11 @@ function M.load(path, c)
   return require("chatgpt.conversation").load(path, c)
 end
 
+-- chatgpt.configure{max_host_connections = n, max_total_connections = n}
+-- -> current settings, defaults: the engine's, for every client of this
+-- Lua state.
+M.configure = core.configure
+
 M.poll     = loop.poll
 M.spawn    = loop.spawn
 M.errors   = loop.errors
