@@ -50,11 +50,11 @@ conv:tool("get_weather", {
 end)
 
 local params = {
-  on_tool_call = function(call)
+  before_tool = function(call)
     print(("  -> the model calls %s(%s)  [%s]"):format(call["function"].name,
           call["function"].arguments, call.id))
   end,
-  on_tool_result = function(call, content, failure)
+  after_tool = function(call, content, failure)
     print(("  <- %s: %s%s"):format(call.id, content, failure and "  (an error)" or ""))
   end,
 }

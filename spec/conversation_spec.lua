@@ -539,14 +539,14 @@ describe("an error object whose __tostring raises", function()
     local conv = T.new():conversation()
     conv:tool("boom", function() error(nasty()) end)
     local failure
-    local reply = conv:say("x", { on_tool_result = function(_, _, f) failure = f end })
+    local reply = conv:say("x", { after_tool = function(_, _, f) failure = f end })
     assert.equal("sorry", reply)
     assert.equal("string", type(failure))
     assert.equal("string", type(core.decode(fake.last().json.messages[3].content).error))
   end)
 
-  it("raised by on_tool_call or on_tool_result, gives nil, err{kind='callback'}", function()
-    for _, name in ipairs { "on_tool_call", "on_tool_result" } do
+  it("raised by before_tool or after_tool (or their old names), gives nil, err{kind='callback'}", function()
+    for _, name in ipairs { "before_tool", "after_tool", "on_tool_call", "on_tool_result" } do
       fake.script(calls { { "c1", "get_weather", '{"city":"A"}' } })
       local conv = weather_conv()
       local reply, err = conv:say("x", { [name] = function() error(nasty()) end })
@@ -633,13 +633,13 @@ describe("tools", function()
     local conv = T.new():conversation()
     conv:tool("boom", function() error("the database is down") end)
     local failure
-    local reply = conv:say("x", { on_tool_result = function(_, _, f) failure = f end })
+    local reply = conv:say("x", { after_tool = function(_, _, f) failure = f end })
     assert.equal("sorry", reply)
     local msg = fake.last().json.messages[3]
     local e = core.decode(msg.content).error
     assert.truthy(e:find("the database is down", 1, true))
     assert.is_nil(e:find("traceback", 1, true))             -- the model gets no traceback
-    assert.truthy(failure:find("stack traceback", 1, true)) -- on_tool_result does
+    assert.truthy(failure:find("stack traceback", 1, true)) -- after_tool does
   end)
 
   it("sends {\"error\": msg} back when a tool returns nil, msg", function()
@@ -778,25 +778,25 @@ describe("tools", function()
     assert.is_true(fake.last().json.stream)
   end)
 
-  it("calls on_tool_call with each call before running it", function()
+  it("calls before_tool with each call before running it", function()
     fake.script { calls { { "c1", "get_weather", '{"city":"A"}' }, { "c2", "get_weather", '{"city":"B"}' } },
                   answer("ok") }
     local log = {}
     local conv = weather_conv()
-    conv:say("x", { on_tool_call = function(call)
+    conv:say("x", { before_tool = function(call)
       log[#log + 1] = call.id .. ":" .. call["function"].name .. ":" .. call["function"].arguments
     end })
     assert.same({ 'c1:get_weather:{"city":"A"}', 'c2:get_weather:{"city":"B"}' }, log)
-    assert.is_nil(fake.requests()[1].json.stream)   -- on_tool_call does not make it a stream
+    assert.is_nil(fake.requests()[1].json.stream)   -- before_tool does not make it a stream
   end)
 
-  it("stops the say when on_tool_call returns false (kind 'cancelled'), or raises (kind 'callback')", function()
+  it("stops the say when before_tool returns false (kind 'cancelled'), or raises (kind 'callback')", function()
     fake.script(calls { { "c1", "get_weather", '{"city":"A"}' } })
     local conv = weather_conv()
-    local _, err = conv:say("x", { on_tool_call = function() return false end })
+    local _, err = conv:say("x", { before_tool = function() return false end })
     assert.equal("cancelled", err.kind)
     fake.script(calls { { "c1", "get_weather", '{"city":"A"}' } })
-    _, err = conv:say("x", { on_tool_call = function() error("nope") end })
+    _, err = conv:say("x", { before_tool = function() error("nope") end })
     assert.equal("callback", err.kind)
     assert.truthy(err.message:find("nope", 1, true))
     assert.same({}, conv.messages)

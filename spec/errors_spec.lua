@@ -2,7 +2,12 @@
 -- HTTP failures (replaying the recorded OpenAI error bodies in
 -- ../shared/wire or $WIRE_DIR), retry policy, rate-limit headers.
 
-local errors = require "chatgpt.errors"
+-- chatgpt.error (the objects) and chatgpt.retry (the policy), as one view
+local errors = setmetatable({}, { __index = function(_, k)
+  local v = require("chatgpt.error")[k]
+  if v == nil then v = require("chatgpt.retry")[k] end
+  return v
+end })
 local cjson = require "cjson.safe"
 
 local wire = require "spec.support.wire"

@@ -2,7 +2,12 @@
 -- each kind, and compressed answers, against the fake server.
 local chatgpt = require "chatgpt"
 local core = require "chatgpt.core"
-local errors = require "chatgpt.errors"
+-- chatgpt.error (the objects) and chatgpt.retry (the policy), as one view
+local errors = setmetatable({}, { __index = function(_, k)
+  local v = require("chatgpt.error")[k]
+  if v == nil then v = require("chatgpt.retry")[k] end
+  return v
+end })
 local socket = require "socket"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"

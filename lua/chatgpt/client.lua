@@ -3,7 +3,7 @@
 
 local core    = require "chatgpt.core"
 local args    = require "chatgpt.args"
-local errors  = require "chatgpt.lazy" "chatgpt.errors"
+local errors  = require "chatgpt.lazy" "chatgpt.error"
 local Request = require "chatgpt.request"
 
 local encode, check_messages = core.encode, core.check_messages

@@ -24,24 +24,35 @@
 --
 -- Errors raised by user code (tools, hooks, count_tokens) become results
 -- (a tool's error goes back to the model) or err{kind = "callback"}; any
--- error value is turned into text by errors.traceback, which never raises.
+-- error value is turned into text by error.traceback, which never raises.
+--
+-- The context budget is budget.lua's, the tools tools.lua's, the saved file
+-- savefile.lua's; say_async's handle shares request's methods (pending.lua).
 --
 -- say() is built on client:chat_async():wait(), so inside chatgpt.spawn it
 -- yields to the engine like client:chat does. say_async() runs the same code
 -- in a coroutine of chatgpt.spawn and returns a handle with the shape of a
 -- request (done, result, wait, cancel, status).
 
-local core   = require "chatgpt.core"
-local errors = require "chatgpt.errors"
-local loop   = require "chatgpt.loop"
+local core     = require "chatgpt.core"
+local args     = require "chatgpt.args"
+local budget   = require "chatgpt.budget"
+local errors   = require "chatgpt.error"
+local loop     = require "chatgpt.loop"
+local pending  = require "chatgpt.pending"
+local savefile = require "chatgpt.savefile"
+local tables   = require "chatgpt.tables"
+local tools    = require "chatgpt.tools"
 
-local error, getmetatable, io, ipairs, math, os, pairs, pcall, require, setmetatable,
-      string, table, tostring, type, utf8, xpcall =
-      error, getmetatable, io, ipairs, math, os, pairs, pcall, require, setmetatable,
-      string, table, tostring, type, utf8, xpcall
+local error, getmetatable, ipairs, pairs, pcall, require, setmetatable, string, table,
+      tostring, type, xpcall =
+      error, getmetatable, ipairs, pairs, pcall, require, setmetatable, string, table,
+      tostring, type, xpcall
 local floor = math.floor
 local traceback = errors.traceback    -- the xpcall handler for user code
-local encode, decode, check_messages = core.encode, core.decode, core.check_messages
+local decode, check_messages = core.decode, core.check_messages
+local deepcopy, is_list, leading_system = tables.deepcopy, tables.is_list, budget.leading_system
+local try_encode, argerror = tools.try_encode, args.error
 
 local M = {}
 
@@ -49,63 +60,28 @@ local Conversation = {}
 Conversation.__index = Conversation
 M.Conversation = Conversation
 
-local Handle = {}           -- what say_async returns
+local Handle = { kind = "say" }       -- what say_async returns
 Handle.__index = Handle
 M.Handle = Handle
 
-local VERSION = 1           -- of the saved file format
-local PER_MESSAGE = 4       -- tokens of overhead per message (role, framing)
-local PER_PART = 85         -- tokens for a non-text content part (an image, low detail)
+M.count_tokens = budget.count_tokens
 
--- Option name -> Lua type, for client:conversation.
+-- Option name -> rule, for client:conversation.
 local OPTIONS = {
-  system = "string", model = "string", params = "table", max_tool_rounds = "number",
-  max_context_tokens = "number", count_tokens = "function", messages = "table",
+  system = "string", model = "string", params = "table",
+  max_tool_rounds = { "number", min = 0, integer = true },
+  max_context_tokens = { "number", above = 0 }, count_tokens = "function", messages = "table",
 }
 
--- say() params that are ours: never sent as API fields.
+-- say() params that are ours: never sent as API fields. on_tool_call and
+-- on_tool_result are the old names of before_tool and after_tool.
 local OWN = {
-  schema = "table", json = "boolean", on_tool_call = "function", on_tool_result = "function",
+  schema = "table", json = "boolean", before_tool = "function", after_tool = "function",
+  on_tool_call = "function", on_tool_result = "function",
 }
 
-local function argerror(level, n, fname, msg)
-  error(string.format("bad argument #%d to '%s' (%s)", n, fname, msg), level + 1)
-end
-
--- A copy of v in which tables are fresh (metatables, e.g. chatgpt.array
--- markers, are kept); functions and other values are shared.
-local function deepcopy(v, seen)
-  if type(v) ~= "table" then return v end
-  seen = seen or {}
-  if seen[v] then return seen[v] end
-  local t = {}
-  seen[v] = t
-  for k, x in pairs(v) do t[deepcopy(k, seen)] = deepcopy(x, seen) end
-  return setmetatable(t, getmetatable(v))
-end
-
--- A copy without functions (for saving).
-local function plain(v)
-  if type(v) ~= "table" then return v end
-  local t = {}
-  for k, x in pairs(v) do
-    if type(x) ~= "function" then t[k] = plain(x) end
-  end
-  return setmetatable(t, getmetatable(v))
-end
-
-local function is_list(t)
-  if type(t) ~= "table" then return false end
-  local n = 0
-  for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 then return false end
-    n = n + 1
-  end
-  return n == #t
-end
-
--- Strips the position that an inner error() put in front of "chatgpt: ...",
--- so that it can be raised again at the user's line.
+-- Strips the position that an inner error() put in front of a message, so
+-- that it can be raised again at the user's line.
 local function unwrap(msg)
   if type(msg) ~= "string" then return msg end
   return msg:match("^[^\n]-:%d+: (chatgpt: .*)$") or msg:match("^[^\n]-:%d+: (bad argument .*)$")
@@ -126,122 +102,6 @@ end
 local function is_client(c)
   local mt = getmetatable(c)
   return type(c) == "table" and mt ~= nil and mt == require("chatgpt.client").Client
-end
-
--- ---- token estimate ---------------------------------------------------------
-
--- count_tokens(text) -> n: about 4 bytes per token for Latin text, 1 token per
--- CJK character (U+3000-U+9FFF, U+AC00-U+D7AF, U+F900-U+FAFF). An estimate,
--- not a tokenizer: good enough to keep a history within a budget.
-local function count_tokens(s)
-  local cjk = 0
-  for c in s:gmatch("[\xE3-\xEF][\x80-\xBF][\x80-\xBF]") do
-    local a, b, d = c:byte(1, 3)
-    local cp = ((a & 0x0F) << 12) | ((b & 0x3F) << 6) | (d & 0x3F)
-    if (cp >= 0x3000 and cp <= 0x9FFF) or (cp >= 0xAC00 and cp <= 0xD7AF)
-        or (cp >= 0xF900 and cp <= 0xFAFF) then
-      cjk = cjk + 1
-    end
-  end
-  return cjk + (#s - 3 * cjk + 3) // 4
-end
-M.count_tokens = count_tokens
-
--- The user's count_tokens as count(text) -> n | nil, err{kind = "callback"}:
--- it is user code, like the hooks.
-local function user_count(fn)
-  return function(s)
-    local ok, n = xpcall(fn, traceback, s)
-    if not ok then return nil, callback_error(n) end
-    if type(n) ~= "number" then
-      return nil, callback_error("count_tokens returned a " .. type(n) .. ", not a number")
-    end
-    return n
-  end
-end
-
--- Tokens of one message: PER_MESSAGE + its text (content, or the text parts
--- of a content list, PER_PART per other part) + its tool calls' names and
--- arguments. nil, err when count fails.
-local function message_tokens(m, count)
-  local n, texts = PER_MESSAGE, {}
-  local c = m.content
-  if type(c) == "string" then
-    texts[1] = c
-  elseif type(c) == "table" then
-    for _, part in ipairs(c) do
-      if type(part) == "table" and type(part.text) == "string" then
-        texts[#texts + 1] = part.text
-      else
-        n = n + PER_PART
-      end
-    end
-  end
-  if type(m.tool_calls) == "table" then
-    for _, call in ipairs(m.tool_calls) do
-      local f = type(call) == "table" and call["function"]
-      if type(f) == "table" then
-        texts[#texts + 1] = tostring(f.name or "")
-        texts[#texts + 1] = tostring(f.arguments or "")
-      end
-    end
-  end
-  for i = 1, #texts do
-    local k, err = count(texts[i])
-    if not k then return nil, err end
-    n = n + k
-  end
-  return n
-end
-
-local function leading_system(list)
-  local head = 0
-  while list[head + 1] and (list[head + 1].role == "system" or list[head + 1].role == "developer") do
-    head = head + 1
-  end
-  return head
-end
-
--- Trims list to the budget: whole exchanges (a user message and everything up
--- to the next user message) go, oldest first. The leading system messages
--- and the exchange of the newest user message always stay, so an assistant
--- tool_calls message is never parted from its tool results. Returns the list
--- to send and how many messages after the system ones were dropped, or nil,
--- err{kind = "callback"} when the user's count_tokens fails.
-function Conversation:_trim(list)
-  local budget = self.max_context_tokens
-  if not budget then return list, 0 end
-  local count = self.count_tokens and user_count(self.count_tokens) or count_tokens
-  local head = leading_system(list)
-  local cost, total = {}, 0
-  for i, m in ipairs(list) do
-    local n, err = message_tokens(m, count)
-    if not n then return nil, err end
-    cost[i] = n
-    total = total + n
-  end
-  if total <= budget then return list, 0 end
-  local last = head + 1                 -- start of the group of the newest user message
-  for i = #list, head + 1, -1 do
-    if list[i].role == "user" then last = i; break end
-  end
-  local cut = head                      -- messages head+1 .. cut are dropped
-  local i = head + 1
-  while total > budget and i < last do
-    -- drop the group that starts at i: up to the next user message
-    local j = i
-    repeat
-      total = total - cost[j]
-      j = j + 1
-    until j >= last or list[j].role == "user"
-    cut = j - 1
-    i = j
-  end
-  if cut == head then return list, 0 end
-  local out = {}
-  for k = 1, head do out[k] = list[k] end
-  for k = cut + 1, #list do out[#out + 1] = list[k] end
-  return out, cut - head
 end
 
 -- ---- construction -------------------------------------------------------------
@@ -281,35 +141,14 @@ function M.new(client, opts)
   if not is_client(client) then
     argerror(2, 1, "new", "client expected, got " .. type(client))
   end
-  if opts == nil then opts = {} end
-  if type(opts) ~= "table" then
-    argerror(2, 1, "conversation", "table expected, got " .. type(opts))
-  end
-  for k, v in pairs(opts) do
-    local want = OPTIONS[k]
-    if not want then argerror(2, 1, "conversation", "unknown option '" .. tostring(k) .. "'") end
-    if type(v) ~= want then
-      argerror(2, 1, "conversation", "option '" .. k .. "' must be a " .. want .. ", got " .. type(v))
-    end
-  end
-  local r = opts.max_tool_rounds
-  if r ~= nil and (math.tointeger(r) == nil or r < 0) then
-    argerror(2, 1, "conversation", "option 'max_tool_rounds' must be a non-negative integer")
-  end
-  r = opts.max_context_tokens
-  if r ~= nil and not (r > 0) then
-    argerror(2, 1, "conversation", "option 'max_context_tokens' must be a positive number")
-  end
+  opts = args.options(2, 1, "conversation", opts, OPTIONS)
   if opts.messages then
     if not is_list(opts.messages) then
       argerror(2, 1, "conversation", "option 'messages' must be a list of messages")
     end
     check_list(2, "conversation", 1, opts.messages)
   end
-  local o = {}
-  for k, v in pairs(opts) do o[k] = v end
-  o.max_tool_rounds = o.max_tool_rounds and math.tointeger(o.max_tool_rounds)
-  return make(client, o)
+  return make(client, opts)
 end
 
 function Conversation:__tostring()
@@ -338,8 +177,8 @@ function Conversation:add(role, content, fields)
     end
     local ok, r = pcall(core.message, role, content, fields)
     if not ok then
-      argerror(2, (tostring(r):find("role", 1, true)) and 1 or 2, "add",
-               (tostring(r):match("%((.*)%)$") or tostring(r)))
+      r = tostring(r)
+      argerror(2, r:find("role", 1, true) and 1 or 2, "add", r:match("%((.*)%)$") or r)
     end
     m = r
   end
@@ -357,7 +196,8 @@ function Conversation:undo()
   local list = self.messages
   for i = #list, 1, -1 do
     if list[i].role == "user" then
-      local dropped = table.move(list, i, #list, 1, {})
+      local dropped = {}
+      for k = i, #list do dropped[#dropped + 1] = list[k] end
       for k = #list, i, -1 do list[k] = nil end
       return dropped
     end
@@ -393,16 +233,12 @@ end
 
 -- ---- tools --------------------------------------------------------------------
 
-local TOOL_FIELDS = { description = "string", parameters = "table", strict = "boolean" }
-
 -- conv:tool(name, spec, fn) -> conv: registers (or replaces) a function tool.
 -- spec = { description = string, parameters = JSON schema table, strict = bool },
 -- each optional; conv:tool(name, fn) is conv:tool(name, {}, fn).
 -- conv:tool(name) unregisters it.
 function Conversation:tool(name, spec, fn)
-  if type(name) ~= "string" or not name:match("^[%w_%-]+$") or #name > 64 then
-    argerror(2, 1, "tool", "a tool name is 1 to 64 letters, digits, '_' or '-'")
-  end
+  tools.check_name(2, name)
   if spec == nil and fn == nil then
     if self._tools[name] then
       self._tools[name] = nil
@@ -413,88 +249,10 @@ function Conversation:tool(name, spec, fn)
     return self
   end
   if type(spec) == "function" and fn == nil then spec, fn = {}, spec end
-  if type(spec) ~= "table" then argerror(2, 2, "tool", "table expected, got " .. type(spec)) end
-  local mt = getmetatable(fn)
-  if type(fn) ~= "function" and not (type(mt) == "table" and mt.__call) then
-    argerror(2, 3, "tool", "function expected, got " .. type(fn))
-  end
-  for k, v in pairs(spec) do
-    local want = TOOL_FIELDS[k]
-    if not want then argerror(2, 2, "tool", "unknown field '" .. tostring(k) .. "'") end
-    if type(v) ~= want then
-      argerror(2, 2, "tool", "field '" .. k .. "' must be a " .. want .. ", got " .. type(v))
-    end
-  end
-  local f = {
-    name = name,
-    description = spec.description,
-    parameters = spec.parameters and deepcopy(spec.parameters)
-                 or { type = "object", properties = setmetatable({}, { __jsontype = "object" }) },
-    strict = spec.strict,
-  }
+  local tool = tools.define(2, name, spec, fn)
   if not self._tools[name] then self._order[#self._order + 1] = name end
-  self._tools[name] = { def = { type = "function", ["function"] = f }, fn = fn }
+  self._tools[name] = tool
   return self
-end
-
--- The text sent back for a tool's result: a string as is; nil (and
--- chatgpt.null) as "null"; anything else JSON-encoded.
-local function tool_content(v)
-  if type(v) == "string" then return v end
-  if v == nil then return "null" end
-  local ok, s = pcall(encode, v)
-  if ok then return s end
-  return nil, "the tool's result cannot be sent as JSON: " .. tostring(unwrap(s)):gsub("^chatgpt: ", "")
-end
-
-local function error_content(msg)
-  msg = tostring(msg)
-  if not utf8.len(msg) then msg = msg:gsub("[\128-\255]", "?") end
-  return encode({ error = msg })
-end
-
--- The first line of an error raised by a tool, without the traceback.
-local function first_line(msg)
-  return (tostring(msg):match("^[^\n]*"))
-end
-
--- Runs one tool call. Returns the tool message's content, and nil or what
--- went wrong (with a traceback when the tool raised).
-function Conversation:_run_tool(call)
-  local f = type(call["function"]) == "table" and call["function"] or {}
-  local name, raw = f.name, f.arguments
-  local tool = type(name) == "string" and self._tools[name]
-  if not tool then
-    local msg = "unknown tool '" .. tostring(name) .. "'"
-    return error_content(msg), msg
-  end
-  local args, perr
-  if raw == nil or raw == "" then
-    args = {}
-  elseif type(raw) == "table" then       -- some servers send an object
-    args = raw
-  else
-    args, perr = decode(tostring(raw))
-    if type(args) ~= "table" then
-      local msg = "invalid JSON arguments for '" .. name .. "': "
-                  .. (perr or "the arguments must be a JSON object")
-      return error_content(msg), msg
-    end
-  end
-  local res = table.pack(xpcall(tool.fn, traceback, args, call))
-  if not res[1] then                    -- res[2] is text: errors.traceback made it
-    return error_content(first_line(res[2])), res[2]
-  end
-  if res[2] == nil and type(res[3]) == "string" then      -- return nil, "message"
-    return error_content(res[3]), res[3]
-  end
-  local content, err = tool_content(res[2])
-  if not content then return error_content(err), err end
-  if not utf8.len(content) then
-    err = "the tool's result is not valid UTF-8"
-    return error_content(err), err
-  end
-  return content
 end
 
 -- ---- say ----------------------------------------------------------------------
@@ -549,16 +307,14 @@ local function keep_message(msg)
         call_seq = call_seq + 1
         id = string.format("call_lua%d", call_seq)
       end
-      local args = f.arguments
-      if type(args) ~= "string" then    -- some servers send an object
-        local ok, s = pcall(encode, args or {})
-        if not ok then
-          return nil, "tool call #" .. i .. "'s arguments: " .. as_text(s):gsub("^chatgpt: ", "")
-        end
-        args = s
+      local arguments = f.arguments
+      if type(arguments) ~= "string" then    -- some servers send an object
+        local s, why = try_encode(arguments or {})
+        if not s then return nil, "tool call #" .. i .. "'s arguments: " .. why end
+        arguments = s
       end
       calls[i] = { id = id, type = c.type or "function",
-                   ["function"] = { name = f.name, arguments = args } }
+                   ["function"] = { name = f.name, arguments = arguments } }
     end
     m.tool_calls = calls
   end
@@ -570,8 +326,8 @@ end
 local function unsendable(m)
   local ok, err = check_messages({ m })
   if not ok then return err end
-  local eok, eerr = pcall(encode, m)
-  if not eok then return as_text(eerr) end
+  local _, why = try_encode(m)
+  return why
 end
 
 -- The message to commit from a reply, or nil and err{code = "BAD_REPLY"}.
@@ -579,7 +335,6 @@ local function kept(msg, response)
   local m, bad = keep_message(msg)
   if m then bad = unsendable(m) end
   if bad then
-    bad = bad:gsub("^chatgpt: ", "")
     return nil, errors.new { kind = "parse", code = "BAD_REPLY", response = response,
       message = "the reply cannot be kept in the conversation: " .. bad }
   end
@@ -619,6 +374,8 @@ local function prepare(self, fname, what, params, level)
       argerror(level + 1, 2, fname, "param '" .. k .. "' must be a " .. OWN[k] .. ", got " .. type(v))
     end
   end
+  own.before_tool = own.before_tool or own.on_tool_call
+  own.after_tool = own.after_tool or own.on_tool_result
   if own.schema and own.json then
     argerror(level + 1, 2, fname, "give 'schema' or 'json', not both")
   end
@@ -673,9 +430,10 @@ function Conversation:_run(msg, job, h)
   local rounds = 0
   while true do
     if h and h.status ~= "pending" then return nil, h._err end
-    local list = table.move(history, 1, #history, 1, {})
-    table.move(scratch, 1, #scratch, #list + 1, list)
-    local send, dropped = self:_trim(list)
+    local list = {}
+    for i = 1, #history do list[i] = history[i] end
+    for i = 1, #scratch do list[#list + 1] = scratch[i] end
+    local send, dropped = budget.trim(list, self.max_context_tokens, self.count_tokens)
     if not send then return nil, dropped end
     local ok, req = pcall(client.chat_async, client, send, body)
     if not ok then return false, unwrap(req) end
@@ -694,11 +452,11 @@ function Conversation:_run(msg, job, h)
       if not keep then return nil, kerr end
       scratch[#scratch + 1] = keep
       for _, call in ipairs(keep.tool_calls) do
-        local err = hook(own.on_tool_call, call)
+        local err = hook(own.before_tool, call)
         if err then return nil, err end
         if h and h.status ~= "pending" then return nil, h._err end
-        local content, failure = self:_run_tool(call)
-        err = hook(own.on_tool_result, call, content, failure)
+        local content, failure = tools.run(self._tools[call["function"].name], call)
+        err = hook(own.after_tool, call, content, failure)
         if err then return nil, err end
         local result = { role = "tool", tool_call_id = call.id, content = content }
         local bad = unsendable(result)  -- none expected: content and id were checked
@@ -726,12 +484,13 @@ function Conversation:_run(msg, job, h)
       if h and h.status ~= "pending" then return nil, h._err end
       -- commit: what was sent (trimmed) plus the new messages
       local head = leading_system(history)
-      local new = table.move(history, 1, head, 1, {})
-      table.move(history, head + dropped + 1, #history, #new + 1, new)
-      table.move(scratch, 1, #scratch, #new + 1, new)
+      local new = {}
+      for i = 1, head do new[i] = history[i] end
+      for i = head + dropped + 1, #history do new[#new + 1] = history[i] end
+      for i = 1, #scratch do new[#new + 1] = scratch[i] end
       new[#new + 1] = keep
       -- in place: a reference to conv.messages stays the history
-      table.move(new, 1, #new, 1, history)
+      for i = 1, #new do history[i] = new[i] end
       for k = #history, #new + 1, -1 do history[k] = nil end
       return true, reply, response, info
     end
@@ -776,146 +535,61 @@ function Conversation:say_async(what, params)
       a = errors.new { kind = "callback", code = "RAISED", message = as_text(a) }
       ok = nil
     end
-    if ok then
-      h.status, h._results = "done", table.pack(a, b, c)
-    else
-      h.status, h._err = a.kind == "cancelled" and "cancelled" or "failed", a
-    end
-    loop.wake(h)
+    if ok then pending.settle(h, { a, b, c }) else pending.settle(h, nil, a) end
   end)
   started = true
   if h._raise then error(h._raise[1], h._raise[2]) end
   return h
 end
 
--- ---- the say_async handle ----------------------------------------------------------
-
-function Handle:done()
-  return self.status ~= "pending"
-end
-
--- reply, response, info | nil, err once settled; nothing while pending.
-function Handle:result()
-  local r = self._results
-  if r then return r[1], r[2], r[3] end
-  if self._err then return nil, self._err end
-end
-
--- Drives the engine (yields inside chatgpt.spawn) until the say settles;
--- after `seconds`, nil, err{kind = "timeout", code = "WAIT_TIMEOUT"} and the
--- say goes on.
-function Handle:wait(seconds)
-  if seconds ~= nil and (type(seconds) ~= "number" or seconds < 0) then
-    error("bad argument #1 to 'wait' (non-negative number expected)", 2)
-  end
-  if not loop.wait(self, seconds) then
-    return nil, errors.new { kind = "timeout", code = "WAIT_TIMEOUT",
-                             message = "still pending after " .. seconds .. " s (the say goes on)" }
-  end
-  return self:result()
-end
+-- ---- the say_async handle: status, done, result, wait (pending.lua) ------------
 
 -- Stops the say at once (the request in flight is cancelled; a tool running
 -- now finishes, but nothing after it runs). The history stays as it was.
 function Handle:cancel()
   if self.status ~= "pending" then return end
-  self.status = "cancelled"
-  self._err = errors.new { kind = "cancelled", code = "CANCELLED", message = "say cancelled" }
   local conv = self.conversation
   if conv._busy == self then conv._busy = nil end
-  if self._req then self._req:cancel() end
-  loop.wake(self)
+  local req = self._req
+  pending.settle(self, nil, errors.new { kind = "cancelled", code = "CANCELLED", message = "say cancelled" })
+  if req then req:cancel() end
 end
 
-Handle.__close = Handle.cancel
-
-function Handle:__tostring()
-  return "chatgpt.say (" .. self.status .. ")"
-end
+pending.into(Handle)
 
 -- ---- save and load ----------------------------------------------------------------
 
--- conv:save(path) -> true | nil, msg. Writes path .. ".tmp", then renames it
--- over path. Tools and functions (callbacks, count_tokens) are not saved.
+-- conv:save(path) -> true | nil, msg. Tools and functions (callbacks,
+-- count_tokens) are not saved.
 function Conversation:save(path)
   if type(path) ~= "string" then argerror(2, 1, "save", "string expected, got " .. type(path)) end
   local first = self.messages[1]
-  local doc = {
-    version = VERSION,
+  return savefile.write(path, {
     model = self.model,
     system = first and first.role == "system" and type(first.content) == "string"
              and first.content or nil,
-    params = setmetatable(plain(self.params), { __jsontype = "object" }),
+    params = setmetatable(tables.plain(self.params), { __jsontype = "object" }),
     messages = self.messages,
     usage = self.usage,
     max_tool_rounds = self.max_tool_rounds,
     max_context_tokens = self.max_context_tokens,
-  }
-  local ok, text = pcall(encode, doc)
-  if not ok then return nil, path .. ": cannot encode the conversation: " .. tostring(unwrap(text)) end
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local wok, werr = f:write(text, "\n")
-  local cok, cerr = f:close()
-  if not wok or not cok then
-    os.remove(tmp)
-    return nil, tmp .. ": " .. tostring(werr or cerr)
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, rerr
-  end
-  return true
+  })
 end
 
 -- chatgpt.load(path, client) -> conversation | nil, msg
 function M.load(path, client)
   if type(path) ~= "string" then argerror(2, 1, "load", "string expected, got " .. type(path)) end
   if not is_client(client) then argerror(2, 2, "load", "client expected, got " .. type(client)) end
-  local f, oerr = io.open(path, "rb")
-  if not f then return nil, oerr end
-  local text = f:read("a")
-  f:close()
-  if not text then return nil, path .. ": cannot read" end
-  local doc, perr = decode(text)
-  if type(doc) ~= "table" then
-    return nil, path .. ": not a saved conversation (invalid JSON: " .. tostring(perr or "not an object") .. ")"
-  end
-  if doc.version ~= VERSION then
-    return nil, path .. ": unsupported version " .. tostring(doc.version) .. " (expected " .. VERSION .. ")"
-  end
-  local function bad(field, what)
-    return nil, path .. ": '" .. field .. "' must be " .. what
-  end
-  local messages = doc.messages
-  if messages == nil then messages = {} end
-  if not is_list(messages) then return bad("messages", "a list of messages") end
-  if #messages > 0 then
-    local ok, err = check_messages(messages)
-    if not ok then return nil, path .. ": " .. err end
-  end
-  if doc.model ~= nil and type(doc.model) ~= "string" then return bad("model", "a string") end
-  if doc.params ~= nil and type(doc.params) ~= "table" then return bad("params", "an object") end
-  local r = doc.max_tool_rounds
-  if r ~= nil and (math.type(r) ~= "integer" or r < 0) then
-    return bad("max_tool_rounds", "a non-negative integer")
-  end
-  r = doc.max_context_tokens
-  if r ~= nil and (type(r) ~= "number" or not (r > 0)) then
-    return bad("max_context_tokens", "a positive number")
-  end
-  local usage = doc.usage
-  if usage ~= nil and type(usage) ~= "table" then return bad("usage", "an object") end
+  local doc, err = savefile.read(path)
+  if not doc then return nil, err end
   local conv = make(client, {
-    model = doc.model, params = doc.params, messages = messages,
+    model = doc.model, params = doc.params, messages = doc.messages,
     max_tool_rounds = doc.max_tool_rounds, max_context_tokens = doc.max_context_tokens,
   })
   if type(doc.system) == "string" and leading_system(conv.messages) == 0 then
     table.insert(conv.messages, 1, { role = "system", content = doc.system })
   end
-  add_usage(conv, usage)
+  add_usage(conv, doc.usage)
   return conv
 end
 

@@ -3,7 +3,7 @@
 
 local core   = require "chatgpt.core"
 local client = require "chatgpt.client"
-local errors = require "chatgpt.lazy" "chatgpt.errors"
+local errors = require "chatgpt.lazy" "chatgpt.error"
 local loop   = require "chatgpt.loop"
 
 local error, os, setmetatable, type = error, os, setmetatable, type

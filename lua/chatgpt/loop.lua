@@ -1,22 +1,38 @@
--- The event loop of a lua_State: drives the C engine, dispatches its news to
--- the request objects, fires retry timers and resumes spawned coroutines.
--- Every callback of the module runs from here, inside poll() or wait(),
--- never under a libcurl frame.
+-- The event loop of a lua_State: drives the C engine, hands its news to the
+-- objects that track a transfer, fires timers and resumes spawned
+-- coroutines. Every callback of the module runs from here, inside poll()
+-- or wait(), never under a libcurl frame.
+--
+-- Its interface, for request.lua and conversation.lua (as luv's handles
+-- talk to their loop):
+--   loop.track(ud, obj)       obj:on_news() runs when the C transfer ud has
+--                             news (events, or its end); held weakly
+--   loop.untrack(ud)
+--   loop.after(s, fn [, holds]) -> timer   fn() runs from a poll after s
+--                             seconds; timer:cancel(). A timer that holds
+--                             counts as running work in poll's answer (a
+--                             request waiting to retry).
+--   loop.wait(obj, seconds) -> settled    until obj.status ~= "pending":
+--                             yields inside spawn, else drives the engine
+--   loop.wake(obj)            obj settled: resume whoever waits on it
 
 local core = require "chatgpt.core"
+local args = require "chatgpt.args"
 
-local coroutine, error, math, type, tostring, xpcall =
-      coroutine, error, math, type, tostring, xpcall
+local coroutine, error, setmetatable, tostring, type, xpcall =
+      coroutine, error, setmetatable, tostring, type, xpcall
 local debug_traceback = debug.traceback
 local now, cpoll, crunning, protect = core.now, core.poll, core.running, core.protect
-local huge = math.huge
+local huge, max = math.huge, math.max
 
 local M = {}
 
--- C request -> Request. Weak values: a Request that its owner dropped is
--- collected, and its __gc cancels the transfer.
-local active = setmetatable({}, { __mode = "v" })
-local timers = {}             -- { at = seconds, fn = function }, unsorted
+-- C transfer -> its tracker. Weak values: a request its owner dropped is
+-- collected, and its C transfer's __gc stops the transfer.
+local tracked = setmetatable({}, { __mode = "v" })
+local waiters = setmetatable({}, { __mode = "k" })   -- obj -> coroutine waiting on it
+local timers = {}             -- live timers, unsorted
+local held = 0                -- live timers that hold
 local live = {}               -- spawned coroutines not finished (strong)
 local nlive = 0
 local resumable = {}          -- coroutines to resume, with their values
@@ -24,13 +40,22 @@ local reported = {}           -- errors of spawned coroutines, for M.errors()
 local handler                 -- M.on_error's function
 local polling = false
 
-M.waiting = 0                 -- Requests waiting on a timer to retry
+function M.track(ud, obj) tracked[ud] = obj end
+function M.untrack(ud) tracked[ud] = nil end
 
-M.active = active
+local Timer = {}
+Timer.__index = Timer
 
--- Runs fn after `seconds`, from inside a later poll.
-function M.after(seconds, fn)
-  local t = { at = now() + seconds, fn = fn }
+-- Idempotent; a timer that fired is cancelled already.
+function Timer:cancel()
+  if self.fn == nil then return end
+  self.fn = nil
+  if self.holds then held = held - 1 end
+end
+
+function M.after(seconds, fn, holds)
+  local t = setmetatable({ at = now() + seconds, fn = fn, holds = holds or false }, Timer)
+  if holds then held = held + 1 end
   timers[#timers + 1] = t
   return t
 end
@@ -38,27 +63,35 @@ end
 local function next_deadline()
   local at
   for i = 1, #timers do
-    local t = timers[i].at
-    if not at or t < at then at = t end
+    local t = timers[i]
+    if t.fn and (not at or t.at < at) then at = t.at end
   end
   return at
 end
 
 local function fire_timers()
-  if #timers == 0 then return end
   local t, due, keep = now(), {}, {}
   for i = 1, #timers do
     local tm = timers[i]
-    if tm.at <= t then due[#due + 1] = tm else keep[#keep + 1] = tm end
+    if tm.fn then
+      if tm.at <= t then due[#due + 1] = tm else keep[#keep + 1] = tm end
+    end
   end
   timers = keep
-  for i = 1, #due do due[i].fn() end
+  for i = 1, #due do
+    local tm = due[i]
+    local fn = tm.fn
+    if fn then                  -- an earlier timer's fn may have cancelled it
+      tm:cancel()
+      fn()
+    end
+  end
 end
 
 local function dispatch(running, ud, ...)
   if ud == nil then return running end
-  local req = active[ud]
-  if req then req:_pump() end
+  local obj = tracked[ud]
+  if obj then obj:on_news() end
   return dispatch(running, ...)
 end
 
@@ -94,12 +127,11 @@ local function resume_queued()
   end
 end
 
--- Queues the spawned coroutine waiting on req, if any, to be resumed.
-function M.wake(req)
-  local co = req._waiter
+function M.wake(obj)
+  local co = waiters[obj]
   if co then
-    req._waiter = nil
-    resumable[#resumable + 1] = { co, req }
+    waiters[obj] = nil
+    resumable[#resumable + 1] = { co, obj }
   end
 end
 
@@ -114,7 +146,7 @@ end
 local function drive(seconds)
   if timers[1] then
     local at = next_deadline()
-    if at - now() < seconds then seconds = math.max(0, at - now()) end
+    if at and at - now() < seconds then seconds = max(0, at - now()) end
   end
   if resumable[1] then seconds = 0 end
   -- protect, not xpcall: a callback that yields (Lua 5.4 and LuaJIT let
@@ -126,6 +158,16 @@ local function drive(seconds)
   if resumable[1] then resume_queued() end
 end
 
+local function running()
+  return crunning() + held + nlive
+end
+
+local function check_seconds(level, fname, seconds)
+  if type(seconds) ~= "number" or not (seconds >= 0) or seconds == huge then
+    args.error(level + 1, 1, fname, "a finite number >= 0 expected, got " .. tostring(seconds))
+  end
+end
+
 -- chatgpt.poll([seconds]) -> requests and spawned coroutines still running
 -- (requests: in the engine, or waiting to retry).
 function M.poll(seconds)
@@ -133,13 +175,10 @@ function M.poll(seconds)
     error("chatgpt.poll: re-entrant call (poll or wait from inside a callback)", 2)
   end
   seconds = seconds or 0
-  if type(seconds) ~= "number" or not (seconds >= 0) or seconds == huge then
-    error("bad argument #1 to 'poll' (non-negative number expected)", 2)
-  end
-  local busy = crunning() + M.waiting + nlive
-  if busy == 0 and not resumable[1] then return 0 end   -- nothing to wait for
+  check_seconds(2, "poll", seconds)
+  if running() == 0 and not resumable[1] then return 0 end   -- nothing to wait for
   drive(seconds)
-  return crunning() + M.waiting + nlive
+  return running()
 end
 
 -- The current coroutine, when it is one that spawn made.
@@ -148,29 +187,24 @@ local function spawned()
   if co and not main and live[co] then return co end
 end
 
--- req:wait([seconds]): yields inside a spawned coroutine, else drives the
--- engine until the request settles or the time is up.
-function M.wait(req, seconds)
+function M.wait(obj, seconds, level)
+  level = level or 1
+  if seconds ~= nil then check_seconds(level + 1, "wait", seconds) end
   local deadline = seconds and now() + seconds
   local co = spawned()
   if co then
-    if req.status == "pending" then
-      req._waiter = co
-      local timer
-      if deadline then
-        timer = M.after(seconds, function()
-          if req._waiter == co then M.wake(req) end
-        end)
-      end
+    if obj.status == "pending" then
+      waiters[obj] = co
+      local timer = deadline and M.after(seconds, function() M.wake(obj) end)
       coroutine.yield()
-      if timer then timer.at = -1; timer.fn = function() end end
+      if timer then timer:cancel() end
     end
-    return req.status ~= "pending"
+    return obj.status ~= "pending"
   end
   if polling then
-    error("chatgpt: wait called from inside a callback (re-entrant); use chat_async", 3)
+    error("chatgpt: wait called from inside a callback (re-entrant); use chat_async", level + 1)
   end
-  while req.status == "pending" do
+  while obj.status == "pending" do
     local left = deadline and deadline - now() or 3600
     if left <= 0 then return false end
     drive(left < 3600 and left or 3600)
@@ -182,7 +216,7 @@ end
 -- yield to the engine. Runs at once, up to its first wait.
 function M.spawn(fn, ...)
   if type(fn) ~= "function" then
-    error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
+    args.error(2, 1, "spawn", "function expected, got " .. type(fn))
   end
   local co = coroutine.create(fn)
   live[co] = true
@@ -201,7 +235,7 @@ end
 
 function M.on_error(fn)
   if fn ~= nil and type(fn) ~= "function" then
-    error("bad argument #1 to 'on_error' (function or nil expected)", 2)
+    args.error(2, 1, "on_error", "function or nil expected, got " .. type(fn))
   end
   handler = fn
 end

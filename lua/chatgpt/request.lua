@@ -2,28 +2,31 @@
 -- made of one or more attempts (retries) of a C request on the engine.
 -- Blocking calls are request:wait() on it: there is one code path.
 
-local core   = require "chatgpt.core"
-local lazy   = require "chatgpt.lazy"
-local loop   = require "chatgpt.loop"
-local errors = lazy "chatgpt.errors"
-local stream = lazy "chatgpt.stream"
+local core    = require "chatgpt.core"
+local lazy    = require "chatgpt.lazy"
+local loop    = require "chatgpt.loop"
+local pending = require "chatgpt.pending"
+local errors  = lazy "chatgpt.error"
+local retry   = lazy "chatgpt.retry"
+local stream  = lazy "chatgpt.stream"
 
-local next, rawset, setmetatable, tostring, type, xpcall = next, rawset, setmetatable, tostring, type, xpcall
-local traceback = debug.traceback
-local huge = math.huge
+local next, rawset, setmetatable, type, xpcall = next, rawset, setmetatable, type, xpcall
 local decode, now, parse_headers = core.decode, core.now, core.headers
+local track, untrack, settle = loop.track, loop.untrack, pending.settle
 
-local Request = {}
+-- The xpcall handler for user callbacks: any error value becomes text
+-- (loading chatgpt.error only when a callback fails).
+local function traceback(e) return errors.traceback(e) end
+
+local Request = { kind = "request" }
 Request.__index = Request
 
-local active = loop.active       -- C request -> Request, for the loop's dispatch
-
 -- A Request dropped while in flight is collected (the loop and the engine
--- hold it and its C request weakly), and the C request's __gc then stops
+-- hold it and its C transfer weakly), and the C transfer's __gc then stops
 -- the transfer. No finalizer on the Request itself: an object with __gc
 -- outlives its last reference by a whole GC cycle, with all it refers to
--- (the heap of a loop of chats peaked at 7x its size), and each call cost
--- ~3,500 instructions more.
+-- (the heap of a loop of chats grew to several times its size), and costs
+-- a call more per request.
 
 -- ud: an idle C request (core.request). job: {
 --   stream = "chat" | "completion" | nil, callbacks = {on_delta, on_chunk, on_tool_call},
@@ -48,7 +51,7 @@ function Request:_start()
   self._attempts = self._attempts + 1
   if job.stream then self._acc = stream.new(job.stream, job.callbacks) end
   ud:start()
-  active[ud] = self
+  track(ud, self)
 end
 
 -- info.headers, info.request_id and info.ratelimit are made from the raw
@@ -64,7 +67,7 @@ info_mt.__index = function(t, k)
   elseif k == "request_id" then
     v = t.headers["x-request-id"]
   elseif k == "ratelimit" then
-    v = errors.ratelimit(t.headers)
+    v = retry.ratelimit(t.headers)
   else
     return nil
   end
@@ -92,21 +95,16 @@ end
 -- The end of the call: results (a packed list) or err.
 function Request:_settle(results, err)
   local ud = self._ud
-  active[ud] = nil
+  untrack(ud)
   ud:close()
   if err then
     err.attempts = err.attempts or self._attempts
     if err.retryable == nil then err.retryable = false end
     if self._acc and err.partial == nil then err.partial = self._acc:text() end
     errors.scrub(err, self._job.clean)
-    self.status = err.kind == "cancelled" and "cancelled" or "failed"
-    self._err = err
-  else
-    self.status = "done"
-    self._results = results
   end
   self._acc = nil
-  if self._waiter then loop.wake(self) end
+  settle(self, results, err)
 end
 
 -- Schedules the next attempt on the loop's timer when err allows one: a
@@ -118,15 +116,13 @@ function Request:_retry(err)
   if not err.retryable or self._delivered or retries >= self._job.max_retries then
     return false
   end
-  local delay = errors.retry_delay(err, retries)
+  local delay = retry.retry_delay(err, retries)
   if not delay then return false end
-  active[self._ud] = nil
-  loop.waiting = loop.waiting + 1
-  self._timer = loop.after(delay, function()
+  untrack(self._ud)
+  self._timer = loop.after(delay, function()     -- holds: poll counts it as running
     self._timer = nil
-    loop.waiting = loop.waiting - 1
     if self.status == "pending" then self:_start() end
-  end)
+  end, true)
   return true
 end
 
@@ -139,8 +135,8 @@ function Request:_fail(err)
   return false
 end
 
-local function callback_error(msg)
-  return errors.new { kind = "callback", code = "CALLBACK_ERROR", message = tostring(msg) }
+local function callback_error(msg)      -- msg: text, made by traceback above
+  return errors.new { kind = "callback", code = "CALLBACK_ERROR", message = msg }
 end
 
 function Request:_event(data, typ)
@@ -187,8 +183,8 @@ function Request:_body(status, raw, body)
   return response
 end
 
--- Called by the loop when the C request has news.
-function Request:_pump()
+-- Called by the loop when the C transfer has news.
+function Request:on_news()
   local ud = self._ud
   if self._acc then
     while self.status == "pending" do
@@ -233,53 +229,21 @@ function Request:_pump()
   self:_settle({ r1, r2, info })
 end
 
--- ---- the public methods ----------------------------------------------
-
-function Request:done()
-  return self.status ~= "pending"
-end
-
--- text, response, info | nil, err once settled; nothing while pending.
-function Request:result()
-  if self._results then
-    local r = self._results
-    return r[1], r[2], r[3]
-  end
-  if self._err then return nil, self._err end
-end
-
--- Drives the engine (or yields, inside chatgpt.spawn) until the request
--- settles; after `seconds` returns nil, err{kind = "timeout", code =
--- "WAIT_TIMEOUT"} and the request goes on.
-function Request:wait(seconds)
-  if seconds ~= nil and (type(seconds) ~= "number" or not (seconds >= 0) or seconds == huge) then
-    error("bad argument #1 to 'wait' (non-negative number expected)", 2)
-  end
-  if not loop.wait(self, seconds) then
-    return nil, errors.new { kind = "timeout", code = "WAIT_TIMEOUT",
-                             message = "still pending after " .. seconds .. " s (the request goes on)" }
-  end
-  return self:result()
-end
+-- ---- the public methods: status, done, result, wait (pending.lua) -------
 
 -- Idempotent; also __close. (A request dropped in flight is stopped by
--- its C request's __gc: see the top of this file.)
+-- its C transfer's __gc: see the top of this file.)
 function Request:cancel()
   if self.status ~= "pending" then return end
   if self._timer then
-    self._timer.fn = function() end
+    self._timer:cancel()
     self._timer = nil
-    loop.waiting = loop.waiting - 1
   end
   self._ud:cancel()
   self:_settle(nil, errors.new { kind = "cancelled", code = "CANCELLED",
                                  message = "request cancelled" })
 end
 
-Request.__close = Request.cancel
-
-function Request:__tostring()
-  return "chatgpt.request (" .. self.status .. ")"
-end
+pending.into(Request)
 
 return Request

@@ -1,0 +1,76 @@
+-- A conversation's saved file: JSON with a version, written to a temporary
+-- file and renamed over the target; read back with every field checked.
+
+local core = require "chatgpt.core"
+local tables = require "chatgpt.tables"
+
+local io, os, pcall, tostring, type = io, os, pcall, tostring, type
+local encode, decode, check_messages = core.encode, core.decode, core.check_messages
+
+local M = {}
+
+M.VERSION = 1
+
+-- savefile.write(path, doc) -> true | nil, msg
+function M.write(path, doc)
+  doc.version = M.VERSION
+  local ok, text = pcall(encode, doc)
+  if not ok then
+    return nil, path .. ": cannot encode the conversation: " .. (tostring(text):gsub("^.-chatgpt: ", ""))
+  end
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, err end
+  local wok, werr = f:write(text, "\n")
+  local cok, cerr = f:close()
+  if not wok or not cok then
+    os.remove(tmp)
+    return nil, tmp .. ": " .. tostring(werr or cerr)
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then
+    os.remove(tmp)
+    return nil, rerr
+  end
+  return true
+end
+
+-- savefile.read(path) -> doc (fields checked; messages a list, possibly
+-- empty) | nil, msg
+function M.read(path)
+  local f, oerr = io.open(path, "rb")
+  if not f then return nil, oerr end
+  local text = f:read("*a")
+  f:close()
+  if not text then return nil, path .. ": cannot read" end
+  local doc, perr = decode(text)
+  if type(doc) ~= "table" then
+    return nil, path .. ": not a saved conversation (invalid JSON: " .. tostring(perr or "not an object") .. ")"
+  end
+  if doc.version ~= M.VERSION then
+    return nil, path .. ": unsupported version " .. tostring(doc.version) .. " (expected " .. M.VERSION .. ")"
+  end
+  local function bad(field, what)
+    return nil, path .. ": '" .. field .. "' must be " .. what
+  end
+  if doc.messages == nil then doc.messages = {} end
+  if not tables.is_list(doc.messages) then return bad("messages", "a list of messages") end
+  if #doc.messages > 0 then
+    local ok, err = check_messages(doc.messages)
+    if not ok then return nil, path .. ": " .. err end
+  end
+  if doc.model ~= nil and type(doc.model) ~= "string" then return bad("model", "a string") end
+  if doc.params ~= nil and type(doc.params) ~= "table" then return bad("params", "an object") end
+  local r = doc.max_tool_rounds
+  if r ~= nil and (type(r) ~= "number" or r < 0 or r % 1 ~= 0) then
+    return bad("max_tool_rounds", "a non-negative integer")
+  end
+  r = doc.max_context_tokens
+  if r ~= nil and (type(r) ~= "number" or not (r > 0)) then
+    return bad("max_context_tokens", "a positive number")
+  end
+  if doc.usage ~= nil and type(doc.usage) ~= "table" then return bad("usage", "an object") end
+  return doc
+end
+
+return M

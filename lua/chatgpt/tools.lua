@@ -1,0 +1,118 @@
+-- Function tools of a conversation: their definitions, and running one
+-- call the model asked for (decode its arguments, call the function under
+-- xpcall, turn what it returns into the tool message's content).
+
+local core   = require "chatgpt.core"
+local args   = require "chatgpt.args"
+local errors = require "chatgpt.error"
+local tables = require "chatgpt.tables"
+
+local getmetatable, pairs, pcall, select, setmetatable, tostring, type, xpcall =
+      getmetatable, pairs, pcall, select, setmetatable, tostring, type, xpcall
+local encode, decode = core.encode, core.decode
+local traceback = errors.traceback
+
+local M = {}
+
+local FIELDS = { description = "string", parameters = "table", strict = "boolean" }
+
+-- encode(v) -> text | nil, why (whether the core raises or returns)
+local function try_encode(v)
+  local ok, s, why = pcall(encode, v)
+  if not ok then return nil, (tostring(s):gsub("^.-chatgpt: ", "")) end
+  return s, why
+end
+M.try_encode = try_encode
+
+local function callable(fn)
+  local mt = getmetatable(fn)
+  return type(fn) == "function" or (type(mt) == "table" and mt.__call ~= nil)
+end
+
+-- Raises at `level` unless name is 1 to 64 letters, digits, '_' or '-'.
+function M.check_name(level, name)
+  if type(name) ~= "string" or not name:match("^[%w_%-]+$") or #name > 64 then
+    args.error(level + 1, 1, "tool", "a tool name is 1 to 64 letters, digits, '_' or '-'")
+  end
+end
+
+-- tools.define(level, name, spec, fn) -> tool {def, fn}: checks a tool as
+-- conv:tool(name, spec, fn) takes it (spec = {description, parameters,
+-- strict}, each optional), raising at `level` for conv:tool's caller.
+function M.define(level, name, spec, fn)
+  M.check_name(level + 1, name)
+  if type(spec) ~= "table" then args.error(level + 1, 2, "tool", "table expected, got " .. type(spec)) end
+  if not callable(fn) then args.error(level + 1, 3, "tool", "function expected, got " .. type(fn)) end
+  args.options(level + 1, 2, "tool", spec, FIELDS, "field")
+  local f = {
+    name = name,
+    description = spec.description,
+    parameters = spec.parameters and tables.deepcopy(spec.parameters)
+                 or { type = "object", properties = setmetatable({}, { __jsontype = "object" }) },
+    strict = spec.strict,
+  }
+  return { def = { type = "function", ["function"] = f }, fn = fn }
+end
+
+-- The text sent back for a tool's result: a string as is; nil (and
+-- chatgpt.null) as "null"; anything else JSON-encoded.
+local function tool_content(v)
+  if type(v) == "string" then return v end
+  if v == nil then return "null" end
+  local s, why = try_encode(v)
+  if s then return s end
+  return nil, "the tool's result cannot be sent as JSON: " .. why
+end
+
+local function error_content(msg)
+  msg = tostring(msg)
+  if not try_encode(msg) then msg = msg:gsub("[\128-\255]", "?") end
+  return encode({ error = msg })
+end
+
+-- The first line of an error raised by a tool, without the traceback.
+local function first_line(msg)
+  return (tostring(msg):match("^[^\n]*"))
+end
+
+-- tools.run(tool, call) -> the tool message's content, and nil or what
+-- went wrong (with a traceback when the tool raised). tool is nil for a
+-- name the conversation does not know.
+function M.run(tool, call)
+  local f = type(call["function"]) == "table" and call["function"] or {}
+  local name, raw = f.name, f.arguments
+  if not tool then
+    local msg = "unknown tool '" .. tostring(name) .. "'"
+    return error_content(msg), msg
+  end
+  local a, perr
+  if raw == nil or raw == "" then
+    a = {}
+  elseif type(raw) == "table" then       -- some servers send an object
+    a = raw
+  else
+    a, perr = decode(tostring(raw))
+    if type(a) ~= "table" then
+      local msg = "invalid JSON arguments for '" .. name .. "': "
+                  .. (perr or "the arguments must be a JSON object")
+      return error_content(msg), msg
+    end
+  end
+  local function results(ok, ...) return ok, select("#", ...), ... end
+  local ok, n, r1, r2 = results(xpcall(tool.fn, traceback, a, call))
+  if not ok then                        -- r1 is text: errors.traceback made it
+    return error_content(first_line(r1)), r1
+  end
+  if n >= 2 and r1 == nil and type(r2) == "string" then   -- return nil, "message"
+    return error_content(r2), r2
+  end
+  local content, err = tool_content(r1)
+  if not content then return error_content(err), err end
+  if not try_encode(content) then
+    err = "the tool's result is not valid UTF-8"
+    return error_content(err), err
+  end
+  return content
+end
+
+return M
