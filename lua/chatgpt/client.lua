@@ -17,8 +17,8 @@ local M = {}
 M.VERSION = "0.1.0"
 M.default_key = nil         -- set by chatgpt.set_key (a key userdata)
 
--- Short on purpose: libcurl writes header lines a byte at a time, ~180
--- instructions a byte (measured), on every request.
+-- Short on purpose: libcurl writes header lines a byte at a time, on every
+-- request (bench/RESULTS.md has what a byte costs).
 local USER_AGENT = "lua-chatgpt/" .. M.VERSION
 
 local Client = {}
@@ -293,7 +293,7 @@ end
 -- Chat and legacy completions: the input field, the default model, and a
 -- stream when asked for or when a callback is given.
 local function generate(self, path, kind, field, value, finish, params, level, fname)
-  if params == nil then             -- the common call, built in one go (-2,300 instructions)
+  if params == nil then             -- the common call, built in one go: the cheapest path
     return self:_send("POST", path, { [field] = value, model = self.model }, NO_OWN,
                       finish, nil, level + 1, fname)
   end

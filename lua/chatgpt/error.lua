@@ -16,6 +16,7 @@ local concat = table.concat
 local tointeger = math.tointeger   -- nil on 5.1/LuaJIT
 
 local retry = require "chatgpt.retry"
+local argerror = require("chatgpt.args").error
 local header = retry.header
 
 local M = {}
@@ -103,7 +104,7 @@ end
 -- type `want` (or is nil, when nil_ok).
 local function expect(v, want, n, fname, nil_ok)
   if type(v) ~= want and not (nil_ok and v == nil) then
-    error(format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, want, type(v)), 3)
+    argerror(3, n, fname, want .. " expected, got " .. type(v))
   end
 end
 
@@ -111,8 +112,8 @@ end
 function M.new(t)
   expect(t, "table", 1, "new")
   if not KINDS[t.kind] then
-    error(format("bad argument #1 to 'new' (unknown error kind %s)",
-      t.kind == nil and "(missing)" or format("%q", tostring(t.kind))), 2)
+    argerror(2, 1, "new", "unknown error kind "
+      .. (t.kind == nil and "(missing)" or format("%q", tostring(t.kind))))
   end
   return setmetatable(t, Error)
 end

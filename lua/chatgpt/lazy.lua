@@ -1,7 +1,7 @@
 -- lazy(name) -> a stand-in for require(name) that loads the module on its
--- first field access. Most calls never fail and many never stream: parsing
--- errors.lua and stream.lua was half the cost of `require "chatgpt"`
--- (5 of 10 million instructions, ~1.5 ms).
+-- first field access. Most calls never fail and many never stream, and
+-- parsing the error and stream modules was half the cost of `require
+-- "chatgpt"` (bench/RESULTS.md).
 
 local require, setmetatable = require, setmetatable
 

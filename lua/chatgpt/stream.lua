@@ -18,6 +18,8 @@ local concat, sort = table.concat, table.sort
 local format, random = string.format, math.random
 local tointeger = math.tointeger -- nil on 5.1/LuaJIT: indices stay as given
 
+local argerror = require("chatgpt.args").error
+
 local M = {}
 
 local Accumulator = {}
@@ -329,18 +331,17 @@ end
 -- false or raised: no handler runs any more).
 function M.new(kind, handlers)
   if kind ~= "chat" and kind ~= "completion" then
-    error(format("bad argument #1 to 'new' ('chat' or 'completion' expected, got %s)",
-      type(kind) == "string" and format("%q", kind) or type(kind)), 2)
+    argerror(2, 1, "new", format("'chat' or 'completion' expected, got %s",
+      type(kind) == "string" and format("%q", kind) or type(kind)))
   end
   if handlers ~= nil and type(handlers) ~= "table" then
-    error(format("bad argument #2 to 'new' (table expected, got %s)", type(handlers)), 2)
+    argerror(2, 2, "new", "table expected, got " .. type(handlers))
   end
   handlers = handlers or {}
   for _, name in ipairs { "on_delta", "on_chunk", "on_tool_call" } do
     local h = handlers[name]
     if h ~= nil and not callable(h) then
-      error(format("bad argument #2 to 'new' (%s: function expected, got %s)",
-        name, type(h)), 2)
+      argerror(2, 2, "new", name .. ": function expected, got " .. type(h))
     end
   end
   return setmetatable({
