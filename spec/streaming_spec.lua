@@ -6,9 +6,6 @@ local fake = require "spec.support.fake"
 local wire = require "spec.support.wire"
 local T = require "spec.support.client"
 
-local have = wire.dir() ~= nil
-local case = wire.case(it, pending)
-
 local function null(v) if v == cjson.null then return nil end return v end
 
 -- What a capture should assemble to, folded independently of stream.lua.
@@ -76,9 +73,9 @@ end
 describe("streamed captures", function()
   before_each(fake.reset)
 
-  for _, name in ipairs(have and wire.list("^chat_stream.*%.sse$") or {}) do
+  for _, name in ipairs(wire.list("^chat_stream.*%.sse$")) do
     for _, split in ipairs { "whole", "bytes", "random" } do
-      case(name .. " assembles like the capture, fed " .. split, function()
+      it(name .. " assembles like the capture, fed " .. split, function()
         local e = expected(wire.read(name))
         fake.script { sse_file = name, split = split, seed = 7 }
         local pieces, chunks = {}, 0
@@ -98,7 +95,7 @@ describe("streamed captures", function()
     end
   end
 
-  case("tool calls are reported once each, with complete arguments", function()
+  it("tool calls are reported once each, with complete arguments", function()
     local name = "chat_stream_tool_calls_parallel_gpt-3.5-turbo-0125_2024-07.sse"
     local e = expected(wire.read(name))
     fake.script { sse_file = name }
@@ -111,7 +108,7 @@ describe("streamed captures", function()
     end
   end)
 
-  case("the 2026 cached-usage capture gives cached_tokens = 1024", function()
+  it("the 2026 cached-usage capture gives cached_tokens = 1024", function()
     fake.script { sse_file = "chat_stream_include_usage_cached_gpt-4.1_2026-02.sse" }
     local _, r = T.new():chat("x", { stream = true })
     assert.equal(1024, r.usage.prompt_tokens_details.cached_tokens)

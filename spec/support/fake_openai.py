@@ -117,8 +117,8 @@ from http import HTTPStatus
 from urllib.parse import parse_qsl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# spec/support -> repo root -> ../shared/wire
-DEFAULT_WIRE_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "wire"))
+# the captures kept in the repository (a copy of ../shared/wire)
+DEFAULT_WIRE_DIR = os.path.normpath(os.path.join(HERE, "..", "fixtures", "wire"))
 
 CHAT_TEXT = "Hello! I am the local fake OpenAI server."
 COMPLETION_TEXT = "Once upon a time there was a fake server."
