@@ -6,12 +6,9 @@ local conversation = require "chatgpt.conversation"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 
-local HELLO = "Hello! I am the local fake OpenAI server."
+local HELLO = T.HELLO
 
-local function drain()
-  local t0 = core.now()
-  while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
-end
+local drain = T.drain
 
 -- A scripted chat.completion with this content (and usage, when given).
 local function answer(content, usage, extra)
@@ -69,13 +66,7 @@ local function tmpname()
   return p
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = T.read
 
 local function write(path, s)
   local f = assert(io.open(path, "wb"))
