@@ -200,7 +200,8 @@ describe("cancel", function()
 
   it("a <close> variable cancels its request on scope exit", function()
     fake.script(slow(1))
-    local c, kept = T.new(), nil
+    local c = T.new()
+    local kept
     do
       local req <close> = c:chat_async("x")
       kept = req

@@ -263,7 +263,8 @@ describe("chatgpt.errors", function()
     end)
 
     it("does not retry a 429 insufficient_quota, but does a rate limit 429", function()
-      local quota = errors.from_http(429, {}, [[{"error": {"message": "You exceeded your\ncurrent quota, please check your plan and billing details.",
+      local quota = errors.from_http(429, {}, [[
+{"error": {"message": "You exceeded your\ncurrent quota, please check your plan and billing details.",
 "type": "insufficient_quota", "param": null, "code": "insufficient_quota"}}]])
       assert.are.equal("insufficient_quota", quota.code)
       assert.is_false(quota.retryable)

@@ -123,7 +123,8 @@ local ROWS = {
   },
   {
     name = "a 200 with invalid JSON",
-    plain = { body = '{"id":"chatcmpl-f","choices":[{"message":', headers = { { "Content-Type", "application/json" } } },
+    plain = { body = '{"id":"chatcmpl-f","choices":[{"message":',
+              headers = { { "Content-Type", "application/json" } } },
     stream = { sse = { '{"id":"chatcmpl-f","choices":[{"delta":' } },
     opts = { max_retries = 2 },
     want_plain = { kind = "parse", status = 200, code = "BAD_JSON", attempts = 1, retryable = false },

@@ -179,8 +179,11 @@ describe("streaming requests", function()
 
   it("an error raised in on_tool_call comes back as kind 'callback'", function()
     fake.script { sse = {
-      '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}]}',
-      '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}',
+      '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+        .. '"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function",'
+        .. '"function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}]}',
+      '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+        .. '"delta":{},"finish_reason":"tool_calls"}]}',
       "[DONE]" } }
     local _, err = T.new():chat("x", { on_tool_call = function() error("tool boom") end })
     assert.equal("callback", err.kind)
@@ -272,8 +275,9 @@ describe("streaming requests", function()
   end)
 
   it("a 5,000-chunk stream assembles every piece", function()
-    fake.script { sse_repeat = { data = '{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"x"}}]}',
-                                 count = 5000 } }
+    fake.script { sse_repeat = {
+      data = '{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"x"}}]}',
+      count = 5000 } }
     local n = 0
     local text = T.new():chat("x", { on_delta = function() n = n + 1 end })
     assert.equal(5000, n)
@@ -315,7 +319,8 @@ describe("streamed legacy completions", function()
   end)
 
   it("a completions stream without [DONE] is kind 'network' even with finish_reason", function()
-    fake.script { sse = { '{"id":"x","object":"text_completion","choices":[{"index":0,"text":"abc","finish_reason":"stop"}]}' } }
+    fake.script { sse = {
+      '{"id":"x","object":"text_completion","choices":[{"index":0,"text":"abc","finish_reason":"stop"}]}' } }
     local _, err = T.new { max_retries = 0 }:complete("x", { stream = true })
     assert.equal("network", err.kind)
     assert.equal("abc", err.partial)

@@ -29,7 +29,8 @@ local CHUNK = '{"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,'
 describe("the total timeout", function()
   before_each(function() drain(); fake.reset() end)
 
-  it("returns nil, err{kind='timeout', code='TOTAL_TIMEOUT'} with err.partial when slow on_delta callbacks outlast it", function()
+  it("returns nil, err{kind='timeout', code='TOTAL_TIMEOUT'} with err.partial when slow on_delta"
+    .. " callbacks outlast it", function()
     -- 1,000 chunks at 20 ms each would keep Lua busy for 20 s
     fake.script { sse_repeat = { data = CHUNK, count = 1000 } }
     local c = T.new { timeout = 1, max_retries = 2 }
