@@ -60,6 +60,7 @@ describe("the total timeout", function()
       busy(0.02)
     end })
     assert.is_nil(text)
+    assert.equal("timeout", err.kind)
     assert.equal("TOTAL_TIMEOUT", err.code, err.message)
     assert.equal(string.rep("x", n), err.partial)
     assert.truthy(took < 2 * SLOW, "took " .. took)
@@ -156,8 +157,11 @@ describe("timeout codes", function()
     local c = T.new { connect_timeout = 5, timeout = 0.5, max_retries = 0 }
     assert.is_string((c:chat("warm")))
     fake.script { stall = 3 }
-    local _, _, err = timed(c.chat, c, "x")
+    local _, text, err = timed(c.chat, c, "x")
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
     assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+    assert.equal(1, err.attempts)
   end)
 end)
 
@@ -167,10 +171,12 @@ describe("the idle timeout", function()
   it("idle_timeout per call ends a stalled stream with code IDLE_TIMEOUT", function()
     fake.script { status = 200, stall_after_headers = 3 }
     local c = T.new { max_retries = 0 }
-    local took, _, err = timed(c.chat, c, "x", { stream = true, idle_timeout = 0.3 })
+    local took, text, err = timed(c.chat, c, "x", { stream = true, idle_timeout = 0.3 })
+    assert.is_nil(text)
     assert.equal("timeout", err.kind)
     assert.equal("IDLE_TIMEOUT", err.code)
     assert.equal(200, err.status)
+    assert.is_false(err.retryable)        -- the headers came: not retried
     assert.truthy(took >= 0.28 and took < 1.5 * SLOW, "took " .. took)
   end)
 
