@@ -34,11 +34,19 @@ HOSTS   = $(BUILD)/two_states $(BUILD)/alloc_count
 LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))
 
 # Debian packages a fresh machine needs for build, test, check and demo.
-DEB_PKGS = lua5.4 liblua5.4-dev lua-cjson lua-busted lua-socket \
+DEB_PKGS = lua5.4 liblua5.4-dev lua-cjson lua-busted lua-socket lua-check \
            libcurl4-openssl-dev pkg-config gcc make python3 valgrind \
            nginx-light openssl
 
-.PHONY: all test check valgrind fuzz bench demo deps install clean ctest
+# The real OpenAI captures: kept outside the repository in SHARED_WIRE,
+# copied into FIXTURES_WIRE (which the specs read) by `make fixtures`.
+SHARED_WIRE   ?= ../shared/wire
+FIXTURES_WIRE  = spec/fixtures/wire
+
+# What `make lint` checks (settings per folder in .luacheckrc).
+LINT_FILES = lua spec $(wildcard bench/*.lua) $(wildcard examples) $(wildcard bin)
+
+.PHONY: all test check valgrind fuzz bench demo deps install clean ctest fixtures lint
 
 all: $(MODULE)
 
@@ -79,6 +87,23 @@ check: deps
 
 valgrind: all
 	@CHATGPT_VALGRIND=1 sh spec/support/run.sh "valgrind --quiet --child-silent-after-fork=yes --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/spec/support/valgrind.supp $(LUA)" $(BUILD)
+
+# Every capture but openapi.yaml (3 MB that no spec reads), SOURCES.md
+# included; files gone from SHARED_WIRE go here too. spec/fixtures_spec.lua
+# checks the two folders match.
+fixtures:
+	@test -d $(SHARED_WIRE) || { echo "fixtures: no $(SHARED_WIRE) to copy from"; exit 1; }
+	@mkdir -p $(FIXTURES_WIRE)
+	@rm -f $(FIXTURES_WIRE)/*
+	@for f in $(SHARED_WIRE)/*; do \
+	  case $${f##*/} in openapi.yaml) ;; *) cp "$$f" $(FIXTURES_WIRE)/ || exit 1 ;; esac; \
+	done
+	@chmod 644 $(FIXTURES_WIRE)/*
+	@echo "fixtures: $$(ls $(FIXTURES_WIRE) | wc -l) files in $(FIXTURES_WIRE)"
+
+lint:
+	@command -v luacheck >/dev/null 2>&1 || { echo "lint: luacheck not found (make deps installs lua-check)"; exit 1; }
+	@luacheck --no-color --formatter plain $(LINT_FILES) && echo "lint: clean"
 
 FUZZ_SECONDS ?= 60
 fuzz:

@@ -60,8 +60,13 @@ build = {
   },
 }
 
+-- What the specs load besides the module: busted runs them, luasocket
+-- drives the fake server (spec/support/fake.lua), lua-cjson checks the
+-- core's JSON against a second codec. The fake server itself needs python3.
 test_dependencies = {
   "busted",
+  "luasocket",
+  "lua-cjson",
 }
 
 test = {

@@ -153,8 +153,8 @@ elseif mode == "drip" then
     seen = seen + (hist[b] or 0)
     if seen >= k * 0.99 then p99 = b == 0 and 1 or math.exp(b / 100); break end
   end
-  print(string.format("ok requests=%d deltas=%d chars=%d polls=%d p99_us=%.1f max_us=%.1f max_cpu_us=%.0f over_2ms=%d inner_s=%.4f",
-    n, deltas, chars, k, p99, max, max_cpu, over, wall))
+  print(string.format("ok requests=%d deltas=%d chars=%d polls=%d p99_us=%.1f max_us=%.1f"
+    .. " max_cpu_us=%.0f over_2ms=%d inner_s=%.4f", n, deltas, chars, k, p99, max, max_cpu, over, wall))
 
 else
   fail("unknown mode %s", tostring(mode))

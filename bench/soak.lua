@@ -97,7 +97,6 @@ end
 
 local counts, bad_ends = {}, {}
 local done, started, running = 0, 0, 0
-local results = {}        -- done-count -> rss
 
 local function finish(kind, ok, detail)
   running = running - 1

@@ -7,7 +7,8 @@
 
 local M = {}
 
-local proc                       -- the server's stdin pipe: it exits at EOF
+-- The server's stdin pipe, held and never read: the server exits at its EOF.
+local proc -- luacheck: ignore 231
 local port                       -- the bundled server's, once started
 
 local function sleep(s)

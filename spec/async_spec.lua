@@ -5,17 +5,14 @@ local core = require "chatgpt.core"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 
-local HELLO = "Hello! I am the local fake OpenAI server."
+local HELLO = T.HELLO
 
 local function slow(seconds, content)
   return { delay = seconds, json = { choices = { { index = 0,
     message = { role = "assistant", content = content or "slow" }, finish_reason = "stop" } } } }
 end
 
-local function drain()
-  local t0 = core.now()
-  while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
-end
+local drain = T.drain
 
 describe("chat_async", function()
   before_each(function() drain(); fake.reset() end)
@@ -203,7 +200,8 @@ describe("cancel", function()
 
   it("a <close> variable cancels its request on scope exit", function()
     fake.script(slow(1))
-    local c, kept = T.new(), nil
+    local c = T.new()
+    local kept
     do
       local req <close> = c:chat_async("x")
       kept = req

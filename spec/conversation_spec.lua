@@ -6,12 +6,9 @@ local conversation = require "chatgpt.conversation"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 
-local HELLO = "Hello! I am the local fake OpenAI server."
+local HELLO = T.HELLO
 
-local function drain()
-  local t0 = core.now()
-  while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
-end
+local drain = T.drain
 
 -- A scripted chat.completion with this content (and usage, when given).
 local function answer(content, usage, extra)
@@ -69,13 +66,7 @@ local function tmpname()
   return p
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = T.read
 
 local function write(path, s)
   local f = assert(io.open(path, "wb"))
@@ -418,7 +409,8 @@ describe("a reply the conversation could not send back", function()
     os.remove(path)
   end
 
-  it("returns nil, err{kind='parse', code='BAD_REPLY'} for content that is not valid UTF-8, history unchanged", function()
+  it("returns nil, err{kind='parse', code='BAD_REPLY'} for content that is not valid UTF-8,"
+    .. " history unchanged", function()
     local conv = T.new():conversation { system = "S" }
     local before = core.encode(conv.messages)
     fake.script(raw('{"role":"assistant","content":"caf\233 \255"}'))
@@ -450,7 +442,8 @@ describe("a reply the conversation could not send back", function()
     rejected(conv, before, conv:say("x"))
   end)
 
-  it("returns nil, err{kind='parse', code='BAD_REPLY'} for tool call content that is a number, running no tool", function()
+  it("returns nil, err{kind='parse', code='BAD_REPLY'} for tool call content that is a number,"
+    .. " running no tool", function()
     local ran = false
     local conv = T.new():conversation()
     conv:tool("get_weather", function() ran = true end)
@@ -460,7 +453,8 @@ describe("a reply the conversation could not send back", function()
     assert.is_false(ran)
   end)
 
-  it("returns nil, err{kind='parse', code='BAD_REPLY'} for tool call arguments that cannot be sent back, running no tool", function()
+  it("returns nil, err{kind='parse', code='BAD_REPLY'} for tool call arguments that cannot be"
+    .. " sent back, running no tool", function()
     local ran = false
     local conv = T.new():conversation()
     conv:tool("get_weather", function() ran = true end)
@@ -1145,7 +1139,8 @@ describe("conv:say_async", function()
 
   it("a <close> variable cancels it on scope exit", function()
     fake.script(slow(1))
-    local conv, kept = T.new():conversation(), nil
+    local conv = T.new():conversation()
+    local kept
     do
       local h <close> = conv:say_async("x")
       kept = h

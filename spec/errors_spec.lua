@@ -1,6 +1,6 @@
 -- Specs for chatgpt.errors: error objects, classification of transport and
 -- HTTP failures (replaying the recorded OpenAI error bodies in
--- ../shared/wire or $WIRE_DIR), retry policy, rate-limit headers.
+-- spec/fixtures/wire or $WIRE_DIR), retry policy, rate-limit headers.
 
 -- chatgpt.error (the objects) and chatgpt.retry (the policy), as one view
 local errors = setmetatable({}, { __index = function(_, k)
@@ -11,17 +11,7 @@ end })
 local cjson = require "cjson.safe"
 
 local wire = require "spec.support.wire"
-local WIRE_DIR = wire.dir() or "../shared/wire"
-
--- A capture's text by its path, or nil when it is missing.
-local function read(path)
-  local ok, text = pcall(wire.read, path:match("[^/]*$"))
-  return ok and text or nil
-end
-
-local function list(_, pattern)
-  return wire.dir() and wire.list(pattern) or {}
-end
+local WIRE_DIR = wire.dir()
 
 -- "HTTP/1.1 401 Unauthorized" then "Name: value" lines -> status, headers
 -- (lower-case names, as the C core hands them over)
@@ -50,20 +40,18 @@ describe("chatgpt.errors", function()
 
   describe("replaying every recorded error body in " .. WIRE_DIR, function()
     local names = {}
-    for _, n in ipairs(list(WIRE_DIR, "^error_.*%.json$")) do
+    local all = {}
+    for _, n in ipairs(wire.list("^error_")) do all[n] = true end
+    for _, n in ipairs(wire.list("^error_.*%.json$")) do
       if not n:match("%.request%.json$") then names[#names + 1] = n end
-    end
-    if #names == 0 then
-      pending("no error_*.json captures found in " .. WIRE_DIR .. " (set WIRE_DIR)")
-      return
     end
 
     for _, name in ipairs(names) do
-      local body = assert(read(WIRE_DIR .. "/" .. name))
-      local htext = read(WIRE_DIR .. "/" .. name:gsub("%.json$", ".headers.txt"))
+      local body = wire.read(name)
+      local hname = name:gsub("%.json$", ".headers.txt")
       local status, headers
-      if htext then
-        status, headers = parse_headers(htext)
+      if all[hname] then            -- some recorders kept no headers
+        status, headers = parse_headers(wire.read(hname))
       else
         status, headers = tonumber(name:match("^error_(%d+)_")), {}
       end
@@ -100,13 +88,12 @@ describe("chatgpt.errors", function()
     end
 
     it("keeps the reset headers of the 2023 rate-limit capture (no retry-after)", function()
-      local htext = read(WIRE_DIR .. "/error_429_rate_limit_requests_gpt-4_2023-06.headers.txt")
-      assert.is_string(htext)
-      local status, headers = parse_headers(htext)
+      local status, headers =
+        parse_headers(wire.read("error_429_rate_limit_requests_gpt-4_2023-06.headers.txt"))
       local rl = errors.ratelimit(headers)
       assert.are.same({ limit_requests = 200, remaining_requests = 0, reset_requests = 0.65 }, rl)
       local err = errors.from_http(status, headers,
-        read(WIRE_DIR .. "/error_429_rate_limit_requests_gpt-4_2023-06.json"))
+        wire.read("error_429_rate_limit_requests_gpt-4_2023-06.json"))
       assert.is_nil(err.retry_after)
       assert.is_true(err.retryable)
       assert.is_nil(err.code)
@@ -114,9 +101,8 @@ describe("chatgpt.errors", function()
     end)
 
     it("reads integer limits and Go-style resets from a 2025 capture", function()
-      local htext = read(WIRE_DIR .. "/error_400_unsupported_parameter_o1-mini_2025-07.headers.txt")
-      assert.is_string(htext)
-      local _, headers = parse_headers(htext)
+      local _, headers =
+        parse_headers(wire.read("error_400_unsupported_parameter_o1-mini_2025-07.headers.txt"))
       local rl = errors.ratelimit(headers)
       assert.are.same({ limit_requests = 30000, remaining_requests = 29999,
         reset_requests = 0.002, limit_tokens = 150000000, remaining_tokens = 149999990,
@@ -125,9 +111,7 @@ describe("chatgpt.errors", function()
     end)
 
     it("gives no ratelimit table for a capture without x-ratelimit headers", function()
-      local htext = read(WIRE_DIR .. "/error_401_invalid_api_key_2024-01.headers.txt")
-      assert.is_string(htext)
-      local _, headers = parse_headers(htext)
+      local _, headers = parse_headers(wire.read("error_401_invalid_api_key_2024-01.headers.txt"))
       assert.is_nil(errors.ratelimit(headers))
     end)
   end)
@@ -284,7 +268,8 @@ describe("chatgpt.errors", function()
     end)
 
     it("does not retry a 429 insufficient_quota, but does a rate limit 429", function()
-      local quota = errors.from_http(429, {}, [[{"error": {"message": "You exceeded your\ncurrent quota, please check your plan and billing details.",
+      local quota = errors.from_http(429, {}, [[
+{"error": {"message": "You exceeded your\ncurrent quota, please check your plan and billing details.",
 "type": "insufficient_quota", "param": null, "code": "insufficient_quota"}}]])
       assert.are.equal("insufficient_quota", quota.code)
       assert.is_false(quota.retryable)

@@ -14,13 +14,6 @@ local function tmpfile(content, mode)
   return path
 end
 
-local function slurp(path)
-  local f = assert(io.open(path))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 -- Runs a snippet in a fresh lua5.4 (T.run) killed after 5 s, so that a
 -- regression that blocks fails its spec instead of hanging the suite. T.run's
 -- command is "env <env> LUA_PATH=... lua5.4 file": ending <env> with
@@ -192,7 +185,7 @@ describe("the API key", function()
     local out = T.run("-u OPENAI_API_KEY OPENAI_BASE_URL=" .. fake.base_url(), [[
       local c = require("chatgpt").new()
       print(c:key_hint(), (c:chat("hi")))]])
-    assert.equal("nil\tHello! I am the local fake OpenAI server.\n", out)
+    assert.equal("nil\t" .. T.HELLO .. "\n", out)
     assert.is_nil(fake.last().header.authorization)
   end)
 
@@ -430,7 +423,7 @@ describe("api_key_cmd", function()
       local k, err = core.key_cmd { "sh", "-c",
         'echo sk-bg-00000000000000wxyz; sleep 100 2>/dev/null & echo $! > "$1"', "sh", %q }
       print(k and k:hint(), err, core.now() - t0 < 2)]], pidfile))
-    local pid = tonumber(slurp(pidfile))
+    local pid = tonumber(assert(T.read(pidfile)))
     if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
     os.remove(pidfile)
     assert.equal("sk-bg-...wxyz\tnil\ttrue\n", out)
@@ -450,7 +443,7 @@ describe("api_key_cmd", function()
     local fdfile = os.tmpname()
     local k, err = core.key_cmd { "sh", "-c",
       '(ls /proc/$$/fd > "$1"); echo sk-fds-00000000000wxyz', "sh", fdfile }
-    local fds = slurp(fdfile)
+    local fds = assert(T.read(fdfile))
     held:close()
     server:close()
     os.remove(fdfile)

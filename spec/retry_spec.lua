@@ -1,5 +1,7 @@
--- Retries (which errors, how long between tries, how many), timeouts of
--- each kind, and compressed answers, against the fake server.
+-- Retries against the fake server: how long between tries, how many, and
+-- that the client acts on what chatgpt.errors calls retryable (which
+-- statuses and codes are retryable is errors_spec's table; timeouts are
+-- timeouts_spec's, compression compression_spec's).
 local chatgpt = require "chatgpt"
 local core = require "chatgpt.core"
 -- chatgpt.error (the objects) and chatgpt.retry (the policy), as one view
@@ -12,7 +14,7 @@ local socket = require "socket"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 
-local HELLO = "Hello! I am the local fake OpenAI server."
+local HELLO = T.HELLO
 local SLOW = os.getenv("CHATGPT_VALGRIND") and 10 or 1
 
 local function api_error(status, extra_headers, code, type_)
@@ -31,10 +33,7 @@ local function timed(fn, ...)
   return core.now() - t0, a, b, c
 end
 
-local function drain()
-  local t0 = core.now()
-  while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
-end
+local drain = T.drain
 
 local function http_date(t)
   return os.date("!%a, %d %b %Y %H:%M:%S GMT", t)
@@ -42,29 +41,6 @@ end
 
 describe("the retry policy", function()
   before_each(function() drain(); fake.reset() end)
-
-  for _, status in ipairs { 408, 409, 429, 500, 502, 503, 504, 520 } do
-    it(("retries a %d, and info.attempts says so"):format(status), function()
-      fake.script(api_error(status, FAST))
-      local text, _, info = T.new():chat("x")
-      assert.equal(HELLO, text)
-      assert.equal(2, info.attempts)
-      assert.equal(2, #fake.requests())
-    end)
-  end
-
-  for _, status in ipairs { 400, 401, 403, 404, 422 } do
-    it(("never retries a %d"):format(status), function()
-      fake.script(api_error(status, FAST))
-      local text, err = T.new():chat("x")
-      assert.is_nil(text)
-      assert.equal("api", err.kind)
-      assert.equal(status, err.status)
-      assert.equal(1, err.attempts)
-      assert.is_false(err.retryable)
-      assert.equal(1, #fake.requests())
-    end)
-  end
 
   it("gives up after max_retries (default 2): err.attempts = 3", function()
     local s = api_error(503, FAST)
@@ -101,17 +77,6 @@ describe("the retry policy", function()
     local text, _, info = T.new():chat("x")
     assert.equal(HELLO, text)
     assert.equal(2, info.attempts)
-  end)
-
-  it("x-should-retry: false makes a 503 final", function()
-    local s = api_error(503, { { "x-should-retry", "false" }, FAST[1] })
-    s["repeat"] = 3
-    fake.script(s)
-    local _, err = T.new():chat("x")
-    assert.equal(503, err.status)
-    assert.equal(1, err.attempts)
-    assert.is_false(err.retryable)
-    assert.equal(1, #fake.requests())
   end)
 
   it("a 429 insufficient_quota is final, even by type alone", function()
@@ -363,115 +328,5 @@ describe("retries of async requests", function()
     drain()
     assert.equal(HELLO, got)
     assert.equal(2, attempts)
-  end)
-end)
-
-describe("timeouts", function()
-  before_each(function() drain(); fake.reset() end)
-
-  it("connect_timeout ends with err{kind='timeout', code='CONNECT_TIMEOUT'}", function()
-    -- a listener whose backlog is full: the kernel drops further SYNs
-    local srv = assert(socket.tcp())
-    assert(srv:bind("127.0.0.1", 0))
-    assert(srv:listen(0))
-    local _, port = srv:getsockname()
-    local fill = {}
-    for i = 1, 4 do
-      fill[i] = socket.tcp()
-      fill[i]:settimeout(0)
-      fill[i]:connect("127.0.0.1", port)
-    end
-    socket.sleep(0.05)
-    local c = T.new { base_url = "http://127.0.0.1:" .. port .. "/v1",
-                      connect_timeout = 0.3, max_retries = 0 }
-    local took, text, err = timed(c.chat, c, "x")
-    for i = 1, #fill do fill[i]:close() end
-    srv:close()
-    assert.is_nil(text)
-    assert.equal("timeout", err.kind)
-    assert.equal("CONNECT_TIMEOUT", err.code, err.message)
-    assert.is_nil(err.status)
-    assert.is_true(err.retryable)
-    assert.truthy(took >= 0.28 and took < 1.5 * SLOW, "took " .. took)
-  end)
-
-  it("timeout ends a silent server with code TOTAL_TIMEOUT", function()
-    fake.script { stall = 3 }
-    local c = T.new { timeout = 0.4, max_retries = 0 }
-    local took, _, err = timed(c.chat, c, "x")
-    assert.equal("timeout", err.kind)
-    assert.equal("TOTAL_TIMEOUT", err.code)
-    assert.is_true(err.retryable)
-    assert.truthy(took < 1.5 * SLOW, "took " .. took)
-  end)
-
-  it("idle_timeout per call ends a stalled stream with code IDLE_TIMEOUT", function()
-    fake.script { status = 200, stall_after_headers = 3 }
-    local c = T.new { max_retries = 0 }
-    local took, _, err = timed(c.chat, c, "x", { stream = true, idle_timeout = 0.3 })
-    assert.equal("timeout", err.kind)
-    assert.equal("IDLE_TIMEOUT", err.code)
-    assert.equal(200, err.status)
-    assert.truthy(took >= 0.28 and took < 1.5 * SLOW, "took " .. took)
-  end)
-
-  it("SSE comment lines keep a stream alive past idle_timeout", function()
-    local ping = ": keep-alive\n\n"
-    fake.script { sse_raw = ping .. ping .. ping .. ping .. ping
-      .. 'data: {"choices":[{"index":0,"delta":{"content":"alive"}}]}\n\ndata: [DONE]\n\n',
-      chunk_delay = 0.2 }
-    local c = T.new { max_retries = 0, idle_timeout = 0.5 }
-    local took, text = timed(c.chat, c, "x", { stream = true })
-    assert.equal("alive", text)
-    assert.truthy(took >= 0.95, "took " .. took)
-  end)
-end)
-
-describe("compressed answers", function()
-  before_each(function() drain(); fake.reset() end)
-
-  it("models and embeddings ask for gzip and deflate, and decode them", function()
-    fake.script { gzip = true, json = { object = "list", data = { { id = "zipped" } } } }
-    local list = T.new():models()
-    assert.equal("zipped", list[1].id)
-    assert.truthy(fake.last().header["accept-encoding"]:find("gzip", 1, true))
-    assert.truthy(fake.last().header["accept-encoding"]:find("deflate", 1, true))
-    fake.script { gzip = true, json = { object = "list", data = { { index = 0, embedding = { 0.5 } } } } }
-    local vectors = T.new():embed("x")
-    assert.same({ { 0.5 } }, vectors)
-    assert.truthy(fake.last().header["accept-encoding"]:find("gzip", 1, true))
-  end)
-
-  it("a chat does not ask for compression (its answer is small) but decodes gzip", function()
-    fake.script { gzip = true, json = { choices = { { index = 0,
-      message = { role = "assistant", content = "zipped" } } } } }
-    assert.equal("zipped", (T.new():chat("x")))
-    assert.is_nil(fake.last().header["accept-encoding"])
-  end)
-
-  it("deflate is decoded", function()
-    -- zlib.compress of a chat.completion whose content is "deflated"
-    local z = "\120\156\45\140\65\10\195\48\12\4\255\178\103\183\244\236\175\148\82\92\89\137"
-      .. "\85\28\43\68\58\148\26\255\189\14\244\180\48\203\76\135\100\68\80\73\78\219\94\47"
-      .. "\95\4\232\235\205\228\127\122\37\157\156\93\180\205\139\138\10\177\33\222\59\164\101"
-      .. "\254\32\222\2\54\54\75\43\35\118\28\90\231\34\153\137\121\106\126\58\218\156\219\217"
-      .. "\203\188\212\228\156\49\2\22\105\98\229\121\112\178\89\142\48\215\29\227\49\126\1\92"
-      .. "\49\249"
-    fake.script { raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-      .. "Content-Encoding: deflate\r\nContent-Length: " .. #z .. "\r\n\r\n" .. z }
-    assert.equal("deflated", (T.new():chat("x")))
-  end)
-
-  it("a stream is never asked to be compressed", function()
-    assert.equal(HELLO, (T.new():chat("x", { stream = true })))
-    assert.is_nil(fake.last().header["accept-encoding"])
-  end)
-
-  it("a corrupt gzip body is err{kind='network', code='BAD_CONTENT_ENCODING'}", function()
-    fake.script { raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-      .. "Content-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzip!!!!" }
-    local _, err = T.new { max_retries = 0 }:chat("x")
-    assert.equal("network", err.kind)
-    assert.equal("BAD_CONTENT_ENCODING", err.code)
   end)
 end)

@@ -1,5 +1,5 @@
 -- Specs for chatgpt.stream: chunk assembly and the callback adapters.
--- The recorded OpenAI streams in ../shared/wire (or $WIRE_DIR) are replayed
+-- The recorded OpenAI streams in spec/fixtures/wire (or $WIRE_DIR) are replayed
 -- first; hand-written chunks then cover what no capture shows.
 
 local stream = require "chatgpt.stream"
@@ -8,7 +8,7 @@ local SLOW = os.getenv("CHATGPT_VALGRIND") and 50 or 1
 local cjson = require "cjson.safe"
 
 local wire = require "spec.support.wire"
-local WIRE_DIR = wire.dir() or "../shared/wire"
+local WIRE_DIR = wire.dir()
 
 -- cjson.null -> nil, as the real module hands chunks to stream.lua
 local function strip_nulls(v)
@@ -111,11 +111,7 @@ local function tool(frag, index) return chunk { delta({ tool_calls = { frag } },
 describe("chatgpt.stream", function()
 
   describe("replaying every recorded stream in " .. WIRE_DIR, function()
-    local names = wire.dir() and wire.list("^chat_stream.*%.sse$") or {}
-    if #names == 0 then
-      pending("no *.sse captures found in " .. WIRE_DIR .. " (set WIRE_DIR)")
-      return
-    end
+    local names = wire.list("^chat_stream.*%.sse$")
 
     for _, name in ipairs(names) do
       local chunks = sse_chunks(wire.read(name))

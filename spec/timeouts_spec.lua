@@ -1,7 +1,7 @@
--- The total timeout and how a timeout is named: `timeout` ends a request
--- even while its callbacks keep Lua busy, and CONNECT_TIMEOUT or
--- TOTAL_TIMEOUT says whether a connection (TLS included) was ever made.
-local chatgpt = require "chatgpt"
+-- Timeouts: `timeout` ends a request even while its callbacks keep Lua
+-- busy; CONNECT_TIMEOUT or TOTAL_TIMEOUT says whether a connection (TLS
+-- included) was ever made; `idle_timeout` ends a silent stream, and SSE
+-- comments keep one alive. Whether a timeout is retried: retry_spec.
 local core = require "chatgpt.core"
 local socket = require "socket"
 local fake = require "spec.support.fake"
@@ -16,10 +16,7 @@ local function timed(fn, ...)
   return core.now() - t0, a, b, c
 end
 
-local function drain()
-  local t0 = core.now()
-  while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
-end
+local drain = T.drain
 
 local function busy(seconds)
   local t = core.now() + seconds
@@ -32,7 +29,8 @@ local CHUNK = '{"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,'
 describe("the total timeout", function()
   before_each(function() drain(); fake.reset() end)
 
-  it("returns nil, err{kind='timeout', code='TOTAL_TIMEOUT'} with err.partial when slow on_delta callbacks outlast it", function()
+  it("returns nil, err{kind='timeout', code='TOTAL_TIMEOUT'} with err.partial when slow on_delta"
+    .. " callbacks outlast it", function()
     -- 1,000 chunks at 20 ms each would keep Lua busy for 20 s
     fake.script { sse_repeat = { data = CHUNK, count = 1000 } }
     local c = T.new { timeout = 1, max_retries = 2 }
@@ -62,6 +60,7 @@ describe("the total timeout", function()
       busy(0.02)
     end })
     assert.is_nil(text)
+    assert.equal("timeout", err.kind)
     assert.equal("TOTAL_TIMEOUT", err.code, err.message)
     assert.equal(string.rep("x", n), err.partial)
     assert.truthy(took < 2 * SLOW, "took " .. took)
@@ -93,6 +92,32 @@ describe("timeout codes", function()
     return srv, "https://127.0.0.1:" .. port .. "/v1"
   end
 
+  it("a TCP connect that never completes is CONNECT_TIMEOUT (connect_timeout)", function()
+    -- a listener whose backlog is full: the kernel drops further SYNs
+    local srv = assert(socket.tcp())
+    assert(srv:bind("127.0.0.1", 0))
+    assert(srv:listen(0))
+    local _, port = srv:getsockname()
+    local fill = {}
+    for i = 1, 4 do
+      fill[i] = socket.tcp()
+      fill[i]:settimeout(0)
+      fill[i]:connect("127.0.0.1", port)
+    end
+    socket.sleep(0.05)
+    local c = T.new { base_url = "http://127.0.0.1:" .. port .. "/v1",
+                      connect_timeout = 0.3, max_retries = 0 }
+    local took, text, err = timed(c.chat, c, "x")
+    for i = 1, #fill do fill[i]:close() end
+    srv:close()
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
+    assert.equal("CONNECT_TIMEOUT", err.code, err.message)
+    assert.is_nil(err.status)
+    assert.is_true(err.retryable)
+    assert.truthy(took >= 0.28 and took < 1.5 * SLOW, "took " .. took)
+  end)
+
   it("a TLS handshake that never ends is CONNECT_TIMEOUT (connect_timeout)", function()
     local srv, url = mute_listener()
     local c = T.new { base_url = url, connect_timeout = 0.5, timeout = 30, max_retries = 0 }
@@ -114,12 +139,17 @@ describe("timeout codes", function()
     assert.truthy(took >= 0.45 and took < 2 * SLOW, "took " .. took)
   end)
 
-  it("a server that accepts, reads and never answers is TOTAL_TIMEOUT", function()
+  it("a server that accepts, reads and never answers is TOTAL_TIMEOUT, after `timeout` seconds", function()
     fake.script { stall = 3 }
     local c = T.new { connect_timeout = 5, timeout = 0.5, max_retries = 0 }
-    local took, _, err = timed(c.chat, c, "x")
+    local took, text, err = timed(c.chat, c, "x")
+    assert.is_nil(text)
     assert.equal("timeout", err.kind)
     assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+    assert.is_nil(err.status)
+    assert.equal(1, err.attempts)
+    assert.is_true(err.retryable)         -- nothing came: another try may do
+    assert.equal(1, #fake.requests())
     assert.truthy(took >= 0.45 and took < 2 * SLOW, "took " .. took)
   end)
 
@@ -127,7 +157,37 @@ describe("timeout codes", function()
     local c = T.new { connect_timeout = 5, timeout = 0.5, max_retries = 0 }
     assert.is_string((c:chat("warm")))
     fake.script { stall = 3 }
-    local _, _, err = timed(c.chat, c, "x")
+    local _, text, err = timed(c.chat, c, "x")
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
     assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+    assert.equal(1, err.attempts)
+  end)
+end)
+
+describe("the idle timeout", function()
+  before_each(function() drain(); fake.reset() end)
+
+  it("idle_timeout per call ends a stalled stream with code IDLE_TIMEOUT", function()
+    fake.script { status = 200, stall_after_headers = 3 }
+    local c = T.new { max_retries = 0 }
+    local took, text, err = timed(c.chat, c, "x", { stream = true, idle_timeout = 0.3 })
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
+    assert.equal("IDLE_TIMEOUT", err.code)
+    assert.equal(200, err.status)
+    assert.is_false(err.retryable)        -- the headers came: not retried
+    assert.truthy(took >= 0.28 and took < 1.5 * SLOW, "took " .. took)
+  end)
+
+  it("SSE comment lines keep a stream alive past idle_timeout", function()
+    local ping = ": keep-alive\n\n"
+    fake.script { sse_raw = ping .. ping .. ping .. ping .. ping
+      .. 'data: {"choices":[{"index":0,"delta":{"content":"alive"}}]}\n\ndata: [DONE]\n\n',
+      chunk_delay = 0.2 }
+    local c = T.new { max_retries = 0, idle_timeout = 0.5 }
+    local took, text = timed(c.chat, c, "x", { stream = true })
+    assert.equal("alive", text)
+    assert.truthy(took >= 0.95, "took " .. took)
   end)
 end)

@@ -1,12 +1,9 @@
--- Real OpenAI responses (../shared/wire/) replayed byte for byte through the
+-- Real OpenAI responses (spec/fixtures/wire/) replayed byte for byte through the
 -- fake server, headers included, and read back through the public API.
 local cjson = require("cjson.safe").new()
 local fake = require "spec.support.fake"
 local wire = require "spec.support.wire"
 local T = require "spec.support.client"
-
-local have = wire.dir() ~= nil
-local case = wire.case(it, pending)
 
 -- Queues a capture with its recorded status and headers.
 local function replay(name)
@@ -25,9 +22,9 @@ local function int(x) return math.type(x) == "integer" end
 describe("non-streamed chat captures", function()
   before_each(fake.reset)
 
-  for _, name in ipairs(have and wire.list("^chat_[^s].*%.json$") or {}) do
+  for _, name in ipairs(wire.list("^chat_[^s].*%.json$")) do
     if not name:find("request%.json$") then
-      case(name .. ": text, usage and choice read back as sent", function()
+      it(name .. ": text, usage and choice read back as sent", function()
         local expect = replay(name)
         local text, response, info = T.new():chat("x")
         local m = expect.choices[1].message
@@ -56,7 +53,7 @@ describe("non-streamed chat captures", function()
     end
   end
 
-  case("the 2026 shape: null refusal is absent, annotations kept, details are integers", function()
+  it("the 2026 shape: null refusal is absent, annotations kept, details are integers", function()
     replay("chat_basic_gpt-3.5-turbo-0125_2026-03.json")
     local _, r = T.new():chat("x")
     local m = r.choices[1].message
@@ -66,7 +63,7 @@ describe("non-streamed chat captures", function()
     assert.is_true(int(r.usage.prompt_tokens_details.cached_tokens))
   end)
 
-  case("info carries the request id and parsed rate limits from the real headers", function()
+  it("info carries the request id and parsed rate limits from the real headers", function()
     replay("chat_basic_gpt-3.5-turbo-0125_2026-03.json")
     local _, _, info = T.new():chat("x")
     assert.equal("req_30120fae78c49759a7f9a4381ee6abe2", info.request_id)
@@ -78,7 +75,7 @@ describe("non-streamed chat captures", function()
     assert.equal("traceloop", info.headers["openai-organization"])
   end)
 
-  case("pairs(info) lists every field, the ones made on first use included", function()
+  it("pairs(info) lists every field, the ones made on first use included", function()
     replay("chat_basic_gpt-3.5-turbo-0125_2026-03.json")
     local _, _, info = T.new():chat("x")
     local seen = {}
@@ -91,14 +88,14 @@ describe("non-streamed chat captures", function()
     assert.equal(9999, seen.ratelimit.remaining_requests)
   end)
 
-  case("header names in info are lower-case, whatever the server's case", function()
+  it("header names in info are lower-case, whatever the server's case", function()
     replay("chat_basic_gpt-3.5-turbo-0613_2023-11.json")
     local _, _, info = T.new():chat("x")
     for name in pairs(info.headers) do assert.equal(name:lower(), name) end
     assert.truthy(info.headers["content-type"])
   end)
 
-  case("the reasoning model's reasoning_tokens come back as an integer", function()
+  it("the reasoning model's reasoning_tokens come back as an integer", function()
     replay("chat_reasoning_gpt-5-nano_2025-08.json")
     local _, r = T.new():chat("x")
     assert.equal(192, r.usage.completion_tokens_details.reasoning_tokens)
@@ -106,14 +103,14 @@ describe("non-streamed chat captures", function()
     assert.is_nil(r.system_fingerprint)
   end)
 
-  case("the vision capture (usage before choices, compact JSON) reads back", function()
+  it("the vision capture (usage before choices, compact JSON) reads back", function()
     replay("chat_vision_gpt-4-1106-vision-preview_2024-02.json")
     local text, r = T.new():chat("x")
     assert.is_string(text)
     assert.equal("length", r.choices[1].finish_reason)
   end)
 
-  case("parallel tool calls: text is nil, both calls with ids and JSON arguments", function()
+  it("parallel tool calls: text is nil, both calls with ids and JSON arguments", function()
     local expect = replay("chat_tool_calls_parallel_gpt-3.5-turbo-0125_2024-07.json")
     local text, r = T.new():chat("x")
     assert.is_nil(text)
@@ -129,7 +126,7 @@ describe("non-streamed chat captures", function()
     assert.equal("tool_calls", r.choices[1].finish_reason)
   end)
 
-  case("the legacy function_call: text is nil, name and arguments read back", function()
+  it("the legacy function_call: text is nil, name and arguments read back", function()
     local expect = replay("chat_function_call_legacy_gpt-4-0613_2024-02.json")
     local text, r = T.new():chat("x")
     assert.is_nil(text)
@@ -139,14 +136,14 @@ describe("non-streamed chat captures", function()
     assert.equal("function_call", r.choices[1].finish_reason)
   end)
 
-  case("structured output: the content is the JSON text, refusal absent", function()
+  it("structured output: the content is the JSON text, refusal absent", function()
     replay("chat_json_schema_strict_gpt-4o-2024-08-06_2024-10.json")
     local text, r = T.new():chat("x")
     assert.is_table(cjson.decode(text))
     assert.is_nil(r.choices[1].message.refusal)
   end)
 
-  case("a refusal comes back as nil, err{kind = 'refusal'} with the response attached", function()
+  it("a refusal comes back as nil, err{kind = 'refusal'} with the response attached", function()
     local expect = replay("chat_refusal_json_schema_gpt-4o-2024-08-06_2024-10.json")
     local text, err = T.new():chat("x")
     assert.is_nil(text)
@@ -155,7 +152,7 @@ describe("non-streamed chat captures", function()
     assert.equal(expect.id, err.response.id)
   end)
 
-  case("logprobs: every token with its logprob, bytes and top_logprobs", function()
+  it("logprobs: every token with its logprob, bytes and top_logprobs", function()
     local expect = replay("chat_logprobs_gpt-4o-mini_2026-02.json")
     local _, r = T.new():chat("x")
     local got, want = r.choices[1].logprobs.content, expect.choices[1].logprobs.content
@@ -170,28 +167,28 @@ end)
 describe("other endpoint captures", function()
   before_each(fake.reset)
 
-  case("legacy completions (davinci-002) gives its text", function()
+  it("legacy completions (davinci-002) gives its text", function()
     local expect = replay("completions_davinci-002_2024-02.json")
     local text, r = T.new():complete("x")
     assert.equal(expect.choices[1].text, text)
     assert.equal("length", r.choices[1].finish_reason)
   end)
 
-  case("the 2023 model list (586 entries) reads back", function()
+  it("the 2023 model list (586 entries) reads back", function()
     replay("models_list_2023-11.json")
     local list = T.new():models()
     assert.equal(586, #list)
     assert.is_true(int(list[1].created))
   end)
 
-  case("the 2025 model list (96 entries) reads back", function()
+  it("the 2025 model list (96 entries) reads back", function()
     local expect = replay("models_list_2025-09.json")
     local list = T.new():models()
     assert.equal(#expect.data, #list)
     assert.equal(expect.data[1].id, list[1].id)
   end)
 
-  case("float embeddings: 1536 floats equal to the capture's", function()
+  it("float embeddings: 1536 floats equal to the capture's", function()
     local expect = replay("embeddings_float_text-embedding-ada-002_2024-04.json")
     local vectors = T.new():embed("x", { model = "text-embedding-ada-002" })
     assert.equal(1536, #vectors[1])
@@ -202,9 +199,9 @@ end)
 describe("error captures", function()
   before_each(fake.reset)
 
-  for _, name in ipairs(have and wire.list("^error_.*%.json$") or {}) do
+  for _, name in ipairs(wire.list("^error_.*%.json$")) do
     if not name:find("request%.json$") then
-      case(name .. ": nil, err{kind = 'api'} with the body's fields", function()
+      it(name .. ": nil, err{kind = 'api'} with the body's fields", function()
         local expect, headers = replay(name)
         if not headers then
           fake.reset()
@@ -236,7 +233,7 @@ describe("error captures", function()
     end
   end
 
-  case("a 429 from the wire reads like the DESIGN's example", function()
+  it("a 429 from the wire reads like the DESIGN's example", function()
     replay("error_429_rate_limit_requests_gpt-4_2023-06.json")
     local _, err = T.new { max_retries = 0 }:chat("x")
     assert.truthy(tostring(err):find("^chatgpt: 429 requests: Rate limit reached for default%-gpt%-4"))

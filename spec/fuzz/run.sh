@@ -6,7 +6,7 @@
 #   sh spec/fuzz/run.sh SECONDS [NAME ...]     (from the repository root)
 #
 # NAME limits the run to those targets (e.g. "sse"). Environment: CC_FUZZ
-# (default clang), WIRE_DIR (default ../shared/wire), FUZZ_ARGS (extra
+# (default clang), WIRE_DIR (default spec/fixtures/wire), FUZZ_ARGS (extra
 # libFuzzer flags, e.g. "-jobs=2"). spec/fuzz/<name>.dict is used if present,
 # and so are the flags in spec/fuzz/<name>.options; a target whose header
 # comment has a " * sources: a.c b.c" line is built from those files.
@@ -26,7 +26,7 @@ case $seconds in
 esac
 
 cc=${CC_FUZZ:-clang}
-wire=${WIRE_DIR:-../shared/wire}
+wire=${WIRE_DIR:-spec/fixtures/wire}
 out=build/fuzz
 mkdir -p "$out" || exit 1
 

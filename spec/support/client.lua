@@ -1,9 +1,30 @@
 -- Clients pointed at the fake server, with a key whose marker is easy to
--- search for in anything the module prints or sends.
+-- search for in anything the module prints or sends; and the few helpers
+-- every spec shares (HELLO, drain, read).
 local chatgpt = require "chatgpt"
+local core = require "chatgpt.core"
 local fake = require "spec.support.fake"
 
 local M = {}
+
+-- The fake server's default chat text (CHAT_TEXT in spec/support/fakeapi/api.py).
+M.HELLO = "Hello! I am the local fake OpenAI server."
+
+-- Runs the loop until no request is in flight (at most 10 s), so that one
+-- spec's leftovers never reach the next one's fake server script.
+function M.drain()
+  local t0 = core.now()
+  while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
+end
+
+-- A file's bytes, or nil, err when it cannot be read.
+function M.read(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
 
 M.MARKER = "MARKERk3y"
 M.KEY = "sk-proj-" .. M.MARKER .. "0123456789abcdefWXYZ"

@@ -7,8 +7,12 @@ lua=$1 build=$2
 shift 2
 passed=0 failed=0
 
+# the C tests read the captures from $WIRE_DIR (sse_test.c's own default is
+# ../shared/wire, outside the repository)
+wire=${WIRE_DIR:-spec/fixtures/wire}
+
 for t in "$@"; do
-  out=$("$t" 2>&1)
+  out=$(WIRE_DIR=$wire "$t" 2>&1)
   rc=$?
   line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
   p=$(printf '%s' "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')

@@ -19,7 +19,8 @@ local function free_port()
   return tonumber(p)
 end
 
-local BODY = [[{"id":"chatcmpl-h2","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"over h2"},"finish_reason":"stop"}]}]]
+local BODY = '{"id":"chatcmpl-h2","object":"chat.completion","created":1,"model":"m",'
+  .. '"choices":[{"index":0,"message":{"role":"assistant","content":"over h2"},"finish_reason":"stop"}]}'
 
 local CONF = [[
 worker_processes 1;

@@ -1,10 +1,12 @@
--- Reads the recorded OpenAI responses in ../shared/wire (see its SOURCES.md).
+-- Reads the recorded OpenAI responses in spec/fixtures/wire (a copy of
+-- ../shared/wire kept in step by `make fixtures`; see its SOURCES.md).
 --
 --   local wire = require "spec.support.wire"
---   if not wire.dir() then pending("no wire captures") end
 --   local sse = wire.read("chat_stream_gpt-3.5-turbo-0125_2024-03.sse")
 --   local status, headers = wire.headers("chat_stream_gpt-3.5-turbo-0125_2024-03")
 --
+-- A missing capture, or a pattern no capture matches, raises: a spec that
+-- replays captures fails without them instead of passing with none.
 -- Captures are replayed through the fake server with
 -- fake.script { sse_file = name } or { body_file = name } (relative names
 -- resolve against the same folder there).
@@ -20,21 +22,16 @@ local function is_dir(path)
   return ok == nil and code == 21
 end
 
--- The capture folder: $WIRE_DIR, else "../shared/wire" (relative to the
--- current directory, the repo root when busted runs); nil when missing.
+-- The capture folder: $WIRE_DIR when set, else spec/fixtures/wire
+-- (relative to the repository root, busted's current directory).
 function M.dir()
   local env = os.getenv("WIRE_DIR")
-  if env and env ~= "" then
-    return is_dir(env) and env or nil
-  end
-  local d = "../shared/wire"
-  return is_dir(d) and d or nil
+  if env and env ~= "" then return env end
+  return "spec/fixtures/wire"
 end
 
 local function path_of(name)
-  local d = M.dir()
-  if not d then error("wire: no capture folder (set WIRE_DIR)", 3) end
-  return d .. "/" .. name
+  return M.dir() .. "/" .. name
 end
 
 -- The contents of a capture file; raises when it does not exist.
@@ -47,16 +44,18 @@ function M.read(name)
   return s
 end
 
--- Sorted file names of the folder matching a Lua pattern (all when nil).
+-- Sorted file names of the folder matching a Lua pattern (all when nil);
+-- raises when the folder is missing or no name matches.
 function M.list(pattern)
   local d = M.dir()
-  if not d then return {} end
+  if not is_dir(d) then error("wire: no capture folder " .. d, 2) end
   local p = io.popen("ls -1A " .. "'" .. d:gsub("'", "'\\''") .. "'")
   local out = {}
   for name in p:lines() do
     if pattern == nil or name:find(pattern) then out[#out + 1] = name end
   end
   p:close()
+  if #out == 0 then error("wire: no capture in " .. d .. " matches " .. tostring(pattern), 2) end
   table.sort(out)
   return out
 end
@@ -106,15 +105,6 @@ function M.events(text)
     if data then out[#out + 1] = data end
   end
   return out
-end
-
--- For specs that replay captures: local case = wire.case(it, pending);
--- case(name, fn) is it(name, fn) when the captures are here, else pending.
-function M.case(it, pending)
-  local have = M.dir() ~= nil
-  return function(name, fn)
-    if have then it(name, fn) else pending(name .. " (no wire captures: set WIRE_DIR)") end
-  end
 end
 
 return M

@@ -8,7 +8,7 @@ local socket = require "socket"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 
-local HELLO = "Hello! I am the local fake OpenAI server."
+local HELLO = T.HELLO
 local MODES = { "blocking", "streaming", "async" }
 local MiB = 1024 * 1024
 -- valgrind (make valgrind) runs everything many times slower
@@ -123,7 +123,8 @@ local ROWS = {
   },
   {
     name = "a 200 with invalid JSON",
-    plain = { body = '{"id":"chatcmpl-f","choices":[{"message":', headers = { { "Content-Type", "application/json" } } },
+    plain = { body = '{"id":"chatcmpl-f","choices":[{"message":',
+              headers = { { "Content-Type", "application/json" } } },
     stream = { sse = { '{"id":"chatcmpl-f","choices":[{"delta":' } },
     opts = { max_retries = 2 },
     want_plain = { kind = "parse", status = 200, code = "BAD_JSON", attempts = 1, retryable = false },
@@ -302,10 +303,7 @@ local function pick(row, mode, field)
   return v
 end
 
-local function drain()
-  local t0 = core.now()
-  while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
-end
+local drain = T.drain
 
 describe("the fault matrix", function()
   before_each(function() drain(); fake.reset() end)

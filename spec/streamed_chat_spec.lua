@@ -6,9 +6,6 @@ local fake = require "spec.support.fake"
 local wire = require "spec.support.wire"
 local T = require "spec.support.client"
 
-local have = wire.dir() ~= nil
-local case = wire.case(it, pending)
-
 local function null(v) if v == cjson.null then return nil end return v end
 
 -- What a capture should assemble to, folded independently of stream.lua.
@@ -76,9 +73,9 @@ end
 describe("streamed captures", function()
   before_each(fake.reset)
 
-  for _, name in ipairs(have and wire.list("^chat_stream.*%.sse$") or {}) do
+  for _, name in ipairs(wire.list("^chat_stream.*%.sse$")) do
     for _, split in ipairs { "whole", "bytes", "random" } do
-      case(name .. " assembles like the capture, fed " .. split, function()
+      it(name .. " assembles like the capture, fed " .. split, function()
         local e = expected(wire.read(name))
         fake.script { sse_file = name, split = split, seed = 7 }
         local pieces, chunks = {}, 0
@@ -98,7 +95,7 @@ describe("streamed captures", function()
     end
   end
 
-  case("tool calls are reported once each, with complete arguments", function()
+  it("tool calls are reported once each, with complete arguments", function()
     local name = "chat_stream_tool_calls_parallel_gpt-3.5-turbo-0125_2024-07.sse"
     local e = expected(wire.read(name))
     fake.script { sse_file = name }
@@ -111,7 +108,7 @@ describe("streamed captures", function()
     end
   end)
 
-  case("the 2026 cached-usage capture gives cached_tokens = 1024", function()
+  it("the 2026 cached-usage capture gives cached_tokens = 1024", function()
     fake.script { sse_file = "chat_stream_include_usage_cached_gpt-4.1_2026-02.sse" }
     local _, r = T.new():chat("x", { stream = true })
     assert.equal(1024, r.usage.prompt_tokens_details.cached_tokens)
@@ -130,7 +127,7 @@ describe("streaming requests", function()
 
   it("streams with stream = true alone and returns the whole text", function()
     local text, r = T.new():chat("x", { stream = true, stream_options = { include_usage = true } })
-    assert.equal("Hello! I am the local fake OpenAI server.", text)
+    assert.equal(T.HELLO, text)
     assert.equal("stop", r.choices[1].finish_reason)
     assert.is_true(r.usage.total_tokens > 0)
     assert.same({ include_usage = true }, fake.last().json.stream_options)
@@ -142,7 +139,7 @@ describe("streaming requests", function()
       assert.is_table(chunk)
       pieces[#pieces + 1] = p
     end })
-    assert.equal("Hello! I am the local fake OpenAI server.", table.concat(pieces))
+    assert.equal(T.HELLO, table.concat(pieces))
     assert.truthy(#pieces > 3)
   end)
 
@@ -182,8 +179,11 @@ describe("streaming requests", function()
 
   it("an error raised in on_tool_call comes back as kind 'callback'", function()
     fake.script { sse = {
-      '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}]}',
-      '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}',
+      '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+        .. '"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function",'
+        .. '"function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}]}',
+      '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+        .. '"delta":{},"finish_reason":"tool_calls"}]}',
       "[DONE]" } }
     local _, err = T.new():chat("x", { on_tool_call = function() error("tool boom") end })
     assert.equal("callback", err.kind)
@@ -275,8 +275,9 @@ describe("streaming requests", function()
   end)
 
   it("a 5,000-chunk stream assembles every piece", function()
-    fake.script { sse_repeat = { data = '{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"x"}}]}',
-                                 count = 5000 } }
+    fake.script { sse_repeat = {
+      data = '{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"x"}}]}',
+      count = 5000 } }
     local n = 0
     local text = T.new():chat("x", { on_delta = function() n = n + 1 end })
     assert.equal(5000, n)
@@ -318,7 +319,8 @@ describe("streamed legacy completions", function()
   end)
 
   it("a completions stream without [DONE] is kind 'network' even with finish_reason", function()
-    fake.script { sse = { '{"id":"x","object":"text_completion","choices":[{"index":0,"text":"abc","finish_reason":"stop"}]}' } }
+    fake.script { sse = {
+      '{"id":"x","object":"text_completion","choices":[{"index":0,"text":"abc","finish_reason":"stop"}]}' } }
     local _, err = T.new { max_retries = 0 }:complete("x", { stream = true })
     assert.equal("network", err.kind)
     assert.equal("abc", err.partial)
@@ -363,7 +365,7 @@ describe("spelled-out failures keep the client usable", function()
     local c = T.new()
     c:chat("x", { on_delta = function() return false end })
     local text = c:chat("y", { stream = true })
-    assert.equal("Hello! I am the local fake OpenAI server.", text)
+    assert.equal(T.HELLO, text)
     assert.is_true(chatgpt.poll(0) >= 0)
   end)
 end)
@@ -375,6 +377,6 @@ describe("on_delta = io.write", function()
       local c = require("chatgpt").new { base_url = %q, auth = "none" }
       local text, err = c:chat("x", { on_delta = io.write })
       io.write("|", tostring(text and #text))]]):format(fake.base_url()))
-    assert.equal("Hello! I am the local fake OpenAI server.|41", out)
+    assert.equal(T.HELLO .. "|41", out)
   end)
 end)
