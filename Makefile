@@ -85,7 +85,7 @@ check: deps
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 sh spec/support/run.sh $(LUA) $(BUILD)/asan $(CTESTS)
 
-valgrind: all
+valgrind: all ctest
 	@CHATGPT_VALGRIND=1 sh spec/support/run.sh "valgrind --quiet --child-silent-after-fork=yes --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/spec/support/valgrind.supp $(LUA)" $(BUILD)
 
 # Every capture but openapi.yaml (3 MB that no spec reads), SOURCES.md

@@ -405,12 +405,12 @@ local function prepare(self, fname, what, params, level)
     body.stream_options = { include_usage = true }      -- so that conv.usage counts streams
   end
   if #self._order > 0 then               -- registered tools, after any in params.tools
-    local tools = {}
+    local list = {}
     if type(body.tools) == "table" then
-      for i, t in ipairs(body.tools) do tools[i] = t end
+      for i, t in ipairs(body.tools) do list[i] = t end
     end
-    for _, name in ipairs(self._order) do tools[#tools + 1] = self._tools[name].def end
-    body.tools = tools
+    for _, name in ipairs(self._order) do list[#list + 1] = self._tools[name].def end
+    body.tools = list
   end
   return msg, { body = body, own = own, decode = own.schema ~= nil or own.json == true }
 end

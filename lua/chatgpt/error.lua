@@ -5,7 +5,7 @@
 -- An error is a plain table with a metatable (error.Error) that only adds
 -- __tostring, so users can read, copy and compare its fields freely.
 
-local type, pairs, tostring, tonumber, error, pcall = type, pairs, tostring, tonumber, error, pcall
+local type, pairs, tostring, tonumber, pcall = type, pairs, tostring, tonumber, pcall
 local debug_traceback = debug.traceback
 local setmetatable, getmetatable, require = setmetatable, getmetatable, require
 local decode = require("chatgpt.core").decode  -- value | nil, msg; JSON nulls dropped
@@ -68,7 +68,8 @@ end
 
 function Error.__tostring(e)
   local kind = e.kind
-  local code, msg, head = e.code, e.message, nil
+  local code, msg = e.code, e.message
+  local head
   if code ~= nil then code = show(code) end
   if msg ~= nil then msg = first_line(tostring(msg)) end
   if msg == "" then msg = nil end

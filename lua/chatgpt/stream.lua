@@ -12,7 +12,7 @@
 -- text pieces are kept in part buffers ({n = count, piece, piece, ...}) and
 -- joined once, never with `s = s .. piece` (quadratic on long streams).
 
-local type, error, ipairs = type, error, ipairs
+local type, ipairs = type, ipairs
 local getmetatable, setmetatable = getmetatable, setmetatable
 local concat, sort = table.concat, table.sort
 local format, random = string.format, math.random

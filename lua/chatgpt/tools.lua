@@ -7,8 +7,8 @@ local args   = require "chatgpt.args"
 local errors = require "chatgpt.error"
 local tables = require "chatgpt.tables"
 
-local getmetatable, pairs, pcall, select, setmetatable, tostring, type, xpcall =
-      getmetatable, pairs, pcall, select, setmetatable, tostring, type, xpcall
+local getmetatable, pcall, select, setmetatable, tostring, type, xpcall =
+      getmetatable, pcall, select, setmetatable, tostring, type, xpcall
 local encode, decode = core.encode, core.decode
 local traceback = errors.traceback
 
