@@ -91,6 +91,19 @@ describe("client:chat", function()
     assert.truthy(fake.last().body:find('"tools":[]', 1, true))
   end)
 
+  it("sends an empty table as [] under each list field of the API, and as {} elsewhere", function()
+    local lists = { "functions", "tool_calls", "content", "required", "enum", "anyOf", "allOf",
+                    "oneOf", "prefixItems", "input", "prompt", "modalities", "annotations" }
+    local params = { metadata = {} }
+    for _, k in ipairs(lists) do params[k] = {} end
+    T.new():chat("a", params)
+    local body = fake.last().body
+    for _, k in ipairs(lists) do
+      assert.truthy(body:find('"' .. k .. '":[]', 1, true), k)
+    end
+    assert.truthy(body:find('"metadata":{}', 1, true))
+  end)
+
   it("sends logit_bias with integer token ids as an object", function()
     T.new():chat("a", { logit_bias = { [50256] = -100 } })
     assert.truthy(fake.last().body:find('"logit_bias":{"50256":-100}', 1, true))

@@ -192,23 +192,23 @@ describe("numbers given to the engine", function()
 
   local function spec()
     local origin = core.origin { url = fake.base_url(), auth = "none" }
-    return core.spec { origin = origin, path = "/chat/completions", method = "POST" }
+    return core.endpoint { origin = origin, path = "/chat/completions", method = "POST" }
   end
 
-  it("core.request raises an argument error for a timeout that is not finite and > 0", function()
+  it("core.transfer raises an argument error for a timeout that is not finite and > 0", function()
     local s = spec()
     for _, t in ipairs { 0, -1, 0 / 0, math.huge, -math.huge } do
-      local ok, err = pcall(core.request, s, "{}", t, 60)
+      local ok, err = pcall(core.transfer, s, "{}", t, 60)
       assert.is_false(ok)
-      assert.truthy(tostring(err):find("bad argument #3 to '[%w.]*request' %(timeout"), err)
+      assert.truthy(tostring(err):find("bad argument #3 to '[%w.]*transfer' %(timeout"), err)
     end
     for _, t in ipairs { -1, 0 / 0, math.huge } do
-      local ok, err = pcall(core.request, s, "{}", 10, t)
+      local ok, err = pcall(core.transfer, s, "{}", 10, t)
       assert.is_false(ok)
-      assert.truthy(tostring(err):find("bad argument #4 to '[%w.]*request' %(idle_timeout"), err)
+      assert.truthy(tostring(err):find("bad argument #4 to '[%w.]*transfer' %(idle_timeout"), err)
     end
-    core.request(s, "{}", 1e300, 0):close()
-    core.request(s, "{}", 1e-9, 1e300):close()
+    core.transfer(s, "{}", 1e300, 0):close()
+    core.transfer(s, "{}", 1e-9, 1e300):close()
   end)
 
   it("core.poll raises an argument error for seconds that are not finite and >= 0", function()

@@ -44,9 +44,18 @@ void headers_push(lua_State *L, const char *p, size_t len) {
 /* core.headers(block) -> {lower-case name = value}: the engine hands Lua the
  * raw header block, and most calls never look at it, so it is parsed only
  * when asked for. */
-int headers_parse(lua_State *L) {
+static int headers_parse(lua_State *L) {
   size_t len;
   const char *p = luaL_optlstring(L, 1, NULL, &len);
   headers_push(L, p, p ? len : 0);
   return 1;
+}
+
+static const luaL_Reg headers_funcs[] = {
+  {"headers", headers_parse},
+  {NULL, NULL}
+};
+
+void headers_open(lua_State *L) {
+  luaL_setfuncs(L, headers_funcs, 0);
 }

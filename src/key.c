@@ -1,10 +1,11 @@
 /* The API key. Its bytes live inside a full userdata: Lua never gets them
  * back as a string, so they cannot end up in a log, an error or a dump; the
- * only way out is the Authorization header built by engine.c. The memory is
+ * only way out is the Authorization header built by endpoint.c. The memory is
  * wiped when the userdata is collected. Keys read from the environment, a
  * file or a command go straight from C into the userdata. */
 #include "key.h"
 #include "compat.h"
+#include "defaults.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,11 +103,22 @@ static int key_gc(lua_State *L) {
   return 0;
 }
 
-int key_new(lua_State *L) {
+/* core.key(s) -> key | nil, why. Returns rather than raises: the Lua
+ * callers raise at their own caller's line, naming their own argument. */
+static int key_new(lua_State *L) {
   size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
-  luaL_argcheck(L, key_valid(s, len), 1,
-                "an API key is 1 to 4096 printable characters without spaces");
+  const char *s;
+  if (lua_type(L, 1) != LUA_TSTRING) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "string expected, got %s", luaL_typename(L, 1));
+    return 2;
+  }
+  s = lua_tolstring(L, 1, &len);
+  if (!key_valid(s, len)) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "an API key is 1 to 4096 printable characters without spaces");
+    return 2;
+  }
   pushkey(L, s, len);
   return 1;
 }
@@ -145,7 +157,7 @@ static int finishkey(lua_State *L, key *k, size_t got, const char *what) {
   return 1;
 }
 
-int key_env(lua_State *L) {
+static int key_env(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   const char *v = getenv(name);
   size_t len;
@@ -176,7 +188,7 @@ static const char *checkcstring(lua_State *L, int arg, const char *msg) {
  * refused, because the key in it is no longer a secret. O_NONBLOCK (and
  * fstat before any read) so that a FIFO or a device never blocks new();
  * O_NOCTTY so that a terminal never becomes ours. */
-int key_file(lua_State *L) {
+static int key_file(lua_State *L) {
   const char *path = checkcstring(L, 1, "api_key_file holds a NUL");
   struct stat st;
   ssize_t n;
@@ -284,12 +296,12 @@ static int collect(pid_t pid, int fd, double timeout, char *buf, size_t cap,
 
 /* Runs argv (no shell) with stdin from /dev/null, stdout a pipe, stderr
  * ours, and takes the first line of its stdout. posix_spawnp, not fork:
- * the host may be threaded. At most timeout seconds (KEY_CMD_TIMEOUT by
+ * the host may be threaded. At most timeout seconds (DEFAULT_KEY_CMD_TIMEOUT by
  * default), then it is killed. It stays in our process group, so that a
  * command that asks for a passphrase on the terminal (gpg with
  * pinentry-tty) may still read it: in a group of its own it would be
  * stopped by SIGTTIN. */
-int key_cmd(lua_State *L) {
+static int key_cmd(lua_State *L) {
   const char *argv[64];
   lua_Integer len;
   lua_Number timeout;
@@ -310,7 +322,7 @@ int key_cmd(lua_State *L) {
     lua_pop(L, 1);
   }
   argv[n] = NULL;
-  timeout = luaL_optnumber(L, 2, KEY_CMD_TIMEOUT);
+  timeout = luaL_optnumber(L, 2, DEFAULT_KEY_CMD_TIMEOUT);
   luaL_argcheck(L, timeout > 0 && timeout <= 3600, 2,     /* NaN fails both */
                 "timeout must be a number of seconds > 0 and <= 3600");
   k = newkey(L, MAX_KEY + 2);               /* before the child: it may raise */
@@ -397,6 +409,15 @@ static const luaL_Reg key_meta[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg key_funcs[] = {
+  {"key", key_new},
+  {"key_env", key_env},
+  {"key_file", key_file},
+  {"key_cmd", key_cmd},
+  {"redact", key_redact},
+  {NULL, NULL}
+};
+
 void key_open(lua_State *L) {
   luaL_newmetatable(L, KEY_TYPE);
   luaL_setfuncs(L, key_meta, 0);
@@ -405,4 +426,5 @@ void key_open(lua_State *L) {
   lua_pushliteral(L, "not yours");      /* getmetatable(key) hides it */
   lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
+  luaL_setfuncs(L, key_funcs, 0);
 }

@@ -157,7 +157,7 @@ static const char *strfield(lua_State *L, const char *k) {
 }
 
 /* core.origin{url, key, auth, allow_insecure} -> origin | nil, why */
-int origin_new(lua_State *L) {
+static int origin_new(lua_State *L) {
   const char *url, *auth, *why;
   int insecure, has_key;
   origin *o;
@@ -212,7 +212,7 @@ int origin_new(lua_State *L) {
 
 /* core.origin_of(url) -> "scheme://host:port": what to compare when a key
  * may go to one origin only (the environment's key). */
-int origin_of(lua_State *L) {
+static int origin_of(lua_State *L) {
   parts p;
   const char *why = parse(luaL_checkstring(L, 1), &p);
   if (why) return fail(L, why);
@@ -277,6 +277,12 @@ static const luaL_Reg origin_meta[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg origin_funcs[] = {
+  {"origin", origin_new},
+  {"origin_of", origin_of},
+  {NULL, NULL}
+};
+
 void origin_open(lua_State *L) {
   luaL_newmetatable(L, ORIGIN_TYPE);
   luaL_setfuncs(L, origin_meta, 0);
@@ -285,4 +291,5 @@ void origin_open(lua_State *L) {
   lua_pushliteral(L, "not yours");      /* getmetatable(origin) hides it */
   lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
+  luaL_setfuncs(L, origin_funcs, 0);
 }

@@ -38,8 +38,6 @@ char *origin_url(const origin *o, const char *path, const char *query, const cha
  *      core.origin_of(url) -> "scheme://host:port" | nil, why
  * Methods: o:url(), o:hint() -> "sk-...wxyz" | nil, o:redact(s) -> s
  * with every copy of the key replaced by its hint, o:loopback(). */
-int origin_new(lua_State *L);
-int origin_of(lua_State *L);
-void origin_open(lua_State *L);
+void origin_open(lua_State *L);       /* also registers the metatable */
 
 #endif

@@ -42,6 +42,7 @@ local error, getmetatable, io, ipairs, math, os, pairs, pcall, require, setmetat
 local floor = math.floor
 local traceback = errors.traceback    -- the xpcall handler for user code
 local encode, decode, check_messages = core.encode, core.decode, core.check_messages
+local ARRAY_KEYS = require("chatgpt.client").ARRAY_KEYS
 
 local M = {}
 
@@ -336,11 +337,8 @@ function Conversation:add(role, content, fields)
     if type(role) ~= "string" then
       argerror(2, 1, "add", "string or message expected, got " .. type(role))
     end
-    local ok, r = pcall(core.message, role, content, fields)
-    if not ok then
-      argerror(2, (tostring(r):find("role", 1, true)) and 1 or 2, "add",
-               (tostring(r):match("%((.*)%)$") or tostring(r)))
-    end
+    local r, why, n = core.message(role, content, fields)
+    if not r then argerror(2, n, "add", why) end
     m = r
   end
   local ok, err = check_messages({ m })
@@ -442,9 +440,9 @@ end
 local function tool_content(v)
   if type(v) == "string" then return v end
   if v == nil then return "null" end
-  local ok, s = pcall(encode, v)
-  if ok then return s end
-  return nil, "the tool's result cannot be sent as JSON: " .. tostring(unwrap(s)):gsub("^chatgpt: ", "")
+  local s, why = encode(v, ARRAY_KEYS)
+  if s then return s end
+  return nil, "the tool's result cannot be sent as JSON: " .. why
 end
 
 local function error_content(msg)
@@ -551,9 +549,9 @@ local function keep_message(msg)
       end
       local args = f.arguments
       if type(args) ~= "string" then    -- some servers send an object
-        local ok, s = pcall(encode, args or {})
-        if not ok then
-          return nil, "tool call #" .. i .. "'s arguments: " .. as_text(s):gsub("^chatgpt: ", "")
+        local s, why = encode(args or {}, ARRAY_KEYS)
+        if not s then
+          return nil, "tool call #" .. i .. "'s arguments: " .. why
         end
         args = s
       end
@@ -570,8 +568,8 @@ end
 local function unsendable(m)
   local ok, err = check_messages({ m })
   if not ok then return err end
-  local eok, eerr = pcall(encode, m)
-  if not eok then return as_text(eerr) end
+  local s, why = encode(m, ARRAY_KEYS)
+  if not s then return why end
 end
 
 -- The message to commit from a reply, or nil and err{code = "BAD_REPLY"}.
@@ -579,7 +577,6 @@ local function kept(msg, response)
   local m, bad = keep_message(msg)
   if m then bad = unsendable(m) end
   if bad then
-    bad = bad:gsub("^chatgpt: ", "")
     return nil, errors.new { kind = "parse", code = "BAD_REPLY", response = response,
       message = "the reply cannot be kept in the conversation: " .. bad }
   end
@@ -851,8 +848,8 @@ function Conversation:save(path)
     max_tool_rounds = self.max_tool_rounds,
     max_context_tokens = self.max_context_tokens,
   }
-  local ok, text = pcall(encode, doc)
-  if not ok then return nil, path .. ": cannot encode the conversation: " .. tostring(unwrap(text)) end
+  local text, why = encode(doc, ARRAY_KEYS)
+  if not text then return nil, path .. ": cannot encode the conversation: " .. why end
   local tmp = path .. ".tmp"
   local f, err = io.open(tmp, "wb")
   if not f then return nil, err end

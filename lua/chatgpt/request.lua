@@ -25,7 +25,7 @@ local active = loop.active       -- C request -> Request, for the loop's dispatc
 -- (the heap of a loop of chats peaked at 7x its size), and each call cost
 -- ~3,500 instructions more.
 
--- ud: an idle C request (core.request). job: {
+-- ud: an idle C transfer (core.transfer). job: {
 --   stream = "chat" | "completion" | nil, callbacks = {on_delta, on_chunk, on_tool_call},
 --   finish = function(response) -> results... | nil, err,
 --   max_retries = n, clean = function(s) -> s with the client's key redacted }
