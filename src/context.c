@@ -6,7 +6,7 @@
 
 #include <lauxlib.h>
 
-static const char context_key = 0;      /* registry key: its address */
+static const char context_key = 0; /* registry key: its address */
 
 /* Once per state, at lua_close (the registry holds the context until
  * then). Transfers may be collected before or after it: the engine detaches
@@ -29,8 +29,8 @@ static context *make(lua_State *L) {
   lua_pushcfunction(L, context_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
-  lua_createtable(L, 2, 0);             /* the user value */
-  lua_newtable(L);                      /* CONTEXT_REFS */
+  lua_createtable(L, 2, 0); /* the user value */
+  lua_newtable(L);          /* CONTEXT_REFS */
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "v");
   lua_setfield(L, -2, "__mode");

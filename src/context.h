@@ -11,19 +11,19 @@
 #include "json.h"
 
 typedef struct context {
-  engine engine;                /* engine.c's */
-  json_buffer encoder;          /* json_encode.c's output buffer */
-  json_cache decoder;           /* json_decode.c's string cache */
+  engine engine;       /* engine.c's */
+  json_buffer encoder; /* json_encode.c's output buffer */
+  json_cache decoder;  /* json_decode.c's string cache */
   /* Set by engine.c once it has set the engine up: called at __gc. A
    * pointer, so that the JSON codec links (and is fuzzed) without libcurl. */
   void (*close_engine)(engine *e);
-  int closed;                   /* __gc has run: lua_close is under way */
+  int closed; /* __gc has run: lua_close is under way */
 } context;
 
 /* The tables the context's user value holds. */
 enum {
-  CONTEXT_REFS = 1,             /* running transfer (light userdata) -> its userdata, weak values */
-  CONTEXT_STRINGS = 2           /* json_cache's strings, anchored at their slot + 1 */
+  CONTEXT_REFS = 1,   /* running transfer (light userdata) -> its userdata, weak values */
+  CONTEXT_STRINGS = 2 /* json_cache's strings, anchored at their slot + 1 */
 };
 
 /* This state's context; pushes nothing. */

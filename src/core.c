@@ -20,6 +20,7 @@
 #include "protect.h"
 #include "transfer.h"
 
+/* clang-format off */
 static void (*const opens[])(lua_State *L) = {
   engine_open,          /* first: libcurl's global setup */
   key_open,
@@ -32,8 +33,9 @@ static void (*const opens[])(lua_State *L) = {
   json_decode_open,
   headers_open,
   protect_open,
-  NULL
+  NULL,
 };
+/* clang-format on */
 
 /* core.defaults: defaults.h's values under the names of the client's
  * options. */
@@ -63,8 +65,7 @@ static void push_defaults(lua_State *L) {
   lua_setfield(L, -2, "user_agent");
 }
 
-__attribute__((visibility("default")))
-int luaopen_chatgpt_core(lua_State *L);
+__attribute__((visibility("default"))) int luaopen_chatgpt_core(lua_State *L);
 
 /* The module is never unloaded: lua_close would dlclose it while libcurl
  * (initialised once per process) may still own threads and handles, and
@@ -80,7 +81,7 @@ int luaopen_chatgpt_core(lua_State *L) {
   pin();
   lua_createtable(L, 0, 32);
   for (i = 0; opens[i] != NULL; i++) opens[i](L);
-  lua_pushlightuserdata(L, NULL);          /* JSON null, == cjson.null */
+  lua_pushlightuserdata(L, NULL); /* JSON null, == cjson.null */
   lua_setfield(L, -2, "null");
   lua_pushliteral(L, CHATGPT_VERSION);
   lua_setfield(L, -2, "_VERSION");

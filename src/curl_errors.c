@@ -53,9 +53,7 @@ static int curl_errors_get(lua_State *L) {
 
 static const luaL_Reg curl_errors_funcs[] = {
   {"curl_error", curl_errors_get},
-  {NULL, NULL}
+  {NULL, NULL},
 };
 
-void curl_errors_open(lua_State *L) {
-  luaL_setfuncs(L, curl_errors_funcs, 0);
-}
+void curl_errors_open(lua_State *L) { luaL_setfuncs(L, curl_errors_funcs, 0); }

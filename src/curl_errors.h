@@ -19,6 +19,7 @@
 
 enum { RETRY_NO, RETRY_YES, RETRY_FRESH };
 
+/* clang-format off */
 #define CURL_ERRORS_7_88(X)                                   \
   X(UNSUPPORTED_PROTOCOL,      "network", RETRY_NO)           \
   X(FAILED_INIT,               "network", RETRY_NO)           \
@@ -74,6 +75,7 @@ enum { RETRY_NO, RETRY_YES, RETRY_FRESH };
   X(PROXY,                     "network", RETRY_YES)          \
   X(SSL_CLIENTCERT,            "network", RETRY_NO)           \
   X(UNRECOVERABLE_POLL,        "network", RETRY_YES)
+/* clang-format on */
 
 /* Codes newer than 7.88, where the headers have them. */
 #if LIBCURL_VERSION_NUM >= 0x080600
@@ -91,9 +93,9 @@ enum { RETRY_NO, RETRY_YES, RETRY_FRESH };
 
 typedef struct curl_error {
   CURLcode code;
-  const char *name;             /* "COULDNT_CONNECT" */
-  const char *kind;             /* "network" | "timeout" | "limit" */
-  int retry;                    /* RETRY_* */
+  const char *name; /* "COULDNT_CONNECT" */
+  const char *kind; /* "network" | "timeout" | "limit" */
+  int retry;        /* RETRY_* */
 } curl_error;
 
 /* The list's entry for c, or NULL when c is not in it. */

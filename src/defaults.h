@@ -6,14 +6,14 @@
 
 #include "sse.h"
 
-#define CHATGPT_VERSION "0.1.0"
+#define CHATGPT_VERSION    "0.1.0"
 #define DEFAULT_USER_AGENT "lua-chatgpt/" CHATGPT_VERSION
 
 /* Seconds. */
-#define DEFAULT_TIMEOUT         600     /* a whole request */
-#define DEFAULT_CONNECT_TIMEOUT 10      /* DNS, TCP and TLS */
-#define DEFAULT_IDLE_TIMEOUT    60      /* no byte for this long ends a request; 0: none */
-#define DEFAULT_KEY_CMD_TIMEOUT 10      /* api_key_cmd: enough for a password manager */
+#define DEFAULT_TIMEOUT         600 /* a whole request */
+#define DEFAULT_CONNECT_TIMEOUT 10  /* DNS, TCP and TLS */
+#define DEFAULT_IDLE_TIMEOUT    60  /* no byte for this long ends a request; 0: none */
+#define DEFAULT_KEY_CMD_TIMEOUT 10  /* api_key_cmd: enough for a password manager */
 
 #define DEFAULT_MAX_RETRIES 2
 

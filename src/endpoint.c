@@ -74,10 +74,13 @@ static const char *optstr(lua_State *L, const char *k, const char *def) {
   const char *v;
   size_t len;
   lua_getfield(L, 1, k);
-  if (lua_isnil(L, -1)) { lua_pop(L, 1); return def; }
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return def;
+  }
   v = luaL_checklstring(L, -1, &len);
   if (strlen(v) != len) luaL_error(L, "chatgpt: endpoint.%s holds a NUL byte", k);
-  lua_pop(L, 1);                                   /* the table keeps it alive */
+  lua_pop(L, 1); /* the table keeps it alive */
   return v;
 }
 
@@ -126,13 +129,14 @@ static int header_ok(const char *h, size_t len) {
   if (colon == NULL || colon == h || strlen(h) != len || strpbrk(h, "\r\n")) return 0;
   for (i = 0; h + i < colon; i++)
     if (!strchr("!#$%&'*+-.^_`|~", h[i]) &&
-        !((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'A' && h[i] <= 'Z') || (h[i] >= 'a' && h[i] <= 'z')))
+        !((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'A' && h[i] <= 'Z') ||
+          (h[i] >= 'a' && h[i] <= 'z')))
       return 0;
   return 1;
 }
 
-#define MAX_SECONDS 2147483.0        /* seconds whose milliseconds fit a 32-bit long */
-#define MAX_BYTES   9007199254740992.0  /* 2^53: exact as a double, fits size_t */
+#define MAX_SECONDS 2147483.0          /* seconds whose milliseconds fit a 32-bit long */
+#define MAX_BYTES   9007199254740992.0 /* 2^53: exact as a double, fits size_t */
 
 /* core.endpoint{...}: see endpoint.h. */
 static int endpoint_new(lua_State *L) {
@@ -144,7 +148,7 @@ static int endpoint_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   lua_getfield(L, 1, "origin");
-  o = origin_check(L, 2);                          /* stays at index 2 */
+  o = origin_check(L, 2); /* stays at index 2 */
   path = optstr(L, "path", NULL);
   luaL_argcheck(L, path != NULL, 1, "endpoint.path missing");
   method = optstr(L, "method", "POST");
@@ -152,13 +156,14 @@ static int endpoint_new(lua_State *L) {
                 "endpoint.method must be GET or POST");
 
   s = (endpoint *)compat_newuserdata(L, sizeof(endpoint), 0);
-  memset(s, 0, sizeof *s);              /* __gc frees a half-built one */
+  memset(s, 0, sizeof *s); /* __gc frees a half-built one */
   luaL_setmetatable(L, ENDPOINT_TYPE);
   s->post = method[0] == 'P';
   s->stream = optbool(L, "stream");
   s->compressed = optbool(L, "compressed");
   t = optnum(L, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, 0, HUGE_VAL);
-  luaL_argcheck(L, t > 0 && t < HUGE_VAL, 1, "endpoint.connect_timeout must be a finite number > 0");
+  luaL_argcheck(L, t > 0 && t < HUGE_VAL, 1,
+                "endpoint.connect_timeout must be a finite number > 0");
   s->connect_ms = t >= MAX_SECONDS ? (long)(MAX_SECONDS * 1000) : (long)(t * 1000 + 0.999);
   s->max_body = (size_t)optnum(L, "max_body", DEFAULT_MAX_RESPONSE_BYTES, 1, MAX_BYTES);
   s->max_header = (size_t)optnum(L, "max_header", DEFAULT_MAX_HEADER_BYTES, 1, MAX_BYTES);
@@ -190,8 +195,7 @@ static int endpoint_new(lua_State *L) {
    * decoded whenever a server compresses them; only `compressed` endpoints
    * ask for it: a chat answer is small, and libcurl's writing the header
    * costs more than it saves there. */
-  if (!addheader(s, "Expect:") ||
-      (!s->compressed && !addheader(s, "Accept-Encoding:")) ||
+  if (!addheader(s, "Expect:") || (!s->compressed && !addheader(s, "Accept-Encoding:")) ||
       !addauth(L, s, 2))
     return luaL_error(L, "chatgpt: out of memory");
   return 1;
@@ -217,7 +221,7 @@ static void configure(endpoint *s, CURL *c) {
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->connect_ms);
   curl_easy_setopt(c, CURLOPT_USERAGENT, s->user_agent);
   if (s->no_proxy) curl_easy_setopt(c, CURLOPT_PROXY, "");
-  if (s->ca_file)                       /* a private CA; verification stays on */
+  if (s->ca_file) /* a private CA; verification stays on */
     curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   if (!s->post) curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
@@ -240,7 +244,7 @@ CURL *endpoint_take(endpoint *s, int *fresh) {
 void endpoint_give(endpoint *s, CURL *c) {
   s->nout--;
   if (!s->closed && s->npool < ENDPOINT_POOL) {
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);   /* it pointed into the transfer */
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL); /* it pointed into the transfer */
     s->pool[s->npool++] = c;
   } else {
     curl_easy_cleanup(c);
@@ -250,7 +254,7 @@ void endpoint_give(endpoint *s, CURL *c) {
 
 static const luaL_Reg endpoint_funcs[] = {
   {"endpoint", endpoint_new},
-  {NULL, NULL}
+  {NULL, NULL},
 };
 
 void endpoint_open(lua_State *L) {

@@ -11,20 +11,20 @@
 #include <curl/curl.h>
 #include <lua.h>
 
-#define ENDPOINT_POOL 8             /* idle handles kept per endpoint */
+#define ENDPOINT_POOL 8 /* idle handles kept per endpoint */
 
 typedef struct endpoint {
-  struct curl_slist *headers;       /* holds the key: wiped when freed */
+  struct curl_slist *headers; /* holds the key: wiped when freed */
   char *url, *user_agent, *ca_file;
-  int post;                         /* POST with a body, else GET without */
+  int post; /* POST with a body, else GET without */
   int stream, compressed;
-  int no_proxy;                     /* never through a proxy: the origin is loopback */
+  int no_proxy; /* never through a proxy: the origin is loopback */
   long connect_ms;
   size_t max_body, max_header, max_event;
   CURL *pool[ENDPOINT_POOL];
   int npool;
-  int nout;                         /* handles lent to transfers */
-  int closed;                       /* collected: handles coming back are freed */
+  int nout;   /* handles lent to transfers */
+  int closed; /* collected: handles coming back are freed */
 } endpoint;
 
 endpoint *endpoint_check(lua_State *L, int idx);

@@ -59,7 +59,10 @@ void engine_unmark_ready(transfer *t) {
   transfer **pp;
   if (!t->in_ready || !t->eng) return;
   for (pp = &t->eng->ready; *pp; pp = &(*pp)->ready_next)
-    if (*pp == t) { *pp = t->ready_next; break; }
+    if (*pp == t) {
+      *pp = t->ready_next;
+      break;
+    }
   t->in_ready = 0;
 }
 
@@ -68,7 +71,10 @@ void engine_finish(transfer *t, CURLcode code) {
   if (t->state != ST_RUNNING) return;
   if (e) {
     curl_multi_remove_handle(e->multi, t->easy);
-    if (t->prev) t->prev->next = t->next; else e->live = t->next;
+    if (t->prev)
+      t->prev->next = t->next;
+    else
+      e->live = t->next;
     if (t->next) t->next->prev = t->prev;
     e->nlive--;
   }
@@ -91,14 +97,14 @@ CURLMcode engine_add(lua_State *L, engine *e, transfer *t, int idx) {
   e->nlive++;
   context_push(L, CONTEXT_REFS);
   lua_pushvalue(L, idx);
-  lua_rawsetp(L, -2, t);                /* refs[t] = userdata */
+  lua_rawsetp(L, -2, t); /* refs[t] = userdata */
   lua_pop(L, 1);
   return CURLM_OK;
 }
 
 void engine_forget(lua_State *L, transfer *t) {
   engine_unmark_ready(t);
-  if (!t->eng) return;                  /* never started, or the engine is gone */
+  if (!t->eng) return; /* never started, or the engine is gone */
   context_push(L, CONTEXT_REFS);
   lua_pushnil(L);
   lua_rawsetp(L, -2, t);
@@ -122,7 +128,10 @@ static void engine_close(engine *e) {
     t->result = CURLE_ABORTED_BY_CALLBACK;
   }
   for (t = e->live; t; t = t->next) t->eng = NULL;
-  for (t = e->ready; t; t = t->ready_next) { t->in_ready = 0; t->eng = NULL; }
+  for (t = e->ready; t; t = t->ready_next) {
+    t->in_ready = 0;
+    t->eng = NULL;
+  }
   e->live = e->ready = NULL;
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
@@ -294,16 +303,19 @@ static int engine_poll(lua_State *L) {
   e = engine_get(L);
   drive(e, wait);
   sweep(e);
-  context_push(L, CONTEXT_REFS);                  /* stack: refs */
+  context_push(L, CONTEXT_REFS); /* stack: refs */
   lua_pushinteger(L, e->nlive);
   while ((t = e->ready) != NULL) {
     e->ready = t->ready_next;
     t->in_ready = 0;
     luaL_checkstack(L, 2, "too many ready transfers");
     lua_rawgetp(L, 1, t);
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      continue;
+    }
     n++;
-    if (t->state == ST_DONE) {                    /* curl is done with it */
+    if (t->state == ST_DONE) { /* curl is done with it */
       lua_pushnil(L);
       lua_rawsetp(L, 1, t);
     }
@@ -311,14 +323,16 @@ static int engine_poll(lua_State *L) {
   return n + 1;
 }
 
+/* clang-format off */
 static const luaL_Reg engine_funcs[] = {
   {"poll", engine_poll},
   {"running", engine_running},
   {"configure", engine_configure},
   {"now", engine_now},
   {"curl_version", engine_curl_version},
-  {NULL, NULL}
+  {NULL, NULL},
 };
+/* clang-format on */
 
 /* Also libcurl's one global setup, here at require time: every easy
  * handle (made by endpoint.c) and the multi come after it. */

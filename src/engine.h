@@ -12,11 +12,11 @@
 struct transfer;
 
 typedef struct engine {
-  CURLM *multi;                 /* NULL until first used, and once closed */
-  struct transfer *live;        /* inside the multi */
-  struct transfer *ready;       /* news for Lua since the last poll */
+  CURLM *multi;           /* NULL until first used, and once closed */
+  struct transfer *live;  /* inside the multi */
+  struct transfer *ready; /* news for Lua since the last poll */
   int nlive;
-  long max_host, max_total;     /* connection limits (core.configure) */
+  long max_host, max_total; /* connection limits (core.configure) */
 } engine;
 
 /* This state's engine, set up on first use; raises once lua_close has

@@ -85,15 +85,15 @@ void json_decode_open(lua_State *L);
 
 /* The codec's memory in each lua_State, kept by the state's context
  * (context.h) so that a call allocates nothing once it has warmed up. */
-typedef struct json_buffer {   /* the encoder's output */
+typedef struct json_buffer { /* the encoder's output */
   char *p;
   size_t len, cap;
-  lua_Alloc alloc;              /* the state's allocator: a host's limit applies */
+  lua_Alloc alloc; /* the state's allocator: a host's limit applies */
   void *ud;
 } json_buffer;
 
 #define JSON_CACHE_SLOTS 256
-typedef struct json_cache {    /* the decoder's short strings seen lately */
+typedef struct json_cache { /* the decoder's short strings seen lately */
   const char *p[JSON_CACHE_SLOTS];
   size_t len[JSON_CACHE_SLOTS];
   unsigned char members[JSON_CACHE_SLOTS]; /* of the last object this key began */

@@ -24,7 +24,7 @@
  * hashed and interned again. Direct-mapped; each string is anchored at its
  * slot in the context's CONTEXT_STRINGS table, so the pointer kept here
  * stays valid while it is cached. */
-#define SCACHE_MAXLEN 40                /* Lua's own short-string limit */
+#define SCACHE_MAXLEN 40 /* Lua's own short-string limit */
 
 /* Recursive descent straight over the input. A failure records its
  * message here and returns DEC_ERR up the recursion (no longjmp), so the
@@ -38,29 +38,28 @@ typedef struct {
   const char *s, *p, *end;
   int depth;
   json_cache *sc;
-  int sc_idx;                     /* stack slot of the anchoring table */
-  int slot;                       /* cache slot of the last string, or -1 */
-  const char *errp;               /* where the failure is */
-  char err[48];                   /* what it is */
+  int sc_idx;       /* stack slot of the anchoring table */
+  int slot;         /* cache slot of the last string, or -1 */
+  const char *errp; /* where the failure is */
+  char err[48];     /* what it is */
 } decoder;
 
 enum { DEC_ERR = -1, DEC_NULL = 0, DEC_VALUE = 1 };
 
 /* Bytes that end the fast scan of a string: '"', '\\' and controls. */
+/* clang-format off */
 static const unsigned char str_stop[256] = {
   1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
   0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
   0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,
 };
+/* clang-format on */
 
-static const double pow10_exact[] = {
-  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
-  1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
-};
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-static lua_Integer pos(const decoder *d, const char *p) {
-  return (lua_Integer)(p - d->s) + 1;
-}
+static lua_Integer pos(const decoder *d, const char *p) { return (lua_Integer)(p - d->s) + 1; }
 
 static int dec_fail(decoder *d, const char *what, const char *p) {
   snprintf(d->err, sizeof d->err, "%s", what);
@@ -71,8 +70,7 @@ static int dec_fail(decoder *d, const char *what, const char *p) {
 static int dec_unexpected(decoder *d, const char *p) {
   unsigned char c;
   char what[32];
-  if (p >= d->end)
-    return dec_fail(d, "unexpected end of input", p);
+  if (p >= d->end) return dec_fail(d, "unexpected end of input", p);
   c = (unsigned char)*p;
   if (c > 0x20 && c < 0x7F)
     snprintf(what, sizeof what, "unexpected '%c'", c);
@@ -82,8 +80,7 @@ static int dec_unexpected(decoder *d, const char *p) {
 }
 
 static const char *skip_ws(const char *p, const char *end) {
-  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-    p++;
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
   return p;
 }
 
@@ -98,12 +95,10 @@ static int hexval(int c) {
 static long hex4(const char *p, const char *end) {
   long v = 0;
   int i;
-  if (end - p < 4)
-    return -1;
+  if (end - p < 4) return -1;
   for (i = 0; i < 4; i++) {
     int h = hexval((unsigned char)p[i]);
-    if (h < 0)
-      return -1;
+    if (h < 0) return -1;
     v = v * 16 + h;
   }
   return v;
@@ -112,8 +107,10 @@ static long hex4(const char *p, const char *end) {
 static void add_utf8(luaL_Buffer *B, unsigned long c) {
   char u[4];
   size_t n;
-  if (c < 0x80) { u[0] = (char)c; n = 1; }
-  else if (c < 0x800) {
+  if (c < 0x80) {
+    u[0] = (char)c;
+    n = 1;
+  } else if (c < 0x800) {
     u[0] = (char)(0xC0 | (c >> 6));
     u[1] = (char)(0x80 | (c & 0x3F));
     n = 2;
@@ -135,23 +132,17 @@ static void add_utf8(luaL_Buffer *B, unsigned long c) {
 /* Slow path of a string with escapes: open is the opening quote, q the
  * first byte that stopped the fast scan. Kept out of line because the
  * luaL_Buffer is big and dec_value recurses. */
-static JSON_NOINLINE int dec_string_escaped(decoder *d, const char *open,
-                                            const char *q) {
+static JSON_NOINLINE int dec_string_escaped(decoder *d, const char *open, const char *q) {
   const char *end = d->end, *run = open + 1;
   luaL_Buffer B;
   luaL_buffinit(d->L, &B);
   for (;;) {
-    while (q < end && !str_stop[(unsigned char)*q])
-      q++;
-    if (q >= end)
-      return dec_fail(d, "unterminated string", open);
+    while (q < end && !str_stop[(unsigned char)*q]) q++;
+    if (q >= end) return dec_fail(d, "unterminated string", open);
     luaL_addlstring(&B, run, (size_t)(q - run));
-    if (*q == '"')
-      break;
-    if (*q != '\\')
-      return dec_fail(d, "unescaped control character in string", q);
-    if (q + 1 >= end)
-      return dec_fail(d, "unterminated string", open);
+    if (*q == '"') break;
+    if (*q != '\\') return dec_fail(d, "unescaped control character in string", q);
+    if (q + 1 >= end) return dec_fail(d, "unterminated string", open);
     switch (q[1]) {
     case '"': luaL_addchar(&B, '"'); break;
     case '\\': luaL_addchar(&B, '\\'); break;
@@ -163,21 +154,19 @@ static JSON_NOINLINE int dec_string_escaped(decoder *d, const char *open,
     case 't': luaL_addchar(&B, '\t'); break;
     case 'u': {
       long c = hex4(q + 2, end), lo;
-      if (c < 0)
-        return dec_fail(d, "invalid \\u escape", q);
+      if (c < 0) return dec_fail(d, "invalid \\u escape", q);
       q += 6;
-      if (c >= 0xD800 && c <= 0xDBFF && end - q >= 6 && q[0] == '\\' &&
-          q[1] == 'u' && (lo = hex4(q + 2, end)) >= 0xDC00 && lo <= 0xDFFF) {
+      if (c >= 0xD800 && c <= 0xDBFF && end - q >= 6 && q[0] == '\\' && q[1] == 'u' &&
+          (lo = hex4(q + 2, end)) >= 0xDC00 && lo <= 0xDFFF) {
         c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
         q += 6;
       } else if (c >= 0xD800 && c <= 0xDFFF)
-        c = 0xFFFD;                   /* lone surrogate */
+        c = 0xFFFD; /* lone surrogate */
       add_utf8(&B, (unsigned long)c);
       run = q;
       continue;
     }
-    default:
-      return dec_fail(d, "invalid escape", q);
+    default: return dec_fail(d, "invalid escape", q);
     }
     q += 2;
     run = q;
@@ -192,7 +181,7 @@ static void push_cached(decoder *d, const char *p, size_t n) {
   lua_State *L = d->L;
   json_cache *sc = d->sc;
   uint32_t a = 0, b = 0, h;
-  if (n >= 4) {                   /* the first and last four bytes, and n */
+  if (n >= 4) { /* the first and last four bytes, and n */
     memcpy(&a, p, 4);
     memcpy(&b, p + n - 4, 4);
   } else if (n > 0) {
@@ -219,18 +208,24 @@ static int dec_string(decoder *d) {
   const char *open = d->p, *q = open + 1, *end = d->end;
   while (end - q >= 4) {
     if (str_stop[(unsigned char)q[0]]) goto stop;
-    if (str_stop[(unsigned char)q[1]]) { q += 1; goto stop; }
-    if (str_stop[(unsigned char)q[2]]) { q += 2; goto stop; }
-    if (str_stop[(unsigned char)q[3]]) { q += 3; goto stop; }
+    if (str_stop[(unsigned char)q[1]]) {
+      q += 1;
+      goto stop;
+    }
+    if (str_stop[(unsigned char)q[2]]) {
+      q += 2;
+      goto stop;
+    }
+    if (str_stop[(unsigned char)q[3]]) {
+      q += 3;
+      goto stop;
+    }
     q += 4;
   }
-  while (q < end && !str_stop[(unsigned char)*q])
-    q++;
-  if (q >= end)
-    return dec_fail(d, "unterminated string", open);
+  while (q < end && !str_stop[(unsigned char)*q]) q++;
+  if (q >= end) return dec_fail(d, "unterminated string", open);
 stop:
-  if (*q != '"')
-    return dec_string_escaped(d, open, q);
+  if (*q != '"') return dec_string_escaped(d, open, q);
   if ((size_t)(q - open - 1) <= SCACHE_MAXLEN) {
     push_cached(d, open + 1, (size_t)(q - open - 1));
   } else {
@@ -250,8 +245,7 @@ static int str2d(const char *tok, size_t n, double *out) {
   const char *dp;
   size_t dpn, i, j;
   int ok = 0;
-  if (n + 16 > sizeof sbuf && (buf = (char *)malloc(n + 16)) == NULL)
-    return 0;
+  if (n + 16 > sizeof sbuf && (buf = (char *)malloc(n + 16)) == NULL) return 0;
   memcpy(buf, tok, n);
   buf[n] = '\0';
   *out = strtod(buf, &endp);
@@ -269,8 +263,7 @@ static int str2d(const char *tok, size_t n, double *out) {
     *out = strtod(buf, &endp);
     ok = endp == buf + j;
   }
-  if (buf != sbuf)
-    free(buf);
+  if (buf != sbuf) free(buf);
   return ok;
 }
 
@@ -282,25 +275,37 @@ static int dec_number(decoder *d) {
   uint64_t m = 0;
   int nd = 0, inexact = 0, isfloat = 0, neg = 0;
   long exp10 = 0;
-  if (*p == '-') { neg = 1; p++; }
+  if (*p == '-') {
+    neg = 1;
+    p++;
+  }
   if (p < end && *p == '0')
     p++;
   else if (p < end && *p >= '1' && *p <= '9') {
     for (; p < end && *p >= '0' && *p <= '9'; p++) {
-      if (nd < 19) { m = m * 10 + (uint64_t)(*p - '0'); nd++; }
-      else { inexact = 1; exp10++; }
+      if (nd < 19) {
+        m = m * 10 + (uint64_t)(*p - '0');
+        nd++;
+      } else {
+        inexact = 1;
+        exp10++;
+      }
     }
   } else
     return dec_fail(d, "invalid number", start);
   if (p < end && *p == '.') {
     isfloat = 1;
     p++;
-    if (p >= end || *p < '0' || *p > '9')
-      return dec_fail(d, "invalid number", start);
+    if (p >= end || *p < '0' || *p > '9') return dec_fail(d, "invalid number", start);
     for (; p < end && *p >= '0' && *p <= '9'; p++) {
-      if (m == 0 && *p == '0') exp10--;      /* leading zeros */
-      else if (nd < 19) { m = m * 10 + (uint64_t)(*p - '0'); nd++; exp10--; }
-      else if (*p != '0') inexact = 1;
+      if (m == 0 && *p == '0')
+        exp10--; /* leading zeros */
+      else if (nd < 19) {
+        m = m * 10 + (uint64_t)(*p - '0');
+        nd++;
+        exp10--;
+      } else if (*p != '0')
+        inexact = 1;
     }
   }
   if (p < end && (*p == 'e' || *p == 'E')) {
@@ -308,13 +313,10 @@ static int dec_number(decoder *d) {
     int eneg = 0;
     isfloat = 1;
     p++;
-    if (p < end && (*p == '+' || *p == '-'))
-      eneg = *p++ == '-';
-    if (p >= end || *p < '0' || *p > '9')
-      return dec_fail(d, "invalid number", start);
+    if (p < end && (*p == '+' || *p == '-')) eneg = *p++ == '-';
+    if (p >= end || *p < '0' || *p > '9') return dec_fail(d, "invalid number", start);
     for (; p < end && *p >= '0' && *p <= '9'; p++)
-      if (ev < 100000)
-        ev = ev * 10 + (*p - '0');
+      if (ev < 100000) ev = ev * 10 + (*p - '0');
     exp10 += eneg ? -ev : ev;
   }
   d->p = p;
@@ -324,8 +326,7 @@ static int dec_number(decoder *d) {
       return DEC_VALUE;
     }
     if (neg && m <= (uint64_t)LUA_MAXINTEGER + 1) {
-      lua_pushinteger(d->L, m == (uint64_t)LUA_MAXINTEGER + 1
-                      ? LUA_MININTEGER : -(lua_Integer)m);
+      lua_pushinteger(d->L, m == (uint64_t)LUA_MAXINTEGER + 1 ? LUA_MININTEGER : -(lua_Integer)m);
       return DEC_VALUE;
     }
   }
@@ -343,8 +344,7 @@ static int dec_number(decoder *d) {
   }
   {
     double v;
-    if (!str2d(start, (size_t)(p - start), &v))
-      return dec_fail(d, "invalid number", start);
+    if (!str2d(start, (size_t)(p - start), &v)) return dec_fail(d, "invalid number", start);
     lua_pushnumber(d->L, v);
   }
   return DEC_VALUE;
@@ -366,10 +366,8 @@ static int dec_value(decoder *d);
  * are members to read, or DEC_ERR. */
 static int dec_open(decoder *d, int slots, char close, const char **pp) {
   const char *p;
-  if (d->depth >= JSON_MAX_DEPTH)
-    return dec_fail(d, "nested too deeply", d->p);
-  if (!lua_checkstack(d->L, slots))
-    return dec_fail(d, "nested too deeply", d->p);
+  if (d->depth >= JSON_MAX_DEPTH) return dec_fail(d, "nested too deeply", d->p);
+  if (!lua_checkstack(d->L, slots)) return dec_fail(d, "nested too deeply", d->p);
   p = skip_ws(d->p + 1, d->end);
   if (p < d->end && *p == close) {
     lua_createtable(d->L, 0, 0);
@@ -397,15 +395,12 @@ static int dec_array(decoder *d) {
   lua_Integer i = 0;
   const char *p = NULL;
   int open = dec_open(d, DEC_BATCH + 8, ']', &p);
-  if (open != DEC_NULL)
-    return open;
+  if (open != DEC_NULL) return open;
   for (;;) {
     int r;
     d->p = p;
-    if ((r = dec_value(d)) == DEC_ERR)
-      return DEC_ERR;
-    if (r == DEC_NULL)
-      lua_pushlightuserdata(L, NULL);
+    if ((r = dec_value(d)) == DEC_ERR) return DEC_ERR;
+    if (r == DEC_NULL) lua_pushlightuserdata(L, NULL);
     if (++n == DEC_BATCH) {
       if (!made) {
         lua_createtable(L, 2 * DEC_BATCH, 0);
@@ -442,25 +437,18 @@ static int dec_object(decoder *d) {
   lua_State *L = d->L;
   const char *p = NULL;
   int slot = -1, n = 0, open = dec_open(d, 8, '}', &p);
-  if (open != DEC_NULL)
-    return open;
+  if (open != DEC_NULL) return open;
   for (;;) {
     int r;
-    if (p >= d->end || *p != '"')
-      return dec_unexpected(d, p);
+    if (p >= d->end || *p != '"') return dec_unexpected(d, p);
     d->p = p;
-    if (dec_string(d) == DEC_ERR)
-      return DEC_ERR;
-    if (n == 0)
-      slot = d->slot;
+    if (dec_string(d) == DEC_ERR) return DEC_ERR;
+    if (n == 0) slot = d->slot;
     p = skip_ws(d->p, d->end);
-    if (p >= d->end || *p != ':')
-      return dec_unexpected(d, p);
+    if (p >= d->end || *p != ':') return dec_unexpected(d, p);
     d->p = skip_ws(p + 1, d->end);
-    if ((r = dec_value(d)) == DEC_ERR)
-      return DEC_ERR;
-    if (r == DEC_NULL)
-      lua_pushnil(L);                 /* omitted; deletes an earlier duplicate */
+    if ((r = dec_value(d)) == DEC_ERR) return DEC_ERR;
+    if (r == DEC_NULL) lua_pushnil(L); /* omitted; deletes an earlier duplicate */
     if (n++ == 0) {
       int hint = slot >= 0 ? d->sc->members[slot] : 0;
       lua_createtable(L, 0, hint > 0 ? hint : 4);
@@ -475,8 +463,7 @@ static int dec_object(decoder *d) {
     else
       return dec_unexpected(d, p);
   }
-  if (slot >= 0)
-    d->sc->members[slot] = (unsigned char)(n < 255 ? n : 255);
+  if (slot >= 0) d->sc->members[slot] = (unsigned char)(n < 255 ? n : 255);
   d->p = p + 1;
   d->depth--;
   return DEC_VALUE;
@@ -496,8 +483,7 @@ static int dec_literal(decoder *d, const char *lit, size_t n) {
 
 /* d->p is at the first byte of a value (whitespace already skipped). */
 static int dec_value(decoder *d) {
-  if (d->p >= d->end)
-    return dec_unexpected(d, d->p);
+  if (d->p >= d->end) return dec_unexpected(d, d->p);
   switch (*d->p) {
   case '"': return dec_string(d);
   case '{': return dec_object(d);
@@ -513,11 +499,18 @@ static int dec_value(decoder *d) {
   case 'n':
     if (dec_literal(d, "null", 4) == DEC_ERR) return DEC_ERR;
     return DEC_NULL;
-  case '-': case '0': case '1': case '2': case '3': case '4':
-  case '5': case '6': case '7': case '8': case '9':
-    return dec_number(d);
-  default:
-    return dec_unexpected(d, d->p);
+  case '-':
+  case '0':
+  case '1':
+  case '2':
+  case '3':
+  case '4':
+  case '5':
+  case '6':
+  case '7':
+  case '8':
+  case '9': return dec_number(d);
+  default: return dec_unexpected(d, d->p);
   }
 }
 
@@ -525,7 +518,7 @@ int json_decode_buffer(lua_State *L, const char *s, size_t len) {
   decoder d;
   int base = lua_gettop(L), r;
   luaL_checkstack(L, 9, "chatgpt: cannot decode");
-  if (s == NULL)                      /* (NULL, 0): NULL + 0 is UB in C */
+  if (s == NULL) /* (NULL, 0): NULL + 0 is UB in C */
     s = "";
   d.sc = &context_push(L, CONTEXT_STRINGS)->decoder;
   d.sc_idx = lua_gettop(L);
@@ -549,7 +542,7 @@ int json_decode_buffer(lua_State *L, const char *s, size_t len) {
       lua_pushlightuserdata(L, NULL);
   }
   if (r == DEC_ERR) {
-    lua_settop(L, base);              /* closes an open luaL_Buffer box */
+    lua_settop(L, base); /* closes an open luaL_Buffer box */
     lua_pushfstring(L, "%s at byte %I", d.err, pos(&d, d.errp));
     return 0;
   }
@@ -562,8 +555,7 @@ static int json_decode(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   lua_settop(L, 1);
-  if (json_decode_buffer(L, s, len))
-    return 1;
+  if (json_decode_buffer(L, s, len)) return 1;
   lua_pushnil(L);
   lua_insert(L, -2);
   return 2;
@@ -571,9 +563,7 @@ static int json_decode(lua_State *L) {
 
 static const luaL_Reg json_decode_funcs[] = {
   {"decode", json_decode},
-  {NULL, NULL}
+  {NULL, NULL},
 };
 
-void json_decode_open(lua_State *L) {
-  luaL_setfuncs(L, json_decode_funcs, 0);
-}
+void json_decode_open(lua_State *L) { luaL_setfuncs(L, json_decode_funcs, 0); }

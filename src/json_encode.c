@@ -24,7 +24,7 @@
 
 enum { ENC_OK = 0, ENC_ERR = 1 };
 
-#define BUF_KEEP (64 * 1024)            /* larger buffers are freed after use */
+#define BUF_KEEP (64 * 1024) /* larger buffers are freed after use */
 
 /* One step of the path from the encoded root to the current value, kept in
  * the C frames of the recursion (no allocation): an array index / integer
@@ -32,15 +32,15 @@ enum { ENC_OK = 0, ENC_ERR = 1 };
 typedef struct jpath {
   const struct jpath *up;
   lua_Integer index;
-  int key;                        /* stack index of a string key, or 0 */
+  int key; /* stack index of a string key, or 0 */
 } jpath;
 
 typedef struct {
   lua_State *L;
   json_buffer *b;
   int depth;
-  int keys;                       /* stack index of the array_keys set, or 0 */
-  int err;                        /* stack slot that receives a refusal */
+  int keys; /* stack index of the array_keys set, or 0 */
+  int err;  /* stack slot that receives a refusal */
 } encoder;
 
 void json_buffer_free(json_buffer *b) {
@@ -61,8 +61,7 @@ static JSON_NOINLINE void buf_grow(lua_State *L, json_buffer *b, size_t n) {
     json_buffer_free(b);
     luaL_error(L, "chatgpt: cannot encode: output too large");
   }
-  while (cap < b->len + n)
-    cap *= 2;
+  while (cap < b->len + n) cap *= 2;
   p = (char *)b->alloc(b->ud, b->p, b->cap, cap);
   if (p == NULL) {
     json_buffer_free(b);
@@ -73,13 +72,12 @@ static JSON_NOINLINE void buf_grow(lua_State *L, json_buffer *b, size_t n) {
 }
 
 static char *buf_reserve(lua_State *L, json_buffer *b, size_t n) {
-  if (b->cap - b->len < n)
-    buf_grow(L, b, n);
+  if (b->cap - b->len < n) buf_grow(L, b, n);
   return b->p + b->len;
 }
 
 static void buf_add(lua_State *L, json_buffer *b, const char *s, size_t n) {
-  if (n == 0)                         /* memcpy to a NULL buffer is UB */
+  if (n == 0) /* memcpy to a NULL buffer is UB */
     return;
   memcpy(buf_reserve(L, b, n), s, n);
   b->len += n;
@@ -99,22 +97,25 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
   unsigned c = s[0];
   unsigned lo = 0x80, hi = 0xBF;
   size_t len, i;
-  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  if (c >= 0xC2 && c <= 0xDF)
+    len = 2;
   else if (c >= 0xE0 && c <= 0xEF) {
     len = 3;
-    if (c == 0xE0) lo = 0xA0;          /* overlong */
-    else if (c == 0xED) hi = 0x9F;     /* surrogates */
+    if (c == 0xE0)
+      lo = 0xA0; /* overlong */
+    else if (c == 0xED)
+      hi = 0x9F; /* surrogates */
   } else if (c >= 0xF0 && c <= 0xF4) {
     len = 4;
-    if (c == 0xF0) lo = 0x90;          /* overlong */
-    else if (c == 0xF4) hi = 0x8F;     /* above U+10FFFF */
+    if (c == 0xF0)
+      lo = 0x90; /* overlong */
+    else if (c == 0xF4)
+      hi = 0x8F; /* above U+10FFFF */
   } else
     return 0;
-  if (n < len || s[1] < lo || s[1] > hi)
-    return 0;
+  if (n < len || s[1] < lo || s[1] > hi) return 0;
   for (i = 2; i < len; i++)
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
+    if ((s[i] & 0xC0) != 0x80) return 0;
   return len;
 }
 
@@ -122,9 +123,11 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
 static size_t utf8_check(const unsigned char *s, size_t n) {
   size_t i = 0, k;
   while (i < n) {
-    if (s[i] < 0x80) { i++; continue; }
-    if ((k = utf8_seq(s + i, n - i)) == 0)
-      return i;
+    if (s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    if ((k = utf8_seq(s + i, n - i)) == 0) return i;
     i += k;
   }
   return n;
@@ -132,12 +135,10 @@ static size_t utf8_check(const unsigned char *s, size_t n) {
 
 static int is_ident(const char *s, size_t n) {
   size_t i;
-  if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
-    return 0;
+  if (n == 0 || (s[0] >= '0' && s[0] <= '9')) return 0;
   for (i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9')))
+    if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
       return 0;
   }
   return 1;
@@ -155,8 +156,7 @@ static void path_step(lua_State *L, luaL_Buffer *B, const jpath *p, int first) {
   }
   k = lua_tolstring(L, p->key, &n);
   if (is_ident(k, n)) {
-    if (!first)
-      luaL_addchar(B, '.');
+    if (!first) luaL_addchar(B, '.');
     luaL_addlstring(B, k, n);
     return;
   }
@@ -173,8 +173,7 @@ static void path_step(lua_State *L, luaL_Buffer *B, const jpath *p, int first) {
     } else
       luaL_addchar(B, (char)c);
   }
-  if (i < n)
-    luaL_addstring(B, "...");
+  if (i < n) luaL_addstring(B, "...");
   luaL_addstring(B, "\"]");
 }
 
@@ -188,8 +187,7 @@ static void push_path(lua_State *L, const jpath *p) {
     lua_pushliteral(L, "(top level)");
     return;
   }
-  for (; p != NULL && n < JSON_MAX_DEPTH + 2; p = p->up)
-    v[n++] = p;
+  for (; p != NULL && n < JSON_MAX_DEPTH + 2; p = p->up) v[n++] = p;
   luaL_buffinit(L, &B);
   for (i = n - 1; i >= 0; i--) {
     if (n > 16 && i == n - 9) {
@@ -214,6 +212,7 @@ static int enc_fail(encoder *e, const char *what, const jpath *at) {
 /* Class of each byte in a string: 0 copies as is, 1 escapes as \u00XX,
  * 2 starts a multibyte sequence to validate, any other value is the letter
  * of a short escape. One lookup per byte on the common path. */
+/* clang-format off */
 #define M2 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2
 static const unsigned char esc_class[256] = {
   1,  1,  1,  1,  1,  1,  1,  1, 'b','t','n',  1,'f','r',  1,  1,
@@ -227,6 +226,7 @@ static const unsigned char esc_class[256] = {
   M2, M2, M2, M2, M2, M2, M2, M2
 };
 #undef M2
+/* clang-format on */
 
 /* "invalid UTF-8 in messages[2].content (byte 5)"; a bad key is reported
  * as "invalid UTF-8 in a key (byte 2) at tools[1].parameters". */
@@ -251,30 +251,27 @@ static int enc_string(encoder *e, const char *str, size_t n, const jpath *at, in
   json_buffer *b = e->b;
   const unsigned char *s = (const unsigned char *)str;
   size_t i = 0, run = 0, k;
-  buf_reserve(L, b, n + 2);           /* the usual size: no escapes */
+  buf_reserve(L, b, n + 2); /* the usual size: no escapes */
   b->p[b->len++] = '"';
   for (;;) {
     unsigned x;
-    while (n - i >= 4 && !(esc_class[s[i]] | esc_class[s[i + 1]] |
-                           esc_class[s[i + 2]] | esc_class[s[i + 3]]))
+    while (n - i >= 4 &&
+           !(esc_class[s[i]] | esc_class[s[i + 1]] | esc_class[s[i + 2]] | esc_class[s[i + 3]]))
       i += 4;
-    while (i < n && esc_class[s[i]] == 0)
-      i++;
-    if (i >= n)
-      break;
+    while (i < n && esc_class[s[i]] == 0) i++;
+    if (i >= n) break;
     if ((x = esc_class[s[i]]) == 2) {
-      if ((k = utf8_seq(s + i, n - i)) == 0)
-        return enc_bad_utf8(e, at, iskey, i);
+      if ((k = utf8_seq(s + i, n - i)) == 0) return enc_bad_utf8(e, at, iskey, i);
       i += k;
       continue;
     }
     buf_add(L, b, str + run, i - run);
     if (x == 1) {
       static const char hex[] = "0123456789abcdef";
-      char u[6] = { '\\', 'u', '0', '0', hex[s[i] >> 4], hex[s[i] & 15] };
+      char u[6] = {'\\', 'u', '0', '0', hex[s[i] >> 4], hex[s[i] & 15]};
       buf_add(L, b, u, 6);
     } else {
-      char u[2] = { '\\', (char)x };
+      char u[2] = {'\\', (char)x};
       buf_add(L, b, u, 2);
     }
     run = ++i;
@@ -291,8 +288,7 @@ static void enc_integer(encoder *e, lua_Integer v) {
     *--q = (char)('0' + u % 10);
     u /= 10;
   } while (u != 0);
-  if (v < 0)
-    *--q = '-';
+  if (v < 0) *--q = '-';
   buf_add(e->L, e->b, q, (size_t)(tmp + sizeof tmp - q));
 }
 
@@ -304,18 +300,15 @@ static void enc_integer(encoder *e, lua_Integer v) {
 static int enc_float(encoder *e, lua_Number d, const jpath *at) {
   char tmp[64], out[64];
   int prec, len = 0, i, j = 0, dot = 0;
-  if (isnan(d))
-    return enc_fail(e, "NaN", at);
-  if (isinf(d))
-    return enc_fail(e, d > 0 ? "inf" : "-inf", at);
-  if (d == 0 && signbit(d)) {         /* "-0" would read back as integer 0 */
+  if (isnan(d)) return enc_fail(e, "NaN", at);
+  if (isinf(d)) return enc_fail(e, d > 0 ? "inf" : "-inf", at);
+  if (d == 0 && signbit(d)) { /* "-0" would read back as integer 0 */
     buf_addlit(e->L, e->b, "-0.0");
     return ENC_OK;
   }
   for (prec = 14; prec <= 17; prec++) {
     len = snprintf(tmp, sizeof tmp, "%.*g", prec, (double)d);
-    if (prec == 17 || strtod(tmp, NULL) == (double)d)
-      break;
+    if (prec == 17 || strtod(tmp, NULL) == (double)d) break;
   }
   for (i = 0; i < len; i++) {
     char c = tmp[i];
@@ -356,8 +349,7 @@ static lua_Integer table_seqlen(lua_State *L, int t) {
       lua_pop(L, 1);
       return -1;
     }
-    if (k > max)
-      max = k;
+    if (k > max) max = k;
     n++;
   }
   return max == n ? n : -1;
@@ -374,11 +366,9 @@ static int enc_array(encoder *e, int t, lua_Integer n, const jpath *at) {
     step.up = at;
     step.index = i;
     step.key = 0;
-    if (i > 1)
-      buf_addchar(L, e->b, ',');
+    if (i > 1) buf_addchar(L, e->b, ',');
     lua_rawgeti(L, t, i);
-    if (enc_value(e, lua_gettop(L), &step))
-      return ENC_ERR;
+    if (enc_value(e, lua_gettop(L), &step)) return ENC_ERR;
     lua_pop(L, 1);
   }
   buf_addchar(L, e->b, ']');
@@ -396,16 +386,14 @@ static int enc_object(encoder *e, int t, const jpath *at) {
     step.up = at;
     step.index = 0;
     step.key = 0;
-    if (!first)
-      buf_addchar(L, e->b, ',');
+    if (!first) buf_addchar(L, e->b, ',');
     first = 0;
     switch (lua_type(L, -2)) {
     case LUA_TSTRING: {
       size_t n;
       const char *k = lua_tolstring(L, -2, &n);
       step.key = top - 1;
-      if (enc_string(e, k, n, at, 1))
-        return ENC_ERR;
+      if (enc_string(e, k, n, at, 1)) return ENC_ERR;
       break;
     }
     case LUA_TNUMBER:
@@ -423,8 +411,7 @@ static int enc_object(encoder *e, int t, const jpath *at) {
       return enc_fail(e, lua_tostring(L, -1), at);
     }
     buf_addchar(L, e->b, ':');
-    if (enc_value(e, top, &step))
-      return ENC_ERR;
+    if (enc_value(e, top, &step)) return ENC_ERR;
     lua_pop(L, 1);
   }
   buf_addchar(L, e->b, '}');
@@ -437,14 +424,15 @@ enum { JT_ERR = -1, JT_AUTO, JT_ARRAY, JT_OBJECT };
 static int table_jsontype(encoder *e, int t, const jpath *at) {
   lua_State *L = e->L;
   int jt = JT_AUTO;
-  if (!lua_getmetatable(L, t))
-    return JT_AUTO;
+  if (!lua_getmetatable(L, t)) return JT_AUTO;
   lua_pushliteral(L, "__jsontype");
   lua_rawget(L, -2);
   if (lua_type(L, -1) == LUA_TSTRING) {
     const char *s = lua_tostring(L, -1);
-    if (strcmp(s, "array") == 0) jt = JT_ARRAY;
-    else if (strcmp(s, "object") == 0) jt = JT_OBJECT;
+    if (strcmp(s, "array") == 0)
+      jt = JT_ARRAY;
+    else if (strcmp(s, "object") == 0)
+      jt = JT_OBJECT;
   }
   if (jt == JT_AUTO && !lua_isnil(L, -1)) {
     enc_fail(e, "a __jsontype that is neither \"array\" nor \"object\"", at);
@@ -458,23 +446,22 @@ static int enc_table(encoder *e, int t, const jpath *at) {
   lua_State *L = e->L;
   lua_Integer n = -1;
   int jt;
-  if (e->depth >= JSON_MAX_DEPTH)
-    return enc_fail(e, "table nested too deeply (cycle?)", at);
+  if (e->depth >= JSON_MAX_DEPTH) return enc_fail(e, "table nested too deeply (cycle?)", at);
   luaL_checkstack(L, 6, "chatgpt: cannot encode");
   e->depth++;
-  if ((jt = table_jsontype(e, t, at)) == JT_ERR)
-    return ENC_ERR;
+  if ((jt = table_jsontype(e, t, at)) == JT_ERR) return ENC_ERR;
   if (jt != JT_OBJECT) {
     n = table_seqlen(L, t);
     if (n < 0 && jt == JT_ARRAY)
-      return enc_fail(e, "a table with keys other than 1..n marked "
-                      "__jsontype = \"array\"", at);
+      return enc_fail(e,
+                      "a table with keys other than 1..n marked "
+                      "__jsontype = \"array\"",
+                      at);
     if (n == 0 && jt == JT_AUTO &&
         !(e->keys != 0 && at != NULL && at->key != 0 && is_array_key(e, at->key)))
-      n = -1;                         /* {} unless named as a list */
+      n = -1; /* {} unless named as a list */
   }
-  if ((n >= 0 ? enc_array(e, t, n, at) : enc_object(e, t, at)) != ENC_OK)
-    return ENC_ERR;
+  if ((n >= 0 ? enc_array(e, t, n, at) : enc_object(e, t, at)) != ENC_OK) return ENC_ERR;
   e->depth--;
   return ENC_OK;
 }
@@ -482,9 +469,7 @@ static int enc_table(encoder *e, int t, const jpath *at) {
 static int enc_value(encoder *e, int idx, const jpath *at) {
   lua_State *L = e->L;
   switch (lua_type(L, idx)) {
-  case LUA_TNIL:
-    buf_addlit(L, e->b, "null");
-    return ENC_OK;
+  case LUA_TNIL: buf_addlit(L, e->b, "null"); return ENC_OK;
   case LUA_TBOOLEAN:
     if (lua_toboolean(L, idx))
       buf_addlit(L, e->b, "true");
@@ -502,20 +487,16 @@ static int enc_value(encoder *e, int idx, const jpath *at) {
     const char *s = lua_tolstring(L, idx, &n);
     return enc_string(e, s, n, at, 0);
   }
-  case LUA_TTABLE:
-    return enc_table(e, idx, at);
+  case LUA_TTABLE: return enc_table(e, idx, at);
   case LUA_TLIGHTUSERDATA:
     if (lua_touserdata(L, idx) == NULL) {
       buf_addlit(L, e->b, "null");
       return ENC_OK;
     }
     return enc_fail(e, "a light userdata", at);
-  case LUA_TFUNCTION:
-    return enc_fail(e, "a function", at);
-  case LUA_TTHREAD:
-    return enc_fail(e, "a thread", at);
-  default:
-    return enc_fail(e, "a userdata", at);
+  case LUA_TFUNCTION: return enc_fail(e, "a function", at);
+  case LUA_TTHREAD: return enc_fail(e, "a thread", at);
+  default: return enc_fail(e, "a userdata", at);
   }
 }
 
@@ -532,7 +513,7 @@ int json_encode_value(lua_State *L, int idx, int keys) {
   e.b = &c->encoder;
   if (e.b->alloc == NULL)
     e.b->alloc = lua_getallocf(L, &e.b->ud);
-  else if (e.b->cap > BUF_KEEP)       /* left big by an encode that raised */
+  else if (e.b->cap > BUF_KEEP) /* left big by an encode that raised */
     json_buffer_free(e.b);
   e.b->len = 0;
   lua_pushnil(L);
@@ -544,8 +525,7 @@ int json_encode_value(lua_State *L, int idx, int keys) {
   }
   lua_settop(L, e.err);
   /* after lua_close has closed the context, nothing may stay allocated */
-  if (e.b->cap > BUF_KEEP || c->closed)
-    json_buffer_free(e.b);
+  if (e.b->cap > BUF_KEEP || c->closed) json_buffer_free(e.b);
   e.b->len = 0;
   return ok;
 }
@@ -553,11 +533,9 @@ int json_encode_value(lua_State *L, int idx, int keys) {
 /* core.encode(value [, array_keys]) -> json | nil, why */
 static int json_encode(lua_State *L) {
   luaL_checkany(L, 1);
-  if (!lua_isnoneornil(L, 2))
-    luaL_checktype(L, 2, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  if (json_encode_value(L, 1, lua_isnil(L, 2) ? 0 : 2))
-    return 1;
+  if (json_encode_value(L, 1, lua_isnil(L, 2) ? 0 : 2)) return 1;
   lua_pushnil(L);
   lua_insert(L, -2);
   return 2;
@@ -565,9 +543,7 @@ static int json_encode(lua_State *L) {
 
 static const luaL_Reg json_encode_funcs[] = {
   {"encode", json_encode},
-  {NULL, NULL}
+  {NULL, NULL},
 };
 
-void json_encode_open(lua_State *L) {
-  luaL_setfuncs(L, json_encode_funcs, 0);
-}
+void json_encode_open(lua_State *L) { luaL_setfuncs(L, json_encode_funcs, 0); }

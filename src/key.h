@@ -28,6 +28,6 @@ int key_redact(lua_State *L);
  * (defaults.h) when absent: at the deadline the command is killed
  * (SIGKILL) and key_cmd returns nil, "api_key_cmd: <argv[0]> did not
  * finish within N s". */
-void key_open(lua_State *L);   /* also registers the metatable */
+void key_open(lua_State *L); /* also registers the metatable */
 
 #endif

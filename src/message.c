@@ -5,9 +5,8 @@
 
 #include <lauxlib.h>
 
-static const char *const roles[] = {
-  "system", "developer", "user", "assistant", "tool", "function", NULL
-};
+static const char *const roles[] = {"system", "developer", "user", "assistant",
+                                    "tool",   "function",  NULL};
 
 /* NULL when the message at idx is well formed, else what is wrong with it
  * (a string pushed on the stack), and in *arg the argument of core.message
@@ -26,8 +25,10 @@ static const char *check(lua_State *L, int idx, int *arg) {
   for (role = 0; roles[role]; role++)
     if (strcmp(roles[role], lua_tostring(L, -1)) == 0) break;
   if (!roles[role]) {
-    const char *r = lua_pushfstring(L, "unknown role '%s' (system, developer, user, "
-                                       "assistant or tool)", lua_tostring(L, -1));
+    const char *r = lua_pushfstring(L,
+                                    "unknown role '%s' (system, developer, user, "
+                                    "assistant or tool)",
+                                    lua_tostring(L, -1));
     lua_remove(L, -2);
     return r;
   }
@@ -35,8 +36,8 @@ static const char *check(lua_State *L, int idx, int *arg) {
   *arg = 2;
   t = lua_getfield(L, idx, "content");
   lua_pop(L, 1);
-  if (t == LUA_TNIL || t == LUA_TLIGHTUSERDATA) {   /* nil or the JSON null */
-    if (role == 3) {                                 /* assistant */
+  if (t == LUA_TNIL || t == LUA_TLIGHTUSERDATA) { /* nil or the JSON null */
+    if (role == 3) {                              /* assistant */
       int calls = lua_getfield(L, idx, "tool_calls") != LUA_TNIL;
       calls |= lua_getfield(L, idx, "function_call") != LUA_TNIL;
       calls |= lua_getfield(L, idx, "refusal") != LUA_TNIL;
@@ -49,7 +50,7 @@ static const char *check(lua_State *L, int idx, int *arg) {
   if (t != LUA_TSTRING && t != LUA_TTABLE)
     return lua_pushfstring(L, "content must be a string or a list of parts, got %s",
                            lua_typename(L, t));
-  if (role == 4) {                                   /* tool */
+  if (role == 4) { /* tool */
     *arg = 3;
     t = lua_getfield(L, idx, "tool_call_id");
     lua_pop(L, 1);
@@ -77,7 +78,7 @@ static int message_new(lua_State *L) {
     return fail(L, lua_pushfstring(L, "table expected, got %s", luaL_typename(L, 3)), 3);
   lua_settop(L, 3);
   lua_createtable(L, 0, 4);
-  if (!lua_isnil(L, 3)) {                  /* fields first: role/content win */
+  if (!lua_isnil(L, 3)) { /* fields first: role/content win */
     lua_pushnil(L);
     while (lua_next(L, 3)) {
       lua_pushvalue(L, -2);
@@ -123,9 +124,7 @@ static int message_check_list(lua_State *L) {
 static const luaL_Reg message_funcs[] = {
   {"message", message_new},
   {"check_messages", message_check_list},
-  {NULL, NULL}
+  {NULL, NULL},
 };
 
-void message_open(lua_State *L) {
-  luaL_setfuncs(L, message_funcs, 0);
-}
+void message_open(lua_State *L) { luaL_setfuncs(L, message_funcs, 0); }

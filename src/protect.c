@@ -26,9 +26,7 @@ static int protect_call(lua_State *L) {
 
 static const luaL_Reg protect_funcs[] = {
   {"protect", protect_call},
-  {NULL, NULL}
+  {NULL, NULL},
 };
 
-void protect_open(lua_State *L) {
-  luaL_setfuncs(L, protect_funcs, 0);
-}
+void protect_open(lua_State *L) { luaL_setfuncs(L, protect_funcs, 0); }

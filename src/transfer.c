@@ -47,11 +47,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
   size_t len = size * n;
   t->last_byte = engine_clock();
   t->received += len;
-  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) t->hdrs.len = 0;  /* 1xx, then the real one */
+  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) t->hdrs.len = 0; /* 1xx, then the real one */
   switch (tbuf_add(&t->hdrs, data, len, t->max_header)) {
-    case 0: return len;
-    case 1: t->abort = AB_HEADER; return 0;
-    default: t->abort = AB_NOMEM; return 0;
+  case 0: return len;
+  case 1: t->abort = AB_HEADER; return 0;
+  default: t->abort = AB_NOMEM; return 0;
   }
 }
 
@@ -61,7 +61,7 @@ static int on_event(void *ctx, const sse_event *ev) {
   transfer *t = (transfer *)ctx;
   uint32_t head[2];
   int plain = ev->type_len == 7 && memcmp(ev->type, "message", 7) == 0;
-  if (t->done_seen) return 0;                    /* nothing counts after [DONE] */
+  if (t->done_seen) return 0; /* nothing counts after [DONE] */
   if (plain && ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
     t->done_seen = 1;
     engine_mark_ready(t);
@@ -84,7 +84,10 @@ static int on_event(void *ctx, const sse_event *ev) {
  * before the request goes out: what tells a connect timeout from a total
  * one. */
 static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port) {
-  (void)primary_ip; (void)local_ip; (void)primary_port; (void)local_port;
+  (void)primary_ip;
+  (void)local_ip;
+  (void)primary_port;
+  (void)local_port;
   ((transfer *)ud)->connected = 1;
   return CURL_PREREQFUNC_OK;
 }
@@ -129,10 +132,10 @@ static int decide(transfer *t, const char *data, size_t len) {
 /* Feeds SSE bytes; returns what on_write returns. */
 static size_t feed_sse(transfer *t, const char *data, size_t len) {
   switch (sse_feed(&t->sse, data, len)) {
-    case SSE_OK: return len;
-    case SSE_LIMIT: t->abort = AB_EVENT; return 0;
-    case SSE_STOPPED: return t->abort ? 0 : len;
-    default: t->abort = AB_NOMEM; return 0;
+  case SSE_OK: return len;
+  case SSE_LIMIT: t->abort = AB_EVENT; return 0;
+  case SSE_STOPPED: return t->abort ? 0 : len;
+  default: t->abort = AB_NOMEM; return 0;
   }
 }
 
@@ -150,9 +153,9 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud) {
   }
   if (t->sse_on) return feed_sse(t, data, len);
   switch (tbuf_add(&t->body, data, len, t->max_body)) {
-    case 0: return len;
-    case 1: t->abort = AB_BODY; return 0;
-    default: t->abort = AB_NOMEM; return 0;
+  case 0: return len;
+  case 1: t->abort = AB_BODY; return 0;
+  default: t->abort = AB_NOMEM; return 0;
   }
 }
 
@@ -189,7 +192,7 @@ static int transfer_close(lua_State *L) {
   tbuf_free(&t->events);
   sse_free(&t->sse);
   t->state = ST_CLOSED;
-  lua_pushnil(L);                      /* the endpoint can go now */
+  lua_pushnil(L); /* the endpoint can go now */
   compat_setuservalue(L, 1);
   return 0;
 }
@@ -235,7 +238,7 @@ static int transfer_event(lua_State *L) {
     if (t->state == ST_RUNNING) {
       t->abort = AB_TOTAL;
       engine_finish(t, CURLE_OPERATION_TIMEDOUT);
-    } else if (t->result == CURLE_OK && !t->abort) {  /* a failed transfer keeps its error */
+    } else if (t->result == CURLE_OK && !t->abort) { /* a failed transfer keeps its error */
       t->abort = AB_TOTAL;
       t->result = CURLE_OPERATION_TIMEDOUT;
     }
@@ -249,7 +252,10 @@ static int transfer_event(lua_State *L) {
   memcpy(head, p, sizeof head);
   p += sizeof head;
   lua_pushlstring(L, p + head[0], head[1]);
-  if (head[0]) lua_pushlstring(L, p, head[0]); else lua_pushnil(L);
+  if (head[0])
+    lua_pushlstring(L, p, head[0]);
+  else
+    lua_pushnil(L);
   t->ev_off += sizeof head + head[0] + head[1];
   return 2;
 }
@@ -265,14 +271,14 @@ static const struct {
   const char *kind, *code;
   int retry;
 } aborts[] = {
-  {NULL, NULL, RETRY_NO},                               /* AB_NONE */
-  {"cancelled", "CANCELLED", RETRY_NO},                 /* AB_CANCEL */
-  {"timeout", "IDLE_TIMEOUT", RETRY_FRESH},             /* AB_IDLE */
-  {"timeout", NULL, RETRY_FRESH},                       /* AB_TOTAL: named below */
-  {"limit", "BODY_TOO_LARGE", RETRY_NO},                /* AB_BODY */
-  {"limit", "EVENT_TOO_LARGE", RETRY_NO},               /* AB_EVENT */
-  {"limit", "HEADERS_TOO_LARGE", RETRY_NO},             /* AB_HEADER */
-  {"limit", "OUT_OF_MEMORY", RETRY_NO},                 /* AB_NOMEM */
+  {NULL, NULL, RETRY_NO},                   /* AB_NONE */
+  {"cancelled", "CANCELLED", RETRY_NO},     /* AB_CANCEL */
+  {"timeout", "IDLE_TIMEOUT", RETRY_FRESH}, /* AB_IDLE */
+  {"timeout", NULL, RETRY_FRESH},           /* AB_TOTAL: named below */
+  {"limit", "BODY_TOO_LARGE", RETRY_NO},    /* AB_BODY */
+  {"limit", "EVENT_TOO_LARGE", RETRY_NO},   /* AB_EVENT */
+  {"limit", "HEADERS_TOO_LARGE", RETRY_NO}, /* AB_HEADER */
+  {"limit", "OUT_OF_MEMORY", RETRY_NO},     /* AB_NOMEM */
 };
 
 /* Pushes {kind, code, message, received, retryable} for a transfer that
@@ -290,47 +296,49 @@ static int push_error(lua_State *L, transfer *t) {
     retry = aborts[t->abort].retry;
   }
   switch (t->abort) {
-    case AB_CANCEL: snprintf(msg, sizeof msg, "request cancelled"); break;
-    case AB_IDLE: snprintf(msg, sizeof msg, "no data for %g s (idle_timeout)", t->idle); break;
-    case AB_BODY:
-      snprintf(msg, sizeof msg, "response body over %zu bytes (max_response_bytes)", t->max_body);
-      break;
-    case AB_EVENT:
-      snprintf(msg, sizeof msg, "stream event over %zu bytes (max_event_bytes)", t->sse.max_event);
-      break;
-    case AB_HEADER: snprintf(msg, sizeof msg, "response headers over %zu bytes", t->max_header); break;
-    case AB_NOMEM: snprintf(msg, sizeof msg, "out of memory"); break;
-    case AB_TOTAL:
-      snprintf(msg, sizeof msg, "no complete answer within %g s (timeout)", t->timeout);
-      /* fall through */
-    default:
-      if (t->result == CURLE_OPERATION_TIMEDOUT) {
-        /* named from what happened, not from curl's message: no
-         * connection ready (DNS, TCP or TLS still going) is a connect
-         * timeout, whichever timer fired */
-        kind = "timeout";
-        code = was_connected(t) ? "TOTAL_TIMEOUT" : "CONNECT_TIMEOUT";
-        retry = RETRY_FRESH;
-      } else if ((t->result == CURLE_OUT_OF_MEMORY && !t->body_seen)
+  case AB_CANCEL: snprintf(msg, sizeof msg, "request cancelled"); break;
+  case AB_IDLE: snprintf(msg, sizeof msg, "no data for %g s (idle_timeout)", t->idle); break;
+  case AB_BODY:
+    snprintf(msg, sizeof msg, "response body over %zu bytes (max_response_bytes)", t->max_body);
+    break;
+  case AB_EVENT:
+    snprintf(msg, sizeof msg, "stream event over %zu bytes (max_event_bytes)", t->sse.max_event);
+    break;
+  case AB_HEADER:
+    snprintf(msg, sizeof msg, "response headers over %zu bytes", t->max_header);
+    break;
+  case AB_NOMEM: snprintf(msg, sizeof msg, "out of memory"); break;
+  case AB_TOTAL:
+    snprintf(msg, sizeof msg, "no complete answer within %g s (timeout)", t->timeout);
+    /* fall through */
+  default:
+    if (t->result == CURLE_OPERATION_TIMEDOUT) {
+      /* named from what happened, not from curl's message: no
+       * connection ready (DNS, TCP or TLS still going) is a connect
+       * timeout, whichever timer fired */
+      kind = "timeout";
+      code = was_connected(t) ? "TOTAL_TIMEOUT" : "CONNECT_TIMEOUT";
+      retry = RETRY_FRESH;
+    } else if ((t->result == CURLE_OUT_OF_MEMORY && !t->body_seen)
 #if LIBCURL_VERSION_NUM >= 0x080600
-                 || t->result == CURLE_TOO_LARGE
+               || t->result == CURLE_TOO_LARGE
 #endif
-      ) {
-        /* curl refuses a header line over 100 KiB with this code (later
-         * versions: CURLE_TOO_LARGE), before any body byte */
-        kind = "limit";
-        code = "HEADERS_TOO_LARGE";
-        retry = RETRY_NO;
-        if (t->result == CURLE_OUT_OF_MEMORY)
-          snprintf(msg, sizeof msg, "response header line over libcurl's limit (100 KiB)");
-      } else {
-        const curl_error *e = curl_error_find(t->result);
-        kind = e ? e->kind : "network";
-        code = e ? e->name : NULL;
-        retry = e ? e->retry : RETRY_NO;
-      }
+    ) {
+      /* curl refuses a header line over 100 KiB with this code (later
+       * versions: CURLE_TOO_LARGE), before any body byte */
+      kind = "limit";
+      code = "HEADERS_TOO_LARGE";
+      retry = RETRY_NO;
+      if (t->result == CURLE_OUT_OF_MEMORY)
+        snprintf(msg, sizeof msg, "response header line over libcurl's limit (100 KiB)");
+    } else {
+      const curl_error *e = curl_error_find(t->result);
+      kind = e ? e->kind : "network";
+      code = e ? e->name : NULL;
+      retry = e ? e->retry : RETRY_NO;
+    }
   }
-  if (code == NULL) {                     /* not in the list */
+  if (code == NULL) { /* not in the list */
     char name[32];
     snprintf(name, sizeof name, "CURLE_%d", (int)t->result);
     curl_error_push(L, kind, name, msg, t->received > 0, 0);
@@ -353,9 +361,13 @@ static int transfer_response(lua_State *L) {
   curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &ver);
   lua_pushinteger(L, code);
   lua_pushlstring(L, t->hdrs.p ? t->hdrs.p : "", t->hdrs.len);
-  if (t->sse_on) lua_pushnil(L);
-  else lua_pushlstring(L, t->body.p ? t->body.p : "", t->body.len);
-  lua_pushstring(L, ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
+  if (t->sse_on)
+    lua_pushnil(L);
+  else
+    lua_pushlstring(L, t->body.p ? t->body.p : "", t->body.len);
+  lua_pushstring(L, ver == CURL_HTTP_VERSION_2_0   ? "2"
+                    : ver == CURL_HTTP_VERSION_1_0 ? "1.0"
+                                                   : "1.1");
   return 4 + push_error(L, t);
 }
 
@@ -385,13 +397,13 @@ static int transfer_new(lua_State *L) {
   luaL_argcheck(L, isfinite(timeout) && timeout > 0, 3, "timeout must be a finite number > 0");
   luaL_argcheck(L, isfinite(idle) && idle >= 0, 4,
                 "idle_timeout must be a finite number >= 0 (0: none)");
-  lua_settop(L, 4);                       /* the body stays on the stack */
+  lua_settop(L, 4); /* the body stays on the stack */
   t = (transfer *)compat_newuserdata(L, sizeof(transfer), 1);
   memset(t, 0, sizeof *t);
-  t->state = ST_CLOSED;                   /* closed until fully built */
+  t->state = ST_CLOSED; /* closed until fully built */
   luaL_setmetatable(L, TRANSFER_TYPE);
   lua_pushvalue(L, 1);
-  compat_setuservalue(L, 5);              /* keeps the endpoint alive */
+  compat_setuservalue(L, 5); /* keeps the endpoint alive */
   t->endpoint = ep;
   t->stream = ep->stream;
   t->idle = idle;
@@ -399,7 +411,8 @@ static int transfer_new(lua_State *L) {
   t->max_body = ep->max_body;
   t->max_header = ep->max_header;
   sse_init(&t->sse, ep->max_event, on_event, t);
-  if ((c = endpoint_take(ep, &fresh)) == NULL) return luaL_error(L, "chatgpt: curl_easy_init failed");
+  if ((c = endpoint_take(ep, &fresh)) == NULL)
+    return luaL_error(L, "chatgpt: curl_easy_init failed");
   t->easy = c;
   t->state = ST_IDLE;
   if (fresh) {
@@ -428,6 +441,7 @@ static int transfer_new(lua_State *L) {
   return 1;
 }
 
+/* clang-format off */
 static const luaL_Reg transfer_methods[] = {
   {"start", transfer_start},
   {"cancel", transfer_cancel},
@@ -436,19 +450,20 @@ static const luaL_Reg transfer_methods[] = {
   {"response", transfer_response},
   {"stream_done", transfer_stream_done},
   {"state", transfer_state},
-  {NULL, NULL}
+  {NULL, NULL},
 };
+/* clang-format on */
 
 static const luaL_Reg transfer_meta[] = {
   {"__gc", transfer_close},
   {"__close", transfer_close},
   {"__index", NULL},
-  {NULL, NULL}
+  {NULL, NULL},
 };
 
 static const luaL_Reg transfer_funcs[] = {
   {"transfer", transfer_new},
-  {NULL, NULL}
+  {NULL, NULL},
 };
 
 void transfer_open(lua_State *L) {

@@ -28,11 +28,14 @@ enum { ST_IDLE, ST_RUNNING, ST_DONE, ST_CLOSED };
 /* Why we ended it, when we did (else curl's result says it). */
 enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_TOTAL, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM };
 
-typedef struct tbuf { char *p; size_t len, cap; } tbuf;
+typedef struct tbuf {
+  char *p;
+  size_t len, cap;
+} tbuf;
 
 typedef struct transfer {
-  CURL *easy;                   /* lent by the endpoint until closed */
-  endpoint *endpoint;           /* kept alive by the user value */
+  CURL *easy;         /* lent by the endpoint until closed */
+  endpoint *endpoint; /* kept alive by the user value */
   /* the engine's: its lists, and the deadlines it keeps */
   engine *eng;                  /* NULL once the engine is gone */
   struct transfer *prev, *next; /* the engine's live list */
@@ -40,18 +43,18 @@ typedef struct transfer {
   int in_ready;
   int state, abort;
   CURLcode result;
-  double idle, last_byte;       /* idle_timeout (0: none), time of the last byte */
-  double timeout, deadline;     /* deadline: this attempt's start + timeout */
+  double idle, last_byte;   /* idle_timeout (0: none), time of the last byte */
+  double timeout, deadline; /* deadline: this attempt's start + timeout */
   /* transfer.c's */
-  int stream;                   /* the caller asked for SSE */
+  int stream; /* the caller asked for SSE */
   int decided, sse_on, done_seen;
-  int body_seen;                /* a body byte came (this attempt) */
-  int connected;                /* a connection, TLS included, was ready */
+  int body_seen; /* a body byte came (this attempt) */
+  int connected; /* a connection, TLS included, was ready */
   tbuf body, hdrs, events;
   size_t ev_off;
   size_t max_body, max_header;
   sse_parser sse;
-  size_t received;              /* header + body bytes */
+  size_t received; /* header + body bytes */
   char errbuf[CURL_ERROR_SIZE];
 } transfer;
 
