@@ -233,6 +233,26 @@ describe("numbers given to the engine", function()
   end)
 end)
 
+describe("the state's context at lua_close", function()
+  it("frees transfers in flight made before and after it, in either order, and exits cleanly", function()
+    local out = T.run("", ([[
+      local core = require "chatgpt.core"
+      local o = core.origin { url = %q, auth = "none" }
+      local ep = core.endpoint { origin = o, path = "/chat/completions", method = "POST" }
+      local body = '{"model":"m","messages":[{"role":"user","content":"x"}]}'
+      local a = core.transfer(ep, body)       -- before the context: collected after it
+      a:start()                               -- the context (and the engine) is made here
+      local b = core.transfer(ep, body)       -- after it: collected before it
+      b:start()
+      assert(core.encode({ small = "x" }))   -- the encoder's buffer, kept for the next
+      core.poll(0)
+      print(a:state(), b:state(), core.running())
+      os.exit(0, true)                        -- lua_close, both still running
+    ]]):format(fake.base_url()))
+    assert.equal("running\trunning\t2\n", out)
+  end)
+end)
+
 describe("error tables of the C core (curl_errors.h)", function()
   before_each(fake.reset)
 
