@@ -9,8 +9,8 @@ local Request = require "chatgpt.request"
 local encode, check_messages = core.encode, core.check_messages
 local argerror = args.error
 
-local error, io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type =
-      error, io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type
+local error, io, ipairs, math, os, pairs, setmetatable, string, table, tostring, type =
+      error, io, ipairs, math, os, pairs, setmetatable, string, table, tostring, type
 
 local M = {}
 
