@@ -1,10 +1,10 @@
 /* JSON encoder for Lua values: see json.h for the rules.
  *
- * A value with no JSON form is not raised: the failure builds its message
- * (path included) into a stack slot reserved for it and returns ENC_ERR up
- * the recursion, as the decoder does, so core.encode can return nil, why
- * without a protected call. Only memory errors raise; the output buffer is
- * the state's (context.h), so they leak nothing. */
+ * A value with no JSON form is not raised: the failure pushes its message
+ * (path included) and returns ENC_ERR up the recursion, which leaves it on
+ * top of the stack, as the decoder does, so core.encode can return nil,
+ * why without a protected call. Only memory errors raise; the output
+ * buffer is the state's (context.h), so they leak nothing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +40,6 @@ typedef struct {
   json_buffer *b;
   int depth;
   int keys; /* stack index of the array_keys set, or 0 */
-  int err;  /* stack slot that receives a refusal */
 } encoder;
 
 void json_buffer_free(json_buffer *b) {
@@ -199,13 +198,13 @@ static void push_path(lua_State *L, const jpath *p) {
   luaL_pushresult(&B);
 }
 
-/* Records "cannot encode: <what> at <path>" and returns ENC_ERR. */
+/* Pushes "cannot encode: <what> at <path>" and returns ENC_ERR: every
+ * caller returns at once, so the reason stays on top of the stack. */
 static int enc_fail(encoder *e, const char *what, const jpath *at) {
   lua_State *L = e->L;
   luaL_checkstack(L, 8, "chatgpt: cannot encode");
   push_path(L, at);
   lua_pushfstring(L, "cannot encode: %s at %s", what, lua_tostring(L, -1));
-  lua_replace(L, e->err);
   return ENC_ERR;
 }
 
@@ -240,7 +239,6 @@ static JSON_NOINLINE int enc_bad_utf8(encoder *e, const jpath *at, int iskey, si
   push_path(L, at);
   lua_pushfstring(L, "cannot encode: invalid UTF-8 in %s (byte %I)", lua_tostring(L, -1),
                   (lua_Integer)(i + 1));
-  lua_replace(L, e->err);
   return ENC_ERR;
 }
 
@@ -503,7 +501,7 @@ static int enc_value(encoder *e, int idx, const jpath *at) {
 int json_encode_value(lua_State *L, int idx, int keys) {
   encoder e;
   context *c;
-  int ok;
+  int ok, base = lua_gettop(L);
   idx = lua_absindex(L, idx);
   e.keys = keys != 0 ? lua_absindex(L, keys) : 0;
   luaL_checkstack(L, 8, "chatgpt: cannot encode");
@@ -516,14 +514,12 @@ int json_encode_value(lua_State *L, int idx, int keys) {
   else if (e.b->cap > BUF_KEEP) /* left big by an encode that raised */
     json_buffer_free(e.b);
   e.b->len = 0;
-  lua_pushnil(L);
-  e.err = lua_gettop(L);
-  ok = enc_value(&e, idx, NULL) == ENC_OK;
-  if (ok) {
-    lua_pushlstring(L, e.b->p != NULL ? e.b->p : "", e.b->len);
-    lua_replace(L, e.err);
+  if ((ok = enc_value(&e, idx, NULL) == ENC_OK)) {
+    lua_pushlstring(L, e.b->p != NULL ? e.b->p : "", e.b->len); /* the stack is as it was */
+  } else {
+    lua_replace(L, base + 1); /* the reason, on top, above what the failed path left */
+    lua_settop(L, base + 1);
   }
-  lua_settop(L, e.err);
   /* after lua_close has closed the context, nothing may stay allocated */
   if (e.b->cap > BUF_KEEP || c->closed) json_buffer_free(e.b);
   e.b->len = 0;
@@ -532,10 +528,10 @@ int json_encode_value(lua_State *L, int idx, int keys) {
 
 /* core.encode(value [, array_keys]) -> json | nil, why */
 static int json_encode(lua_State *L) {
+  int keys = lua_type(L, 2);
   luaL_checkany(L, 1);
-  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
-  lua_settop(L, 2);
-  if (json_encode_value(L, 1, lua_isnil(L, 2) ? 0 : 2)) return 1;
+  if (keys != LUA_TNONE && keys != LUA_TNIL) luaL_checktype(L, 2, LUA_TTABLE);
+  if (json_encode_value(L, 1, keys == LUA_TTABLE ? 2 : 0)) return 1;
   lua_pushnil(L);
   lua_insert(L, -2);
   return 2;
