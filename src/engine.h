@@ -23,7 +23,8 @@ typedef struct engine {
  * closed it. */
 engine *engine_get(lua_State *L);
 
-/* Puts t (its easy handle set) into the multi and the live list. */
+/* Puts t (its easy handle set) into the multi and the live list, and holds
+ * the userdata at idx for poll to hand back (weakly: dropping it cancels). */
 CURLMcode engine_add(lua_State *L, engine *e, struct transfer *t, int idx);
 /* Takes a running t out of the multi with this result, and marks it ready. */
 void engine_finish(struct transfer *t, CURLcode code);
