@@ -33,9 +33,10 @@ build = {
   modules = {
     ["chatgpt.core"] = {
       sources = {
-        "src/core.c", "src/engine.c", "src/json.c", "src/key.c",
-        "src/headers.c", "src/origin.c", "src/protect.c", "src/request.c",
-        "src/spec.c", "src/sse.c",
+        "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
+        "src/engine.c", "src/headers.c", "src/json_decode.c", "src/json_encode.c",
+        "src/key.c", "src/message.c", "src/origin.c", "src/protect.c", "src/sse.c",
+        "src/transfer.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(CURL_INCDIR)" },

@@ -91,6 +91,19 @@ describe("client:chat", function()
     assert.truthy(fake.last().body:find('"tools":[]', 1, true))
   end)
 
+  it("sends an empty table as [] under each list field of the API, and as {} elsewhere", function()
+    local lists = { "functions", "tool_calls", "content", "required", "enum", "anyOf", "allOf",
+                    "oneOf", "prefixItems", "input", "prompt", "modalities", "annotations" }
+    local params = { metadata = {} }
+    for _, k in ipairs(lists) do params[k] = {} end
+    T.new():chat("a", params)
+    local body = fake.last().body
+    for _, k in ipairs(lists) do
+      assert.truthy(body:find('"' .. k .. '":[]', 1, true), k)
+    end
+    assert.truthy(body:find('"metadata":{}', 1, true))
+  end)
+
   it("sends logit_bias with integer token ids as an object", function()
     T.new():chat("a", { logit_bias = { [50256] = -100 } })
     assert.truthy(fake.last().body:find('"logit_bias":{"50256":-100}', 1, true))
@@ -144,6 +157,46 @@ describe("client:chat", function()
     assert.truthy(err:find("unknown role 'bot'"))
   end)
 
+  it("chatgpt.message and the role helpers raise at the caller's line, in their own name", function()
+    local function err_of(f)
+      local ok, err = pcall(f)
+      assert.is_false(ok)
+      assert.truthy(err:find("^[^:]*client_spec.lua:%d+: "), err)
+      return err:gsub("^[^:]*client_spec.lua:%d+: ", "")
+    end
+    assert.equal("bad argument #1 to 'message' (unknown role 'bot' (system, developer, user, "
+                 .. "assistant or tool))", err_of(function() chatgpt.message("bot", "x") end))
+    assert.equal("bad argument #1 to 'message' (string expected, got nil)",
+                 err_of(function() chatgpt.message(nil, "x") end))
+    assert.equal("bad argument #2 to 'message' (user message without content)",
+                 err_of(function() chatgpt.message("user") end))
+    assert.equal("bad argument #3 to 'message' (table expected, got number)",
+                 err_of(function() chatgpt.message("user", "x", 5) end))
+    assert.equal("bad argument #2 to 'user' (table expected, got number)",
+                 err_of(function() chatgpt.user("x", 5) end))
+  end)
+
+  it("core.message returns nil, why and the argument at fault, and raises nothing", function()
+    local core = require "chatgpt.core"
+    local cases = {
+      { { "bot", "x" }, 1, "unknown role 'bot'" },
+      { { 5, "x" }, 1, "string expected, got number" },
+      { { "user", nil }, 2, "user message without content" },
+      { { "user", 5 }, 2, "content must be a string or a list of parts, got number" },
+      { { "user", "x", "f" }, 3, "table expected, got string" },
+      { { "tool", "x" }, 3, "tool message without tool_call_id" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, m, why, n = pcall(core.message, c[1][1], c[1][2], c[1][3])
+      assert.is_true(ok, tostring(m))
+      assert.is_nil(m)
+      assert.truthy(why:find(c[3], 1, true), why)
+      assert.equal(c[2], n, why)
+    end
+    assert.same({ role = "tool", content = "x", tool_call_id = "1" },
+                core.message("tool", "x", { tool_call_id = "1", role = "user" }))
+  end)
+
   it("raises at the caller's line on bad arguments", function()
     local c = T.new()
     local ok, err = pcall(function() c:chat(42) end)
@@ -152,6 +205,10 @@ describe("client:chat", function()
     ok, err = pcall(function() c:chat("x", "not a table") end)
     assert.is_false(ok)
     assert.truthy(err:find("bad argument #2 to 'chat' (params: table expected, got string)", 1, true))
+    ok, err = pcall(function() c:chat("x", { tools = { { handler = print } } }) end)
+    assert.is_false(ok)
+    assert.truthy(err:find("^[^:]*client_spec.lua:%d+: bad argument #2 to 'chat' %(cannot encode: "
+                           .. "a function at tools%[1%]%.handler%)$"), err)
   end)
 
   it("raises on an empty message list", function()

@@ -192,23 +192,23 @@ describe("numbers given to the engine", function()
 
   local function spec()
     local origin = core.origin { url = fake.base_url(), auth = "none" }
-    return core.spec { origin = origin, path = "/chat/completions", method = "POST" }
+    return core.endpoint { origin = origin, path = "/chat/completions", method = "POST" }
   end
 
-  it("core.request raises an argument error for a timeout that is not finite and > 0", function()
+  it("core.transfer raises an argument error for a timeout that is not finite and > 0", function()
     local s = spec()
     for _, t in ipairs { 0, -1, 0 / 0, math.huge, -math.huge } do
-      local ok, err = pcall(core.request, s, "{}", t, 60)
+      local ok, err = pcall(core.transfer, s, "{}", t, 60)
       assert.is_false(ok)
-      assert.truthy(tostring(err):find("bad argument #3 to '[%w.]*request' %(timeout"), err)
+      assert.truthy(tostring(err):find("bad argument #3 to '[%w.]*transfer' %(timeout"), err)
     end
     for _, t in ipairs { -1, 0 / 0, math.huge } do
-      local ok, err = pcall(core.request, s, "{}", 10, t)
+      local ok, err = pcall(core.transfer, s, "{}", 10, t)
       assert.is_false(ok)
-      assert.truthy(tostring(err):find("bad argument #4 to '[%w.]*request' %(idle_timeout"), err)
+      assert.truthy(tostring(err):find("bad argument #4 to '[%w.]*transfer' %(idle_timeout"), err)
     end
-    core.request(s, "{}", 1e300, 0):close()
-    core.request(s, "{}", 1e-9, 1e300):close()
+    core.transfer(s, "{}", 1e300, 0):close()
+    core.transfer(s, "{}", 1e-9, 1e300):close()
   end)
 
   it("core.poll raises an argument error for seconds that are not finite and >= 0", function()
@@ -230,5 +230,130 @@ describe("numbers given to the engine", function()
     end
     assert.is_string((req:result()))
     assert.truthy(polls < 30, polls .. " polls")
+  end)
+end)
+
+describe("the state's context at lua_close", function()
+  it("frees transfers in flight made before and after it, in either order, and exits cleanly", function()
+    local out = T.run("", ([[
+      local core = require "chatgpt.core"
+      local o = core.origin { url = %q, auth = "none" }
+      local ep = core.endpoint { origin = o, path = "/chat/completions", method = "POST" }
+      local body = '{"model":"m","messages":[{"role":"user","content":"x"}]}'
+      local a = core.transfer(ep, body)       -- before the context: collected after it
+      a:start()                               -- the context (and the engine) is made here
+      local b = core.transfer(ep, body)       -- after it: collected before it
+      b:start()
+      assert(core.encode({ small = "x" }))   -- the encoder's buffer, kept for the next
+      core.poll(0)
+      print(a:state(), b:state(), core.running())
+      os.exit(0, true)                        -- lua_close, both still running
+    ]]):format(fake.base_url()))
+    assert.equal("running\trunning\t2\n", out)
+  end)
+end)
+
+describe("error tables of the C core (curl_errors.h)", function()
+  before_each(fake.reset)
+
+  -- One transfer at the core level; returns its error table (or nil).
+  local function run(reply, opts)
+    opts = opts or {}
+    if reply then fake.script(reply) end
+    local origin = core.origin { url = opts.url or fake.base_url(), auth = "none" }
+    local ep = core.endpoint { origin = origin, path = "/chat/completions", method = "POST",
+                               max_body = opts.max_body }
+    local t = core.transfer(ep, '{"model":"m","messages":[]}', opts.timeout or 10,
+                            opts.idle_timeout or 0)
+    t:start()
+    local t0 = core.now()
+    while t:state() == "running" and core.now() - t0 < 10 * SLOW do
+      if opts.cancel_after and core.now() - t0 > opts.cancel_after then t:cancel() end
+      core.poll(0.05)
+    end
+    local err = select(5, t:response())
+    t:close()
+    return err
+  end
+
+  local function check(err, kind, code, retryable, received)
+    assert.is_table(err)
+    assert.equal(kind, err.kind)
+    if code:sub(1, 1) == "^" then
+      assert.truthy(err.code:find(code), err.code)
+    else
+      assert.equal(code, err.code)
+    end
+    assert.equal(retryable, err.retryable, err.code)
+    assert.equal(received, err.received, err.code)
+    assert.is_string(err.message)
+  end
+
+  it("says whether a retry can help: yes for a connection refused or cut", function()
+    check(run(nil, { url = "http://127.0.0.1:1/v1" }), "network", "COULDNT_CONNECT", true, false)
+    check(run { drop_after = 60 }, "network", "^[A-Z_]+$", true, true)
+  end)
+
+  it("retries a timeout only when no byte came, and never a limit or a cancel", function()
+    check(run({ stall = 3 }, { timeout = 0.3 }), "timeout", "TOTAL_TIMEOUT", true, false)
+    check(run({ stall_after_headers = 3 }, { timeout = 0.3 }), "timeout", "TOTAL_TIMEOUT", false, true)
+    check(run({ stall_after_headers = 3 }, { idle_timeout = 0.3 }), "timeout", "IDLE_TIMEOUT", false, true)
+    check(run({ stall = 3 }, { idle_timeout = 0.3 }), "timeout", "IDLE_TIMEOUT", true, false)
+    check(run({}, { max_body = 10 }), "limit", "BODY_TOO_LARGE", false, true)
+    check(run({ delay = 1 }, { cancel_after = 0.1 }), "cancelled", "CANCELLED", false, false)
+  end)
+
+  it("core.curl_error gives the table of a code: its name, kind and whether to retry", function()
+    check(core.curl_error(7), "network", "COULDNT_CONNECT", true, false)
+    check(core.curl_error(28), "timeout", "OPERATION_TIMEDOUT", true, false)
+    check(core.curl_error(60), "network", "PEER_FAILED_VERIFICATION", false, false)
+    check(core.curl_error(77), "network", "SSL_CACERT_BADFILE", false, false)
+    check(core.curl_error(27), "limit", "OUT_OF_MEMORY", false, false)
+  end)
+
+  it("gives a code outside the list as CURLE_<n>, not retryable (it was retried)", function()
+    check(core.curl_error(9), "network", "CURLE_9", false, false)      -- REMOTE_ACCESS_DENIED (FTP)
+    check(core.curl_error(9999), "network", "CURLE_9999", false, false)
+  end)
+
+  it("names every code of the list once", function()
+    local seen, listed = {}, 0
+    for n = 1, 120 do
+      local e = core.curl_error(n)
+      if e.code ~= "CURLE_" .. n then
+        listed = listed + 1
+        assert.is_nil(seen[e.code], e.code)
+        seen[e.code] = true
+        assert.truthy(e.kind == "network" or e.kind == "timeout" or e.kind == "limit", e.kind)
+        assert.is_boolean(e.retryable)
+      end
+    end
+    assert.truthy(listed >= 50, listed)
+  end)
+end)
+
+describe("core.defaults and core._VERSION", function()
+  it("hand the Lua side the version and every default, from defaults.h", function()
+    assert.equal("0.1.0", core._VERSION)
+    assert.same({
+      timeout = 600, connect_timeout = 10, idle_timeout = 60, max_retries = 2,
+      max_response_bytes = 64 * 1024 * 1024, max_event_bytes = 8 * 1024 * 1024,
+      max_header_bytes = 256 * 1024, max_host_connections = 256, max_total_connections = 0,
+      key_cmd_timeout = 10, user_agent = "lua-chatgpt/0.1.0",
+    }, core.defaults)
+    local _, def = core.configure()
+    assert.equal(core.defaults.max_host_connections, def.max_host_connections)
+    assert.equal(core.defaults.max_total_connections, def.max_total_connections)
+  end)
+
+  it("an endpoint without user_agent sends the default one", function()
+    fake.reset()
+    local origin = core.origin { url = fake.base_url(), auth = "none" }
+    local t = core.transfer(core.endpoint { origin = origin, path = "/models", method = "GET" })
+    t:start()
+    while t:state() == "running" do core.poll(0.05) end
+    assert.equal(200, (t:response()))
+    t:close()
+    assert.equal("lua-chatgpt/0.1.0", fake.last().header["user-agent"])
   end)
 end)

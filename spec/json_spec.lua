@@ -1,4 +1,5 @@
--- JSON codec of the C core (src/json.c): core.encode / core.decode.
+-- JSON codec of the C core (src/json_encode.c, src/json_decode.c):
+-- core.encode / core.decode.
 local core = require "chatgpt.core"
 local cjson = require "cjson"
 
@@ -8,10 +9,13 @@ local null = cjson.null
 -- bit-exact comparison of two floats
 local function bits(x) return string.pack("<d", x) end
 
-local function raises(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
+-- encode's refusal: nil and why, never an error
+local function refused(v, keys)
+  local ok, json, why = pcall(encode, v, keys)
+  assert.is_true(ok, "encode raised: " .. tostring(json))
+  assert.is_nil(json, "expected a refusal")
+  assert.is_string(why)
+  return why
 end
 
 local function contains(s, part)
@@ -137,20 +141,27 @@ describe("core.encode", function()
       assert.are.equal(2, decode(s).temperature)
     end)
 
-    it("raises on NaN, inf and -inf, naming the field", function()
-      contains(raises(encode, { temperature = 0 / 0 }), "NaN at temperature")
-      contains(raises(encode, { top_p = math.huge }), "inf at top_p")
-      contains(raises(encode, { { x = -math.huge } }), "-inf at [1].x")
+    it("refuses NaN, inf and -inf, naming the field", function()
+      contains(refused({ temperature = 0 / 0 }), "NaN at temperature")
+      contains(refused({ top_p = math.huge }), "inf at top_p")
+      contains(refused({ { x = -math.huge } }), "-inf at [1].x")
     end)
   end)
 
   describe("tables", function()
-    it("sends an empty tools = {} as [] (and every key in json_array_keys)", function()
-      for _, k in ipairs({ "messages", "tools", "functions", "stop", "tool_calls", "content",
-                           "required", "enum", "anyOf", "allOf", "oneOf", "prefixItems",
-                           "input", "prompt", "modalities", "annotations" }) do
-        assert.are.equal('{"' .. k .. '":[]}', encode({ [k] = {} }))
-      end
+    it("sends an empty table as [] under a key of the caller's array_keys set, else as {}", function()
+      assert.are.equal('{"tools":[]}', encode({ tools = {} }, { tools = true }))
+      assert.are.equal('{"tools":{}}', encode({ tools = {} }))           -- the codec knows no names
+      assert.are.equal('{"tools":{}}', encode({ tools = {} }, { tools = false }))
+      assert.are.equal('{"x":{"list":[]}}', encode({ x = { list = {} } }, { list = true }))
+      assert.are.equal('{"list":[1]}', encode({ list = { 1 } }, { list = true }))
+      assert.are.equal('{"tools":{"a":1}}', encode({ tools = { a = 1 } }, { tools = true }))
+    end)
+
+    it("reads the array_keys set raw, and raises when it is not a table", function()
+      local keys = setmetatable({}, { __index = function() error("consulted") end })
+      assert.are.equal('{"tools":{}}', encode({ tools = {} }, keys))
+      assert.has_error(function() encode({}, "tools") end)
     end)
 
     it("sends an empty table under other keys (properties, items, type) as {}", function()
@@ -179,13 +190,14 @@ describe("core.encode", function()
       local obj = setmetatable({ "a", "b" }, { __jsontype = "object" })
       local back = decode(encode(obj))
       assert.are.same({ ["1"] = "a", ["2"] = "b" }, back)
-      assert.are.equal('{"tools":{}}', encode({ tools = setmetatable({}, { __jsontype = "object" }) }))
+      assert.are.equal('{"tools":{}}', encode({ tools = setmetatable({}, { __jsontype = "object" }) },
+                                              { tools = true }))
     end)
 
-    it("raises when __jsontype = 'array' marks a table with holes or named keys", function()
+    it("refuses a table with holes or named keys marked __jsontype = 'array'", function()
       local t = setmetatable({ [1] = 1, [3] = 3 }, { __jsontype = "array" })
-      contains(raises(encode, { stop = t }), "at stop")
-      contains(raises(encode, { x = setmetatable({}, { __jsontype = "list" }) }), "__jsontype")
+      contains(refused({ stop = t }), "at stop")
+      contains(refused({ x = setmetatable({}, { __jsontype = "list" }) }), "__jsontype")
     end)
 
     it("sends logit_bias = {[50256] = -100} with the key as a string", function()
@@ -204,46 +216,46 @@ describe("core.encode", function()
       assert.are.same({ ["0"] = "a", ["-1"] = "b" }, decode(encode({ [0] = "a", [-1] = "b" })))
     end)
 
-    it("raises on boolean, float and table keys, naming where", function()
-      contains(raises(encode, { a = { [true] = 1 } }), "a boolean key at a")
-      contains(raises(encode, { b = { [1.5] = 1 } }), "non-integer number key at b")
-      contains(raises(encode, { { [{}] = 1 } }), "a table key at [1]")
+    it("refuses boolean, float and table keys, naming where", function()
+      contains(refused({ a = { [true] = 1 } }), "a boolean key at a")
+      contains(refused({ b = { [1.5] = 1 } }), "non-integer number key at b")
+      contains(refused({ { [{}] = 1 } }), "a table key at [1]")
     end)
 
-    it("raises on a function, naming tools[1].handler", function()
-      assert.are.equal("chatgpt: cannot encode: a function at tools[1].handler",
-        raises(encode, { tools = { { handler = print } } }))
+    it("returns nil, 'cannot encode: a function at tools[1].handler' and raises nothing", function()
+      assert.are.equal("cannot encode: a function at tools[1].handler",
+        refused({ tools = { { handler = print } } }))
     end)
 
-    it("raises on userdata, threads and non-null light userdata", function()
-      contains(raises(encode, { f = io.stdout }), "a userdata at f")
-      contains(raises(encode, { co = coroutine.create(print) }), "a thread at co")
-      contains(raises(encode, print), "a function at (top level)")
+    it("refuses userdata, threads and non-null light userdata", function()
+      contains(refused({ f = io.stdout }), "a userdata at f")
+      contains(refused({ co = coroutine.create(print) }), "a thread at co")
+      contains(refused(print), "a function at (top level)")
     end)
 
     it("quotes odd keys in the error path", function()
-      contains(raises(encode, { ["my key"] = { print } }), '["my key"][1]')
+      contains(refused({ ["my key"] = { print } }), '["my key"][1]')
     end)
 
     it("encodes 1000 nested tables and refuses 1001", function()
       local ok = encode(nested(1000))
       assert.are.equal(999 * 2 + 2, #ok)  -- [[...[{}]...]]
-      contains(raises(encode, nested(1001)), "nested too deeply")
+      contains(refused(nested(1001)), "nested too deeply")
     end)
 
-    it("raises on a self-referencing table instead of crashing", function()
+    it("refuses a self-referencing table instead of crashing", function()
       local t = { role = "user" }
       t.self = t
-      local msg = raises(encode, { messages = { t } })
-      contains(msg, "chatgpt: cannot encode: table nested too deeply (cycle?) at messages[1].self.self")
+      local msg = refused({ messages = { t } })
+      contains(msg, "cannot encode: table nested too deeply (cycle?) at messages[1].self.self")
       contains(msg, "[...]")
     end)
 
-    it("frees its buffer when it raises (memory returns after a collect)", function()
+    it("frees its buffer when it refuses (memory returns after a collect)", function()
       local big = { ("x"):rep(100000), print }  -- fails after 100 KB
       collectgarbage(); collectgarbage()
       local before = collectgarbage("count")
-      for _ = 1, 200 do pcall(encode, big) end
+      for _ = 1, 200 do assert.is_nil((encode(big))) end
       collectgarbage(); collectgarbage()
       assert.is_true(collectgarbage("count") - before < 1024)  -- KB, vs 20 MB written
     end)
@@ -271,42 +283,42 @@ describe("core.encode", function()
       assert.are.equal(s, decode(encode({ s }))[1])
     end)
 
-    it("raises on invalid UTF-8 naming the path and byte: messages[2].content (byte 3)", function()
-      assert.are.equal("chatgpt: cannot encode: invalid UTF-8 in messages[2].content (byte 3)",
-        raises(encode, { messages = { { content = "ok" }, { content = "ab\128c" } } }))
+    it("refuses invalid UTF-8 naming the path and byte: messages[2].content (byte 3)", function()
+      assert.are.equal("cannot encode: invalid UTF-8 in messages[2].content (byte 3)",
+        refused({ messages = { { content = "ok" }, { content = "ab\128c" } } }))
     end)
 
     it("refuses a lone continuation byte", function()
-      contains(raises(encode, { s = "\x80" }), "invalid UTF-8 in s (byte 1)")
+      contains(refused({ s = "\x80" }), "invalid UTF-8 in s (byte 1)")
     end)
 
     it("refuses a truncated sequence", function()
-      contains(raises(encode, { s = "ab\xE2\x82" }), "(byte 3)")
-      contains(raises(encode, { s = "\xF0\x9F\x98" }), "(byte 1)")
-      contains(raises(encode, { s = "\xC3x" }), "(byte 1)")
+      contains(refused({ s = "ab\xE2\x82" }), "(byte 3)")
+      contains(refused({ s = "\xF0\x9F\x98" }), "(byte 1)")
+      contains(refused({ s = "\xC3x" }), "(byte 1)")
     end)
 
     it("refuses overlong forms (C0 80, E0 80 80, F0 80 80 80)", function()
       for _, s in ipairs({ "\xC0\x80", "\xC1\xBF", "\xE0\x80\x80", "\xE0\x9F\xBF", "\xF0\x80\x80\x80", "\xF0\x8F\xBF\xBF" }) do
-        contains(raises(encode, { s = s }), "invalid UTF-8")
+        contains(refused({ s = s }), "invalid UTF-8")
       end
     end)
 
     it("refuses UTF-16 surrogates encoded in UTF-8 (ED A0 80 .. ED BF BF)", function()
-      contains(raises(encode, { s = "\xED\xA0\x80" }), "invalid UTF-8")
-      contains(raises(encode, { s = "\xED\xBF\xBF" }), "invalid UTF-8")
+      contains(refused({ s = "\xED\xA0\x80" }), "invalid UTF-8")
+      contains(refused({ s = "\xED\xBF\xBF" }), "invalid UTF-8")
       assert.are.equal('"\xED\x9F\xBF"', encode("\xED\x9F\xBF"))  -- U+D7FF is fine
     end)
 
     it("refuses code points above U+10FFFF and F5..FF lead bytes", function()
-      contains(raises(encode, { s = "\xF4\x90\x80\x80" }), "invalid UTF-8")
-      contains(raises(encode, { s = "\xF5\x80\x80\x80" }), "invalid UTF-8")
-      contains(raises(encode, { s = "\xFF" }), "invalid UTF-8")
+      contains(refused({ s = "\xF4\x90\x80\x80" }), "invalid UTF-8")
+      contains(refused({ s = "\xF5\x80\x80\x80" }), "invalid UTF-8")
+      contains(refused({ s = "\xFF" }), "invalid UTF-8")
       assert.are.equal('"\xF4\x8F\xBF\xBF"', encode("\xF4\x8F\xBF\xBF"))  -- U+10FFFF is fine
     end)
 
     it("refuses invalid UTF-8 in a key, naming the object that holds it", function()
-      contains(raises(encode, { tools = { { parameters = { ["a\255"] = 1 } } } }),
+      contains(refused({ tools = { { parameters = { ["a\255"] = 1 } } } }),
         "invalid UTF-8 in a key (byte 2) at tools[1].parameters")
     end)
   end)

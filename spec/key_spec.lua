@@ -156,6 +156,26 @@ describe("the API key", function()
     assert.has_error(function() chatgpt.set_key(42) end)
   end)
 
+  it("set_key raises at the caller's line, in set_key's name", function()
+    local ok, err = pcall(function() chatgpt.set_key("sk abc") end)
+    assert.is_false(ok)
+    assert.truthy(err:find("^[^:]*key_spec.lua:%d+: bad argument #1 to 'set_key' %(an API key is"), err)
+  end)
+
+  it("core.key returns nil and why for a bad key, and raises nothing", function()
+    for _, bad in ipairs { "sk abc", "sk-abc\r\nX-Evil: 1", "", ("x"):rep(4097) } do
+      local ok, k, why = pcall(core.key, bad)
+      assert.is_true(ok, tostring(k))
+      assert.is_nil(k)
+      assert.equal("an API key is 1 to 4096 printable characters without spaces", why)
+    end
+    local ok, k, why = pcall(core.key, 42)
+    assert.is_true(ok, tostring(k))
+    assert.is_nil(k)
+    assert.equal("string expected, got number", why)
+    assert.equal("chatgpt.key (sk-...wxyz)", tostring(core.key("sk-0000000000000wxyz")))
+  end)
+
   it("api_key with a control character raises in new()", function()
     local ok, err = pcall(T.new, { api_key = "sk-abc\ndef" })
     assert.is_false(ok)

@@ -128,9 +128,9 @@ describe("the key's binding to its origin", function()
   it("refuses a path that would leave the origin", function()
     local o = assert(core.origin { url = "http://127.0.0.1:" .. fake.port(), key = core.key(T.KEY) })
     for _, path in ipairs { "@example.com/x", ":1/x", ".example.com/x" } do
-      raises("chatgpt: a path starts with '/'", function() core.spec { origin = o, path = path } end)
+      raises("chatgpt: a path starts with '/'", function() core.endpoint { origin = o, path = path } end)
     end
-    local s = core.spec { origin = o, path = "//example.com/x" }     -- a path on the origin
+    local s = core.endpoint { origin = o, path = "//example.com/x" }     -- a path on the origin
     assert.truthy(s)
     assert.truthy(base)
   end)

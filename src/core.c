@@ -1,47 +1,71 @@
-/* chatgpt.core: the module table. It registers the functions of the other
- * files and nothing else; users never require it (they use `chatgpt`). */
+/* chatgpt.core: the module table. Each file adds its own functions (a
+ * static luaL_Reg) and metatables in its <name>_open, as LuaSocket's
+ * luasocket.c lists its modules; here is only that list, and the fields
+ * that belong to no file: the JSON null, the version and the defaults.
+ * Users never require this module (they use `chatgpt`). */
 #include <dlfcn.h>
 
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "curl_errors.h"
+#include "defaults.h"
+#include "endpoint.h"
 #include "engine.h"
 #include "headers.h"
 #include "json.h"
 #include "key.h"
+#include "message.h"
 #include "origin.h"
 #include "protect.h"
-#include "request.h"
-#include "spec.h"
+#include "transfer.h"
 
-#define CORE_VERSION "0.1.0"
-
-static const luaL_Reg core_funcs[] = {
-  {"key", key_new},
-  {"key_env", key_env},
-  {"key_file", key_file},
-  {"key_cmd", key_cmd},
-  {"redact", key_redact},
-  {"message", request_message},
-  {"check_messages", request_check_messages},
-  {"encode", json_encode},
-  {"decode", json_decode},
-  {"headers", headers_parse},
-  {"origin", origin_new},
-  {"origin_of", origin_of},
-  {"spec", spec_new},
-  {"request", engine_request},
-  {"poll", engine_poll},
-  {"running", engine_running},
-  {"configure", engine_configure},
-  {"now", engine_now},
-  {"protect", protect_call},
-  {"curl_version", engine_curl_version},
-  {NULL, NULL}
+/* clang-format off */
+static void (*const opens[])(lua_State *L) = {
+  engine_open,          /* first: libcurl's global setup */
+  key_open,
+  origin_open,
+  endpoint_open,
+  transfer_open,
+  curl_errors_open,
+  message_open,
+  json_encode_open,
+  json_decode_open,
+  headers_open,
+  protect_open,
+  NULL,
 };
+/* clang-format on */
 
-__attribute__((visibility("default")))
-int luaopen_chatgpt_core(lua_State *L);
+/* core.defaults: defaults.h's values under the names of the client's
+ * options. */
+static void push_defaults(lua_State *L) {
+  lua_createtable(L, 0, 11);
+  lua_pushinteger(L, DEFAULT_TIMEOUT);
+  lua_setfield(L, -2, "timeout");
+  lua_pushinteger(L, DEFAULT_CONNECT_TIMEOUT);
+  lua_setfield(L, -2, "connect_timeout");
+  lua_pushinteger(L, DEFAULT_IDLE_TIMEOUT);
+  lua_setfield(L, -2, "idle_timeout");
+  lua_pushinteger(L, DEFAULT_MAX_RETRIES);
+  lua_setfield(L, -2, "max_retries");
+  lua_pushinteger(L, DEFAULT_MAX_RESPONSE_BYTES);
+  lua_setfield(L, -2, "max_response_bytes");
+  lua_pushinteger(L, DEFAULT_MAX_EVENT_BYTES);
+  lua_setfield(L, -2, "max_event_bytes");
+  lua_pushinteger(L, DEFAULT_MAX_HEADER_BYTES);
+  lua_setfield(L, -2, "max_header_bytes");
+  lua_pushinteger(L, DEFAULT_MAX_HOST_CONNECTIONS);
+  lua_setfield(L, -2, "max_host_connections");
+  lua_pushinteger(L, DEFAULT_MAX_TOTAL_CONNECTIONS);
+  lua_setfield(L, -2, "max_total_connections");
+  lua_pushinteger(L, DEFAULT_KEY_CMD_TIMEOUT);
+  lua_setfield(L, -2, "key_cmd_timeout");
+  lua_pushliteral(L, DEFAULT_USER_AGENT);
+  lua_setfield(L, -2, "user_agent");
+}
+
+__attribute__((visibility("default"))) int luaopen_chatgpt_core(lua_State *L);
 
 /* The module is never unloaded: lua_close would dlclose it while libcurl
  * (initialised once per process) may still own threads and handles, and
@@ -53,15 +77,15 @@ static void pin(void) {
 }
 
 int luaopen_chatgpt_core(lua_State *L) {
+  int i;
   pin();
-  key_open(L);
-  engine_open(L);
-  origin_open(L);
-  spec_open(L);
-  luaL_newlib(L, core_funcs);
-  lua_pushliteral(L, CORE_VERSION);
-  lua_setfield(L, -2, "_VERSION");
-  lua_pushlightuserdata(L, NULL);          /* JSON null, == cjson.null */
+  lua_createtable(L, 0, 32);
+  for (i = 0; opens[i] != NULL; i++) opens[i](L);
+  lua_pushlightuserdata(L, NULL); /* JSON null, == cjson.null */
   lua_setfield(L, -2, "null");
+  lua_pushliteral(L, CHATGPT_VERSION);
+  lua_setfield(L, -2, "_VERSION");
+  push_defaults(L);
+  lua_setfield(L, -2, "defaults");
   return 1;
 }

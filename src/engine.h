@@ -1,33 +1,54 @@
-/* libcurl: one multi engine per lua_State, and the request userdata. */
+/* The engine: one curl multi handle per lua_State, shared by every client
+ * of that state, and what drives it (core.poll). The transfers it runs are
+ * transfer.c's; the engine owns only their place in its two lists. */
 #ifndef CHATGPT_ENGINE_H
 #define CHATGPT_ENGINE_H
 
+#include <curl/curl.h>
 #include <lua.h>
 
-/* Connection limits of a new engine (core.configure changes them for the
- * whole lua_State). 256 per host: 64 requests to one host all run at once,
- * as with the official SDKs, which do not queue at 64; no total limit. */
-#define ENGINE_MAX_HOST_CONNECTIONS  256
-#define ENGINE_MAX_TOTAL_CONNECTIONS 0          /* 0: no limit */
-#define ENGINE_MAX_CONNECTIONS_LIMIT 100000     /* the highest either may be */
+#define ENGINE_MAX_CONNECTIONS_LIMIT 100000 /* the highest either limit may be */
 
-/* Lua: core.request(spec, body, timeout, idle_timeout) -> request
- *        (created idle; req:start() runs it; spec from core.spec;
- *        timeout: finite > 0 seconds, default 600; idle_timeout: finite
- *        >= 0, 0 = none, default 60)
- *      core.poll(seconds) -> running, ready requests... (seconds finite >= 0)
- *      core.running() -> requests started and not ended
+struct transfer;
+
+typedef struct engine {
+  CURLM *multi;           /* NULL until first used, and once closed */
+  struct transfer *live;  /* inside the multi */
+  struct transfer *ready; /* news for Lua since the last poll */
+  int nlive;
+  long max_host, max_total; /* connection limits (core.configure) */
+} engine;
+
+/* This state's engine, set up on first use; raises once lua_close has
+ * closed it. */
+engine *engine_get(lua_State *L);
+
+/* Puts t (its easy handle set) into the multi and the live list, and holds
+ * the userdata at idx for poll to hand back (weakly: dropping it cancels). */
+CURLMcode engine_add(lua_State *L, engine *e, struct transfer *t, int idx);
+/* Takes a running t out of the multi with this result, and marks it ready. */
+void engine_finish(struct transfer *t, CURLcode code);
+/* t has news for Lua (events, or its end): the next poll hands it back. */
+void engine_mark_ready(struct transfer *t);
+void engine_unmark_ready(struct transfer *t);
+/* Forgets t: out of the ready list, and the engine's reference to its
+ * userdata dropped (a no-op once the engine is gone). */
+void engine_forget(lua_State *L, struct transfer *t);
+
+/* Monotonic seconds. */
+double engine_clock(void);
+/* Seconds (finite, >= 0) to whole milliseconds, rounded up so that a
+ * positive time never becomes 0 (curl's "none"), at most max. */
+long engine_ms(double s, long max);
+
+/* Lua: core.poll(seconds) -> running, ready transfers... (seconds finite >= 0)
+ *      core.running() -> transfers started and not ended
  *      core.configure([{max_host_connections = 1..100000,
  *                       max_total_connections = 0..100000}])
  *        -> current settings, defaults (each a table of those two keys)
  *      core.now() -> monotonic seconds
- *      core.curl_version() -> "7.88.1" */
-int engine_request(lua_State *L);
-int engine_poll(lua_State *L);
-int engine_configure(lua_State *L);
-int engine_running(lua_State *L);
-int engine_now(lua_State *L);
-int engine_curl_version(lua_State *L);
-void engine_open(lua_State *L);     /* registers the metatables */
+ *      core.curl_version() -> "7.88.1"
+ * Also runs libcurl's global setup, once per process. */
+void engine_open(lua_State *L);
 
 #endif

@@ -8,7 +8,10 @@
 void headers_push(lua_State *L, const char *p, size_t len) {
   const char *end, *eol, *colon, *v, *ve, *q;
   int n = 0;
-  if (!p) { lua_newtable(L); return; }
+  if (!p) {
+    lua_newtable(L);
+    return;
+  }
   for (q = p; (q = memchr(q, '\n', (size_t)(p + len - q))) != NULL; q++) n++;
   lua_createtable(L, 0, n);
   end = p + len;
@@ -16,7 +19,7 @@ void headers_push(lua_State *L, const char *p, size_t len) {
     char name[128];
     size_t i, nl;
     if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL) eol = end;
-    if ((colon = memchr(p, ':', (size_t)(eol - p))) == NULL) continue;  /* status line */
+    if ((colon = memchr(p, ':', (size_t)(eol - p))) == NULL) continue; /* status line */
     nl = (size_t)(colon - p);
     if (nl == 0 || nl >= sizeof name) continue;
     for (i = 0; i < nl; i++) {
@@ -44,9 +47,16 @@ void headers_push(lua_State *L, const char *p, size_t len) {
 /* core.headers(block) -> {lower-case name = value}: the engine hands Lua the
  * raw header block, and most calls never look at it, so it is parsed only
  * when asked for. */
-int headers_parse(lua_State *L) {
+static int headers_parse(lua_State *L) {
   size_t len;
   const char *p = luaL_optlstring(L, 1, NULL, &len);
   headers_push(L, p, p ? len : 0);
   return 1;
 }
+
+static const luaL_Reg headers_funcs[] = {
+  {"headers", headers_parse},
+  {NULL, NULL},
+};
+
+void headers_open(lua_State *L) { luaL_setfuncs(L, headers_funcs, 0); }

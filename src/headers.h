@@ -14,6 +14,6 @@
 void headers_push(lua_State *L, const char *p, size_t len);
 
 /* Lua: core.headers(block) -> the same table for a header block string. */
-int headers_parse(lua_State *L);
+void headers_open(lua_State *L);
 
 #endif

@@ -1,10 +1,11 @@
 /* The API key. Its bytes live inside a full userdata: Lua never gets them
  * back as a string, so they cannot end up in a log, an error or a dump; the
- * only way out is the Authorization header built by engine.c. The memory is
+ * only way out is the Authorization header built by endpoint.c. The memory is
  * wiped when the userdata is collected. Keys read from the environment, a
  * file or a command go straight from C into the userdata. */
 #include "key.h"
 #include "compat.h"
+#include "defaults.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,7 @@ extern char **environ;
 
 typedef struct key {
   size_t len;
-  char bytes[1];          /* len bytes + NUL */
+  char bytes[1]; /* len bytes + NUL */
 } key;
 
 #define MAX_KEY 4096
@@ -68,7 +69,10 @@ const char *key_bytes(lua_State *L, int idx, size_t *len) {
  * so a short key is never shown whole; keys under 12 show nothing. */
 static void hint(const key *k, char *out, size_t outsz) {
   size_t pre = 0, i;
-  if (k->len < 12) { snprintf(out, outsz, "..."); return; }
+  if (k->len < 12) {
+    snprintf(out, outsz, "...");
+    return;
+  }
   if (memcmp(k->bytes, "sk-", 3) == 0) {
     pre = 3;
     for (i = 3; i < k->len && i < 14 && k->bytes[i] >= 'a' && k->bytes[i] <= 'z'; i++) {}
@@ -102,11 +106,22 @@ static int key_gc(lua_State *L) {
   return 0;
 }
 
-int key_new(lua_State *L) {
+/* core.key(s) -> key | nil, why. Returns rather than raises: the Lua
+ * callers raise at their own caller's line, naming their own argument. */
+static int key_new(lua_State *L) {
   size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
-  luaL_argcheck(L, key_valid(s, len), 1,
-                "an API key is 1 to 4096 printable characters without spaces");
+  const char *s;
+  if (lua_type(L, 1) != LUA_TSTRING) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "string expected, got %s", luaL_typename(L, 1));
+    return 2;
+  }
+  s = lua_tolstring(L, 1, &len);
+  if (!key_valid(s, len)) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "an API key is 1 to 4096 printable characters without spaces");
+    return 2;
+  }
   pushkey(L, s, len);
   return 1;
 }
@@ -135,8 +150,8 @@ static int finishkey(lua_State *L, key *k, size_t got, const char *what) {
     lua_pushnil(L);
     lua_pushfstring(L, "%s: %s", what,
                     n > MAX_KEY ? "the key's line is longer than 4096 characters"
-                    : n ? "the key has spaces or control characters"
-                        : "no key in its first line");
+                    : n         ? "the key has spaces or control characters"
+                                : "no key in its first line");
     return 2;
   }
   memmove(k->bytes, s, n);
@@ -145,12 +160,15 @@ static int finishkey(lua_State *L, key *k, size_t got, const char *what) {
   return 1;
 }
 
-int key_env(lua_State *L) {
+static int key_env(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   const char *v = getenv(name);
   size_t len;
   key *k;
-  if (!v || !*v) { lua_pushnil(L); return 1; }
+  if (!v || !*v) {
+    lua_pushnil(L);
+    return 1;
+  }
   len = strlen(v);
   if (len > MAX_KEY) len = MAX_KEY + 1;
   k = newkey(L, len);
@@ -176,20 +194,20 @@ static const char *checkcstring(lua_State *L, int arg, const char *msg) {
  * refused, because the key in it is no longer a secret. O_NONBLOCK (and
  * fstat before any read) so that a FIFO or a device never blocks new();
  * O_NOCTTY so that a terminal never becomes ours. */
-int key_file(lua_State *L) {
+static int key_file(lua_State *L) {
   const char *path = checkcstring(L, 1, "api_key_file holds a NUL");
   struct stat st;
   ssize_t n;
   size_t got = 0;
   key *k;
   int fd;
-  if (path[0] == '~' && path[1] == '/') {     /* README's "~/.config/..." */
+  if (path[0] == '~' && path[1] == '/') { /* README's "~/.config/..." */
     const char *home = getenv("HOME");
     if (!home || !*home)
       return fail(L, "api_key_file: cannot expand %s: HOME is not set%s", path, "");
     path = lua_pushfstring(L, "%s%s", home, path + 1);
   }
-  k = newkey(L, MAX_KEY + 2);                 /* before open: it may raise */
+  k = newkey(L, MAX_KEY + 2); /* before open: it may raise */
   fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return fail(L, "api_key_file: cannot open %s: %s", path, strerror(errno));
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -228,8 +246,8 @@ static double monotonic(void) {
  * in the pipe is read and then reading stops: something it left in the
  * background may hold the pipe open forever. Returns 0 with *status set,
  * ETIMEDOUT (the child killed and reaped), or an errno. */
-static int collect(pid_t pid, int fd, double timeout, char *buf, size_t cap,
-                   size_t *got, int *status) {
+static int collect(pid_t pid, int fd, double timeout, char *buf, size_t cap, size_t *got,
+                   int *status) {
   char drop[4096];
   double deadline = monotonic() + timeout, left;
   int exited = 0, eof = 0, tick = 1, err = 0, wait_ms;
@@ -239,11 +257,15 @@ static int collect(pid_t pid, int fd, double timeout, char *buf, size_t cap,
   for (;;) {
     if (!exited) {
       pid_t r = waitpid(pid, status, WNOHANG);
-      if (r == pid) exited = 1;
+      if (r == pid)
+        exited = 1;
       else if (r < 0 && errno == ECHILD) {
-        exited = 1;         /* the host reaps children (SIGCHLD ignored): */
-        *status = 0;        /* its exit status is lost, judge by the output */
-      } else if (r < 0 && errno != EINTR) { err = errno; break; }
+        exited = 1;  /* the host reaps children (SIGCHLD ignored): */
+        *status = 0; /* its exit status is lost, judge by the output */
+      } else if (r < 0 && errno != EINTR) {
+        err = errno;
+        break;
+      }
     }
     if (exited && eof) break;
     left = deadline - monotonic();
@@ -252,27 +274,36 @@ static int collect(pid_t pid, int fd, double timeout, char *buf, size_t cap,
       break;
     }
     wait_ms = exited ? 0 : (left * 1000 < tick ? (int)(left * 1000) + 1 : tick);
-    if (eof) {                      /* stdout closed, the child still runs */
-      struct timespec ts = { wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L };
+    if (eof) { /* stdout closed, the child still runs */
+      struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
       nanosleep(&ts, NULL);
       if (tick < 50) tick *= 2;
       continue;
     }
     {
-      struct pollfd p = { fd, POLLIN, 0 };
+      struct pollfd p = {fd, POLLIN, 0};
       int r = poll(&p, 1, wait_ms);
-      if (r < 0 && errno != EINTR) { err = errno; break; }
+      if (r < 0 && errno != EINTR) {
+        err = errno;
+        break;
+      }
       if (r <= 0) {
-        if (r == 0 && exited) break;            /* nothing more right now */
+        if (r == 0 && exited) break; /* nothing more right now */
         if (tick < 50) tick *= 2;
         continue;
       }
     }
-    if (*got < cap) n = read(fd, buf + *got, cap - *got);
-    else n = read(fd, drop, sizeof drop);
-    if (n == 0) eof = 1;
-    else if (n < 0 && errno != EINTR && errno != EAGAIN) { err = errno; break; }
-    else if (n > 0 && *got < cap) *got += (size_t)n;
+    if (*got < cap)
+      n = read(fd, buf + *got, cap - *got);
+    else
+      n = read(fd, drop, sizeof drop);
+    if (n == 0)
+      eof = 1;
+    else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+      err = errno;
+      break;
+    } else if (n > 0 && *got < cap)
+      *got += (size_t)n;
   }
   explicit_bzero(drop, sizeof drop);
   if (err && !exited) {
@@ -284,12 +315,12 @@ static int collect(pid_t pid, int fd, double timeout, char *buf, size_t cap,
 
 /* Runs argv (no shell) with stdin from /dev/null, stdout a pipe, stderr
  * ours, and takes the first line of its stdout. posix_spawnp, not fork:
- * the host may be threaded. At most timeout seconds (KEY_CMD_TIMEOUT by
+ * the host may be threaded. At most timeout seconds (DEFAULT_KEY_CMD_TIMEOUT by
  * default), then it is killed. It stays in our process group, so that a
  * command that asks for a passphrase on the terminal (gpg with
  * pinentry-tty) may still read it: in a group of its own it would be
  * stopped by SIGTTIN. */
-int key_cmd(lua_State *L) {
+static int key_cmd(lua_State *L) {
   const char *argv[64];
   lua_Integer len;
   lua_Number timeout;
@@ -305,17 +336,16 @@ int key_cmd(lua_State *L) {
   for (i = 0; i < n; i++) {
     lua_rawgeti(L, 1, i + 1);
     luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "api_key_cmd holds a non-string");
-    argv[i] = lua_tostring(L, -1);          /* the table keeps it alive */
+    argv[i] = lua_tostring(L, -1); /* the table keeps it alive */
     luaL_argcheck(L, strlen(argv[i]) == lua_rawlen(L, -1), 1, "api_key_cmd holds a NUL");
     lua_pop(L, 1);
   }
   argv[n] = NULL;
-  timeout = luaL_optnumber(L, 2, KEY_CMD_TIMEOUT);
-  luaL_argcheck(L, timeout > 0 && timeout <= 3600, 2,     /* NaN fails both */
+  timeout = luaL_optnumber(L, 2, DEFAULT_KEY_CMD_TIMEOUT);
+  luaL_argcheck(L, timeout > 0 && timeout <= 3600, 2, /* NaN fails both */
                 "timeout must be a number of seconds > 0 and <= 3600");
-  k = newkey(L, MAX_KEY + 2);               /* before the child: it may raise */
-  if (pipe2(pipefd, O_CLOEXEC) != 0)
-    return fail(L, "api_key_cmd: pipe: %s%s", strerror(errno), "");
+  k = newkey(L, MAX_KEY + 2); /* before the child: it may raise */
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return fail(L, "api_key_cmd: pipe: %s%s", strerror(errno), "");
   /* Non-blocking on our end only: O_NONBLOCK set by pipe2 would be shared
    * with the child's stdout. */
   fcntl(pipefd[0], F_SETFL, fcntl(pipefd[0], F_GETFL) | O_NONBLOCK);
@@ -387,22 +417,34 @@ int key_redact(lua_State *L) {
 
 static const luaL_Reg key_methods[] = {
   {"hint", key_hint},
-  {NULL, NULL}
+  {NULL, NULL},
 };
 
 static const luaL_Reg key_meta[] = {
   {"__tostring", key_tostring},
   {"__gc", key_gc},
   {"__index", NULL},
-  {NULL, NULL}
+  {NULL, NULL},
 };
+
+/* clang-format off */
+static const luaL_Reg key_funcs[] = {
+  {"key", key_new},
+  {"key_env", key_env},
+  {"key_file", key_file},
+  {"key_cmd", key_cmd},
+  {"redact", key_redact},
+  {NULL, NULL},
+};
+/* clang-format on */
 
 void key_open(lua_State *L) {
   luaL_newmetatable(L, KEY_TYPE);
   luaL_setfuncs(L, key_meta, 0);
   luaL_newlib(L, key_methods);
   lua_setfield(L, -2, "__index");
-  lua_pushliteral(L, "not yours");      /* getmetatable(key) hides it */
+  lua_pushliteral(L, "not yours"); /* getmetatable(key) hides it */
   lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
+  luaL_setfuncs(L, key_funcs, 0);
 }

@@ -8,30 +8,26 @@
 
 #define KEY_TYPE "chatgpt.key"
 
-/* Seconds core.key_cmd gives api_key_cmd by default: enough for a password
- * manager to answer, short enough that new() never hangs for long. A given
- * timeout is > 0 and <= 3600. At the deadline the command's process group
- * is killed (SIGKILL) and key_cmd returns nil, "api_key_cmd: <argv[0]> did
- * not finish within N s". */
-#define KEY_CMD_TIMEOUT 10
-
 /* The key bytes of the key userdata at idx (raises if it is not one). */
 const char *key_bytes(lua_State *L, int idx, size_t *len);
 
-/* Lua: core.key(s), core.key_env(name), core.key_file(path),
- *      core.key_cmd(argv [, timeout_seconds]), core.redact(s, key)
+/* core.redact(s, key): s with every copy of the key replaced by its hint
+ * (origin.c calls it for o:redact). */
+int key_redact(lua_State *L);
+
+/* Lua: core.key(s) -> key | nil, why; core.key_env(name),
+ *      core.key_file(path), core.key_cmd(argv [, timeout_seconds]),
+ *      core.redact(s, key)
  * key_env, key_file and key_cmd return a key, or nil + a message that never
  * holds the file's content or the command's output. key_file expands a
  * leading "~/" from $HOME and refuses anything but a regular file (without
  * blocking on a FIFO or device) and a file group or others can read.
- * key_cmd runs argv without a shell, stdin /dev/null, in its own process
- * group, with no descriptor but 0, 1, 2; the key is the first line of its
- * stdout, whatever follows. */
-int key_new(lua_State *L);
-int key_env(lua_State *L);
-int key_file(lua_State *L);
-int key_cmd(lua_State *L);
-int key_redact(lua_State *L);
-void key_open(lua_State *L);   /* registers the metatable */
+ * key_cmd runs argv without a shell, stdin /dev/null, with no descriptor
+ * but 0, 1, 2; the key is the first line of its stdout, whatever follows.
+ * Its timeout is > 0 and <= 3600 seconds, DEFAULT_KEY_CMD_TIMEOUT
+ * (defaults.h) when absent: at the deadline the command is killed
+ * (SIGKILL) and key_cmd returns nil, "api_key_cmd: <argv[0]> did not
+ * finish within N s". */
+void key_open(lua_State *L); /* also registers the metatable */
 
 #endif

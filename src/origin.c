@@ -16,7 +16,7 @@
 #define ORIGIN_TYPE "chatgpt.origin"
 
 typedef struct parts {
-  char *url, *scheme, *host;      /* curl_free'd by parts_free */
+  char *url, *scheme, *host; /* curl_free'd by parts_free */
   long port;
   int userinfo, query, fragment;
 } parts;
@@ -53,8 +53,8 @@ static const char *parse(const char *s, parts *p) {
     why = "not a valid URL";
   } else {
     p->port = strtol(port, NULL, 10);
-    p->userinfo = present(u, CURLUPART_USER) || present(u, CURLUPART_PASSWORD) ||
-                  present(u, CURLUPART_OPTIONS);
+    p->userinfo =
+      present(u, CURLUPART_USER) || present(u, CURLUPART_PASSWORD) || present(u, CURLUPART_OPTIONS);
     p->query = present(u, CURLUPART_QUERY);
     p->fragment = present(u, CURLUPART_FRAGMENT);
     for (q = p->host; *q; q++)
@@ -104,7 +104,7 @@ const char *origin_key(lua_State *L, int idx, size_t *len) {
   const char *k = NULL;
   origin_check(L, idx);
   if (compat_getuservalue(L, idx) == LUA_TUSERDATA) k = key_bytes(L, -1, len);
-  lua_pop(L, 1);                      /* the origin keeps the key alive */
+  lua_pop(L, 1); /* the origin keeps the key alive */
   return k;
 }
 
@@ -112,8 +112,14 @@ char *origin_url(const origin *o, const char *path, const char *query, const cha
   size_t nb = strlen(o->base), np = strlen(path), nq = strlen(query);
   char *full, *url = NULL;
   parts p;
-  if (path[0] != '/') { *why = "a path starts with '/'"; return NULL; }
-  if ((full = (char *)malloc(nb + np + nq + 1)) == NULL) { *why = "out of memory"; return NULL; }
+  if (path[0] != '/') {
+    *why = "a path starts with '/'";
+    return NULL;
+  }
+  if ((full = (char *)malloc(nb + np + nq + 1)) == NULL) {
+    *why = "out of memory";
+    return NULL;
+  }
   memcpy(full, o->base, nb);
   memcpy(full + nb, path, np);
   memcpy(full + nb + np, query, nq + 1);
@@ -149,15 +155,18 @@ static int fail(lua_State *L, const char *why) {
 static const char *strfield(lua_State *L, const char *k) {
   size_t len;
   const char *s;
-  if (lua_getfield(L, 1, k) == LUA_TNIL) { lua_pop(L, 1); return NULL; }
+  if (lua_getfield(L, 1, k) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
   s = luaL_checklstring(L, -1, &len);
   if (strlen(s) != len) luaL_error(L, "chatgpt: %s holds a NUL byte", k);
-  lua_pop(L, 1);                      /* the table keeps it alive */
+  lua_pop(L, 1); /* the table keeps it alive */
   return s;
 }
 
 /* core.origin{url, key, auth, allow_insecure} -> origin | nil, why */
-int origin_new(lua_State *L) {
+static int origin_new(lua_State *L) {
   const char *url, *auth, *why;
   int insecure, has_key;
   origin *o;
@@ -171,17 +180,23 @@ int origin_new(lua_State *L) {
   if (auth == NULL) auth = "bearer";
   lua_getfield(L, 1, "allow_insecure");
   insecure = lua_toboolean(L, -1);
-  lua_getfield(L, 1, "key");                       /* stack: opts, insecure, key */
-  if (!lua_isnil(L, -1)) key_bytes(L, -1, &n);     /* raises when not a key */
+  lua_getfield(L, 1, "key");                   /* stack: opts, insecure, key */
+  if (!lua_isnil(L, -1)) key_bytes(L, -1, &n); /* raises when not a key */
   has_key = !lua_isnil(L, -1) && strcmp(auth, "none") != 0;
 
   if ((why = parse(url, &p)) != NULL) return fail(L, why);
-  if (p.userinfo) why = "a user name or password in the URL (userinfo) is not allowed";
-  else if (p.query || p.fragment) why = "a query or fragment is not allowed (use the query option)";
-  if (why) { parts_free(&p); return fail(L, why); }
+  if (p.userinfo)
+    why = "a user name or password in the URL (userinfo) is not allowed";
+  else if (p.query || p.fragment)
+    why = "a query or fragment is not allowed (use the query option)";
+  if (why) {
+    parts_free(&p);
+    return fail(L, why);
+  }
   if (has_key && strcmp(p.scheme, "http") == 0 && !is_loopback(p.host) && !insecure) {
     lua_pushnil(L);
-    lua_pushfstring(L, "refusing to send the API key over plain http:// to %s; use https://, "
+    lua_pushfstring(L,
+                    "refusing to send the API key over plain http:// to %s; use https://, "
                     "auth = \"none\" for a server that needs no key, or allow_insecure = true",
                     p.host);
     parts_free(&p);
@@ -192,14 +207,15 @@ int origin_new(lua_State *L) {
   memset(o, 0, sizeof *o);
   luaL_setmetatable(L, ORIGIN_TYPE);
   n = strlen(p.url);
-  while (n > 0 && p.url[n - 1] == '/') n--;       /* paths are appended with their '/' */
+  while (n > 0 && p.url[n - 1] == '/') n--; /* paths are appended with their '/' */
   o->base = dupstr(p.url);
   o->scheme = dupstr(p.scheme);
   o->host = dupstr(p.host);
   o->port = p.port;
   o->loopback = is_loopback(p.host);
-  o->auth = strcmp(auth, "none") == 0 ? AUTH_NONE
-          : strcmp(auth, "api-key") == 0 ? AUTH_API_KEY : AUTH_BEARER;
+  o->auth = strcmp(auth, "none") == 0      ? AUTH_NONE
+            : strcmp(auth, "api-key") == 0 ? AUTH_API_KEY
+                                           : AUTH_BEARER;
   parts_free(&p);
   if (!o->base || !o->scheme || !o->host) return luaL_error(L, "chatgpt: out of memory");
   o->base[n] = '\0';
@@ -212,7 +228,7 @@ int origin_new(lua_State *L) {
 
 /* core.origin_of(url) -> "scheme://host:port": what to compare when a key
  * may go to one origin only (the environment's key). */
-int origin_of(lua_State *L) {
+static int origin_of(lua_State *L) {
   parts p;
   const char *why = parse(luaL_checkstring(L, 1), &p);
   if (why) return fail(L, why);
@@ -262,19 +278,27 @@ static int origin_tostring(lua_State *L) {
   return 1;
 }
 
+/* clang-format off */
 static const luaL_Reg origin_methods[] = {
   {"url", origin_tourl},
   {"hint", origin_hint},
   {"redact", origin_redact},
   {"loopback", origin_loopback},
-  {NULL, NULL}
+  {NULL, NULL},
 };
+/* clang-format on */
 
 static const luaL_Reg origin_meta[] = {
   {"__gc", origin_gc},
   {"__tostring", origin_tostring},
   {"__index", NULL},
-  {NULL, NULL}
+  {NULL, NULL},
+};
+
+static const luaL_Reg origin_funcs[] = {
+  {"origin", origin_new},
+  {"origin_of", origin_of},
+  {NULL, NULL},
 };
 
 void origin_open(lua_State *L) {
@@ -282,7 +306,8 @@ void origin_open(lua_State *L) {
   luaL_setfuncs(L, origin_meta, 0);
   luaL_newlib(L, origin_methods);
   lua_setfield(L, -2, "__index");
-  lua_pushliteral(L, "not yours");      /* getmetatable(origin) hides it */
+  lua_pushliteral(L, "not yours"); /* getmetatable(origin) hides it */
   lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
+  luaL_setfuncs(L, origin_funcs, 0);
 }

@@ -15,12 +15,12 @@
 enum { AUTH_NONE, AUTH_BEARER, AUTH_API_KEY };
 
 typedef struct origin {
-  char *base;          /* base URL as libcurl writes it, no trailing '/' */
-  char *scheme;        /* "http" | "https" */
-  char *host;          /* lower-cased; an IPv6 address in brackets */
+  char *base;   /* base URL as libcurl writes it, no trailing '/' */
+  char *scheme; /* "http" | "https" */
+  char *host;   /* lower-cased; an IPv6 address in brackets */
   long port;
-  int loopback;        /* host is this machine: localhost, 127/8, [::1] */
-  int auth;            /* AUTH_*: how the key goes out */
+  int loopback; /* host is this machine: localhost, 127/8, [::1] */
+  int auth;     /* AUTH_*: how the key goes out */
 } origin;
 
 origin *origin_check(lua_State *L, int idx);
@@ -38,8 +38,6 @@ char *origin_url(const origin *o, const char *path, const char *query, const cha
  *      core.origin_of(url) -> "scheme://host:port" | nil, why
  * Methods: o:url(), o:hint() -> "sk-...wxyz" | nil, o:redact(s) -> s
  * with every copy of the key replaced by its hint, o:loopback(). */
-int origin_new(lua_State *L);
-int origin_of(lua_State *L);
-void origin_open(lua_State *L);
+void origin_open(lua_State *L); /* also registers the metatable */
 
 #endif

@@ -9,7 +9,7 @@ static int handler(lua_State *L) {
   return 1;
 }
 
-int protect_call(lua_State *L) {
+static int protect_call(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lua_pushcfunction(L, handler);
@@ -23,3 +23,10 @@ int protect_call(lua_State *L) {
   lua_replace(L, 1);
   return lua_gettop(L);
 }
+
+static const luaL_Reg protect_funcs[] = {
+  {"protect", protect_call},
+  {NULL, NULL},
+};
+
+void protect_open(lua_State *L) { luaL_setfuncs(L, protect_funcs, 0); }

@@ -10,6 +10,6 @@
  * and a callback that yielded from inside chatgpt.poll would leave the
  * engine marked as polling, with poll's caller suspended. Called from C
  * without a continuation, f cannot yield. */
-int protect_call(lua_State *L);
+void protect_open(lua_State *L);
 
 #endif

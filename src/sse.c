@@ -16,35 +16,28 @@
 
 #define SSE_BUF_MIN 256
 
-static const char bom_bytes[3] = { '\xEF', '\xBB', '\xBF' };
+static const char bom_bytes[3] = {'\xEF', '\xBB', '\xBF'};
 
 /* Room for `extra` more bytes plus a NUL after them. Geometric growth, and
  * never a shrink: a stream of small events stops allocating after its
  * largest one. */
-static int buf_reserve(sse_buf *b, size_t extra)
-{
+static int buf_reserve(sse_buf *b, size_t extra) {
   size_t need, cap;
   char *np;
-  if (extra >= SIZE_MAX - b->len)
-    return SSE_NOMEM;
+  if (extra >= SIZE_MAX - b->len) return SSE_NOMEM;
   need = b->len + extra + 1;
-  if (need <= b->cap)
-    return SSE_OK;
+  if (need <= b->cap) return SSE_OK;
   cap = b->cap ? b->cap : SSE_BUF_MIN;
-  while (cap < need)
-    cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
   np = realloc(b->p, cap);
-  if (!np)
-    return SSE_NOMEM;
+  if (!np) return SSE_NOMEM;
   b->p = np;
   b->cap = cap;
   return SSE_OK;
 }
 
-static int buf_append(sse_buf *b, const char *s, size_t n)
-{
-  if (b->cap - b->len <= n && buf_reserve(b, n))
-    return SSE_NOMEM;
+static int buf_append(sse_buf *b, const char *s, size_t n) {
+  if (b->cap - b->len <= n && buf_reserve(b, n)) return SSE_NOMEM;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   return SSE_OK;
@@ -52,11 +45,9 @@ static int buf_append(sse_buf *b, const char *s, size_t n)
 
 /* Replaces the contents, NUL-terminated (reserve first: the buffer may be
  * empty and unallocated, and memcpy wants a real pointer even for 0). */
-static int buf_set(sse_buf *b, const char *s, size_t n)
-{
+static int buf_set(sse_buf *b, const char *s, size_t n) {
   b->len = 0;
-  if (buf_reserve(b, n))
-    return SSE_NOMEM;
+  if (buf_reserve(b, n)) return SSE_NOMEM;
   memcpy(b->p, s, n);
   b->p[n] = '\0';
   b->len = n;
@@ -65,15 +56,14 @@ static int buf_set(sse_buf *b, const char *s, size_t n)
 
 /* A blank line: hand the block to the callback if it had a data line, then
  * start a new block either way. The id and retry outlive the block. */
-static int dispatch(sse_parser *p)
-{
+static int dispatch(sse_parser *p) {
   sse_event ev;
   int stop;
   if (!p->has_data) {
     p->type.len = 0;
     return SSE_OK;
   }
-  p->data.p[p->data.len] = '\0';       /* has_data: add_data reserved it */
+  p->data.p[p->data.len] = '\0'; /* has_data: add_data reserved it */
   ev.type = p->type.len ? p->type.p : "message";
   ev.type_len = p->type.len ? p->type.len : 7;
   ev.data = p->data.p;
@@ -90,16 +80,12 @@ static int dispatch(sse_parser *p)
 
 /* Appends one data line, preceded by LF unless it is the block's first; the
  * joined length is what max_event caps. */
-static int add_data(sse_parser *p, const char *v, size_t n)
-{
+static int add_data(sse_parser *p, const char *v, size_t n) {
   size_t sep = p->has_data ? 1 : 0;
-  size_t room = p->max_event - p->data.len;   /* data.len <= max_event */
-  if (sep > room || n > room - sep)
-    return SSE_LIMIT;
-  if (p->data.cap - p->data.len <= sep + n && buf_reserve(&p->data, sep + n))
-    return SSE_NOMEM;
-  if (sep)
-    p->data.p[p->data.len++] = '\n';
+  size_t room = p->max_event - p->data.len; /* data.len <= max_event */
+  if (sep > room || n > room - sep) return SSE_LIMIT;
+  if (p->data.cap - p->data.len <= sep + n && buf_reserve(&p->data, sep + n)) return SSE_NOMEM;
+  if (sep) p->data.p[p->data.len++] = '\n';
   memcpy(p->data.p + p->data.len, v, n);
   p->data.len += n;
   p->has_data = 1;
@@ -108,16 +94,13 @@ static int add_data(sse_parser *p, const char *v, size_t n)
 
 /* ASCII digits only, else the field is ignored (so is an empty value); a
  * value past LONG_MAX means "very long", hence clamped rather than ignored. */
-static void set_retry(sse_parser *p, const char *v, size_t n)
-{
+static void set_retry(sse_parser *p, const char *v, size_t n) {
   long r = 0;
   size_t i;
-  if (n == 0)
-    return;
+  if (n == 0) return;
   for (i = 0; i < n; i++) {
     int d = (unsigned char)v[i] - '0';
-    if (d < 0 || d > 9)
-      return;
+    if (d < 0 || d > 9) return;
     r = r > (LONG_MAX - d) / 10 ? LONG_MAX : r * 10 + d;
   }
   p->retry = r;
@@ -125,14 +108,11 @@ static void set_retry(sse_parser *p, const char *v, size_t n)
 
 /* One line, without its line end. Field names are case-sensitive and
  * compared with their length, so a name holding NUL matches nothing. */
-static int process_line(sse_parser *p, const char *s, size_t n)
-{
+static int process_line(sse_parser *p, const char *s, size_t n) {
   const char *colon, *v;
   size_t fn, vn;
-  if (n == 0)
-    return dispatch(p);
-  if (s[0] == ':')
-    return SSE_OK;                     /* comment, e.g. ": ping" */
+  if (n == 0) return dispatch(p);
+  if (s[0] == ':') return SSE_OK; /* comment, e.g. ": ping" */
   colon = memchr(s, ':', n);
   if (colon) {
     fn = (size_t)(colon - s);
@@ -149,60 +129,48 @@ static int process_line(sse_parser *p, const char *s, size_t n)
   }
   switch (fn) {
   case 4:
-    if (memcmp(s, "data", 4) == 0)
-      return add_data(p, v, vn);
+    if (memcmp(s, "data", 4) == 0) return add_data(p, v, vn);
     break;
   case 5:
-    if (memcmp(s, "event", 5) == 0)
-      return buf_set(&p->type, v, vn);
-    if (memcmp(s, "retry", 5) == 0)
-      set_retry(p, v, vn);
+    if (memcmp(s, "event", 5) == 0) return buf_set(&p->type, v, vn);
+    if (memcmp(s, "retry", 5) == 0) set_retry(p, v, vn);
     break;
   case 2:
-    if (s[0] == 'i' && s[1] == 'd' && !memchr(v, '\0', vn))
-      return buf_set(&p->id, v, vn);
+    if (s[0] == 'i' && s[1] == 'd' && !memchr(v, '\0', vn)) return buf_set(&p->id, v, vn);
     break;
   }
-  return SSE_OK;                       /* unknown field: ignored */
+  return SSE_OK; /* unknown field: ignored */
 }
 
 /* Splits [s, end) into lines. lf and cr hold the next LF / CR at or after s
  * (end when there is none) and are searched again only once s passes them.
  * Invariant on entry and exit: line.len <= max_event. */
-static int feed_lines(sse_parser *p, const char *s, const char *end)
-{
+static int feed_lines(sse_parser *p, const char *s, const char *end) {
   const char *lf, *cr;
   int rc;
-  if (p->after_cr) {                   /* CR LF split across two feeds */
+  if (p->after_cr) { /* CR LF split across two feeds */
     p->after_cr = 0;
-    if (*s == '\n' && ++s == end)
-      return SSE_OK;
+    if (*s == '\n' && ++s == end) return SSE_OK;
   }
   lf = memchr(s, '\n', (size_t)(end - s));
-  if (!lf)
-    lf = end;
+  if (!lf) lf = end;
   cr = memchr(s, '\r', (size_t)(end - s));
-  if (!cr)
-    cr = end;
+  if (!cr) cr = end;
   for (;;) {
     const char *eol = lf < cr ? lf : cr;
     size_t n = (size_t)(eol - s);
-    if (eol == end) {                  /* unterminated tail: keep it */
-      if (n > p->max_event - p->line.len)
-        return SSE_LIMIT;
+    if (eol == end) { /* unterminated tail: keep it */
+      if (n > p->max_event - p->line.len) return SSE_LIMIT;
       return buf_append(&p->line, s, n);
     }
-    if (p->line.len) {                 /* finishes a line from earlier feeds */
-      if (n > p->max_event - p->line.len)
-        return SSE_LIMIT;
-      if (buf_append(&p->line, s, n))
-        return SSE_NOMEM;
+    if (p->line.len) { /* finishes a line from earlier feeds */
+      if (n > p->max_event - p->line.len) return SSE_LIMIT;
+      if (buf_append(&p->line, s, n)) return SSE_NOMEM;
       n = p->line.len;
       p->line.len = 0;
       rc = process_line(p, p->line.p, n);
-    } else {                           /* the common case: parse in place */
-      if (n > p->max_event)
-        return SSE_LIMIT;
+    } else { /* the common case: parse in place */
+      if (n > p->max_event) return SSE_LIMIT;
       rc = process_line(p, s, n);
     }
     s = eol + 1;
@@ -212,25 +180,20 @@ static int feed_lines(sse_parser *p, const char *s, const char *end)
       else if (*s == '\n')
         s++;
     }
-    if (rc)
-      return rc;
-    if (s == end)
-      return SSE_OK;
+    if (rc) return rc;
+    if (s == end) return SSE_OK;
     if (lf < s) {
       lf = memchr(s, '\n', (size_t)(end - s));
-      if (!lf)
-        lf = end;
+      if (!lf) lf = end;
     }
     if (cr < s) {
       cr = memchr(s, '\r', (size_t)(end - s));
-      if (!cr)
-        cr = end;
+      if (!cr) cr = end;
     }
   }
 }
 
-void sse_init(sse_parser *p, size_t max_event, sse_callback cb, void *ctx)
-{
+void sse_init(sse_parser *p, size_t max_event, sse_callback cb, void *ctx) {
   memset(p, 0, sizeof *p);
   p->cb = cb;
   p->ctx = ctx;
@@ -238,8 +201,7 @@ void sse_init(sse_parser *p, size_t max_event, sse_callback cb, void *ctx)
   p->retry = -1;
 }
 
-void sse_reset(sse_parser *p)
-{
+void sse_reset(sse_parser *p) {
   p->line.len = 0;
   p->data.len = 0;
   p->type.len = 0;
@@ -255,37 +217,29 @@ void sse_reset(sse_parser *p)
 /* The BOM may arrive a byte at a time, so its matched prefix is only
  * counted; on a mismatch those bytes turn out to be the start of the first
  * line and are fed before the rest. */
-int sse_feed(sse_parser *p, const char *buf, size_t len)
-{
+int sse_feed(sse_parser *p, const char *buf, size_t len) {
   const char *s = buf, *end;
   int rc;
-  if (p->failed)
-    return p->failed;
-  if (len == 0)
-    return SSE_OK;
+  if (p->failed) return p->failed;
+  if (len == 0) return SSE_OK;
   end = s + len;
   if (!p->started) {
     while (s < end && p->bom < 3 && *s == bom_bytes[p->bom]) {
       p->bom++;
       s++;
     }
-    if (p->bom < 3 && s == end)
-      return SSE_OK;                   /* still could be a BOM */
+    if (p->bom < 3 && s == end) return SSE_OK; /* still could be a BOM */
     p->started = 1;
-    if (p->bom < 3 && p->bom > 0 &&
-        (rc = feed_lines(p, bom_bytes, bom_bytes + p->bom)) != SSE_OK)
+    if (p->bom < 3 && p->bom > 0 && (rc = feed_lines(p, bom_bytes, bom_bytes + p->bom)) != SSE_OK)
       return p->failed = rc;
-    if (s == end)
-      return SSE_OK;
+    if (s == end) return SSE_OK;
   }
   rc = feed_lines(p, s, end);
-  if (rc)
-    p->failed = rc;
+  if (rc) p->failed = rc;
   return rc;
 }
 
-void sse_free(sse_parser *p)
-{
+void sse_free(sse_parser *p) {
   free(p->line.p);
   free(p->data.p);
   free(p->type.p);

@@ -21,20 +21,20 @@
 #define SSE_DEFAULT_MAX_EVENT (8u * 1024u * 1024u)
 
 enum {
-  SSE_OK = 0,      /* all bytes consumed */
-  SSE_STOPPED,     /* the callback returned nonzero: parsing stopped there */
-  SSE_LIMIT,       /* one event's data (or one line) exceeded max_event */
-  SSE_NOMEM        /* allocation failed */
+  SSE_OK = 0,  /* all bytes consumed */
+  SSE_STOPPED, /* the callback returned nonzero: parsing stopped there */
+  SSE_LIMIT,   /* one event's data (or one line) exceeded max_event */
+  SSE_NOMEM    /* allocation failed */
 };
 
 typedef struct sse_event {
-  const char *type;      /* "message" when no event field was given */
+  const char *type; /* "message" when no event field was given */
   size_t type_len;
-  const char *data;      /* joined data lines, NUL-terminated */
+  const char *data; /* joined data lines, NUL-terminated */
   size_t data_len;
-  const char *id;        /* last event id (persists across events), may be "" */
+  const char *id; /* last event id (persists across events), may be "" */
   size_t id_len;
-  long retry;            /* last retry value in ms, -1 when never given */
+  long retry; /* last retry value in ms, -1 when never given */
 } sse_event;
 
 /* Called once per dispatched event; the pointers are valid only during the
@@ -43,26 +43,29 @@ typedef struct sse_event {
  * not call sse_feed or sse_reset on the parser that called it. */
 typedef int (*sse_callback)(void *ctx, const sse_event *ev);
 
-typedef struct sse_buf { char *p; size_t len, cap; } sse_buf;
+typedef struct sse_buf {
+  char *p;
+  size_t len, cap;
+} sse_buf;
 
 /* Embeddable in a larger struct; all memory hangs off the sse_buf fields.
  * Only cb, ctx and max_event are meant to be read from outside; the rest is
  * private to sse.c. Buffers grow x2 from 256 bytes and never shrink before
  * sse_free, so a long stream of small events runs in constant memory. */
 typedef struct sse_parser {
-  sse_callback cb;       /* may be NULL: events are parsed and dropped */
+  sse_callback cb; /* may be NULL: events are parsed and dropped */
   void *ctx;
-  size_t max_event;      /* cap on one line and on one event's data */
-  sse_buf line;          /* the current line, only when it straddles feeds */
-  sse_buf data;          /* data of the current block, lines joined by LF */
-  sse_buf type;          /* event type of the current block ("" = none) */
-  sse_buf id;            /* last event id */
-  long retry;            /* last retry, -1 when none */
-  int has_data;          /* the block has seen a data line */
-  int after_cr;          /* the last feed ended in CR: a leading LF is eaten */
-  int started;           /* past the BOM check */
-  unsigned char bom;     /* BOM bytes matched so far, while !started */
-  int failed;            /* a sticky SSE_LIMIT / SSE_NOMEM / SSE_STOPPED */
+  size_t max_event;  /* cap on one line and on one event's data */
+  sse_buf line;      /* the current line, only when it straddles feeds */
+  sse_buf data;      /* data of the current block, lines joined by LF */
+  sse_buf type;      /* event type of the current block ("" = none) */
+  sse_buf id;        /* last event id */
+  long retry;        /* last retry, -1 when none */
+  int has_data;      /* the block has seen a data line */
+  int after_cr;      /* the last feed ended in CR: a leading LF is eaten */
+  int started;       /* past the BOM check */
+  unsigned char bom; /* BOM bytes matched so far, while !started */
+  int failed;        /* a sticky SSE_LIMIT / SSE_NOMEM / SSE_STOPPED */
 } sse_parser;
 
 /* max_event 0 selects SSE_DEFAULT_MAX_EVENT. Allocates nothing. */
@@ -78,7 +81,7 @@ void sse_reset(sse_parser *p);
  * consumed; the rest of buf is not. On SSE_LIMIT the events before the
  * offending line were delivered. A retry value too large for a long is
  * clamped to LONG_MAX; an empty retry value is ignored. */
-int  sse_feed(sse_parser *p, const char *buf, size_t len);
+int sse_feed(sse_parser *p, const char *buf, size_t len);
 /* Frees the buffers and zeroes *p; sse_init before using it again. */
 void sse_free(sse_parser *p);
 

@@ -9,17 +9,27 @@ local Request = require "chatgpt.request"
 local encode, check_messages = core.encode, core.check_messages
 local argerror = args.error
 
-local io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type =
-      io, ipairs, math, os, pairs, pcall, setmetatable, string, table, tostring, type
+local io, ipairs, math, os, pairs, setmetatable, string, table, tostring, type =
+      io, ipairs, math, os, pairs, setmetatable, string, table, tostring, type
 
 local M = {}
 
-M.VERSION = "0.1.0"
+local DEFAULTS = core.defaults     -- one place for every default: src/defaults.h
+M.VERSION = core._VERSION
 M.default_key = nil         -- set by chatgpt.set_key (a key userdata)
+
+-- Request fields whose value is a list: an empty table there goes out as []
+-- (core.encode's array_keys; elsewhere an empty table is {}).
+M.ARRAY_KEYS = {
+  messages = true, tools = true, functions = true, stop = true, tool_calls = true,
+  content = true, required = true, enum = true, anyOf = true, allOf = true, oneOf = true,
+  prefixItems = true, input = true, prompt = true, modalities = true, annotations = true,
+}
+local ARRAY_KEYS = M.ARRAY_KEYS
 
 -- Short on purpose: libcurl writes header lines a byte at a time, on every
 -- request (bench/RESULTS.md has what a byte costs).
-local USER_AGENT = "lua-chatgpt/" .. M.VERSION
+local USER_AGENT = DEFAULTS.user_agent
 
 local Client = {}
 Client.__index = Client
@@ -45,6 +55,7 @@ local OWN = {
   on_delta = "function", on_chunk = "function", on_tool_call = "function",
   max_retries = RETRIES, timeout = SECONDS, idle_timeout = OPTIONS.idle_timeout,
 }
+M.OWN = OWN
 
 local DEFAULT_BASE = "https://api.openai.com/v1"
 local AUTH = { bearer = true, ["api-key"] = true, none = true }
@@ -64,8 +75,8 @@ end
 local function resolve_key(opts, level)
   local k, msg
   if opts.api_key ~= nil then
-    local ok, r = pcall(core.key, opts.api_key)
-    if not ok then fail(level + 1, "option 'api_key': an API key is 1 to 4096 printable characters without spaces") end
+    local r, why = core.key(opts.api_key)
+    if not r then fail(level + 1, "option 'api_key': " .. why) end
     return r, "given"
   elseif opts.api_key_file ~= nil then
     k, msg = core.key_file(opts.api_key_file)
@@ -120,12 +131,12 @@ function M.new(opts)
   if not AUTH[self.auth] then
     fail(2, "option 'auth' must be \"bearer\", \"api-key\" or \"none\"")
   end
-  self.timeout = opts.timeout or 600
-  self.connect_timeout = opts.connect_timeout or 10
-  self.idle_timeout = opts.idle_timeout or 60
-  self.max_retries = opts.max_retries or 2
-  self.max_response_bytes = opts.max_response_bytes or 64 * 1024 * 1024
-  self.max_event_bytes = opts.max_event_bytes or 8 * 1024 * 1024
+  self.timeout = opts.timeout or DEFAULTS.timeout
+  self.connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout
+  self.idle_timeout = opts.idle_timeout or DEFAULTS.idle_timeout
+  self.max_retries = opts.max_retries or DEFAULTS.max_retries
+  self.max_response_bytes = opts.max_response_bytes or DEFAULTS.max_response_bytes
+  self.max_event_bytes = opts.max_event_bytes or DEFAULTS.max_event_bytes
   self.allow_insecure = opts.allow_insecure or false
   self.ca_file = opts.ca_file
 
@@ -220,7 +231,7 @@ end
 local COMPRESSED = { ["/models"] = true, ["/embeddings"] = true }
 
 -- The C spec of one kind of call (endpoint, streamed or not), made once
--- per client: core.spec works out the URL, headers and options, and keeps
+-- per client: core.endpoint works out the URL, headers and options, and keeps
 -- handles configured with them, so a call only brings its body.
 local function spec_for(self, method, path, stream)
   local cache = stream and self._stream_specs or self._specs
@@ -229,7 +240,7 @@ local function spec_for(self, method, path, stream)
   local headers = { "Accept: " .. (stream and "text/event-stream" or "application/json") }
   if method == "POST" then headers[2] = "Content-Type: application/json" end
   for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
-  spec = core.spec {
+  spec = core.endpoint {
     origin = self._origin, path = path, query = self._query, method = method,
     headers = headers, connect_timeout = self.connect_timeout,
     max_body = self.max_response_bytes, max_event = self.max_event_bytes,
@@ -244,12 +255,12 @@ end
 function Client:_send(method, path, body, own, finish, stream, level, fname)
   local spec = spec_for(self, method, path, stream ~= nil)
   if body then
-    local ok, r = pcall(encode, body)
-    if not ok then argerror(level + 1, 2, fname, (tostring(r):gsub("^chatgpt: ", ""))) end
-    body = r
+    local why
+    body, why = encode(body, ARRAY_KEYS)
+    if not body then argerror(level + 1, 2, fname, why) end
   end
-  local ud = core.request(spec, body, own.timeout or self.timeout,
-                          own.idle_timeout or self.idle_timeout)
+  local ud = core.transfer(spec, body, own.timeout or self.timeout,
+                           own.idle_timeout or self.idle_timeout)
   return Request.new(ud, { finish = finish, stream = stream, callbacks = own,
                            max_retries = own.max_retries or self.max_retries, clean = self._clean })
 end

@@ -50,9 +50,10 @@ local error, getmetatable, ipairs, pairs, pcall, require, setmetatable, string, 
       tostring, type, xpcall
 local floor = math.floor
 local traceback = errors.traceback    -- the xpcall handler for user code
-local decode, check_messages = core.decode, core.check_messages
+local decode, check_message, check_messages = core.decode, core.check_message, core.check_messages
+local CHAT_OWN = require("chatgpt.client").OWN     -- params client:chat keeps for itself
 local deepcopy, is_list, leading_system = tables.deepcopy, tables.is_list, budget.leading_system
-local try_encode, argerror = tools.try_encode, args.error
+local try_encode, argerror = tools.encode, args.error
 
 local M = {}
 
@@ -79,14 +80,6 @@ local OWN = {
   schema = "table", json = "boolean", before_tool = "function", after_tool = "function",
   on_tool_call = "function", on_tool_result = "function",
 }
-
--- Strips the position that an inner error() put in front of a message, so
--- that it can be raised again at the user's line.
-local function unwrap(msg)
-  if type(msg) ~= "string" then return msg end
-  return msg:match("^[^\n]-:%d+: (chatgpt: .*)$") or msg:match("^[^\n]-:%d+: (bad argument .*)$")
-         or msg
-end
 
 -- Any error value as text, never raising (a table's __tostring may).
 local function as_text(e)
@@ -175,15 +168,12 @@ function Conversation:add(role, content, fields)
     if type(role) ~= "string" then
       argerror(2, 1, "add", "string or message expected, got " .. type(role))
     end
-    local ok, r = pcall(core.message, role, content, fields)
-    if not ok then
-      r = tostring(r)
-      argerror(2, r:find("role", 1, true) and 1 or 2, "add", r:match("%((.*)%)$") or r)
-    end
+    local r, why, n = core.message(role, content, fields)
+    if not r then argerror(2, n, "add", why) end
     m = r
   end
-  local ok, err = check_messages({ m })
-  if not ok then argerror(2, 1, "add", (err:gsub("^bad message #1 %((.*)%)$", "%1"))) end
+  local ok, why = check_message(m)
+  if not ok then argerror(2, 1, "add", why) end
   self.messages[#self.messages + 1] = m
   return m
 end
@@ -324,7 +314,7 @@ end
 
 -- nil when m can go in a request, else what is wrong with it.
 local function unsendable(m)
-  local ok, err = check_messages({ m })
+  local ok, err = check_message(m)
   if not ok then return err end
   local _, why = try_encode(m)
   return why
@@ -352,13 +342,13 @@ local function prepare(self, fname, what, params, level)
     else
       msg = deepcopy(what)
     end
-    local ok, err = check_messages({ msg })
-    if not ok then
-      argerror(level + 1, 1, fname, (err:gsub("^bad message #1 %((.*)%)$", "%1")))
-    end
+    local ok, why = check_message(msg)
+    if not ok then argerror(level + 1, 1, fname, why) end
   else
     argerror(level + 1, 1, fname, "string or message expected, got " .. type(what))
   end
+  local _, why = tools.encode(msg)
+  if why then argerror(level + 1, 1, fname, why) end
   if params ~= nil and type(params) ~= "table" then
     argerror(level + 1, 2, fname, "table expected, got " .. type(params))
   end
@@ -412,6 +402,19 @@ local function prepare(self, fname, what, params, level)
     for _, name in ipairs(self._order) do list[#list + 1] = self._tools[name].def end
     body.tools = list
   end
+  -- what client:chat would refuse is refused here, at say's caller
+  local probe = {}
+  for k, v in pairs(body) do
+    local rule = CHAT_OWN[k]
+    if rule then
+      local p = args.problem(v, rule)
+      if p then argerror(level + 1, 2, fname, "param '" .. k .. "': " .. p) end
+    else
+      probe[k] = v
+    end
+  end
+  _, why = tools.encode(probe)
+  if why then argerror(level + 1, 2, fname, why) end
   return msg, { body = body, own = own, decode = own.schema ~= nil or own.json == true }
 end
 
@@ -421,8 +424,7 @@ local function limit_error(n)
 end
 
 -- The whole say: requests, tool rounds, commit. h is say_async's handle (nil
--- for say). Returns true, reply, response, info | nil, err | false, message
--- to raise (a programmer's error found by client:chat_async).
+-- for say). Returns true, reply, response, info | nil, err.
 function Conversation:_run(msg, job, h)
   local client, body, own = self.client, job.body, job.own
   local history = self.messages
@@ -435,8 +437,7 @@ function Conversation:_run(msg, job, h)
     for i = 1, #scratch do list[#list + 1] = scratch[i] end
     local send, dropped = budget.trim(list, self.max_context_tokens, self.count_tokens)
     if not send then return nil, dropped end
-    local ok, req = pcall(client.chat_async, client, send, body)
-    if not ok then return false, unwrap(req) end
+    local req = client:chat_async(send, body)   -- say's arguments were checked by prepare
     if h then h._req = req end
     local text, response, info = req:wait()
     if h then h._req = nil end
@@ -508,7 +509,6 @@ function Conversation:say(what, params)
   local pok, ok, a, b, c = pcall(self._run, self, msg, job, nil)
   if self._busy == token then self._busy = nil end
   if not pok then error(ok, 0) end      -- an internal error, with its own position
-  if ok == false then error(a, 2) end
   if not ok then return nil, a end
   return a, b, c
 end
@@ -523,22 +523,15 @@ function Conversation:say_async(what, params)
   local msg, job = prepare(self, "say_async", what, params, 2)
   local h = setmetatable({ status = "pending", conversation = self }, Handle)
   self._busy = h
-  local started = false
   loop.spawn(function()
     local pok, ok, a, b, c = pcall(self._run, self, msg, job, h)
-    local level = 2
-    if not pok then ok, a, level = false, ok, 0 end  -- an internal error, with its own position
     if self._busy == h then self._busy = nil end
     if h.status ~= "pending" then return end          -- cancelled meanwhile
-    if ok == false then
-      if not started then h._raise = { a, level }; return end  -- before the first wait
-      a = errors.new { kind = "callback", code = "RAISED", message = as_text(a) }
-      ok = nil
+    if not pok then                                   -- an internal error: not lost
+      ok, a = nil, errors.new { kind = "callback", code = "RAISED", message = as_text(ok) }
     end
     if ok then pending.settle(h, { a, b, c }) else pending.settle(h, nil, a) end
   end)
-  started = true
-  if h._raise then error(h._raise[1], h._raise[2]) end
   return h
 end
 

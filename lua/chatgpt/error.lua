@@ -138,13 +138,14 @@ end
 -- Builders -----------------------------------------------------------------
 
 --- error.from_transport(t) -> err: t from the C core ({kind, code,
--- message, received, status}); the table itself becomes the error.
+-- message, received, retryable, status}); the table itself becomes the
+-- error. Whether a retry helps is curl_errors.h's verdict, kept as is.
 function M.from_transport(t)
   expect(t, "table", 1, "from_transport")
   if t.kind == nil then t.kind = "network" end
   if t.message == nil then t.message = t.code end
   M.new(t)
-  t.retryable = retry.retryable(t)
+  if t.retryable == nil then t.retryable = retry.retryable(t) end
   return t
 end
 

@@ -2,6 +2,7 @@
 -- speaks it) from Lua. `local chatgpt = require "chatgpt"`.
 
 local core   = require "chatgpt.core"
+local args   = require "chatgpt.args"
 local client = require "chatgpt.client"
 local errors = require "chatgpt.lazy" "chatgpt.error"
 local loop   = require "chatgpt.loop"
@@ -25,10 +26,8 @@ function M.set_key(key)
   if type(key) ~= "string" then
     error("bad argument #1 to 'set_key' (string expected, got " .. type(key) .. ")", 2)
   end
-  local ok, k = pcall(core.key, key)
-  if not ok then
-    error("bad argument #1 to 'set_key' (an API key is 1 to 4096 printable characters without spaces)", 2)
-  end
+  local k, why = core.key(key)
+  if not k then args.error(2, 1, "set_key", why) end
   client.default_key = k
 end
 
@@ -39,8 +38,8 @@ end
 
 -- Messages. The role is checked (system, developer, user, assistant, tool).
 function M.message(role, content, fields)
-  local ok, m = pcall(core.message, role, content, fields)
-  if not ok then error((m:gsub("'%?'", "'message'")), 2) end
+  local m, why, n = core.message(role, content, fields)
+  if not m then args.error(2, n, "message", why) end
   return m
 end
 
@@ -50,7 +49,9 @@ local function role(name)
       error("bad argument #1 to '" .. name .. "' (string or list of parts expected, got "
             .. type(content) .. ")", 2)
     end
-    return core.message(name, content, fields)
+    local m, why, n = core.message(name, content, fields)
+    if not m then args.error(2, n - 1, name, why) end
+    return m
   end
 end
 

@@ -28,7 +28,7 @@ Request.__index = Request
 -- (the heap of a loop of chats grew to several times its size), and costs
 -- a call more per request.
 
--- ud: an idle C request (core.request). job: {
+-- ud: an idle C transfer (core.transfer). job: {
 --   stream = "chat" | "completion" | nil, callbacks = {on_delta, on_chunk, on_tool_call},
 --   finish = function(response) -> results... | nil, err,
 --   max_retries = n, clean = function(s) -> s with the client's key redacted }

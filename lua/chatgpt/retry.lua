@@ -10,23 +10,6 @@ local os_time = os.time
 
 local M = {}
 
--- curl errors that fail the same way on every attempt: certificates, TLS
--- setup, a bad URL. (SSL_CONNECT_ERROR is not here: a handshake cut short by
--- a reset or a busy proxy is worth another try.)
-local FINAL_NETWORK = {
-  PEER_FAILED_VERIFICATION = true, SSL_CERTPROBLEM = true, SSL_CIPHER = true,
-  SSL_ISSUER_ERROR = true, SSL_PINNEDPUBKEYNOTMATCH = true,
-  SSL_INVALIDCERTSTATUS = true, SSL_CRL_BADFILE = true,
-  SSL_ENGINE_NOTFOUND = true, SSL_ENGINE_SETFAILED = true,
-  SSL_ENGINE_INITFAILED = true, SSL_CLIENTCERT = true,
-  UNSUPPORTED_PROTOCOL = true, URL_MALFORMAT = true, NOT_BUILT_IN = true,
-  FUNCTION_NOT_FOUND = true, BAD_FUNCTION_ARGUMENT = true,
-  UNKNOWN_OPTION = true, LOGIN_DENIED = true, TOO_MANY_REDIRECTS = true,
-  OUT_OF_MEMORY = true,
-}
-
-local function is_final_network(code)
-  if type(code) ~= "string" then return false end
   return FINAL_NETWORK[code] or find(code, "^SSL_CACERT") ~= nil
 end
 
@@ -124,7 +107,10 @@ end
 function M.retryable(err)
   local kind = err.kind
   if kind == "network" then
-    return not is_final_network(err.code)
+    -- curl's errors come with the verdict of src/curl_errors.h; a network
+    -- failure of ours (a stream cut short) is worth another try
+    if err.retryable ~= nil then return err.retryable end
+    return true
   elseif kind == "timeout" then
     -- once bytes arrived the server did work (and maybe our callbacks ran)
     return not err.received

@@ -4,7 +4,7 @@
 local core = require "chatgpt.core"
 local tables = require "chatgpt.tables"
 
-local io, os, pcall, tostring, type = io, os, pcall, tostring, type
+local io, os, require, tostring, type = io, os, require, tostring, type
 local encode, decode, check_messages = core.encode, core.decode, core.check_messages
 
 local M = {}
@@ -14,10 +14,8 @@ M.VERSION = 1
 -- savefile.write(path, doc) -> true | nil, msg
 function M.write(path, doc)
   doc.version = M.VERSION
-  local ok, text = pcall(encode, doc)
-  if not ok then
-    return nil, path .. ": cannot encode the conversation: " .. (tostring(text):gsub("^.-chatgpt: ", ""))
-  end
+  local text, why = encode(doc, require("chatgpt.client").ARRAY_KEYS)
+  if not text then return nil, path .. ": cannot encode the conversation: " .. why end
   local tmp = path .. ".tmp"
   local f, err = io.open(tmp, "wb")
   if not f then return nil, err end

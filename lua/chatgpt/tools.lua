@@ -7,22 +7,21 @@ local args   = require "chatgpt.args"
 local errors = require "chatgpt.error"
 local tables = require "chatgpt.tables"
 
-local getmetatable, pcall, select, setmetatable, tostring, type, xpcall =
-      getmetatable, pcall, select, setmetatable, tostring, type, xpcall
+local getmetatable, select, setmetatable, tostring, type, xpcall =
+      getmetatable, select, setmetatable, tostring, type, xpcall
 local encode, decode = core.encode, core.decode
+local ARRAY_KEYS = require("chatgpt.client").ARRAY_KEYS
 local traceback = errors.traceback
 
 local M = {}
 
 local FIELDS = { description = "string", parameters = "table", strict = "boolean" }
 
--- encode(v) -> text | nil, why (whether the core raises or returns)
+-- tools.encode(v) -> text | nil, why: JSON as a request would carry it
 local function try_encode(v)
-  local ok, s, why = pcall(encode, v)
-  if not ok then return nil, (tostring(s):gsub("^.-chatgpt: ", "")) end
-  return s, why
+  return encode(v, ARRAY_KEYS)
 end
-M.try_encode = try_encode
+M.encode = try_encode
 
 local function callable(fn)
   local mt = getmetatable(fn)

@@ -1,11 +1,11 @@
 /* libFuzzer target for the error-body parser (lua/chatgpt/errors.lua) fed
  * through the header parser (src/headers.c) and the JSON decoder
- * (src/json.c), the way a failed response reaches it.
+ * (src/json_decode.c), the way a failed response reaches it.
  *
- * sources: spec/fuzz/errors_fuzz.c src/headers.c src/json.c
+ * sources: spec/fuzz/errors_fuzz.c src/headers.c src/json_decode.c src/json_encode.c src/context.c
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/lua5.4 \
- *     -Isrc spec/fuzz/errors_fuzz.c src/headers.c src/json.c -llua5.4 \
- *     -o errors_fuzz
+ *     -Isrc spec/fuzz/errors_fuzz.c src/headers.c src/json_decode.c \
+ *     src/json_encode.c src/context.c -llua5.4 -o errors_fuzz
  *   ./errors_fuzz -max_total_time=600 -dict=spec/fuzz/errors.dict corpus/
  *   (from the repository root: errors.lua is loaded from lua/chatgpt/)
  *
@@ -83,8 +83,7 @@ static void die(lua_State *L, const char *what) {
 /* The part of chatgpt.core that errors.lua uses: the C JSON decoder. */
 static int core_stub(lua_State *L) {
   lua_newtable(L);
-  lua_pushcfunction(L, json_decode);
-  lua_setfield(L, -2, "decode");
+  json_decode_open(L);
   return 1;
 }
 

@@ -1,13 +1,15 @@
-/* libFuzzer target for src/json.c.
+/* libFuzzer target for the JSON codec (src/json_encode.c, src/json_decode.c).
  *
+ * sources: spec/fuzz/json_fuzz.c src/json_encode.c src/json_decode.c src/context.c
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/lua5.4 \
- *     -Isrc spec/fuzz/json_fuzz.c src/json.c -llua5.4 -o json_fuzz
+ *     -Isrc spec/fuzz/json_fuzz.c src/json_encode.c src/json_decode.c \
+ *     src/context.c -llua5.4 -o json_fuzz
  *   ./json_fuzz -max_total_time=180 corpus/    (seed: ../shared/wire/ *.json)
  *
  * Each input is decoded in one long-lived lua_State. When it decodes, the
- * value x is encoded (under lua_pcall: only NaN/inf and invalid UTF-8 may
- * refuse) to e1, e1 must decode to y equal to x (numbers by value, floats
- * with their sign), and y must encode to e2 of the same length as e1 (the
+ * value x is encoded (only NaN/inf and invalid UTF-8 may refuse) to e1,
+ * e1 must decode to y equal to x (numbers by value, floats with their
+ * sign), and y must encode to e2 of the same length as e1 (the
  * text may differ only in the order of object members). Then the same
  * input runs again in a fresh state whose allocator fails after a budget
  * taken from the input: a memory error must not crash, and after lua_close
@@ -82,7 +84,8 @@ static int same(lua_State *L, int a, int b, int depth) {
 }
 
 static int encode_arg(lua_State *L) {
-  json_encode_value(L, 1);
+  if (!json_encode_value(L, 1, 0))
+    return lua_error(L);
   return 1;
 }
 
@@ -159,7 +162,7 @@ static int decode_encode(lua_State *L) {
   const char *s = (const char *)lua_touserdata(L, 1);
   size_t n = (size_t)lua_tointeger(L, 2);
   if (json_decode_buffer(L, s, n))
-    json_encode_value(L, -1);
+    json_encode_value(L, -1, 0);
   return 0;
 }
 

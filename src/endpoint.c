@@ -1,11 +1,11 @@
-/* Prepared kinds of request: see spec.h. A client makes one per endpoint
- * and reuses it for every call, so reading the options, building the
- * header list (with the key) and configuring a handle happen once, not per
- * call; handles go back to their spec's pool configured, not reset. */
-#include "spec.h"
+/* Prepared endpoints: see endpoint.h. A client makes one per endpoint and
+ * reuses it for every call, so reading the options, building the header
+ * list (with the key) and configuring a handle happen once, not per call;
+ * handles go back to their endpoint's pool configured, not reset. */
+#include "endpoint.h"
 #include "compat.h"
+#include "defaults.h"
 #include "origin.h"
-#include "sse.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 
 #include <lauxlib.h>
 
-#define SPEC_TYPE "chatgpt.spec"
+#define ENDPOINT_TYPE "chatgpt.endpoint"
 
 static char *dupstr(const char *s) {
   char *p;
@@ -31,7 +31,7 @@ static void wipe_list(struct curl_slist *h) {
 }
 
 /* Frees what the handles point to: only once none is lent out. */
-static void spec_free(spec *s) {
+static void endpoint_free(endpoint *s) {
   wipe_list(s->headers);
   s->headers = NULL;
   free(s->url);
@@ -40,18 +40,18 @@ static void spec_free(spec *s) {
   s->url = s->user_agent = s->ca_file = NULL;
 }
 
-static int spec_gc(lua_State *L) {
-  spec *s = (spec *)luaL_checkudata(L, 1, SPEC_TYPE);
+static int endpoint_gc(lua_State *L) {
+  endpoint *s = (endpoint *)luaL_checkudata(L, 1, ENDPOINT_TYPE);
   if (s->closed) return 0;
   s->closed = 1;
   while (s->npool > 0) curl_easy_cleanup(s->pool[--s->npool]);
-  if (s->nout == 0) spec_free(s);
+  if (s->nout == 0) endpoint_free(s);
   return 0;
 }
 
-spec *spec_check(lua_State *L, int idx) {
-  spec *s = (spec *)luaL_checkudata(L, idx, SPEC_TYPE);
-  if (s->closed) luaL_argerror(L, idx, "spec is closed");
+endpoint *endpoint_check(lua_State *L, int idx) {
+  endpoint *s = (endpoint *)luaL_checkudata(L, idx, ENDPOINT_TYPE);
+  if (s->closed) luaL_argerror(L, idx, "endpoint is closed");
   return s;
 }
 
@@ -64,7 +64,7 @@ static double optnum(lua_State *L, const char *k, double def, double lo, double 
   lua_getfield(L, 1, k);
   v = luaL_opt(L, luaL_checknumber, -1, def);
   lua_pop(L, 1);
-  if (!(v >= lo && v <= hi)) luaL_error(L, "chatgpt: spec.%s out of range", k);
+  if (!(v >= lo && v <= hi)) luaL_error(L, "chatgpt: endpoint.%s out of range", k);
   return v;
 }
 
@@ -74,10 +74,13 @@ static const char *optstr(lua_State *L, const char *k, const char *def) {
   const char *v;
   size_t len;
   lua_getfield(L, 1, k);
-  if (lua_isnil(L, -1)) { lua_pop(L, 1); return def; }
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return def;
+  }
   v = luaL_checklstring(L, -1, &len);
-  if (strlen(v) != len) luaL_error(L, "chatgpt: spec.%s holds a NUL byte", k);
-  lua_pop(L, 1);                                   /* the table keeps it alive */
+  if (strlen(v) != len) luaL_error(L, "chatgpt: endpoint.%s holds a NUL byte", k);
+  lua_pop(L, 1); /* the table keeps it alive */
   return v;
 }
 
@@ -89,7 +92,7 @@ static int optbool(lua_State *L, const char *k) {
   return v;
 }
 
-static int addheader(spec *s, const char *h) {
+static int addheader(endpoint *s, const char *h) {
   struct curl_slist *n = curl_slist_append(s->headers, h);
   if (!n) return 0;
   s->headers = n;
@@ -99,7 +102,7 @@ static int addheader(spec *s, const char *h) {
 /* The key's header, built in C memory that is wiped right after curl has
  * copied it into the list (which is itself wiped when freed). The key and
  * how it goes out are the origin's: nothing else chooses them. */
-static int addauth(lua_State *L, spec *s, int origin_idx) {
+static int addauth(lua_State *L, endpoint *s, int origin_idx) {
   const origin *o = origin_check(L, origin_idx);
   size_t klen, n;
   const char *k = origin_key(L, origin_idx, &klen), *fmt;
@@ -126,16 +129,18 @@ static int header_ok(const char *h, size_t len) {
   if (colon == NULL || colon == h || strlen(h) != len || strpbrk(h, "\r\n")) return 0;
   for (i = 0; h + i < colon; i++)
     if (!strchr("!#$%&'*+-.^_`|~", h[i]) &&
-        !((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'A' && h[i] <= 'Z') || (h[i] >= 'a' && h[i] <= 'z')))
+        !((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'A' && h[i] <= 'Z') ||
+          (h[i] >= 'a' && h[i] <= 'z')))
       return 0;
   return 1;
 }
 
-#define MAX_SECONDS 2147483.0        /* seconds whose milliseconds fit a 32-bit long */
-#define MAX_BYTES   9007199254740992.0  /* 2^53: exact as a double, fits size_t */
+#define MAX_SECONDS 2147483.0          /* seconds whose milliseconds fit a 32-bit long */
+#define MAX_BYTES   9007199254740992.0 /* 2^53: exact as a double, fits size_t */
 
-int spec_new(lua_State *L) {
-  spec *s;
+/* core.endpoint{...}: see endpoint.h. */
+static int endpoint_new(lua_State *L) {
+  endpoint *s;
   const char *path, *method, *why;
   origin *o;
   lua_Integer i, n;
@@ -143,31 +148,32 @@ int spec_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   lua_getfield(L, 1, "origin");
-  o = origin_check(L, 2);                          /* stays at index 2 */
+  o = origin_check(L, 2); /* stays at index 2 */
   path = optstr(L, "path", NULL);
-  luaL_argcheck(L, path != NULL, 1, "spec.path missing");
+  luaL_argcheck(L, path != NULL, 1, "endpoint.path missing");
   method = optstr(L, "method", "POST");
   luaL_argcheck(L, strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0, 1,
-                "spec.method must be GET or POST");
+                "endpoint.method must be GET or POST");
 
-  s = (spec *)compat_newuserdata(L, sizeof(spec), 0);
-  memset(s, 0, sizeof *s);              /* __gc frees a half-built one */
-  luaL_setmetatable(L, SPEC_TYPE);
+  s = (endpoint *)compat_newuserdata(L, sizeof(endpoint), 0);
+  memset(s, 0, sizeof *s); /* __gc frees a half-built one */
+  luaL_setmetatable(L, ENDPOINT_TYPE);
   s->post = method[0] == 'P';
   s->stream = optbool(L, "stream");
   s->compressed = optbool(L, "compressed");
-  t = optnum(L, "connect_timeout", 10, 0, HUGE_VAL);
-  luaL_argcheck(L, t > 0 && t < HUGE_VAL, 1, "spec.connect_timeout must be a finite number > 0");
+  t = optnum(L, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, 0, HUGE_VAL);
+  luaL_argcheck(L, t > 0 && t < HUGE_VAL, 1,
+                "endpoint.connect_timeout must be a finite number > 0");
   s->connect_ms = t >= MAX_SECONDS ? (long)(MAX_SECONDS * 1000) : (long)(t * 1000 + 0.999);
-  s->max_body = (size_t)optnum(L, "max_body", 64.0 * 1024 * 1024, 1, MAX_BYTES);
-  s->max_header = (size_t)optnum(L, "max_header", 256.0 * 1024, 1, MAX_BYTES);
-  s->max_event = (size_t)optnum(L, "max_event", SSE_DEFAULT_MAX_EVENT, 1, MAX_BYTES);
+  s->max_body = (size_t)optnum(L, "max_body", DEFAULT_MAX_RESPONSE_BYTES, 1, MAX_BYTES);
+  s->max_header = (size_t)optnum(L, "max_header", DEFAULT_MAX_HEADER_BYTES, 1, MAX_BYTES);
+  s->max_event = (size_t)optnum(L, "max_event", DEFAULT_MAX_EVENT_BYTES, 1, MAX_BYTES);
   if ((s->url = origin_url(o, path, optstr(L, "query", ""), &why)) == NULL)
     return luaL_error(L, "chatgpt: %s", why);
   /* a proxy from the environment could not reach this machine's own
    * server, and would carry a key sent over plain http off it */
   s->no_proxy = o->loopback;
-  if ((s->user_agent = dupstr(optstr(L, "user_agent", "lua-chatgpt"))) == NULL ||
+  if ((s->user_agent = dupstr(optstr(L, "user_agent", DEFAULT_USER_AGENT))) == NULL ||
       (optstr(L, "ca_file", NULL) && (s->ca_file = dupstr(optstr(L, "ca_file", NULL))) == NULL))
     return luaL_error(L, "chatgpt: out of memory");
 
@@ -186,11 +192,10 @@ int spec_new(lua_State *L) {
   }
   lua_pop(L, 1);
   /* "Name:" with no value removes a header libcurl would add. Answers are
-   * decoded whenever a server compresses them; only `compressed` specs
-   * ask for it: a chat answer is small, and writing the header costs
-   * libcurl ~8,000 instructions a request (measured). */
-  if (!addheader(s, "Expect:") ||
-      (!s->compressed && !addheader(s, "Accept-Encoding:")) ||
+   * decoded whenever a server compresses them; only `compressed` endpoints
+   * ask for it: a chat answer is small, and libcurl's writing the header
+   * costs more than it saves there. */
+  if (!addheader(s, "Expect:") || (!s->compressed && !addheader(s, "Accept-Encoding:")) ||
       !addauth(L, s, 2))
     return luaL_error(L, "chatgpt: out of memory");
   return 1;
@@ -198,7 +203,7 @@ int spec_new(lua_State *L) {
 
 /* ---- handles ----------------------------------------------------------- */
 
-static void configure(spec *s, CURL *c) {
+static void configure(endpoint *s, CURL *c) {
   curl_easy_setopt(c, CURLOPT_URL, s->url);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -216,13 +221,13 @@ static void configure(spec *s, CURL *c) {
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->connect_ms);
   curl_easy_setopt(c, CURLOPT_USERAGENT, s->user_agent);
   if (s->no_proxy) curl_easy_setopt(c, CURLOPT_PROXY, "");
-  if (s->ca_file)                       /* a private CA; verification stays on */
+  if (s->ca_file) /* a private CA; verification stays on */
     curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   if (!s->post) curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 }
 
-CURL *spec_take(spec *s, int *fresh) {
+CURL *endpoint_take(endpoint *s, int *fresh) {
   CURL *c;
   *fresh = 0;
   if (s->npool > 0) {
@@ -236,20 +241,26 @@ CURL *spec_take(spec *s, int *fresh) {
   return c;
 }
 
-void spec_give(spec *s, CURL *c) {
+void endpoint_give(endpoint *s, CURL *c) {
   s->nout--;
-  if (!s->closed && s->npool < SPEC_POOL) {
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);   /* it pointed into the request */
+  if (!s->closed && s->npool < ENDPOINT_POOL) {
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL); /* it pointed into the transfer */
     s->pool[s->npool++] = c;
   } else {
     curl_easy_cleanup(c);
-    if (s->closed && s->nout == 0) spec_free(s);
+    if (s->closed && s->nout == 0) endpoint_free(s);
   }
 }
 
-void spec_open(lua_State *L) {
-  luaL_newmetatable(L, SPEC_TYPE);
-  lua_pushcfunction(L, spec_gc);
+static const luaL_Reg endpoint_funcs[] = {
+  {"endpoint", endpoint_new},
+  {NULL, NULL},
+};
+
+void endpoint_open(lua_State *L) {
+  luaL_newmetatable(L, ENDPOINT_TYPE);
+  lua_pushcfunction(L, endpoint_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
+  luaL_setfuncs(L, endpoint_funcs, 0);
 }

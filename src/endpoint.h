@@ -1,0 +1,45 @@
+/* A prepared endpoint ("chatgpt.endpoint"): what every call of one client
+ * to one endpoint shares - URL, method, header list with the key, limits,
+ * options - worked out once, and a few easy handles already configured
+ * with it. A transfer (transfer.h) then sets only its own body and
+ * timeouts. */
+#ifndef CHATGPT_ENDPOINT_H
+#define CHATGPT_ENDPOINT_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+#include <lua.h>
+
+#define ENDPOINT_POOL 8 /* idle handles kept per endpoint */
+
+typedef struct endpoint {
+  struct curl_slist *headers; /* holds the key: wiped when freed */
+  char *url, *user_agent, *ca_file;
+  int post; /* POST with a body, else GET without */
+  int stream, compressed;
+  int no_proxy; /* never through a proxy: the origin is loopback */
+  long connect_ms;
+  size_t max_body, max_header, max_event;
+  CURL *pool[ENDPOINT_POOL];
+  int npool;
+  int nout;   /* handles lent to transfers */
+  int closed; /* collected: handles coming back are freed */
+} endpoint;
+
+endpoint *endpoint_check(lua_State *L, int idx);
+
+/* A handle configured for ep, from its pool or new (*fresh is then 1);
+ * NULL when out of memory. Every handle taken is given back, once. */
+CURL *endpoint_take(endpoint *ep, int *fresh);
+void endpoint_give(endpoint *ep, CURL *c);
+
+/* Lua: core.endpoint{origin, path, query, method = "GET" | "POST",
+ *   headers = {"Name: value"...}, connect_timeout, max_body, max_header,
+ *   max_event, stream, compressed, user_agent, ca_file} -> endpoint
+ * The URL is the origin's base URL + path + query, checked to stay on the
+ * origin (origin.h); the key, and how it goes out, are the origin's.
+ * Absent numbers and user_agent are defaults.h's. */
+void endpoint_open(lua_State *L);
+
+#endif

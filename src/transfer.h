@@ -1,0 +1,71 @@
+/* A transfer ("chatgpt.transfer"): one HTTP exchange on the engine, made
+ * from an endpoint (endpoint.h) and a body. Its lifecycle follows liolib's:
+ * created closed, given its easy handle, then idle; t:start() runs it (and
+ * runs it again for a retry); close, __close and __gc are one idempotent
+ * function.
+ *
+ * libcurl's callbacks (transfer.c) are plain C: they append bytes to capped
+ * buffers, feed the SSE parser and queue events. No lua_* call ever runs
+ * under a curl frame; Lua sees the results after curl has returned, through
+ * core.poll and the transfer's methods. */
+#ifndef CHATGPT_TRANSFER_H
+#define CHATGPT_TRANSFER_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+#include <lua.h>
+
+#include "endpoint.h"
+#include "engine.h"
+#include "sse.h"
+
+#define TRANSFER_TYPE "chatgpt.transfer"
+
+/* Where a transfer is in its life. */
+enum { ST_IDLE, ST_RUNNING, ST_DONE, ST_CLOSED };
+
+/* Why we ended it, when we did (else curl's result says it). */
+enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_TOTAL, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM };
+
+typedef struct tbuf {
+  char *p;
+  size_t len, cap;
+} tbuf;
+
+typedef struct transfer {
+  CURL *easy;         /* lent by the endpoint until closed */
+  endpoint *endpoint; /* kept alive by the user value */
+  /* the engine's: its lists, and the deadlines it keeps */
+  engine *eng;                  /* NULL once the engine is gone */
+  struct transfer *prev, *next; /* the engine's live list */
+  struct transfer *ready_next;
+  int in_ready;
+  int state, abort;
+  CURLcode result;
+  double idle, last_byte;   /* idle_timeout (0: none), time of the last byte */
+  double timeout, deadline; /* deadline: this attempt's start + timeout */
+  /* transfer.c's */
+  int stream; /* the caller asked for SSE */
+  int decided, sse_on, done_seen;
+  int body_seen; /* a body byte came (this attempt) */
+  int connected; /* a connection, TLS included, was ready */
+  tbuf body, hdrs, events;
+  size_t ev_off;
+  size_t max_body, max_header;
+  sse_parser sse;
+  size_t received; /* header + body bytes */
+  char errbuf[CURL_ERROR_SIZE];
+} transfer;
+
+/* Lua: core.transfer(endpoint, body, timeout, idle_timeout) -> transfer
+ *   (created idle; t:start() runs it; timeout: finite > 0 seconds, default
+ *   DEFAULT_TIMEOUT; idle_timeout: finite >= 0, 0 = none, default
+ *   DEFAULT_IDLE_TIMEOUT; body: a string for a POST endpoint, nil for GET)
+ * Methods: start(), cancel(), close(), event() -> data, type|nil (nothing
+ * when the queue is empty), response() -> status, header block, body|nil,
+ * http_version, error|nil (see curl_errors.h), stream_done() -> bool,
+ * state() -> "idle" | "running" | "done" | "closed". */
+void transfer_open(lua_State *L);
+
+#endif
