@@ -10,9 +10,6 @@ local os_time = os.time
 
 local M = {}
 
-  return FINAL_NETWORK[code] or find(code, "^SSL_CACERT") ~= nil
-end
-
 -- Headers ------------------------------------------------------------------
 
 -- Header values are strings; tolerate a list for a repeated header.
