@@ -21,11 +21,11 @@ local mode, base, n = arg[1], arg[2], tonumber(arg[3])
 local maxconn = arg[4] and arg[4] ~= "default" and tonumber(arg[4]) or nil
 local K = tonumber(arg[5] or "20000")
 
+if maxconn then chatgpt.configure { max_host_connections = maxconn } end
 local client = chatgpt.new {
   base_url = base,
   api_key = "sk-bench-000000000000000000000000",
   max_retries = 0,
-  max_connections = maxconn,
 }
 local messages = {
   chatgpt.system "You are a helpful assistant.",
