@@ -27,11 +27,7 @@ end
 
 local FAST = { { "retry-after-ms", "10" } }   -- keeps retry rows quick
 
-local function timed(fn, ...)
-  local t0 = core.now()
-  local a, b, c = fn(...)
-  return core.now() - t0, a, b, c
-end
+local timed = T.timed
 
 local drain = T.drain
 

@@ -10,11 +10,7 @@ local T = require "spec.support.client"
 -- valgrind (make valgrind) runs everything many times slower
 local SLOW = os.getenv("CHATGPT_VALGRIND") and 10 or 1
 
-local function timed(fn, ...)
-  local t0 = core.now()
-  local a, b, c = fn(...)
-  return core.now() - t0, a, b, c
-end
+local timed = T.timed
 
 local drain = T.drain
 

@@ -91,29 +91,28 @@ end
 -- Choice and tool-call indices are kept in arrival order, and sorted once
 -- when the response is built: they nearly always arrive in order, and then
 -- no sort runs at all. (Keeping them sorted on arrival, as an insertion sort
--- did, is quadratic when they count down.) Returns whether the list is out
--- of order now, given whether it was before.
-local function append_index(list, v, unsorted)
+-- did, is quadratic when they count down.) list.unsorted says whether an
+-- index came lower than the one before it.
+local function append_index(list, v)
   local n = #list
   list[n + 1] = v
-  return unsorted or (n > 0 and list[n] > v)
+  if n > 0 and list[n] > v then list.unsorted = true end
+end
+
+-- The indices of list in order.
+local function in_order(list)
+  if list.unsorted then
+    sort(list)
+    list.unsorted = false
+  end
+  return list
 end
 
 local function new_choice(self, idx)
   local st = { index = idx }
   self.by_index[idx] = st
-  self.unsorted = append_index(self.order, idx, self.unsorted)
+  append_index(self.order, idx)
   return st
-end
-
--- The choice indices in order.
-local function choice_order(self)
-  local order = self.order
-  if self.unsorted then
-    sort(order)
-    self.unsorted = false
-  end
-  return order
 end
 
 -- A tool call is complete once it has its arguments: give it the fields a
@@ -154,7 +153,7 @@ local function new_tool(self, st, k)
   report_calls(self, st, k)
   local t = { n = 0, call = { ["function"] = {} } }
   st.tools[k] = t
-  st.tunsorted = append_index(st.tidx, k, st.tunsorted)
+  append_index(st.tidx, k)
   if st.tmax == nil or k > st.tmax then st.tmax = k end
   if self.on_tool_call then   -- without one, nothing is ever reported
     local pending = st.pending
@@ -163,16 +162,6 @@ local function new_tool(self, st, k)
     pending.n = n
   end
   return t
-end
-
--- The tool-call indices of a choice in order.
-local function call_order(st)
-  local tidx = st.tidx
-  if st.tunsorted then
-    sort(tidx)
-    st.tunsorted = false
-  end
-  return tidx
 end
 
 local function merge_tool_calls(self, st, list)
@@ -353,8 +342,7 @@ function M.new(kind, handlers)
     chunks = 0,
     stopped = false,
     by_index = {},  -- choice index -> choice state
-    order = {},     -- choice indices, in arrival order until choice_order()
-    unsorted = false, -- order is out of order
+    order = {},     -- choice indices, in arrival order until in_order()
   }, Accumulator)
 end
 
@@ -446,14 +434,14 @@ end
 
 local function build_chat(self)
   local choices = {}
-  for i, idx in ipairs(choice_order(self)) do
+  for i, idx in ipairs(in_order(self.order)) do
     local st = self.by_index[idx]
     local msg = { role = st.role or "assistant" }
     if st.content then msg.content = joined(st.content) end
     if st.refusal then msg.refusal = joined(st.refusal) end
     if st.tools then
       local list, tools = {}, st.tools
-      for j, k in ipairs(call_order(st)) do list[j] = finalize_call(tools[k]) end
+      for j, k in ipairs(in_order(st.tidx)) do list[j] = finalize_call(tools[k]) end
       msg.tool_calls = list
     end
     local fc = st.fc
@@ -470,7 +458,7 @@ end
 
 local function build_text(self)
   local choices = {}
-  for i, idx in ipairs(choice_order(self)) do
+  for i, idx in ipairs(in_order(self.order)) do
     local st = self.by_index[idx]
     choices[i] = {
       index = idx,
@@ -489,7 +477,7 @@ end
 -- shares the same tool-call tables.
 function Accumulator:finish()
   if self.chat then
-    for _, idx in ipairs(choice_order(self)) do
+    for _, idx in ipairs(in_order(self.order)) do
       local st = self.by_index[idx]
       if st.tools then report_calls(self, st, nil) end
     end

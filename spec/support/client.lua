@@ -17,6 +17,13 @@ function M.drain()
   while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
 end
 
+-- seconds fn(...) took, then its first three results.
+function M.timed(fn, ...)
+  local t0 = core.now()
+  local a, b, c = fn(...)
+  return core.now() - t0, a, b, c
+end
+
 -- A file's bytes, or nil, err when it cannot be read.
 function M.read(path)
   local f, err = io.open(path, "rb")
