@@ -221,7 +221,7 @@ def responses(req, config):
         output = [message_item("".join(ws), status)]
     n_in = 3 + tokens(js.get("instructions") or "") + sum(
         tokens(i) for i in history + items)
-    n_out = len(ws) if ws else tokens(output[0]["arguments"])
+    n_out = tokens(output[0]["arguments"]) if tool is not None else len(ws)
     usage = {"input_tokens": n_in, "input_tokens_details": {"cached_tokens": 0},
              "output_tokens": n_out, "output_tokens_details": {"reasoning_tokens": 0},
              "total_tokens": n_in + n_out}
