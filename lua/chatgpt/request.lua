@@ -268,7 +268,7 @@ function Request:on_news()
     r2.status = r2.status or status
     return self:_settle(nil, r2)
   end
-  self:_settle(self._job.pair and { r1, info } or { r1, r2, info })
+  self:_settle(self._job.pair and { r1, info, n = 2 } or { r1, r2, info })
 end
 
 -- ---- the public methods: status, done, result, wait (pending.lua) -------
