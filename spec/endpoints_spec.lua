@@ -224,6 +224,13 @@ describe("helpers", function()
       assert.is_nil(io.open(path .. ".part"))
     end)
 
+    it("to_file into a folder that is not there: nil, err{kind = 'callback'} saying why", function()
+      local n, err = T.new():speech("Hi", { to_file = "/nonexistent/dir/x.mp3" })
+      assert.is_nil(n)
+      assert.equal("callback", err.kind)
+      assert.truthy(err.message:find("cannot write the audio", 1, true))
+    end)
+
     it("on_data gets the pieces; defaults are gpt-4o-mini-tts and alloy", function()
       local size = 0
       local n = T.new():speech("Hi", { response_format = "wav", on_data = function(p) size = size + #p end })

@@ -19,8 +19,8 @@ local form    = require "chatgpt.form"
 local pending = require "chatgpt.pending"
 local responses = require "chatgpt.responses"
 
-local io, ipairs, os, pairs, setmetatable, string, table, tostring, type =
-      io, ipairs, os, pairs, setmetatable, string, table, tostring, type
+local error, io, ipairs, os, pairs, pcall, setmetatable, string, table, tostring, type =
+      error, io, ipairs, os, pairs, pcall, setmetatable, string, table, tostring, type
 local encode, unbase64 = core.encode, core.unbase64
 local argerror, urlencode = args.error, client.urlencode
 
@@ -360,40 +360,47 @@ both("transcribe", function(self, level, file, params)
 end)
 
 -- A file written as the pieces come: to path .. ".part", renamed over path
--- when the call succeeds, removed when it fails.
+-- when the call succeeds, removed when it fails. A file that cannot be
+-- opened or written ends the call as err{kind = "callback"} saying why;
+-- one that cannot be renamed, with finish's err.
 local function to_file(path)
-  local tmp, f, werr = path .. ".part", nil, nil
-  local function on_data(piece)
-    if werr then return false end
-    if not f then
-      f, werr = io.open(tmp, "wb")
-      if not f then return false end
-    end
-    local ok, e = f:write(piece)
-    if not ok then
-      werr = e
-      return false
-    end
+  local tmp, f = path .. ".part", nil
+  local function open()
+    local e
+    f, e = io.open(tmp, "wb")
+    if not f then error("cannot write the audio: " .. tostring(e), 0) end
   end
+  local function on_data(piece)
+    if not f then open() end
+    local ok, e = f:write(piece)
+    if not ok then error("cannot write the audio to " .. tmp .. ": " .. tostring(e), 0) end
+  end
+  local renamed
   local function done(err)
+    if not err and not f then pcall(open) end     -- an empty answer: an empty file
     if f then f:close() end
-    if not f and not err then                     -- an empty answer: an empty file
-      f, werr = io.open(tmp, "wb")
-      if f then f:close() end
-    end
-    if err or werr or not f then
+    if err or not f then
       os.remove(tmp)
       return
     end
     local ok, rerr = os.rename(tmp, path)
-    if not ok then
-      werr = rerr
+    if ok then renamed = true else
+      renamed = rerr
       os.remove(tmp)
     end
   end
-  -- the error for a write that failed: it stopped the call as "cancelled"
-  local function why() return werr end
-  return on_data, done, why
+  -- finish: runs before done, so it renames itself (done then finds it
+  -- closed) and turns a failed rename into the call's err
+  local function finish(n)
+    done(nil)
+    f = nil
+    if renamed ~= true then
+      return nil, errors.new { kind = "network", code = "WRITE_ERROR",
+                               message = "cannot move the audio to " .. path .. ": " .. tostring(renamed) }
+    end
+    return n
+  end
+  return on_data, function(err) if err and f then done(err) end end, finish
 end
 
 -- client:speech(text, params) -> audio, info (the bytes), or with on_data
@@ -407,20 +414,10 @@ both("speech", function(self, level, text, params)
   body.input = text
   if body.model == nil then body.model = "gpt-4o-mini-tts" end
   if body.voice == nil then body.voice = "alloy" end
-  local on_data, done, why = own.on_data, nil, nil
+  local on_data, done, finish = own.on_data, nil, nil
   if own.to_file then
     if on_data then argerror(level + 1, 2, "speech", "give on_data or to_file, not both") end
-    on_data, done, why = to_file(own.to_file)
-  end
-  local finish
-  if why then
-    finish = function(n)
-      local werr = why()
-      if werr then
-        return nil, errors.new { kind = "network", code = "WRITE_ERROR", message = tostring(werr) }
-      end
-      return n
-    end
+    on_data, done, finish = to_file(own.to_file)
   end
   local req = call(self, { method = "POST", path = "/audio/speech", body = body, own = own,
     accept = "*/*", stream = on_data and "bytes" or nil, on_data = on_data, pair = true,
