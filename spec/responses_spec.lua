@@ -185,6 +185,41 @@ describe("client:respond", function()
   end)
 
   describe("from the fake server's /responses", function()
+    -- The top-level keys of a JSON object's text, in order.
+    local function keys(text)
+      local out, depth, i = {}, 0, 1
+      while i <= #text do
+        local c = text:sub(i, i)
+        if c == '"' then
+          local j = i + 1
+          while text:sub(j, j) ~= '"' do j = j + (text:sub(j, j) == "\\" and 2 or 1) end
+          if depth == 1 and text:sub(j + 1, j + 1) == ":" then out[#out + 1] = text:sub(i + 1, j - 1) end
+          i = j
+        elseif c == "{" or c == "[" then depth = depth + 1
+        elseif c == "}" or c == "]" then depth = depth - 1 end
+        i = i + 1
+      end
+      return table.concat(out, ",")
+    end
+
+    it("streams the events the 2026 capture has, with the same keys in the same order", function()
+      local want = {}
+      for _, d in ipairs(wire.events(wire.read("responses_stream_gpt-4.1-nano_2026-03.sse"))) do
+        want[decode(d).type] = keys(d)
+      end
+      local got, n = {}, 0                 -- the stream's bytes as they came (on_data)
+      T.new():request("POST", "/responses", { model = "m", input = "x", stream = true },
+                      { on_data = function(p) got[#got + 1] = p end })
+      local text = table.concat(got)
+      assert.falsy(text:find("[DONE]", 1, true))
+      for _, d in ipairs(wire.events(text)) do
+        local t = decode(d).type
+        n = n + 1
+        assert.equal(want[t], keys(d), t)
+      end
+      assert.equal(16, n)                  -- 8 events around T.HELLO's 8 deltas
+    end)
+
     it("answers a string input with the default text, and sends model and input", function()
       local text, r, info = T.new { model = "gpt-4.1-nano" }:respond("Hello there")
       assert.equal(T.HELLO, text)
