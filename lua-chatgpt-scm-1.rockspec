@@ -7,7 +7,7 @@ source = {
 }
 
 description = {
-  summary = "The OpenAI Chat Completions API (and every server that speaks it) from Lua",
+  summary = "The OpenAI API (Chat Completions, Responses, every endpoint) from Lua",
   detailed = [[
 A C core on libcurl (key storage, exact JSON, a non-blocking engine, an SSE
 parser) under a pure-Lua layer: clients, streaming callbacks, async
@@ -33,8 +33,8 @@ build = {
   modules = {
     ["chatgpt.core"] = {
       sources = {
-        "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
-        "src/engine.c", "src/headers.c", "src/json_decode.c", "src/json_encode.c",
+        "src/base64.c", "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
+        "src/engine.c", "src/form.c", "src/headers.c", "src/json_decode.c", "src/json_encode.c",
         "src/key.c", "src/message.c", "src/origin.c", "src/protect.c", "src/sse.c",
         "src/transfer.c",
       },
@@ -48,11 +48,16 @@ build = {
     ["chatgpt.budget"]       = "lua/chatgpt/budget.lua",
     ["chatgpt.client"]       = "lua/chatgpt/client.lua",
     ["chatgpt.conversation"] = "lua/chatgpt/conversation.lua",
+    ["chatgpt.endpoints"]    = "lua/chatgpt/endpoints.lua",
     ["chatgpt.error"]        = "lua/chatgpt/error.lua",
+    ["chatgpt.form"]         = "lua/chatgpt/form.lua",
     ["chatgpt.lazy"]         = "lua/chatgpt/lazy.lua",
     ["chatgpt.loop"]         = "lua/chatgpt/loop.lua",
     ["chatgpt.pending"]      = "lua/chatgpt/pending.lua",
     ["chatgpt.request"]      = "lua/chatgpt/request.lua",
+    ["chatgpt.response_stream"] = "lua/chatgpt/response_stream.lua",
+    ["chatgpt.responses"]    = "lua/chatgpt/responses.lua",
+    ["chatgpt.responses_conversation"] = "lua/chatgpt/responses_conversation.lua",
     ["chatgpt.retry"]        = "lua/chatgpt/retry.lua",
     ["chatgpt.savefile"]     = "lua/chatgpt/savefile.lua",
     ["chatgpt.stream"]       = "lua/chatgpt/stream.lua",

@@ -395,6 +395,39 @@ w("p99 and max are per call (wall time), over all calls of a round; medians of t
   "libcurl is not in flight, and fails the run.")
 w("")
 
+# Responses events against chat chunks (bench/respond.lua: in-process
+# os.clock, and callgrind unless BENCH_NO_CALLGRIND is set)
+w("## Responses events vs chat chunks")
+w("")
+w("`bench/respond.lua`: one stream of 5,000 units and one of 500 through the public API "
+  "(`client:respond` / `client:chat` with `on_delta`), 2026 shapes of the real captures (each "
+  "Responses event ~250 bytes, plus the four done events that repeat the whole text; each chat "
+  "chunk ~290 bytes), served by the fake server; per unit = the difference over 4,500, median "
+  "of %d rounds. CPU is this process's (libcurl included, the server not)." % (3 * A.rounds))
+w("")
+env = dict(os.environ, LUA_PATH=A.lua_path, LUA_CPATH=A.lua_cpath)
+if not A.callgrind:
+    env["BENCH_NO_CALLGRIND"] = "1"
+try:
+    out = subprocess.run([A.lua, os.path.join(BENCH, "respond.lua"), "5000", str(3 * A.rounds)],
+                         cwd=os.path.dirname(BENCH), env=env, capture_output=True, text=True,
+                         timeout=600).stdout.strip().splitlines()
+    rsp = parse_kv(out[-1]) if out and out[-1].startswith("ok ") else None
+except (OSError, subprocess.TimeoutExpired):
+    rsp = None
+w("| what | per unit | × chat chunk |")
+w("|---|---:|---:|")
+if rsp:
+    w("| chat chunk, CPU | %.2f µs | 1 |" % float(rsp["chat_us"]))
+    w("| Responses event, CPU | %.2f µs | %.2f |" % (float(rsp["respond_us"]), float(rsp["ratio"])))
+    if "ir_ratio" in rsp:
+        w("| chat chunk, instructions | {:,.0f} | 1 |".format(float(rsp["chat_ir"])))
+        w("| Responses event, instructions | {:,.0f} | {:.2f} |".format(float(rsp["respond_ir"]),
+                                                                        float(rsp["ir_ratio"])))
+else:
+    w("| bench/respond.lua | failed | — |")
+w("")
+
 # targets
 w("## Targets")
 w("")
@@ -452,6 +485,13 @@ target("20 streams dripping every 20 ms: no poll(0) call over 2 ms",
        "processes (for scale, poll(0) with nothing in flight: wall max %.0f µs)" % (
            drip["cpu_worst"], drip["p99"], drip["max_med"], drip["max_worst"], idle0_max),
        False if drip_fl else drip["cpu_worst"] <= 2000)
+if rsp:
+    rr = float(rsp.get("ir_ratio", rsp["ratio"]))
+    target("Responses stream: cost per event ≤ 1.2 × a chat chunk's",
+           "%.2f × (%s); CPU %.2f ×" % (rr, "instructions" if "ir_ratio" in rsp else "CPU",
+                                        float(rsp["ratio"])), rr <= 1.2)
+else:
+    target("Responses stream: cost per event ≤ 1.2 × a chat chunk's", "bench/respond.lua failed", False)
 w("")
 if IR:
     w("## Instruction counts (callgrind)")

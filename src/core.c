@@ -8,6 +8,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "base64.h"
 #include "curl_errors.h"
 #include "defaults.h"
 #include "endpoint.h"
@@ -33,6 +34,7 @@ static void (*const opens[])(lua_State *L) = {
   json_decode_open,
   headers_open,
   protect_open,
+  base64_open,
   NULL,
 };
 /* clang-format on */

@@ -152,14 +152,25 @@ static int endpoint_new(lua_State *L) {
   path = optstr(L, "path", NULL);
   luaL_argcheck(L, path != NULL, 1, "endpoint.path missing");
   method = optstr(L, "method", "POST");
-  luaL_argcheck(L, strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0, 1,
-                "endpoint.method must be GET or POST");
+  luaL_argcheck(L,
+                strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 ||
+                  strcmp(method, "DELETE") == 0,
+                1, "endpoint.method must be GET, POST or DELETE");
 
   s = (endpoint *)compat_newuserdata(L, sizeof(endpoint), 0);
   memset(s, 0, sizeof *s); /* __gc frees a half-built one */
   luaL_setmetatable(L, ENDPOINT_TYPE);
   s->post = method[0] == 'P';
-  s->stream = optbool(L, "stream");
+  s->remove = method[0] == 'D';
+  lua_getfield(L, 1, "stream");
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    luaL_argcheck(L, strcmp(lua_tostring(L, -1), "bytes") == 0, 1,
+                  "endpoint.stream must be true, \"bytes\" or nil");
+    s->stream = ENDPOINT_BYTES;
+  } else {
+    s->stream = lua_toboolean(L, -1) ? ENDPOINT_SSE : ENDPOINT_WHOLE;
+  }
+  lua_pop(L, 1);
   s->compressed = optbool(L, "compressed");
   t = optnum(L, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, 0, HUGE_VAL);
   luaL_argcheck(L, t > 0 && t < HUGE_VAL, 1,
@@ -225,6 +236,7 @@ static void configure(endpoint *s, CURL *c) {
     curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   if (!s->post) curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  if (s->remove) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
 }
 
 CURL *endpoint_take(endpoint *s, int *fresh) {

@@ -13,11 +13,17 @@
 
 #define ENDPOINT_POOL 8 /* idle handles kept per endpoint */
 
+/* How a 2xx answer's body is read (endpoint.stream): whole, as server-sent
+ * events, or handed on as it arrives (bytes, for on_data). */
+enum { ENDPOINT_WHOLE, ENDPOINT_SSE, ENDPOINT_BYTES };
+
 typedef struct endpoint {
   struct curl_slist *headers; /* holds the key: wiped when freed */
   char *url, *user_agent, *ca_file;
-  int post; /* POST with a body, else GET without */
-  int stream, compressed;
+  int post;   /* POST with a body, else GET (or DELETE) without */
+  int remove; /* DELETE */
+  int stream; /* ENDPOINT_SSE or ENDPOINT_BYTES: a 2xx body goes to the event queue */
+  int compressed;
   int no_proxy; /* never through a proxy: the origin is loopback */
   long connect_ms;
   size_t max_body, max_header, max_event;
@@ -34,9 +40,10 @@ endpoint *endpoint_check(lua_State *L, int idx);
 CURL *endpoint_take(endpoint *ep, int *fresh);
 void endpoint_give(endpoint *ep, CURL *c);
 
-/* Lua: core.endpoint{origin, path, query, method = "GET" | "POST",
+/* Lua: core.endpoint{origin, path, query, method = "GET" | "POST" | "DELETE",
  *   headers = {"Name: value"...}, connect_timeout, max_body, max_header,
- *   max_event, stream, compressed, user_agent, ca_file} -> endpoint
+ *   max_event, stream = true (SSE) | "bytes" | nil, compressed, user_agent,
+ *   ca_file} -> endpoint
  * The URL is the origin's base URL + path + query, checked to stay on the
  * origin (origin.h); the key, and how it goes out, are the origin's.
  * Absent numbers and user_agent are defaults.h's. */

@@ -5,6 +5,7 @@
 #include "compat.h"
 #include "curl_errors.h"
 #include "defaults.h"
+#include "form.h"
 
 #include <limits.h>
 #include <math.h>
@@ -79,6 +80,26 @@ static int on_event(void *ctx, const sse_event *ev) {
   return 0;
 }
 
+/* A piece of a 2xx body on a "bytes" endpoint: one record of the same
+ * queue, with no type. Nothing caps the queue: Lua takes it at every poll,
+ * and the point of this mode is a body too large to keep whole. */
+static size_t queue_bytes(transfer *t, const char *data, size_t len) {
+  uint32_t head[2];
+  if (len > UINT32_MAX) {
+    t->abort = AB_NOMEM;
+    return 0;
+  }
+  head[0] = 0;
+  head[1] = (uint32_t)len;
+  if (tbuf_add(&t->events, (const char *)head, sizeof head, SIZE_MAX) ||
+      tbuf_add(&t->events, data, len, SIZE_MAX)) {
+    t->abort = AB_NOMEM;
+    return 0;
+  }
+  engine_mark_ready(t);
+  return len;
+}
+
 #if LIBCURL_VERSION_NUM >= 0x075000
 /* Called once the connection (TLS included) is ready, new or reused, just
  * before the request goes out: what tells a connect timeout from a total
@@ -102,7 +123,8 @@ static int was_connected(transfer *t) {
 #endif
 }
 
-/* How the body is read; 0 while it cannot be told yet. Only a 2xx answer
+/* How the body is read; 0 while it cannot be told yet. A 2xx answer on a
+ * "bytes" endpoint goes to the queue as it comes. Only a 2xx answer
  * to a stream request may be SSE: text/event-stream says so; without it
  * (servers that omit the type or send text/plain, which the official SDKs
  * read as SSE) the first byte that is not white space decides: '{' or '['
@@ -116,7 +138,9 @@ static int decide(transfer *t, const char *data, size_t len) {
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
     if (code >= 200 && code < 300) {
-      if (ct && strncasecmp(ct, "text/event-stream", 17) == 0) {
+      if (t->stream == ENDPOINT_BYTES) {
+        t->bytes_on = 1;
+      } else if (ct && strncasecmp(ct, "text/event-stream", 17) == 0) {
         t->sse_on = 1;
       } else {
         while (i < len && strchr(" \t\r\n", data[i]) && data[i]) i++;
@@ -145,8 +169,11 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud) {
   t->last_byte = engine_clock();
   t->received += len;
   t->body_seen = 1;
-  /* undecided: leading white space waits in body */
-  if (!t->decided && decide(t, data, len) && t->sse_on && t->body.len) {
+  /* undecided: leading white space waits in body (never on a "bytes"
+   * endpoint: its first byte decides) */
+  if (t->bytes_on) return queue_bytes(t, data, len);
+  if (!t->decided && decide(t, data, len) && t->bytes_on) return queue_bytes(t, data, len);
+  if (t->decided && t->sse_on && t->body.len) {
     size_t held = t->body.len;
     t->body.len = 0;
     if (feed_sse(t, t->body.p, held) != held) return 0;
@@ -185,6 +212,8 @@ static int transfer_close(lua_State *L) {
   transfer *t = checktransfer(L);
   if (t->state == ST_CLOSED) return 0;
   cancel(L, t);
+  curl_mime_free(t->mime); /* also takes it off the handle */
+  t->mime = NULL;
   if (t->easy) endpoint_give(t->endpoint, t->easy);
   t->easy = NULL;
   tbuf_free(&t->body);
@@ -214,7 +243,7 @@ static int transfer_start(lua_State *L) {
   engine_unmark_ready(t);
   t->body.len = t->hdrs.len = t->events.len = t->ev_off = 0;
   sse_reset(&t->sse);
-  t->decided = t->sse_on = t->done_seen = t->body_seen = t->connected = 0;
+  t->decided = t->sse_on = t->bytes_on = t->done_seen = t->body_seen = t->connected = 0;
   t->abort = AB_NONE;
   t->result = CURLE_OK;
   t->received = 0;
@@ -349,7 +378,8 @@ static int push_error(lua_State *L, transfer *t) {
   return 1;
 }
 
-/* t:response() -> status, header block, body|nil (nil when read as SSE),
+/* t:response() -> status, header block, body|nil (nil when read as SSE
+ *   or handed on as bytes),
  *   http_version ("1.1" | "2" | "1.0"), error|nil (see push_error).
  * All of an ended exchange in one call. The header block stays a string
  * (core.headers parses it): most callers never read a header, and a table
@@ -361,7 +391,7 @@ static int transfer_response(lua_State *L) {
   curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &ver);
   lua_pushinteger(L, code);
   lua_pushlstring(L, t->hdrs.p ? t->hdrs.p : "", t->hdrs.len);
-  if (t->sse_on)
+  if (t->sse_on || t->bytes_on)
     lua_pushnil(L);
   else
     lua_pushlstring(L, t->body.p ? t->body.p : "", t->body.len);
@@ -381,19 +411,21 @@ static int transfer_stream_done(lua_State *L) {
 
 /* core.transfer(endpoint, body, timeout, idle_timeout) -> an idle transfer.
  * Only what differs between calls is set here; the rest is the endpoint's
- * (the body is copied: a retry sends it again). */
+ * (the body is copied, a multipart body built once: a retry sends either
+ * again). */
 static int transfer_new(lua_State *L) {
   endpoint *ep = endpoint_check(L, 1);
   size_t bodylen = 0;
-  const char *body = luaL_optlstring(L, 2, NULL, &bodylen);
+  int form = lua_istable(L, 2);
+  const char *body = form ? NULL : luaL_optlstring(L, 2, NULL, &bodylen);
   double timeout = luaL_optnumber(L, 3, DEFAULT_TIMEOUT);
   double idle = luaL_optnumber(L, 4, DEFAULT_IDLE_TIMEOUT);
   transfer *t;
   CURL *c;
   long ms;
   int fresh;
-  luaL_argcheck(L, (body != NULL) == (ep->post != 0), 2,
-                ep->post ? "a POST needs a body" : "a GET has no body");
+  luaL_argcheck(L, (body != NULL || form) == (ep->post != 0), 2,
+                ep->post ? "a POST needs a body" : "a GET or DELETE has no body");
   luaL_argcheck(L, isfinite(timeout) && timeout > 0, 3, "timeout must be a finite number > 0");
   luaL_argcheck(L, isfinite(idle) && idle >= 0, 4,
                 "idle_timeout must be a finite number >= 0 (0: none)");
@@ -437,6 +469,12 @@ static int transfer_new(lua_State *L) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bodylen);
     if (curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK)
       return luaL_error(L, "chatgpt: out of memory");
+  } else if (form) {
+    /* t owns it from here: an error in form_build leaks nothing */
+    if ((t->mime = curl_mime_init(c)) == NULL) return luaL_error(L, "chatgpt: out of memory");
+    form_build(L, 2, t->mime);
+    if (curl_easy_setopt(c, CURLOPT_MIMEPOST, t->mime) != CURLE_OK)
+      return luaL_error(L, "chatgpt: curl_easy_setopt(CURLOPT_MIMEPOST) failed");
   }
   return 1;
 }

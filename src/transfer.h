@@ -46,8 +46,10 @@ typedef struct transfer {
   double idle, last_byte;   /* idle_timeout (0: none), time of the last byte */
   double timeout, deadline; /* deadline: this attempt's start + timeout */
   /* transfer.c's */
-  int stream; /* the caller asked for SSE */
+  int stream; /* the endpoint's ENDPOINT_* mode */
   int decided, sse_on, done_seen;
+  int bytes_on;    /* a 2xx body goes to the event queue as it arrives */
+  curl_mime *mime; /* a multipart body (form.h), or NULL */
   int body_seen; /* a body byte came (this attempt) */
   int connected; /* a connection, TLS included, was ready */
   tbuf body, hdrs, events;
@@ -61,11 +63,16 @@ typedef struct transfer {
 /* Lua: core.transfer(endpoint, body, timeout, idle_timeout) -> transfer
  *   (created idle; t:start() runs it; timeout: finite > 0 seconds, default
  *   DEFAULT_TIMEOUT; idle_timeout: finite >= 0, 0 = none, default
- *   DEFAULT_IDLE_TIMEOUT; body: a string for a POST endpoint, nil for GET)
+ *   DEFAULT_IDLE_TIMEOUT; body: for a POST endpoint a string, or a list of
+ *   multipart parts (form.h: the parts are sent again on a retry, files
+ *   read from disk by curl), nil for GET and DELETE)
  * Methods: start(), cancel(), close(), event() -> data, type|nil (nothing
- * when the queue is empty), response() -> status, header block, body|nil,
- * http_version, error|nil (see curl_errors.h), stream_done() -> bool,
- * state() -> "idle" | "running" | "done" | "closed". */
+ * when the queue is empty; on a "bytes" endpoint each piece of a 2xx body,
+ * type nil), response() -> status, header block, body|nil (nil when the
+ * body went to the queue), http_version, error|nil (see curl_errors.h),
+ * stream_done() -> bool (data: [DONE] came: the end of a chat stream;
+ * streams that end otherwise are judged by their reader), state() ->
+ * "idle" | "running" | "done" | "closed". */
 void transfer_open(lua_State *L);
 
 #endif

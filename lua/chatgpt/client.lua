@@ -1,5 +1,8 @@
 -- Clients: options, keys, URLs and headers, and the endpoint methods
--- (chat, complete, models, embed, each with an _async form).
+-- (chat, complete, models, embed, each with an _async form). The Responses
+-- API is responses.lua's, client:request and its helpers endpoints.lua's:
+-- both are loaded on first use, and make their calls through M.send,
+-- M.endpoint and M.start below.
 
 local core    = require "chatgpt.core"
 local args    = require "chatgpt.args"
@@ -102,6 +105,7 @@ local function urlencode(s)
     return string.format("%%%02X", c:byte())
   end))
 end
+M.urlencode = urlencode
 
 -- A header line, or a raise at new() naming the option: a name that is a
 -- token, a value without CR, LF or NUL.
@@ -185,8 +189,20 @@ function M.new(opts)
   return self
 end
 
--- client:conversation(options) -> conversation (see conversation.lua)
+-- client:conversation(options) -> conversation (see conversation.lua;
+-- api = "responses": responses_conversation.lua)
 function Client:conversation(opts)
+  if type(opts) == "table" and opts.api ~= nil then
+    if opts.api == "responses" then
+      return require("chatgpt.responses_conversation").new(self, opts)
+    end
+    if opts.api ~= "chat" then
+      argerror(2, 1, "conversation", "option 'api' must be \"chat\" or \"responses\"")
+    end
+    local o = {}
+    for k, v in pairs(opts) do if k ~= "api" then o[k] = v end end
+    opts = o
+  end
   return require("chatgpt.conversation").new(self, opts)
 end
 
@@ -203,14 +219,15 @@ end
 -- and our own options.
 local NO_OWN = {}            -- the own params of a call that gave none (never written)
 
-local function split(params, level, fname, n)
+local function split(params, level, fname, n, rules)
   if params == nil then return {}, NO_OWN end
   if type(params) ~= "table" then
     argerror(level + 1, n or 2, fname, "params: table expected, got " .. type(params))
   end
+  rules = rules or OWN
   local body, own = {}, {}
   for k, v in pairs(params) do
-    local rule = OWN[k]
+    local rule = rules[k]
     if rule then
       local p = args.problem(v, rule)
       if p then argerror(level + 1, n or 2, fname, "param '" .. k .. "': " .. p) end
@@ -223,6 +240,9 @@ local function split(params, level, fname, n)
   if own.on_delta == io.write then own.on_delta = function(text) io.write(text) end end
   return body, own
 end
+-- client.split(params, level, fname, n, rules) -> body, own: for the other
+-- endpoint modules, with their own rules (default: chat's OWN).
+M.split = split
 
 -- Endpoints whose answers are worth asking gzip for: long lists and
 -- vectors. A chat answer is a few hundred bytes to a few KB; asking costs
@@ -233,37 +253,71 @@ local COMPRESSED = { ["/models"] = true, ["/embeddings"] = true }
 -- The C spec of one kind of call (endpoint, streamed or not), made once
 -- per client: core.endpoint works out the URL, headers and options, and keeps
 -- handles configured with them, so a call only brings its body.
+-- client.endpoint(client, t) -> a prepared endpoint of this client (its
+-- origin, key, headers and limits): t = {method, path, query (more
+-- parameters, "a=1&b=2", after the client's own), accept, content_type
+-- (nil: none; curl sets a multipart one), stream (true: SSE; "bytes"),
+-- compressed}.
+function M.endpoint(self, t)
+  local headers = { "Accept: " .. t.accept }
+  if t.content_type then headers[2] = "Content-Type: " .. t.content_type end
+  for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
+  local query = self._query
+  if t.query and t.query ~= "" then
+    query = (query == "" and "?" or query .. "&") .. t.query
+  end
+  return core.endpoint {
+    origin = self._origin, path = t.path, query = query, method = t.method,
+    headers = headers, connect_timeout = self.connect_timeout,
+    max_body = self.max_response_bytes, max_event = self.max_event_bytes,
+    stream = t.stream, compressed = t.compressed or false, user_agent = USER_AGENT,
+    ca_file = self.ca_file,
+  }
+end
+
 local function spec_for(self, method, path, stream)
   local cache = stream and self._stream_specs or self._specs
   local spec = cache[path]
   if spec then return spec end
-  local headers = { "Accept: " .. (stream and "text/event-stream" or "application/json") }
-  if method == "POST" then headers[2] = "Content-Type: application/json" end
-  for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
-  spec = core.endpoint {
-    origin = self._origin, path = path, query = self._query, method = method,
-    headers = headers, connect_timeout = self.connect_timeout,
-    max_body = self.max_response_bytes, max_event = self.max_event_bytes,
-    stream = stream, compressed = COMPRESSED[path] or false, user_agent = USER_AGENT,
-    ca_file = self.ca_file,
-  }
+  spec = M.endpoint(self, {
+    method = method, path = path, stream = stream, compressed = COMPRESSED[path],
+    accept = stream and "text/event-stream" or "application/json",
+    content_type = method == "POST" and "application/json" or nil,
+  })
   cache[path] = spec
   return spec
 end
 
--- Starts a request on the engine: finish and stream as in Request.new's job.
-function Client:_send(method, path, body, own, finish, stream, level, fname)
+-- client.start(client, spec, body, own, job) -> request: runs a body
+-- (what core.transfer takes) on a prepared endpoint, with the call's own
+-- params (callbacks, timeouts, retries) over the client's. job as in
+-- Request.new; its callbacks, max_retries and clean are filled in here.
+function M.start(self, spec, body, own, job)
+  local ud = core.transfer(spec, body, own.timeout or self.timeout,
+                           own.idle_timeout or self.idle_timeout)
+  job.callbacks = own
+  job.max_retries = own.max_retries or self.max_retries
+  job.clean = self._clean
+  return Request.new(ud, job)
+end
+
+-- Starts a request on the engine: finish and stream as in Request.new's job
+-- (job: more of its fields, or nil).
+function Client:_send(method, path, body, own, finish, stream, level, fname, job)
   local spec = spec_for(self, method, path, stream ~= nil)
   if body then
     local why
     body, why = encode(body, ARRAY_KEYS)
     if not body then argerror(level + 1, 2, fname, why) end
   end
-  local ud = core.transfer(spec, body, own.timeout or self.timeout,
-                           own.idle_timeout or self.idle_timeout)
-  return Request.new(ud, { finish = finish, stream = stream, callbacks = own,
-                           max_retries = own.max_retries or self.max_retries, clean = self._clean })
+  job = job or {}
+  job.finish, job.stream = finish, stream
+  return M.start(self, spec, body, own, job)
 end
+-- client.send(client, method, path, body, own, finish, stream, level,
+-- fname [, job]) -> request: a JSON call, as chat makes it (stream: an
+-- accumulator's kind or constructor, see Request.new).
+M.send = Client._send
 
 local function parse_error(code, message, response)
   return errors.new { kind = "parse", code = code, message = message, response = response }
@@ -442,5 +496,30 @@ end
 
 function Client:embed_async(input, params) return embed_async(self, input, params, 2) end
 function Client:embed(input, params) return embed_async(self, input, params, 2):wait() end
+
+-- ---- the Responses API, client:request and its helpers --------------------
+-- (responses.lua and endpoints.lua, loaded at their first call)
+
+-- Each method is a stand-in until its module is loaded, which then puts
+-- its own functions in their place.
+local function later(module, names)
+  for _, name in ipairs(names) do
+    Client[name] = function(...)
+      local m = require(module)
+      for _, n in ipairs(names) do Client[n] = m[n] end
+      return m[name](...)
+    end
+  end
+end
+later("chatgpt.responses", { "respond", "respond_async" })
+do
+  local names = {}
+  for _, name in ipairs { "request", "moderate", "image", "transcribe", "speech", "files", "upload",
+                          "delete_file", "response", "cancel_response", "delete_response" } do
+    names[#names + 1] = name
+    names[#names + 1] = name .. "_async"
+  end
+  later("chatgpt.endpoints", names)
+end
 
 return M

@@ -248,6 +248,7 @@ end
 -- ---- say ----------------------------------------------------------------------
 
 -- Calls one of the say hooks; nil, or the err that ends the say.
+-- (M.hook: the Responses flavour's too.)
 local function hook(fn, ...)
   if not fn then return nil end
   local ok, r = xpcall(fn, traceback, ...)
@@ -256,6 +257,8 @@ local function hook(fn, ...)
     return errors.new { kind = "cancelled", code = "STOPPED", message = "stopped by a callback" }
   end
 end
+
+M.hook = hook
 
 local EXACT = 2 ^ 53         -- counts below it add up exactly in a double
 
@@ -418,6 +421,10 @@ local function prepare(self, fname, what, params, level)
   return msg, { body = body, own = own, decode = own.schema ~= nil or own.json == true }
 end
 
+-- say and say_async call self:_prepare and self:_run: the Responses
+-- flavour (responses_conversation.lua) brings its own and shares the rest.
+Conversation._prepare = prepare
+
 local function limit_error(n)
   return errors.new { kind = "limit", code = "TOOL_ROUNDS",
                       message = "the model still asked for tools after " .. n .. " rounds" }
@@ -503,7 +510,7 @@ end
 -- params.json.
 function Conversation:say(what, params)
   if self._busy then busy(2, "cannot say") end
-  local msg, job = prepare(self, "say", what, params, 2)
+  local msg, job = self:_prepare("say", what, params, 2)
   local token = {}
   self._busy = token
   local pok, ok, a, b, c = pcall(self._run, self, msg, job, nil)
@@ -520,7 +527,7 @@ end
 -- call client:chat, which yields too).
 function Conversation:say_async(what, params)
   if self._busy then busy(2, "cannot say") end
-  local msg, job = prepare(self, "say_async", what, params, 2)
+  local msg, job = self:_prepare("say_async", what, params, 2)
   local h = setmetatable({ status = "pending", conversation = self }, Handle)
   self._busy = h
   loop.spawn(function()
@@ -575,6 +582,7 @@ function M.load(path, client)
   if not is_client(client) then argerror(2, 2, "load", "client expected, got " .. type(client)) end
   local doc, err = savefile.read(path)
   if not doc then return nil, err end
+  if doc.api == "responses" then return require("chatgpt.responses_conversation").restore(path, doc, client) end
   local conv = make(client, {
     model = doc.model, params = doc.params, messages = doc.messages,
     max_tool_rounds = doc.max_tool_rounds, max_context_tokens = doc.max_context_tokens,

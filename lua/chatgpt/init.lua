@@ -1,5 +1,6 @@
--- lua-chatgpt: the OpenAI Chat Completions API (and every server that
--- speaks it) from Lua. `local chatgpt = require "chatgpt"`.
+-- lua-chatgpt: the OpenAI API (Chat Completions, Responses, and every
+-- other endpoint), and every server that speaks it, from Lua.
+-- `local chatgpt = require "chatgpt"`.
 
 local core   = require "chatgpt.core"
 local args   = require "chatgpt.args"
@@ -64,6 +65,15 @@ M.assistant = role "assistant"
 local ARRAY, OBJECT = { __jsontype = "array" }, { __jsontype = "object" }
 function M.array(t) return setmetatable(t or {}, ARRAY) end
 function M.object(t) return setmetatable(t or {}, OBJECT) end
+
+-- Multipart bodies for client:request (form.lua).
+local form = require "chatgpt.lazy" "chatgpt.form"
+function M.form(fields) return form.form(fields) end
+function M.file(path, mime, filename) return form.file(path, mime, filename) end
+
+-- The output text of a Responses API response object (every output_text
+-- part of its message items, joined), or nil.
+function M.output_text(response) return require("chatgpt.responses").output_text(response) end
 
 -- chatgpt.load(path, client) -> conversation saved with conv:save(path)
 function M.load(path, c)

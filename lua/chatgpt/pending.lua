@@ -17,10 +17,14 @@ function P:done()
   return self.status ~= "pending"
 end
 
--- results..., or nil, err once settled; nothing while pending.
+-- results..., or nil, err once settled; nothing while pending. Results are
+-- three (value, response, info), or two when r.n says so (value, info).
 function P:result()
   local r = self._results
-  if r then return r[1], r[2], r[3] end
+  if r then
+    if r.n == 2 then return r[1], r[2] end
+    return r[1], r[2], r[3]
+  end
   if self._err then return nil, self._err end
 end
 

@@ -29,9 +29,20 @@ Request.__index = Request
 -- a call more per request.
 
 -- ud: an idle C transfer (core.transfer). job: {
---   stream = "chat" | "completion" | nil, callbacks = {on_delta, on_chunk, on_tool_call},
+--   stream = "chat" | "completion" | nil, or a constructor
+--     function(callbacks) -> accumulator (response_stream.lua, endpoints.lua),
+--   callbacks = {on_delta, on_chunk, on_tool_call, ...},
 --   finish = function(response) -> results... | nil, err,
---   max_retries = n, clean = function(s) -> s with the client's key redacted }
+--   max_retries = n, clean = function(s) -> s with the client's key redacted,
+--   bytes = true: a 2xx answer that is not JSON is the response, as bytes,
+--   keep_error_field = true: a 2xx JSON body is the answer even when it has
+--     an `error` field (a Responses object's own),
+--   pair = true: the results are (r1, info), not (r1, r2, info),
+--   done = function(err) run when the call settles (err nil on success) }
+-- An accumulator has add(chunk) -> go_on, text() -> partial, whole(response)
+-- -> go_on, finish() -> response; and, for streams that do not end with
+-- data: [DONE], complete(done_seen) -> ended, why; raw = true takes the
+-- events undecoded (the pieces of a "bytes" endpoint).
 -- Everything from the wire that reaches an error or info passes through
 -- job.clean: a server may echo the key anywhere (body, headers, events).
 function Request.new(ud, job)
@@ -49,7 +60,11 @@ end
 function Request:_start()
   local job, ud = self._job, self._ud
   self._attempts = self._attempts + 1
-  if job.stream then self._acc = stream.new(job.stream, job.callbacks) end
+  local s = job.stream
+  if s then
+    if type(s) == "function" then self._acc = s(job.callbacks)
+    else self._acc = stream.new(s, job.callbacks) end
+  end
   ud:start()
   track(ud, self)
 end
@@ -104,6 +119,8 @@ function Request:_settle(results, err)
     errors.scrub(err, self._job.clean)
   end
   self._acc = nil
+  local done = self._job.done
+  if done then done(err) end
   settle(self, results, err)
 end
 
@@ -140,8 +157,10 @@ local function callback_error(msg)      -- msg: text, made by traceback above
 end
 
 function Request:_event(data, typ)
+  local acc = self._acc
+  if acc.raw then return self:_add(data) end
   local chunk, perr = decode(data)
-  if typ == "error" or (type(chunk) == "table" and chunk.error ~= nil) then
+  if typ == "error" or (type(chunk) == "table" and (chunk.error ~= nil or chunk.type == "error")) then
     local status, raw = self._ud:response()
     local clean = self._job.clean
     return self:_fail(errors.from_api(type(chunk) == "table" and chunk or { message = data },
@@ -152,6 +171,12 @@ function Request:_event(data, typ)
       kind = "parse", code = "BAD_CHUNK", status = (self._ud:response()),
       message = "stream chunk is not a JSON object: " .. (perr or data:sub(1, 80)) })
   end
+  return self:_add(chunk)
+end
+
+-- Hands one chunk (or piece of bytes) to the accumulator: from then on the
+-- call is never retried.
+function Request:_add(chunk)
   self._delivered = true
   local ok, go = xpcall(self._acc.add, traceback, self._acc, chunk)
   if not ok then return self:_fail(callback_error(go)) end
@@ -162,8 +187,18 @@ function Request:_event(data, typ)
   return true
 end
 
+-- Is a 2xx answer JSON? Its content type says so; without one, a body
+-- that opens with { or [.
+local function is_json(raw, body)
+  local ct = raw:match("\n[Cc][Oo][Nn][Tt][Ee][Nn][Tt]%-[Tt][Yy][Pp][Ee]:[ \t]*([^\r\n]*)")
+  if ct then return ct:lower():find("json", 1, true) ~= nil end
+  return body:find("^%s*[{%[]") ~= nil
+end
+
 -- Decodes a whole (non-SSE) 2xx body into the call's results.
 function Request:_body(status, raw, body)
+  local job = self._job
+  if job.bytes and not is_json(raw, body) then return body end
   local response, perr = decode(body)
   if type(response) ~= "table" then
     local excerpt = body:sub(1, 60):gsub("%s+", " ")
@@ -171,7 +206,7 @@ function Request:_body(status, raw, body)
       kind = "parse", code = "BAD_JSON", status = status,
       message = "the response is not a JSON object: " .. (perr or excerpt) }
   end
-  if response.error ~= nil then
+  if response.error ~= nil and not job.keep_error_field then
     local clean = self._job.clean
     return nil, errors.from_api(response, status, parse_headers(clean(raw)), clean)
   end
@@ -203,10 +238,17 @@ function Request:on_news()
   elseif status < 200 or status > 299 then
     local clean = self._job.clean
     err = errors.from_http(status, parse_headers(clean(raw)), body or "", clean)
-  elseif body == nil then            -- read as SSE
-    if not ud:stream_done() then
+  elseif body == nil then            -- read as SSE (or handed on as bytes)
+    local acc = self._acc
+    local ended, why
+    if acc.complete then
+      ended, why = acc:complete(ud:stream_done())
+    else
+      ended, why = ud:stream_done(), "the stream ended before data: [DONE]"
+    end
+    if not ended then
       err = errors.new { kind = "network", code = "STREAM_TRUNCATED", status = status,
-                         message = "the stream ended before data: [DONE]" }
+                         message = why }
     else
       local ok, r = xpcall(self._acc.finish, traceback, self._acc)
       if ok then response = r else err = callback_error(r) end
@@ -226,7 +268,7 @@ function Request:on_news()
     r2.status = r2.status or status
     return self:_settle(nil, r2)
   end
-  self:_settle({ r1, r2, info })
+  self:_settle(self._job.pair and { r1, info, n = 2 } or { r1, r2, info })
 end
 
 -- ---- the public methods: status, done, result, wait (pending.lua) -------

@@ -27,7 +27,8 @@
 --   fake.null (cjson.null, e.g. fake.config{require_key = fake.null})
 -- A record: {id, method, path, query, args, headers = {{name, value}...},
 -- header = {lower-name = value}, body (exact bytes), body_b64, json (decoded
--- body or cjson.null), conn, http_version, time}.
+-- body or cjson.null), form (a multipart body: a list of parts {name,
+-- filename, type, size, data (exact bytes)}, or nil), conn, http_version, time}.
 -- Reply fields (status, headers, json, sse, sse_file, split, delay,
 -- drop_after, stall, ...) are documented at the top of fake_openai.py.
 -- Strings given as body/raw/sse_raw with bytes >= 0x80 are sent as base64,
@@ -198,6 +199,13 @@ local function fix(rec)
   -- the exact request bytes (the JSON "body" is their latin-1 reading)
   rec.body = rec.body_b64 ~= "" and mime.unb64(rec.body_b64) or ""
   rec.id, rec.conn = int(rec.id), int(rec.conn)
+  if rec.form == cjson.null then rec.form = nil end
+  for _, part in ipairs(rec.form or {}) do
+    part.data = mime.unb64(part.data_b64) or ""
+    part.size = int(part.size)
+    if part.filename == cjson.null then part.filename = nil end
+    if part.type == cjson.null then part.type = nil end
+  end
   return rec
 end
 

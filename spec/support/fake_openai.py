@@ -30,6 +30,19 @@ API (matched by path suffix, query ignored)
   GET  .../models, .../models/ID
   POST .../embeddings         deterministic 8-float vectors ("dimensions"
                               honoured); encoding_format "base64" = LE float32
+  POST .../responses          a response, or its SSE events when stream:true
+                              (tool calls, json_schema, max_output_tokens,
+                              store, previous_response_id, background: see
+                              fakeapi/platform.py); GET/DELETE .../responses/ID,
+                              POST .../responses/ID/cancel
+  POST .../moderations        flagged when the text says "kill"
+  POST .../images/generations b64_json (a 1x1 PNG) or url (dall-e-*)
+  POST .../audio/transcriptions  multipart; json, text, verbose_json, or a
+                              CRLF-framed SSE stream with stream=true
+  POST .../audio/speech       binary audio/mpeg (config speech_bytes, 8192),
+                              chunked without Content-Length
+  POST .../files (multipart), GET .../files, GET/DELETE .../files/ID,
+  GET .../files/ID/content    uploads kept until /_fake/reset
   anything else               404 {"error": {"message": "Invalid URL (...)"}}
   A body that is not JSON gets the API's 400; a missing "model" its 400.
 
@@ -41,14 +54,18 @@ Control API (JSON in and out; never recorded, never counted as connections)
                           (?last=N: only the last N; ?since=ID: id > ID):
                           {id, method, path, query, args, headers [[n, v]...],
                           header {lower-name: v}, body (latin-1 text of the
-                          bytes), body_b64, json (or null), conn, http_version,
-                          time}
-  POST /_fake/reset       clears queue, records and config (not the counters)
+                          bytes), body_b64, json (or null), form (a multipart
+                          body's parts [{name, filename, type, size,
+                          data_b64}], or null), conn, http_version, time}
+  POST /_fake/reset       clears queue, records, config, stored responses and
+                          files (not the counters)
   POST /_fake/config      merges keys; a null value removes one. Keys:
                           require_key (401 unless "Authorization: Bearer K" or
                           "api-key: K"; checked before the queue, so a refused
                           request does not consume a scripted reply),
-                          chat_text, completion_text (default reply texts)
+                          chat_text, completion_text, respond_text,
+                          transcript_text (default reply texts),
+                          tool_arguments, speech_bytes
   GET  /_fake/config, GET /_fake/queue {"queued": n}, GET /_fake/ping {ok, pid}
   GET  /_fake/connections {"accepted": connections that carried an API
                           request (their `conn` ids count from 1), "open": of

@@ -1,7 +1,8 @@
 """The API emulation: one function per endpoint, giving the reply the real
 API would (the scripted queue, in script.py, can override any of it).
 
-To add an endpoint, write one function and declare it:
+The Responses API, moderations, images, audio and files are platform.py's,
+declared the same way. To add an endpoint, write one function and declare it:
 
     @endpoint("POST", "/responses")
     def responses(req, config):
@@ -431,3 +432,8 @@ def default_headers(ctype, status):
         ["server", "fake-openai"],
     ]
     return h
+
+
+# The rest of the platform (Responses, moderations, images, audio, files):
+# imported last, as it declares its endpoints with the names above.
+from . import platform  # noqa: E402,F401

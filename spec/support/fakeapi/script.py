@@ -8,7 +8,7 @@ import os
 import time
 from urllib.parse import parse_qsl
 
-from . import api
+from . import api, multipart
 from .reply import Body, Resp, dumps_compact, gen_big_body, gen_big_line, gen_repeat, \
     split_events, sse_event, utf8
 from .state import STATE
@@ -231,6 +231,7 @@ def record(req, conn_id):
             "body": req.body.decode("latin-1"),
             "body_b64": base64.b64encode(req.body).decode("ascii"),
             "json": req.json,
+            "form": multipart.record(req),
             "conn": conn_id,
             "http_version": req.http_version,
             "time": time.time(),
@@ -282,6 +283,7 @@ def control(c, req):
         with STATE.lock:
             STATE.queue.clear()
             STATE.records.clear()
+            STATE.stored.clear()
             STATE.config = {}
         return json_resp(200, {"ok": True}), None
     if p == "/_fake/config" and m == "POST":

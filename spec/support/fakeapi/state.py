@@ -20,6 +20,7 @@ class State:
         self.open_api = 0
         self.record_seq = 0
         self.obj_seq = 0
+        self.stored = {}         # stored responses and uploaded files, by id (platform.py)
         # settings from the command line
         self.verbose = False
         self.wire_dir = DEFAULT_WIRE_DIR

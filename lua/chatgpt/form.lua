@@ -1,0 +1,157 @@
+-- chatgpt.form and chatgpt.file: multipart bodies for client:request and
+-- the upload helpers.
+--
+--   client:request("POST", "/audio/transcriptions", chatgpt.form {
+--     model = "whisper-1", file = chatgpt.file("talk.mp3"),
+--   })
+--
+-- A form is only a description: the parts are built in C (src/form.c) for
+-- each request, with libcurl's MIME API, which reads a file from disk as
+-- it sends it (never into Lua) and sends the whole body again on a retry.
+-- Field values: strings as they are; numbers and booleans as text; a list
+-- becomes one `name[]` part per element and a table `name[key]` parts, as
+-- the official SDKs send them (timestamp_granularities[], chunking_strategy
+-- [type]). Plain fields go first, then files, each sorted by name.
+
+local args = require "chatgpt.args"
+
+local floor, huge = math.floor, math.huge
+local getmetatable, io, ipairs, next, pairs, setmetatable, string, table, tostring, type =
+      getmetatable, io, ipairs, next, pairs, setmetatable, string, table, tostring, type
+
+local M = {}
+
+local Form = { __name = "chatgpt.form" }
+Form.__index = Form
+local File = { __name = "chatgpt.file" }
+File.__index = File
+
+-- Content types by file extension: the API reads the format from the file
+-- name, but a type keeps proxies and other servers honest.
+local TYPES = {
+  mp3 = "audio/mpeg", mpga = "audio/mpeg", mpeg = "audio/mpeg", mp4 = "audio/mp4",
+  m4a = "audio/mp4", wav = "audio/wav", webm = "audio/webm", ogg = "audio/ogg",
+  oga = "audio/ogg", flac = "audio/flac", opus = "audio/opus", aac = "audio/aac",
+  png = "image/png", jpg = "image/jpeg", jpeg = "image/jpeg", gif = "image/gif",
+  webp = "image/webp", pdf = "application/pdf", json = "application/json",
+  jsonl = "application/jsonl", txt = "text/plain", md = "text/markdown",
+  csv = "text/csv", html = "text/html",
+}
+
+local function nonul(level, n, fname, what, v)
+  if type(v) ~= "string" or v:find("\0", 1, true) then
+    args.error(level + 1, n, fname, what .. ": a string without NUL bytes expected, got " .. type(v))
+  end
+end
+
+--- chatgpt.file(path [, mime [, filename]]) -> a file part for chatgpt.form
+-- mime: the part's content type (default: from the extension);
+-- filename: the name sent (default: path's last component).
+function M.file(path, mime, filename)
+  nonul(2, 1, "file", "path", path)
+  if mime ~= nil then nonul(2, 2, "file", "mime", mime) end
+  if filename ~= nil then nonul(2, 3, "file", "filename", filename) end
+  if mime == nil then
+    local ext = path:match("%.([%w]+)$")
+    mime = ext and TYPES[ext:lower()] or "application/octet-stream"
+  end
+  return setmetatable({ path = path, type = mime, filename = filename }, File)
+end
+
+function M.is_file(v) return getmetatable(v) == File end
+function M.is_form(v) return getmetatable(v) == Form end
+
+local function field_text(v)
+  if type(v) == "string" then return v end
+  if type(v) == "boolean" then return tostring(v) end
+  if type(v) == "number" then
+    if v == floor(v) and v > -2 ^ 53 and v < 2 ^ 53 then return string.format("%d", v) end
+    if v ~= v or v == huge or v == -huge then return nil end
+    return string.format("%.17g", v)
+  end
+end
+
+-- Appends the parts of one field to plain / files (flattening tables);
+-- raises at level as argument n of fname.
+local function add_field(level, n, fname, name, v, plain, files)
+  if M.is_file(v) then
+    files[#files + 1] = { name = name, file = v.path, type = v.type, filename = v.filename }
+    return
+  end
+  if type(v) == "table" then
+    if v[1] ~= nil or next(v) == nil then
+      for _, x in ipairs(v) do add_field(level + 1, n, fname, name .. "[]", x, plain, files) end
+    else
+      local keys = {}
+      for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+      table.sort(keys)
+      for _, k in ipairs(keys) do
+        add_field(level + 1, n, fname, name .. "[" .. k .. "]", v[k], plain, files)
+      end
+    end
+    return
+  end
+  local text = field_text(v)
+  if text == nil then
+    if type(v) == "userdata" then return end          -- chatgpt.null: no part
+    args.error(level + 1, n, fname, "field '" .. name .. "': a string, number, boolean, list, "
+               .. "table or chatgpt.file expected, got " .. (type(v) == "number" and tostring(v) or type(v)))
+  end
+  plain[#plain + 1] = { name = name, data = text }
+end
+
+local function by_name(a, b) return a.name < b.name end
+
+--- form.build(fields, level, fname, n) -> form: chatgpt.form for the
+-- helpers, raising at `level` as argument n of fname.
+function M.build(fields, level, fname, n)
+  if type(fields) ~= "table" then args.error(level + 1, n, fname, "table expected, got " .. type(fields)) end
+  local plain, files = {}, {}
+  local names = {}
+  for k in pairs(fields) do
+    if type(k) ~= "string" or k == "" or k:find("[%z\r\n\"]") then
+      args.error(level + 1, n, fname, "field names are strings without NUL, CR, LF or '\"', got "
+                 .. (type(k) == "string" and string.format("%q", k) or type(k)))
+    end
+    names[#names + 1] = k
+  end
+  table.sort(names)
+  for _, k in ipairs(names) do add_field(level + 1, n, fname, k, fields[k], plain, files) end
+  table.sort(plain, by_name)
+  table.sort(files, by_name)
+  for _, f in ipairs(files) do plain[#plain + 1] = f end
+  return setmetatable({ parts = plain }, Form)
+end
+
+--- chatgpt.form(fields) -> a multipart body for client:request
+-- Checked at once (a wrong value raises here); the parts are made per request.
+function M.form(fields)
+  local f = M.build(fields, 2, "form", 1)
+  return f
+end
+
+--- form.parts(form) -> the list core.transfer takes
+function M.parts(form) return form.parts end
+
+--- form.unreadable(form) -> nil, or the first file that cannot be read and
+-- why: checked before a request goes out, so a wrong path costs no upload.
+function M.unreadable(form)
+  for _, p in ipairs(form.parts) do
+    if p.file then
+      local f, err = io.open(p.file, "rb")
+      if not f then return p.file, err end
+      local ok, rerr = f:read(0)
+      f:close()
+      if ok == nil and rerr then return p.file, p.file .. ": " .. tostring(rerr) end
+    end
+  end
+end
+
+--- form.field(form, name) -> the text of a plain field, or nil
+function M.field(form, name)
+  for _, p in ipairs(form.parts) do
+    if p.name == name and p.data then return p.data end
+  end
+end
+
+return M

@@ -1,0 +1,446 @@
+-- chatgpt.response_stream: folds the events of a streamed /responses call
+-- into the response, and drives the user's callbacks on the way. Merging
+-- follows the official SDKs' accumulators (openai-python
+-- ResponseStreamState, openai-node ResponseStream): output items by
+-- output_index, content parts by content_index, text and arguments joined
+-- from their deltas, each item replaced by its output_item.done.
+--
+-- The terminal event (response.completed, .incomplete or .failed) carries
+-- the whole response, and is what finish() returns, as the SDKs do: a
+-- reasoning item's encrypted_content is re-encrypted there, so the items
+-- assembled from the events are the same but for that field. The stream has
+-- no data: [DONE]: complete() tells whether the terminal event came.
+--
+-- Per event this module allocates nothing but the slot of a part buffer
+-- ({n = count, piece, ...}): text is joined once, never with s = s .. piece.
+
+local getmetatable, ipairs, pairs, setmetatable, type =
+      getmetatable, ipairs, pairs, setmetatable, type
+local concat = table.concat
+
+local argerror = require("chatgpt.args").error
+
+local M = {}
+
+local Accumulator = {}
+Accumulator.__index = Accumulator
+M.Accumulator = Accumulator
+
+-- The terminal events, and the status their response has.
+local TERMINAL = {
+  ["response.completed"] = true, ["response.incomplete"] = true, ["response.failed"] = true,
+}
+M.TERMINAL = TERMINAL
+
+local function joined(buf)
+  local n = buf.n
+  if n == 0 then return "" end
+  if n == 1 then return buf[1] end
+  local s = concat(buf, "", 1, n)
+  buf[1] = s
+  for i = 2, n do buf[i] = nil end
+  buf.n = 1
+  return s
+end
+
+local function append(buf, s)
+  local n = buf.n + 1
+  buf.n = n
+  buf[n] = s
+end
+
+-- Calls a user handler; `stopped` stays set when it returns false or
+-- raises, so that no handler runs after a stop or an error.
+local function fire(self, fn, a, b)
+  self.stopped = true
+  if fn(a, b) == false then return false end
+  self.stopped = false
+  return true
+end
+
+local function index_of(v)
+  return type(v) == "number" and v or 0
+end
+
+-- The item at output_index oi (0-based), or nil.
+local function item_at(self, oi)
+  return self.items[index_of(oi)]
+end
+
+-- The buffer of one text field: key is "oi ci field" (content parts) or
+-- "oi s si" (summary parts), so that one table holds them all.
+local function buffer(self, key)
+  local b = self.bufs[key]
+  if not b then
+    b = { n = 0 }
+    self.bufs[key] = b
+    self.nbufs = self.nbufs + 1
+  end
+  return b
+end
+
+local function key_of(e, field)
+  return index_of(e.output_index) .. " " .. index_of(e.content_index) .. " " .. field
+end
+
+-- A list inside an item (content, summary), made on demand.
+local function list_of(t, k)
+  local l = t[k]
+  if type(l) ~= "table" then
+    l = {}
+    t[k] = l
+  end
+  return l
+end
+
+-- on_tool_call once per function_call item, when it is complete.
+local function report_call(self, oi, item)
+  local h = self.on_tool_call
+  if not h or self.stopped or self.reported[oi] or type(item) ~= "table"
+      or item.type ~= "function_call" then
+    return
+  end
+  self.reported[oi] = true
+  if item.arguments == nil then item.arguments = "" end
+  fire(self, h, item)
+end
+
+-- The text of the part buffers still open written into their parts (the
+-- buffers stay: more deltas may come).
+local function flush(self)
+  if self.nbufs == 0 then return end
+  for key, buf in pairs(self.bufs) do
+    local oi, ci, field = key:match("^(%-?%d+) (%-?%d+) (.+)$")
+    local item = self.items[oi + 0]
+    if item then
+      if field == "arguments" then
+        item.arguments = joined(buf)
+      elseif field == "summary" then
+        local part = list_of(item, "summary")[ci + 1]
+        if type(part) == "table" then part.text = joined(buf) end
+      else
+        local part = list_of(item, "content")[ci + 1]
+        if type(part) == "table" then part[field] = joined(buf) end
+      end
+    end
+  end
+end
+
+-- ---- the events --------------------------------------------------------------
+
+local ON = {}
+
+local function take_response(self, e)
+  local r = e.response
+  if type(r) == "table" then self.response = r end
+end
+ON["response.created"] = take_response
+ON["response.in_progress"] = take_response
+ON["response.queued"] = take_response
+
+ON["response.output_item.added"] = function(self, e)
+  local item = e.item
+  if type(item) ~= "table" then return end
+  local oi = index_of(e.output_index)
+  self.items[oi] = item
+  if oi > self.last then self.last = oi end
+end
+
+ON["response.output_item.done"] = function(self, e)
+  local item = e.item
+  if type(item) ~= "table" then return end
+  local oi = index_of(e.output_index)
+  -- the done item is whole: deltas still buffered for it are dropped
+  if self.nbufs > 0 then
+    local prefix = oi .. " "
+    for key in pairs(self.bufs) do
+      if key:sub(1, #prefix) == prefix then
+        self.bufs[key] = nil
+        self.nbufs = self.nbufs - 1
+        self.last_text = nil
+      end
+    end
+  end
+  self.items[oi] = item
+  if oi > self.last then self.last = oi end
+  report_call(self, oi, item)
+end
+
+ON["response.content_part.added"] = function(self, e)
+  local item, part = item_at(self, e.output_index), e.part
+  if type(item) ~= "table" or type(part) ~= "table" then return end
+  list_of(item, "content")[index_of(e.content_index) + 1] = part
+end
+
+ON["response.content_part.done"] = function(self, e)
+  local item, part = item_at(self, e.output_index), e.part
+  if type(item) ~= "table" or type(part) ~= "table" then return end
+  for _, field in ipairs { "text", "refusal" } do
+    local key = key_of(e, field)
+    if self.bufs[key] then
+      self.bufs[key] = nil
+      self.nbufs = self.nbufs - 1
+      self.last_text = nil
+    end
+  end
+  list_of(item, "content")[index_of(e.content_index) + 1] = part
+end
+
+ON["response.output_text.delta"] = function(self, e)
+  local d = e.delta
+  if type(d) ~= "string" then return end
+  local oi, ci = e.output_index, e.content_index
+  local b = self.last_text
+  if not (b and oi == self.last_oi and ci == self.last_ci) then
+    b = buffer(self, key_of(e, "text"))
+    self.last_text, self.last_oi, self.last_ci = b, oi, ci
+  end
+  append(b, d)
+  local lp = e.logprobs
+  if type(lp) == "table" and lp[1] ~= nil then
+    local item = item_at(self, oi)
+    local part = type(item) == "table" and list_of(item, "content")[index_of(ci) + 1]
+    if type(part) == "table" then
+      local acc = list_of(part, "logprobs")
+      for i = 1, #lp do acc[#acc + 1] = lp[i] end
+    end
+  end
+  local h = self.on_delta
+  if h and d ~= "" and not self.stopped then fire(self, h, d, e) end
+end
+
+-- A *.done event brings the whole text: it replaces the joined deltas.
+local function text_done(field, from)
+  return function(self, e)
+    local item = item_at(self, e.output_index)
+    local v = e[from]
+    if type(item) ~= "table" or type(v) ~= "string" then return end
+    local key = key_of(e, field)
+    if self.bufs[key] then
+      self.bufs[key] = nil
+      self.nbufs = self.nbufs - 1
+      if self.last_text then self.last_text = nil end
+    end
+    local ci = index_of(e.content_index) + 1
+    local content = list_of(item, "content")
+    local part = content[ci]
+    if type(part) ~= "table" then
+      part = { type = field == "text" and "output_text" or field }
+      content[ci] = part
+    end
+    part[field] = v
+  end
+end
+ON["response.output_text.done"] = text_done("text", "text")
+ON["response.refusal.done"] = text_done("refusal", "refusal")
+ON["response.reasoning_text.done"] = text_done("text", "text")
+
+local function delta_into(field)
+  return function(self, e)
+    if type(e.delta) == "string" then append(buffer(self, key_of(e, field)), e.delta) end
+  end
+end
+ON["response.refusal.delta"] = delta_into("refusal")
+ON["response.reasoning_text.delta"] = delta_into("text")
+
+ON["response.output_text.annotation.added"] = function(self, e)
+  local item, a = item_at(self, e.output_index), e.annotation
+  if type(item) ~= "table" or type(a) ~= "table" then return end
+  local part = list_of(item, "content")[index_of(e.content_index) + 1]
+  if type(part) ~= "table" then return end
+  local list = list_of(part, "annotations")
+  local ai = e.annotation_index
+  list[type(ai) == "number" and ai + 1 or #list + 1] = a
+end
+
+ON["response.function_call_arguments.delta"] = function(self, e)
+  if type(e.delta) == "string" then
+    append(buffer(self, index_of(e.output_index) .. " 0 arguments"), e.delta)
+  end
+end
+
+ON["response.function_call_arguments.done"] = function(self, e)
+  local item = item_at(self, e.output_index)
+  if type(item) ~= "table" or type(e.arguments) ~= "string" then return end
+  local key = index_of(e.output_index) .. " 0 arguments"
+  if self.bufs[key] then
+    self.bufs[key] = nil
+    self.nbufs = self.nbufs - 1
+  end
+  item.arguments = e.arguments
+end
+
+-- Reasoning summaries: parts by summary_index (kept under "oi si summary").
+local function summary_key(e)
+  return index_of(e.output_index) .. " " .. index_of(e.summary_index) .. " summary"
+end
+
+ON["response.reasoning_summary_part.added"] = function(self, e)
+  local item, part = item_at(self, e.output_index), e.part
+  if type(item) ~= "table" or type(part) ~= "table" then return end
+  list_of(item, "summary")[index_of(e.summary_index) + 1] = part
+end
+
+ON["response.reasoning_summary_text.delta"] = function(self, e)
+  if type(e.delta) == "string" then append(buffer(self, summary_key(e)), e.delta) end
+end
+
+local function summary_done(self, e, part)
+  local item = item_at(self, e.output_index)
+  if type(item) ~= "table" then return end
+  local key = summary_key(e)
+  if self.bufs[key] then
+    self.bufs[key] = nil
+    self.nbufs = self.nbufs - 1
+  end
+  local list = list_of(item, "summary")
+  local si = index_of(e.summary_index) + 1
+  if part then
+    list[si] = part
+  elseif type(e.text) == "string" then
+    local p = list[si]
+    if type(p) ~= "table" then
+      p = { type = "summary_text" }
+      list[si] = p
+    end
+    p.text = e.text
+  end
+end
+ON["response.reasoning_summary_text.done"] = function(self, e) summary_done(self, e, nil) end
+ON["response.reasoning_summary_part.done"] = function(self, e)
+  if type(e.part) == "table" then summary_done(self, e, e.part) end
+end
+
+local function terminal(self, e)
+  local r = e.response
+  if type(r) ~= "table" then r = {} end
+  self.final = r
+  self.response = r
+end
+for name in pairs(TERMINAL) do ON[name] = terminal end
+
+-- ---- the accumulator -----------------------------------------------------
+
+local function callable(v)
+  if type(v) == "function" then return true end
+  local mt = type(v) == "table" and getmetatable(v)
+  return mt and mt.__call ~= nil or false
+end
+
+--- response_stream.new(handlers) -> accumulator
+-- handlers: { on_delta = fn(text, event), on_event = fn(event),
+--             on_tool_call = fn(item) }, each optional.
+-- Public fields: acc.events (events added), acc.stopped.
+function M.new(handlers)
+  if handlers ~= nil and type(handlers) ~= "table" then
+    argerror(2, 1, "new", "table expected, got " .. type(handlers))
+  end
+  handlers = handlers or {}
+  for _, name in ipairs { "on_delta", "on_event", "on_tool_call" } do
+    local h = handlers[name]
+    if h ~= nil and not callable(h) then
+      argerror(2, 1, "new", name .. ": function expected, got " .. type(h))
+    end
+  end
+  return setmetatable({
+    on_delta = handlers.on_delta,
+    on_event = handlers.on_event,
+    on_tool_call = handlers.on_tool_call,
+    events = 0,
+    stopped = false,
+    items = {},        -- output_index -> item
+    last = -1,         -- the highest output_index seen
+    bufs = {},         -- "oi ci field" -> part buffer of deltas not yet done
+    nbufs = 0,
+    reported = {},     -- output_index -> true once on_tool_call had it
+  }, Accumulator)
+end
+
+--- acc:add(event) -> go_on
+-- Merges one decoded event (on_event first, then on_delta or on_tool_call).
+-- Returns false once a handler returned false; handler errors propagate.
+function Accumulator:add(e)
+  self.events = self.events + 1
+  if type(e) ~= "table" then return not self.stopped end
+  local h = self.on_event
+  if h and not self.stopped then fire(self, h, e) end
+  local on = ON[e.type]
+  if on then on(self, e) end
+  return not self.stopped
+end
+
+--- acc:complete([done_seen]) -> ended, why
+-- Whether the stream ended as it should: with its terminal event (or, from
+-- a lenient server, with data: [DONE]).
+function Accumulator:complete(done_seen)
+  if self.final or done_seen then return true end
+  return false, "the stream ended before its terminal event (response.completed)"
+end
+
+--- acc:snapshot() -> the response as assembled from the events so far: the
+-- latest response object seen with the output items built from the events.
+function Accumulator:snapshot()
+  flush(self)
+  local r = {}
+  for k, v in pairs(self.response or {}) do r[k] = v end
+  local out = {}
+  for i = 0, self.last do
+    local item = self.items[i]
+    if item ~= nil then out[#out + 1] = item end
+  end
+  r.output = out
+  return r
+end
+
+local function text_of(output)
+  local parts, n = {}, 0
+  for _, item in ipairs(output) do
+    if type(item) == "table" and item.type == "message" and type(item.content) == "table" then
+      for _, c in ipairs(item.content) do
+        if type(c) == "table" and c.type == "output_text" and type(c.text) == "string" then
+          n = n + 1
+          parts[n] = c.text
+        end
+      end
+    end
+  end
+  return concat(parts)
+end
+
+--- acc:text() -> the output text received so far ("" when none): the
+-- partial text of a stream that stopped.
+function Accumulator:text()
+  return text_of(self:snapshot().output)
+end
+
+--- acc:whole(response) -> go_on
+-- For a stream request answered with one plain JSON response: on_delta
+-- with its output text and on_tool_call per function call, as if it had
+-- streamed (on_event is not called: there was no event).
+function Accumulator:whole(response)
+  if type(response) ~= "table" or type(response.output) ~= "table" then
+    return not self.stopped
+  end
+  local h = self.on_delta
+  local text = text_of(response.output)
+  if h and text ~= "" and not self.stopped then fire(self, h, text, response) end
+  for i, item in ipairs(response.output) do report_call(self, i - 1, item) end
+  return not self.stopped
+end
+
+--- acc:finish() -> response
+-- The terminal event's response (its output assembled from the events when
+-- it came without one), after on_tool_call for any call not reported yet.
+function Accumulator:finish()
+  local snap = self:snapshot()
+  local r = self.final
+  if r == nil then
+    r = snap
+  elseif type(r.output) ~= "table" or (r.output[1] == nil and snap.output[1] ~= nil) then
+    r.output = snap.output
+  end
+  for i, item in ipairs(r.output) do report_call(self, i - 1, item) end
+  return r
+end
+
+return M
