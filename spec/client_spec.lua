@@ -197,6 +197,18 @@ describe("client:chat", function()
                 core.message("tool", "x", { tool_call_id = "1", role = "user" }))
   end)
 
+  it("raises at the caller's line from the _async forms too", function()
+    local c = T.new()
+    for _, call in ipairs {
+      function() c:chat_async(42) end, function() c:complete_async(42) end,
+      function() c:embed_async(42) end, function() c:models_async(42) end,
+    } do
+      local ok, err = pcall(call)
+      assert.is_false(ok)
+      assert.truthy(err:find("^spec/client_spec.lua:%d+: bad argument"), err)
+    end
+  end)
+
   it("raises at the caller's line on bad arguments", function()
     local c = T.new()
     local ok, err = pcall(function() c:chat(42) end)

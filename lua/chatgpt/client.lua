@@ -380,7 +380,8 @@ end
 
 -- client:chat_async(messages, params) -> request
 function Client:chat_async(messages, params)
-  return chat_async(self, messages, params, 2)
+  local req = chat_async(self, messages, params, 2)
+  return req       -- not a tail call: the level of an argument error counts this frame
 end
 
 -- client:chat(messages, params) -> text, response, info | nil, err
@@ -411,7 +412,8 @@ local function complete_async(self, prompt, params, level)
 end
 
 function Client:complete_async(prompt, params)
-  return complete_async(self, prompt, params, 2)
+  local req = complete_async(self, prompt, params, 2)
+  return req
 end
 
 function Client:complete(prompt, params)
@@ -432,7 +434,10 @@ local function models_async(self, params, level)
   return self:_send("GET", "/models", nil, own, finish_models, nil, level + 1, "models")
 end
 
-function Client:models_async(params) return models_async(self, params, 2) end
+function Client:models_async(params)
+  local req = models_async(self, params, 2)
+  return req
+end
 function Client:models(params) return models_async(self, params, 2):wait() end
 
 -- ---- embeddings ------------------------------------------------------------
@@ -494,7 +499,10 @@ local function embed_async(self, input, params, level)
   return self:_send("POST", "/embeddings", body, own, finish_embeddings, nil, level + 1, "embed")
 end
 
-function Client:embed_async(input, params) return embed_async(self, input, params, 2) end
+function Client:embed_async(input, params)
+  local req = embed_async(self, input, params, 2)
+  return req
+end
 function Client:embed(input, params) return embed_async(self, input, params, 2):wait() end
 
 -- ---- the Responses API, client:request and its helpers --------------------
