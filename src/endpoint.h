@@ -16,7 +16,9 @@
 typedef struct endpoint {
   struct curl_slist *headers; /* holds the key: wiped when freed */
   char *url, *user_agent, *ca_file;
-  int post; /* POST with a body, else GET without */
+  char *proxy, *noproxy;      /* CURLOPT_PROXY (may hold a password: wiped), CURLOPT_NOPROXY */
+  char *cert_file, *key_file; /* a client certificate for mutual TLS */
+  int post;                   /* POST with a body, else GET without */
   int stream, compressed;
   int no_proxy; /* never through a proxy: the origin is loopback */
   long connect_ms;
@@ -36,10 +38,13 @@ void endpoint_give(endpoint *ep, CURL *c);
 
 /* Lua: core.endpoint{origin, path, query, method = "GET" | "POST",
  *   headers = {"Name: value"...}, connect_timeout, max_body, max_header,
- *   max_event, stream, compressed, user_agent, ca_file} -> endpoint
+ *   max_event, stream, compressed, user_agent, ca_file, proxy, no_proxy,
+ *   cert_file, key_file} -> endpoint
  * The URL is the origin's base URL + path + query, checked to stay on the
  * origin (origin.h); the key, and how it goes out, are the origin's.
- * Absent numbers and user_agent are defaults.h's. */
+ * Absent numbers and user_agent are defaults.h's. proxy and no_proxy go to
+ * libcurl as they are (absent: libcurl reads http_proxy, https_proxy,
+ * no_proxy...), except for a loopback origin, never proxied. */
 void endpoint_open(lua_State *L);
 
 #endif
