@@ -48,12 +48,15 @@ local OPTIONS = {
   timeout = SECONDS, connect_timeout = SECONDS, idle_timeout = { "number", min = 0 },
   max_retries = RETRIES, max_response_bytes = BYTES, max_event_bytes = BYTES,
   allow_insecure = "boolean", ca_file = "string",
+  proxy = "string", no_proxy = "string", cert_file = "string", key_file = "string",
+  log = "function", log_level = "string",
 }
 
 -- Params that are ours, not request fields of the API.
 local OWN = {
   on_delta = "function", on_chunk = "function", on_tool_call = "function",
   max_retries = RETRIES, timeout = SECONDS, idle_timeout = OPTIONS.idle_timeout,
+  headers = "table", query = "table",
 }
 M.OWN = OWN
 
@@ -103,18 +106,36 @@ local function urlencode(s)
   end))
 end
 
--- A header line, or a raise at new() naming the option: a name that is a
--- token, a value without CR, LF or NUL.
-local function header_line(level, option, name, value)
+-- "Name: value", or nil and why: a name that is a token, a value without
+-- CR, LF or NUL (a number is written as a string).
+local function header_check(name, value)
   if type(name) ~= "string" or not name:find(TOKEN) then
-    fail(level + 1, "option '" .. option .. "': bad header name " .. tostring(name))
+    return nil, "bad header name " .. tostring(name)
   end
   if type(value) == "number" then value = tostring(value) end
   if type(value) ~= "string" or value:find("[\r\n%z]") then
-    fail(level + 1, "option '" .. option .. "': the value of " .. name
-         .. " must be a string without CR, LF or NUL")
+    return nil, "the value of " .. name .. " must be a string without CR, LF or NUL"
   end
   return name .. ": " .. value
+end
+
+-- A header line, or a raise at new() naming the option.
+local function header_line(level, option, name, value)
+  local line, why = header_check(name, value)
+  if not line then fail(level + 1, "option '" .. option .. "': " .. why) end
+  return line
+end
+
+-- Proxies libcurl speaks; a proxy without a scheme is an http one.
+local PROXY_SCHEMES = { http = true, https = true, socks4 = true, socks4a = true,
+                        socks5 = true, socks5h = true }
+
+local function check_proxy(level, p)
+  local scheme = p:match("^([%w+.-]*)://")
+  if p:find("[%s%c]") or (scheme and not PROXY_SCHEMES[scheme:lower()]) then
+    fail(level + 1, "option 'proxy' must be a proxy URL (http, https, socks4, socks4a, socks5 "
+         .. "or socks5h://), or \"\" for none")
+  end
 end
 
 -- chatgpt.new(options) -> client
@@ -139,6 +160,17 @@ function M.new(opts)
   self.max_event_bytes = opts.max_event_bytes or DEFAULTS.max_event_bytes
   self.allow_insecure = opts.allow_insecure or false
   self.ca_file = opts.ca_file
+  if opts.proxy then check_proxy(2, opts.proxy) end
+  self.proxy, self.no_proxy = opts.proxy, opts.no_proxy
+  self.cert_file, self.key_file = opts.cert_file, opts.key_file
+  -- logging: nothing is loaded, and nothing runs per request, without it
+  if opts.log or opts.log_level ~= nil or os.getenv("CHATGPT_LOG") then
+    local log = require "chatgpt.log"
+    if opts.log_level ~= nil and not log.LEVELS[opts.log_level] then
+      fail(2, "option 'log_level' must be \"info\" or \"debug\"")
+    end
+    self._log, self._log_bodies = log.setup(opts.log, opts.log_level, env("CHATGPT_LOG"))
+  end
 
   -- The key is bound, in C, to the origin of base_url (src/origin.h):
   -- every request of this client goes there, whatever its fields say later.
@@ -171,6 +203,8 @@ function M.new(opts)
   for k, v in pairs(opts.query or {}) do q[#q + 1] = urlencode(k) .. "=" .. urlencode(v) end
   table.sort(q)
   self._query = #q > 0 and ("?" .. table.concat(q, "&")) or ""
+  self._query_map = {}                -- for per-call query params, merged over it
+  for k, v in pairs(opts.query or {}) do self._query_map[k] = v end
   local h = {}
   if self.organization then h[1] = header_line(2, "organization", "OpenAI-Organization", self.organization) end
   if self.project then h[#h + 1] = header_line(2, "project", "OpenAI-Project", self.project) end
@@ -181,7 +215,7 @@ function M.new(opts)
     h[#h + 1] = header_line(2, "headers", name, opts.headers[name])
   end
   self._headers = h
-  self._specs, self._stream_specs = {}, {}
+  self._specs, self._stream_specs, self._custom, self._ncustom = {}, {}, {}, 0
   return self
 end
 
@@ -213,6 +247,21 @@ local function split(params, level, fname, n)
     local rule = OWN[k]
     if rule then
       local p = args.problem(v, rule)
+      if not p and k == "headers" then
+        for name, value in pairs(v) do
+          if value ~= false then
+            local _, why = header_check(name, value)
+            p = p or why
+          end
+        end
+      elseif not p and k == "query" then
+        for name, value in pairs(v) do
+          local tn, tv = type(name), type(value)
+          if (tn ~= "string" and tn ~= "number") or (value ~= false and tv ~= "string" and tv ~= "number") then
+            p = "names and values are strings or numbers (false removes one), got " .. tn .. " = " .. tv
+          end
+        end
+      end
       if p then argerror(level + 1, n or 2, fname, "param '" .. k .. "': " .. p) end
       own[k] = v
     else
@@ -233,36 +282,103 @@ local COMPRESSED = { ["/models"] = true, ["/embeddings"] = true }
 -- The C spec of one kind of call (endpoint, streamed or not), made once
 -- per client: core.endpoint works out the URL, headers and options, and keeps
 -- handles configured with them, so a call only brings its body.
+local function header_list(self, method, stream)
+  local headers = { "Accept: " .. (stream and "text/event-stream" or "application/json") }
+  if method == "POST" then headers[2] = "Content-Type: application/json" end
+  for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
+  return headers
+end
+
+local function make_spec(self, method, path, stream, query, headers)
+  return core.endpoint {
+    origin = self._origin, path = path, query = query, method = method,
+    headers = headers, connect_timeout = self.connect_timeout,
+    max_body = self.max_response_bytes, max_event = self.max_event_bytes,
+    stream = stream, compressed = COMPRESSED[path] or false, user_agent = USER_AGENT,
+    ca_file = self.ca_file, proxy = self.proxy, no_proxy = self.no_proxy,
+    cert_file = self.cert_file, key_file = self.key_file,
+  }
+end
+
 local function spec_for(self, method, path, stream)
   local cache = stream and self._stream_specs or self._specs
   local spec = cache[path]
   if spec then return spec end
-  local headers = { "Accept: " .. (stream and "text/event-stream" or "application/json") }
-  if method == "POST" then headers[2] = "Content-Type: application/json" end
-  for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
-  spec = core.endpoint {
-    origin = self._origin, path = path, query = self._query, method = method,
-    headers = headers, connect_timeout = self.connect_timeout,
-    max_body = self.max_response_bytes, max_event = self.max_event_bytes,
-    stream = stream, compressed = COMPRESSED[path] or false, user_agent = USER_AGENT,
-    ca_file = self.ca_file,
-  }
+  spec = make_spec(self, method, path, stream, self._query, header_list(self, method, stream))
   cache[path] = spec
+  return spec
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+-- The spec of a call with its own headers or query (checked by split):
+-- the client's, with the call's merged over them (a call's header replaces
+-- the client's of the same name, any case; false removes one). The URL
+-- still goes through the origin's check in C. Kept per distinct set, up
+-- to 32 of them.
+local function custom_spec(self, method, path, stream, own)
+  local query = self._query
+  if own.query then
+    local merged = {}
+    for k, v in pairs(self._query_map) do merged[tostring(k)] = v end
+    for k, v in pairs(own.query) do merged[tostring(k)] = v end
+    local q = {}
+    for _, k in ipairs(sorted_keys(merged)) do
+      if merged[k] ~= false then q[#q + 1] = urlencode(k) .. "=" .. urlencode(merged[k]) end
+    end
+    query = #q > 0 and ("?" .. table.concat(q, "&")) or ""
+  end
+  local headers = header_list(self, method, stream)
+  if own.headers then
+    local mine = {}
+    for name, value in pairs(own.headers) do mine[name:lower()] = value end
+    local kept = {}
+    for _, line in ipairs(headers) do
+      if mine[line:match("^[^:]+"):lower()] == nil then kept[#kept + 1] = line end
+    end
+    headers = kept
+    for _, name in ipairs(sorted_keys(own.headers)) do
+      local value = own.headers[name]
+      if value ~= false then headers[#headers + 1] = header_check(name, value) end
+    end
+  end
+  local id = method .. (stream and " stream " or " ") .. path .. query .. "\n"
+             .. table.concat(headers, "\n")
+  local spec = self._custom[id]
+  if spec then return spec end
+  if self._ncustom >= 32 then self._custom, self._ncustom = {}, 0 end
+  spec = make_spec(self, method, path, stream, query, headers)
+  self._custom[id] = spec
+  self._ncustom = self._ncustom + 1
   return spec
 end
 
 -- Starts a request on the engine: finish and stream as in Request.new's job.
 function Client:_send(method, path, body, own, finish, stream, level, fname)
-  local spec = spec_for(self, method, path, stream ~= nil)
+  local spec
+  if own.headers or own.query then
+    spec = custom_spec(self, method, path, stream ~= nil, own)
+  else
+    spec = spec_for(self, method, path, stream ~= nil)
+  end
   if body then
     local why
     body, why = encode(body, ARRAY_KEYS)
     if not body then argerror(level + 1, 2, fname, why) end
+    if self._log_bodies then
+      self._log({ event = "request_body", method = method, path = path, body = body }, self._clean)
+    end
   end
   local ud = core.transfer(spec, body, own.timeout or self.timeout,
                            own.idle_timeout or self.idle_timeout)
   return Request.new(ud, { finish = finish, stream = stream, callbacks = own,
-                           max_retries = own.max_retries or self.max_retries, clean = self._clean })
+                           max_retries = own.max_retries or self.max_retries, clean = self._clean,
+                           log = self._log, bodies = self._log_bodies, method = method, path = path })
 end
 
 local function parse_error(code, message, response)
