@@ -17,6 +17,7 @@
 #include "key.h"
 #include "message.h"
 #include "origin.h"
+#include "process.h"
 #include "protect.h"
 #include "transfer.h"
 
@@ -33,6 +34,7 @@ static void (*const opens[])(lua_State *L) = {
   json_decode_open,
   headers_open,
   protect_open,
+  process_open,         /* for the command line only */
   NULL,
 };
 /* clang-format on */
