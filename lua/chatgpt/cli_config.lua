@@ -149,7 +149,7 @@ function M.client(o, settings)
   if not has then return nil, why end
   local ok, client = pcall(chatgpt.new, opts)
   if not ok then
-    local why = (tostring(client):gsub("^[^\n]-%.lua:%d+: ", ""))
+    why = (tostring(client):gsub("^[^\n]-%.lua:%d+: ", ""))
     local name = why:match("^bad argument #1 to 'new' %(%a* ?option '([^']*)'")
     if name and M.path and settings[name] ~= nil then why = M.path .. ": " .. why end
     return nil, why
