@@ -35,8 +35,8 @@ build = {
       sources = {
         "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
         "src/engine.c", "src/headers.c", "src/json_decode.c", "src/json_encode.c",
-        "src/key.c", "src/message.c", "src/origin.c", "src/protect.c", "src/sse.c",
-        "src/transfer.c",
+        "src/key.c", "src/message.c", "src/origin.c", "src/process.c", "src/protect.c",
+        "src/sse.c", "src/transfer.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(CURL_INCDIR)" },
@@ -46,18 +46,27 @@ build = {
     ["chatgpt"]              = "lua/chatgpt/init.lua",
     ["chatgpt.args"]         = "lua/chatgpt/args.lua",
     ["chatgpt.budget"]       = "lua/chatgpt/budget.lua",
+    ["chatgpt.cli"]          = "lua/chatgpt/cli.lua",
+    ["chatgpt.cli_config"]   = "lua/chatgpt/cli_config.lua",
     ["chatgpt.client"]       = "lua/chatgpt/client.lua",
     ["chatgpt.conversation"] = "lua/chatgpt/conversation.lua",
     ["chatgpt.error"]        = "lua/chatgpt/error.lua",
     ["chatgpt.lazy"]         = "lua/chatgpt/lazy.lua",
+    ["chatgpt.log"]          = "lua/chatgpt/log.lua",
     ["chatgpt.loop"]         = "lua/chatgpt/loop.lua",
     ["chatgpt.pending"]      = "lua/chatgpt/pending.lua",
+    ["chatgpt.repl"]         = "lua/chatgpt/repl.lua",
     ["chatgpt.request"]      = "lua/chatgpt/request.lua",
     ["chatgpt.retry"]        = "lua/chatgpt/retry.lua",
     ["chatgpt.savefile"]     = "lua/chatgpt/savefile.lua",
     ["chatgpt.stream"]       = "lua/chatgpt/stream.lua",
     ["chatgpt.tables"]       = "lua/chatgpt/tables.lua",
     ["chatgpt.tools"]        = "lua/chatgpt/tools.lua",
+  },
+  -- LuaRocks wraps it in a script that sets the paths and runs the Lua
+  -- this rock is installed for
+  install = {
+    bin = { chatgpt = "bin/chatgpt" },
   },
 }
 
