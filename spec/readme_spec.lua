@@ -63,6 +63,16 @@ describe("README.md", function()
     assert.is_true(skipped <= 2, skipped .. " blocks skipped")
   end)
 
+  it("names the version of src/defaults.h wherever it names one", function()
+    local version = require("chatgpt.core")._VERSION
+    local n = 0
+    for v in read("README.md"):gmatch("lua%-chatgpt%-(%d+%.%d+%.%d+)") do
+      assert.equal(version, v)
+      n = n + 1
+    end
+    assert.is_true(n > 0)
+  end)
+
   for _, b in ipairs(BLOCKS) do
     local case = b.skip and pending or it
     case("runs the block at line " .. b.line .. " as written", function()
