@@ -68,7 +68,8 @@ describe("chatgpt PROMPT", function()
 
   it("sends -m, -s, -t, --max-tokens and -p fields", function()
     local _, err, status = cli.run { "-m", "gpt-4o", "-s", "Be terse.", "-t", "0.2", "--max-tokens", "50",
-                                     "-p", "seed=42", "-p", "user=alice", "-p", 'stop=["\\n"]', "hi" }
+                                     "-p", "seed=42", "-p", "user=alice", "-p", 'stop=["\\n"]',
+                                     "-p", "logprobs=null", "hi" }
     assert.equal(0, status, err)
     local js = fake.last().json
     assert.equal("gpt-4o", js.model)
@@ -79,6 +80,7 @@ describe("chatgpt PROMPT", function()
     assert.equal(42, js.seed)
     assert.equal("alice", js.user)
     assert.same({ "\n" }, js.stop)
+    assert.truthy(fake.last().body:find('"logprobs":null', 1, true))
   end)
 
   it("reads a piped prompt: git diff | chatgpt -s \"Review this\"", function()

@@ -107,8 +107,8 @@ function M.parse(argv)
       if flag[1] == "param" then
         local k, v = value:match("^([%w_%.%-]+)=(.*)$")
         if not k then return nil, "option " .. name .. ": NAME=VALUE expected, got " .. value end
-        local decoded = core.decode(v)
-        if decoded == nil and v ~= "null" then decoded = v end
+        local decoded = core.decode(v)             -- JSON null decodes to nil
+        if v == "null" then decoded = core.null elseif decoded == nil then decoded = v end
         params[k] = decoded
       else
         o[flag[1]] = value == nil and true or value
