@@ -86,6 +86,7 @@ describe("per-call headers and query", function()
     raises("param 'headers': the value of X-A", function() c:chat("hi", { headers = { ["X-A"] = "a\0b" } }) end)
     raises("bad argument #1 to 'models' (param 'query'", function() c:models { query = { x = {} } } end)
     raises("param 'headers': table expected, got string", function() c:chat("hi", { headers = "X: 1" }) end)
+    raises("param 'headers': bad header name 1", function() c:chat("hi", { headers = { false } }) end)
     assert.is_nil(fake.last())
   end)
 

@@ -248,11 +248,9 @@ local function split(params, level, fname, n)
     if rule then
       local p = args.problem(v, rule)
       if not p and k == "headers" then
-        for name, value in pairs(v) do
-          if value ~= false then
-            local _, why = header_check(name, value)
-            p = p or why
-          end
+        for name, value in pairs(v) do        -- false removes a header: its name is checked
+          local _, why = header_check(name, value == false and "" or value)
+          p = p or why
         end
       elseif not p and k == "query" then
         for name, value in pairs(v) do
