@@ -21,6 +21,16 @@ export PYTHON
 PREFIX      ?= /usr/local
 LUA_LIBDIR_INSTALL ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUA_SHAREDIR       ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+BINDIR             ?= $(PREFIX)/bin
+# bin/chatgpt runs under the interpreter the module is built for
+LUA_BIN     ?= $(shell command -v $(LUA) 2>/dev/null || echo /usr/bin/$(LUA))
+
+# The version has one home, src/defaults.h (core._VERSION reads it too);
+# the release rockspec and `make dist` take it from there.
+VERSION     := $(shell sed -n 's/^\#define CHATGPT_VERSION *"\(.*\)"/\1/p' src/defaults.h)
+ROCKSPEC     = lua-chatgpt-$(VERSION)-1.rockspec
+DIST         = dist
+RELEASE_URL  = https://github.com/lua-chatgpt/lua-chatgpt/releases/download/v$(VERSION)
 
 SRC     = $(wildcard src/*.c)
 HDR     = $(wildcard src/*.h)
@@ -46,7 +56,8 @@ FIXTURES_WIRE  = spec/fixtures/wire
 # What `make lint` checks (settings per folder in .luacheckrc).
 LINT_FILES = lua spec $(wildcard bench/*.lua) $(wildcard examples) $(wildcard bin)
 
-.PHONY: all test check valgrind fuzz bench demo deps install clean ctest fixtures lint
+.PHONY: all test check valgrind fuzz bench demo deps install clean ctest fixtures lint \
+        rockspec rockspec-check dist
 
 all: $(MODULE)
 
@@ -114,7 +125,7 @@ bench: all
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) examples/chat.lua
+	@$(LUA) examples/chat.lua
 
 # Installs the missing Debian packages (sudo when not root); elsewhere it
 # prints what to install.
@@ -133,10 +144,46 @@ deps:
 	  echo "not a Debian system: install Lua 5.4 (+ headers), lua-cjson, busted, luasocket, libcurl (+ headers), pkg-config, a C compiler, python3"; \
 	fi
 
+# The module, and the command with its interpreter's path for a first line.
+# A PREFIX outside Lua's own path needs LUA_PATH and LUA_CPATH for
+# `require "chatgpt"` (printed below); the command finds its module itself.
 install: all
-	install -d $(DESTDIR)$(LUA_LIBDIR_INSTALL)/chatgpt $(DESTDIR)$(LUA_SHAREDIR)/chatgpt
+	install -d $(DESTDIR)$(LUA_LIBDIR_INSTALL)/chatgpt $(DESTDIR)$(LUA_SHAREDIR)/chatgpt $(DESTDIR)$(BINDIR)
 	install -m 755 $(MODULE) $(DESTDIR)$(LUA_LIBDIR_INSTALL)/chatgpt/core.so
 	install -m 644 $(LUASRC) $(DESTDIR)$(LUA_SHAREDIR)/chatgpt/
+	sed '1s|.*|#!$(LUA_BIN)|' bin/chatgpt > $(DESTDIR)$(BINDIR)/chatgpt
+	chmod 755 $(DESTDIR)$(BINDIR)/chatgpt
+	@$(LUA) -e 'if not package.path:find("$(LUA_SHAREDIR)/?.lua", 1, true) then print("for require \"chatgpt\" from $(PREFIX):\n  export LUA_PATH=\"$(LUA_SHAREDIR)/?.lua;$(LUA_SHAREDIR)/?/init.lua;;\"\n  export LUA_CPATH=\"$(LUA_LIBDIR_INSTALL)/?.so;;\"") end'
+
+# The release rockspec: the scm one with the version of src/defaults.h and
+# the tarball `make dist` makes (uploaded to the release) as its source.
+define release_rockspec
+sed -e 's|^version = "scm-1"|version = "$(VERSION)-1"|' \
+    -e 's|^  url = "git+https://github.com/lua-chatgpt/lua-chatgpt.git",|  url = "$(RELEASE_URL)/lua-chatgpt-$(VERSION).tar.gz",\n  dir = "lua-chatgpt-$(VERSION)",|' \
+    lua-chatgpt-scm-1.rockspec
+endef
+
+rockspec:
+	@$(release_rockspec) > $(ROCKSPEC)
+	@echo "rockspec: $(ROCKSPEC)"
+
+# Fails when $(ROCKSPEC) is not what `make rockspec` makes (spec/install_spec.lua).
+rockspec-check:
+	@$(release_rockspec) | cmp -s - $(ROCKSPEC) || \
+	  { echo "$(ROCKSPEC) differs from the scm rockspec: run make rockspec"; exit 1; }
+
+# What a maintainer uploads: the source tarball (every file git tracks, as
+# they are in the work tree), the rockspec, and the source rock made of the
+# two as `luarocks pack` makes one (luarocks install ./X.src.rock works
+# offline). The tarball goes to the GitHub release the rockspec names.
+dist: rockspec-check
+	@command -v git >/dev/null 2>&1 || { echo "dist: git is needed"; exit 1; }
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	git ls-files | tar -czf $(DIST)/lua-chatgpt-$(VERSION).tar.gz --sort=name --owner=0 --group=0 \
+	  --numeric-owner --mtime="@$$(git log -1 --format=%ct)" --transform 's,^,lua-chatgpt-$(VERSION)/,' -T -
+	cp $(ROCKSPEC) $(DIST)/
+	cd $(DIST) && $(PYTHON) -m zipfile -c lua-chatgpt-$(VERSION)-1.src.rock $(ROCKSPEC) lua-chatgpt-$(VERSION).tar.gz
+	@ls -l $(DIST)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(DIST)

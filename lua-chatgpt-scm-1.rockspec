@@ -35,7 +35,7 @@ build = {
       sources = {
         "src/base64.c", "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
         "src/engine.c", "src/form.c", "src/headers.c", "src/json_decode.c", "src/json_encode.c",
-        "src/key.c", "src/message.c", "src/origin.c", "src/protect.c", "src/sse.c",
+        "src/key.c", "src/message.c", "src/origin.c", "src/process.c", "src/protect.c", "src/sse.c",
         "src/transfer.c",
       },
       defines = { "_GNU_SOURCE" },
@@ -46,14 +46,18 @@ build = {
     ["chatgpt"]              = "lua/chatgpt/init.lua",
     ["chatgpt.args"]         = "lua/chatgpt/args.lua",
     ["chatgpt.budget"]       = "lua/chatgpt/budget.lua",
+    ["chatgpt.cli"]          = "lua/chatgpt/cli.lua",
+    ["chatgpt.cli_config"]   = "lua/chatgpt/cli_config.lua",
     ["chatgpt.client"]       = "lua/chatgpt/client.lua",
     ["chatgpt.conversation"] = "lua/chatgpt/conversation.lua",
     ["chatgpt.endpoints"]    = "lua/chatgpt/endpoints.lua",
     ["chatgpt.error"]        = "lua/chatgpt/error.lua",
     ["chatgpt.form"]         = "lua/chatgpt/form.lua",
     ["chatgpt.lazy"]         = "lua/chatgpt/lazy.lua",
+    ["chatgpt.log"]          = "lua/chatgpt/log.lua",
     ["chatgpt.loop"]         = "lua/chatgpt/loop.lua",
     ["chatgpt.pending"]      = "lua/chatgpt/pending.lua",
+    ["chatgpt.repl"]         = "lua/chatgpt/repl.lua",
     ["chatgpt.request"]      = "lua/chatgpt/request.lua",
     ["chatgpt.response_stream"] = "lua/chatgpt/response_stream.lua",
     ["chatgpt.responses"]    = "lua/chatgpt/responses.lua",
@@ -63,6 +67,11 @@ build = {
     ["chatgpt.stream"]       = "lua/chatgpt/stream.lua",
     ["chatgpt.tables"]       = "lua/chatgpt/tables.lua",
     ["chatgpt.tools"]        = "lua/chatgpt/tools.lua",
+  },
+  -- LuaRocks wraps it in a script that sets the paths and runs the Lua
+  -- this rock is installed for
+  install = {
+    bin = { chatgpt = "bin/chatgpt" },
   },
 }
 

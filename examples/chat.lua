@@ -1,7 +1,7 @@
 -- A chat, blocking then streamed. `make demo` runs it:
 --   against the API when OPENAI_API_KEY is set, else the bundled local server.
+local server = dofile((debug.getinfo(1, "S").source:match("^@(.*)[/\\]") or ".") .. "/server.lua")
 local chatgpt = require "chatgpt"
-local server = require "examples.server"
 
 local client = chatgpt.new { base_url = server.base_url(), model = "gpt-4o-mini" }
 

@@ -1,7 +1,7 @@
 -- A 60 Hz game loop that never stalls while three NPCs' lines stream in.
 -- chatgpt.poll(0) is the only call in the frame: it never blocks.
+local server = dofile((debug.getinfo(1, "S").source:match("^@(.*)[/\\]") or ".") .. "/server.lua")
 local chatgpt = require "chatgpt"
-local server = require "examples.server"
 
 local client = chatgpt.new { base_url = server.base_url() }
 

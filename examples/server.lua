@@ -1,11 +1,36 @@
--- Where the examples send their requests: the real API when OPENAI_API_KEY
--- is set, else the fake OpenAI server bundled for the tests (started here,
--- stopped when this process exits). Says which on stderr.
+-- What every example loads first, by its own path, so that the examples
+-- run from any folder:
 --
---   local base_url = require("examples.server").base_url()
---   local client = chatgpt.new { base_url = base_url }   -- nil: the real API
+--   local server = dofile((debug.getinfo(1, "S").source:match("^@(.*)[/\\]") or ".") .. "/server.lua")
+--
+-- It finds the module (as installed, else the checkout's lua/ and build/
+-- beside this folder), and tells where to send requests: the real API when
+-- OPENAI_API_KEY is set, else the fake OpenAI server bundled for the tests
+-- (started here, stopped when this process exits). Says which on stderr.
+--
+--   local client = chatgpt.new { base_url = server.base_url() }   -- nil: the real API
 
 local M = {}
+
+local here = debug.getinfo(1, "S").source:match("^@(.*)[/\\]") or "."
+
+-- package.searchpath, which Lua 5.1 lacks
+local function found(name, path)
+  local file = name:gsub("%.", "/")
+  for template in path:gmatch("[^;]+") do
+    local f = io.open((template:gsub("%?", file)))
+    if f then
+      f:close()
+      return true
+    end
+  end
+  return false
+end
+
+if not (found("chatgpt", package.path) and found("chatgpt.core", package.cpath)) then
+  package.path = here .. "/../lua/?.lua;" .. here .. "/../lua/?/init.lua;" .. package.path
+  package.cpath = here .. "/../build/?.so;" .. package.cpath
+end
 
 -- The server's stdin pipe, held and never read: the server exits at its EOF.
 local proc -- luacheck: ignore 231
@@ -19,7 +44,6 @@ end
 -- Starts the bundled server; returns its base URL.
 function M.start()
   local portfile = os.tmpname()
-  local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "examples"
   local script = here .. "/../spec/support/fake_openai.py"
   proc = assert(io.popen("exec python3 '" .. script .. "' --exit-on-stdin-eof --port-file '"
                          .. portfile .. "' >/dev/null", "w"))

@@ -1,15 +1,15 @@
 -- The tool loop: the model asks for get_weather, the conversation runs it,
 -- sends the result back, and the model answers.
 --
---   LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' lua5.4 examples/tools.lua
+--   lua5.4 examples/tools.lua        (from any folder: it finds the module itself)
 --
 -- Talks to the OpenAI API when OPENAI_API_KEY (or OPENAI_BASE_URL) is set.
 -- Else it starts the fake server bundled for the tests and scripts its
 -- replies (a tool call, then an answer), since the fake does not think.
 
+local server = dofile((debug.getinfo(1, "S").source:match("^@(.*)[/\\]") or ".") .. "/server.lua")
 local chatgpt = require "chatgpt"
 
-local server = require "examples.server"
 local base_url, bundled = server.base_url()
 local client = chatgpt.new { base_url = base_url, auth = bundled and "none" or nil }
 if bundled then

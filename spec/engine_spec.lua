@@ -334,12 +334,12 @@ end)
 
 describe("core.defaults and core._VERSION", function()
   it("hand the Lua side the version and every default, from defaults.h", function()
-    assert.equal("0.1.0", core._VERSION)
+    assert.equal("0.2.0", core._VERSION)
     assert.same({
       timeout = 600, connect_timeout = 10, idle_timeout = 60, max_retries = 2,
       max_response_bytes = 64 * 1024 * 1024, max_event_bytes = 8 * 1024 * 1024,
       max_header_bytes = 256 * 1024, max_host_connections = 256, max_total_connections = 0,
-      key_cmd_timeout = 10, user_agent = "lua-chatgpt/0.1.0",
+      key_cmd_timeout = 10, user_agent = "lua-chatgpt/0.2.0",
     }, core.defaults)
     local _, def = core.configure()
     assert.equal(core.defaults.max_host_connections, def.max_host_connections)
@@ -354,6 +354,6 @@ describe("core.defaults and core._VERSION", function()
     while t:state() == "running" do core.poll(0.05) end
     assert.equal(200, (t:response()))
     t:close()
-    assert.equal("lua-chatgpt/0.1.0", fake.last().header["user-agent"])
+    assert.equal("lua-chatgpt/0.2.0", fake.last().header["user-agent"])
   end)
 end)

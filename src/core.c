@@ -18,6 +18,7 @@
 #include "key.h"
 #include "message.h"
 #include "origin.h"
+#include "process.h"
 #include "protect.h"
 #include "transfer.h"
 
@@ -35,6 +36,7 @@ static void (*const opens[])(lua_State *L) = {
   headers_open,
   protect_open,
   base64_open,
+  process_open,         /* for the command line only */
   NULL,
 };
 /* clang-format on */

@@ -6,7 +6,7 @@
 
 #include "sse.h"
 
-#define CHATGPT_VERSION    "0.1.0"
+#define CHATGPT_VERSION    "0.2.0"
 #define DEFAULT_USER_AGENT "lua-chatgpt/" CHATGPT_VERSION
 
 /* Seconds. */

@@ -34,10 +34,16 @@ static void wipe_list(struct curl_slist *h) {
 static void endpoint_free(endpoint *s) {
   wipe_list(s->headers);
   s->headers = NULL;
+  if (s->proxy) explicit_bzero(s->proxy, strlen(s->proxy)); /* user:password@ */
   free(s->url);
   free(s->user_agent);
   free(s->ca_file);
-  s->url = s->user_agent = s->ca_file = NULL;
+  free(s->proxy);
+  free(s->noproxy);
+  free(s->cert_file);
+  free(s->key_file);
+  s->url = s->user_agent = s->ca_file = s->proxy = s->noproxy = NULL;
+  s->cert_file = s->key_file = NULL;
 }
 
 static int endpoint_gc(lua_State *L) {
@@ -82,6 +88,12 @@ static const char *optstr(lua_State *L, const char *k, const char *def) {
   if (strlen(v) != len) luaL_error(L, "chatgpt: endpoint.%s holds a NUL byte", k);
   lua_pop(L, 1); /* the table keeps it alive */
   return v;
+}
+
+/* A copy of an optional string field in *dst; 0 when out of memory. */
+static int optcopy(lua_State *L, const char *k, char **dst) {
+  const char *v = optstr(L, k, NULL);
+  return v == NULL || (*dst = dupstr(v)) != NULL;
 }
 
 static int optbool(lua_State *L, const char *k) {
@@ -185,7 +197,9 @@ static int endpoint_new(lua_State *L) {
    * server, and would carry a key sent over plain http off it */
   s->no_proxy = o->loopback;
   if ((s->user_agent = dupstr(optstr(L, "user_agent", DEFAULT_USER_AGENT))) == NULL ||
-      (optstr(L, "ca_file", NULL) && (s->ca_file = dupstr(optstr(L, "ca_file", NULL))) == NULL))
+      !optcopy(L, "ca_file", &s->ca_file) || !optcopy(L, "cert_file", &s->cert_file) ||
+      !optcopy(L, "key_file", &s->key_file) || !optcopy(L, "proxy", &s->proxy) ||
+      !optcopy(L, "no_proxy", &s->noproxy))
     return luaL_error(L, "chatgpt: out of memory");
 
   if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
@@ -231,7 +245,17 @@ static void configure(endpoint *s, CURL *c) {
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->connect_ms);
   curl_easy_setopt(c, CURLOPT_USERAGENT, s->user_agent);
-  if (s->no_proxy) curl_easy_setopt(c, CURLOPT_PROXY, "");
+  /* A proxy reads a key only where it travels in the clear anyway: plain
+   * http carries one only to a loopback origin (never proxied) or with
+   * allow_insecure (origin.c); https goes through a CONNECT tunnel. */
+  if (s->no_proxy) {
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+  } else {
+    if (s->proxy) curl_easy_setopt(c, CURLOPT_PROXY, s->proxy);
+    if (s->noproxy) curl_easy_setopt(c, CURLOPT_NOPROXY, s->noproxy);
+  }
+  if (s->cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, s->cert_file);
+  if (s->key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, s->key_file);
   if (s->ca_file) /* a private CA; verification stays on */
     curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");

@@ -20,6 +20,8 @@ enum { ENDPOINT_WHOLE, ENDPOINT_SSE, ENDPOINT_BYTES };
 typedef struct endpoint {
   struct curl_slist *headers; /* holds the key: wiped when freed */
   char *url, *user_agent, *ca_file;
+  char *proxy, *noproxy;      /* CURLOPT_PROXY (may hold a password: wiped), CURLOPT_NOPROXY */
+  char *cert_file, *key_file; /* a client certificate for mutual TLS */
   int post;   /* POST with a body, else GET (or DELETE) without */
   int remove; /* DELETE */
   int stream; /* ENDPOINT_SSE or ENDPOINT_BYTES: a 2xx body goes to the event queue */
@@ -43,10 +45,12 @@ void endpoint_give(endpoint *ep, CURL *c);
 /* Lua: core.endpoint{origin, path, query, method = "GET" | "POST" | "DELETE",
  *   headers = {"Name: value"...}, connect_timeout, max_body, max_header,
  *   max_event, stream = true (SSE) | "bytes" | nil, compressed, user_agent,
- *   ca_file} -> endpoint
+ *   ca_file, proxy, no_proxy, cert_file, key_file} -> endpoint
  * The URL is the origin's base URL + path + query, checked to stay on the
  * origin (origin.h); the key, and how it goes out, are the origin's.
- * Absent numbers and user_agent are defaults.h's. */
+ * Absent numbers and user_agent are defaults.h's. proxy and no_proxy go to
+ * libcurl as they are (absent: libcurl reads http_proxy, https_proxy,
+ * no_proxy...), except for a loopback origin, never proxied. */
 void endpoint_open(lua_State *L);
 
 #endif

@@ -51,12 +51,15 @@ local OPTIONS = {
   timeout = SECONDS, connect_timeout = SECONDS, idle_timeout = { "number", min = 0 },
   max_retries = RETRIES, max_response_bytes = BYTES, max_event_bytes = BYTES,
   allow_insecure = "boolean", ca_file = "string",
+  proxy = "string", no_proxy = "string", cert_file = "string", key_file = "string",
+  log = "function", log_level = "string",
 }
 
 -- Params that are ours, not request fields of the API.
 local OWN = {
   on_delta = "function", on_chunk = "function", on_tool_call = "function",
   max_retries = RETRIES, timeout = SECONDS, idle_timeout = OPTIONS.idle_timeout,
+  headers = "table", query = "table",
 }
 M.OWN = OWN
 
@@ -107,18 +110,36 @@ local function urlencode(s)
 end
 M.urlencode = urlencode
 
--- A header line, or a raise at new() naming the option: a name that is a
--- token, a value without CR, LF or NUL.
-local function header_line(level, option, name, value)
+-- "Name: value", or nil and why: a name that is a token, a value without
+-- CR, LF or NUL (a number is written as a string).
+local function header_check(name, value)
   if type(name) ~= "string" or not name:find(TOKEN) then
-    fail(level + 1, "option '" .. option .. "': bad header name " .. tostring(name))
+    return nil, "bad header name " .. tostring(name)
   end
   if type(value) == "number" then value = tostring(value) end
   if type(value) ~= "string" or value:find("[\r\n%z]") then
-    fail(level + 1, "option '" .. option .. "': the value of " .. name
-         .. " must be a string without CR, LF or NUL")
+    return nil, "the value of " .. name .. " must be a string without CR, LF or NUL"
   end
   return name .. ": " .. value
+end
+
+-- A header line, or a raise at new() naming the option.
+local function header_line(level, option, name, value)
+  local line, why = header_check(name, value)
+  if not line then fail(level + 1, "option '" .. option .. "': " .. why) end
+  return line
+end
+
+-- Proxies libcurl speaks; a proxy without a scheme is an http one.
+local PROXY_SCHEMES = { http = true, https = true, socks4 = true, socks4a = true,
+                        socks5 = true, socks5h = true }
+
+local function check_proxy(level, p)
+  local scheme = p:match("^([%w+.-]*)://")
+  if p:find("[%s%c]") or (scheme and not PROXY_SCHEMES[scheme:lower()]) then
+    fail(level + 1, "option 'proxy' must be a proxy URL (http, https, socks4, socks4a, socks5 "
+         .. "or socks5h://), or \"\" for none")
+  end
 end
 
 -- chatgpt.new(options) -> client
@@ -143,6 +164,17 @@ function M.new(opts)
   self.max_event_bytes = opts.max_event_bytes or DEFAULTS.max_event_bytes
   self.allow_insecure = opts.allow_insecure or false
   self.ca_file = opts.ca_file
+  if opts.proxy then check_proxy(2, opts.proxy) end
+  self.proxy, self.no_proxy = opts.proxy, opts.no_proxy
+  self.cert_file, self.key_file = opts.cert_file, opts.key_file
+  -- logging: nothing is loaded, and nothing runs per request, without it
+  if opts.log or opts.log_level ~= nil or os.getenv("CHATGPT_LOG") then
+    local log = require "chatgpt.log"
+    if opts.log_level ~= nil and not log.LEVELS[opts.log_level] then
+      fail(2, "option 'log_level' must be \"info\" or \"debug\"")
+    end
+    self._log, self._log_bodies = log.setup(opts.log, opts.log_level, env("CHATGPT_LOG"))
+  end
 
   -- The key is bound, in C, to the origin of base_url (src/origin.h):
   -- every request of this client goes there, whatever its fields say later.
@@ -175,6 +207,8 @@ function M.new(opts)
   for k, v in pairs(opts.query or {}) do q[#q + 1] = urlencode(k) .. "=" .. urlencode(v) end
   table.sort(q)
   self._query = #q > 0 and ("?" .. table.concat(q, "&")) or ""
+  self._query_map = {}                -- for per-call query params, merged over it
+  for k, v in pairs(opts.query or {}) do self._query_map[k] = v end
   local h = {}
   if self.organization then h[1] = header_line(2, "organization", "OpenAI-Organization", self.organization) end
   if self.project then h[#h + 1] = header_line(2, "project", "OpenAI-Project", self.project) end
@@ -185,7 +219,7 @@ function M.new(opts)
     h[#h + 1] = header_line(2, "headers", name, opts.headers[name])
   end
   self._headers = h
-  self._specs, self._stream_specs = {}, {}
+  self._specs, self._stream_specs, self._custom, self._ncustom = {}, {}, {}, 0
   return self
 end
 
@@ -230,6 +264,19 @@ local function split(params, level, fname, n, rules)
     local rule = rules[k]
     if rule then
       local p = args.problem(v, rule)
+      if not p and k == "headers" then
+        for name, value in pairs(v) do        -- false removes a header: its name is checked
+          local _, why = header_check(name, value == false and "" or value)
+          p = p or why
+        end
+      elseif not p and k == "query" then
+        for name, value in pairs(v) do
+          local tn, tv = type(name), type(value)
+          if (tn ~= "string" and tn ~= "number") or (value ~= false and tv ~= "string" and tv ~= "number") then
+            p = "names and values are strings or numbers (false removes one), got " .. tn .. " = " .. tv
+          end
+        end
+      end
       if p then argerror(level + 1, n or 2, fname, "param '" .. k .. "': " .. p) end
       own[k] = v
     else
@@ -253,16 +300,55 @@ local COMPRESSED = { ["/models"] = true, ["/embeddings"] = true }
 -- The C spec of one kind of call (endpoint, streamed or not), made once
 -- per client: core.endpoint works out the URL, headers and options, and keeps
 -- handles configured with them, so a call only brings its body.
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+-- A call's headers merged over the lines of the client's (checked by
+-- split): a call's header replaces one of the same name, any case; false
+-- removes one.
+local function merge_headers(headers, mine)
+  local lower = {}
+  for name, value in pairs(mine) do lower[name:lower()] = value end
+  local kept = {}
+  for _, line in ipairs(headers) do
+    if lower[line:match("^[^:]+"):lower()] == nil then kept[#kept + 1] = line end
+  end
+  for _, name in ipairs(sorted_keys(mine)) do
+    if mine[name] ~= false then kept[#kept + 1] = header_check(name, mine[name]) end
+  end
+  return kept
+end
+
+-- The client's query with a call's merged over it: "?a=1&b=2" or "".
+local function merge_query(self, mine)
+  local merged = {}
+  for k, v in pairs(self._query_map) do merged[tostring(k)] = v end
+  for k, v in pairs(mine) do merged[tostring(k)] = v end
+  local q = {}
+  for _, k in ipairs(sorted_keys(merged)) do
+    if merged[k] ~= false then q[#q + 1] = urlencode(k) .. "=" .. urlencode(merged[k]) end
+  end
+  return #q > 0 and ("?" .. table.concat(q, "&")) or ""
+end
+
 -- client.endpoint(client, t) -> a prepared endpoint of this client (its
--- origin, key, headers and limits): t = {method, path, query (more
--- parameters, "a=1&b=2", after the client's own), accept, content_type
--- (nil: none; curl sets a multipart one), stream (true: SSE; "bytes"),
--- compressed}.
+-- origin, key, headers, limits, proxy and certificate): t = {method, path,
+-- query (more parameters, "a=1&b=2", after the client's own), accept,
+-- content_type (nil: none; curl sets a multipart one), stream (true: SSE;
+-- "bytes"), compressed, own (a call's params: its headers and query are
+-- merged over the client's)}.
 function M.endpoint(self, t)
   local headers = { "Accept: " .. t.accept }
   if t.content_type then headers[2] = "Content-Type: " .. t.content_type end
   for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
   local query = self._query
+  local own = t.own
+  if own and own.headers then headers = merge_headers(headers, own.headers) end
+  if own and own.query then query = merge_query(self, own.query) end
   if t.query and t.query ~= "" then
     query = (query == "" and "?" or query .. "&") .. t.query
   end
@@ -271,7 +357,8 @@ function M.endpoint(self, t)
     headers = headers, connect_timeout = self.connect_timeout,
     max_body = self.max_response_bytes, max_event = self.max_event_bytes,
     stream = t.stream, compressed = t.compressed or false, user_agent = USER_AGENT,
-    ca_file = self.ca_file,
+    ca_file = self.ca_file, proxy = self.proxy, no_proxy = self.no_proxy,
+    cert_file = self.cert_file, key_file = self.key_file,
   }
 end
 
@@ -291,27 +378,58 @@ end
 -- client.start(client, spec, body, own, job) -> request: runs a body
 -- (what core.transfer takes) on a prepared endpoint, with the call's own
 -- params (callbacks, timeouts, retries) over the client's. job as in
--- Request.new; its callbacks, max_retries and clean are filled in here.
+-- Request.new (with its method and path, for the log); its callbacks,
+-- max_retries, clean and log are filled in here.
 function M.start(self, spec, body, own, job)
+  if self._log_bodies and type(body) == "string" then
+    self._log({ event = "request_body", method = job.method, path = job.path, body = body }, self._clean)
+  end
   local ud = core.transfer(spec, body, own.timeout or self.timeout,
                            own.idle_timeout or self.idle_timeout)
   job.callbacks = own
   job.max_retries = own.max_retries or self.max_retries
   job.clean = self._clean
+  job.log, job.bodies = self._log, self._log_bodies
   return Request.new(ud, job)
+end
+
+-- The spec of a call with its own headers or query: kept per distinct
+-- set, up to 32 of them.
+local function custom_spec(self, method, path, stream, own)
+  local t = { method = method, path = path, stream = stream, compressed = COMPRESSED[path],
+              accept = stream and "text/event-stream" or "application/json",
+              content_type = method == "POST" and "application/json" or nil, own = own }
+  local id = { method, stream and "stream" or "", path,
+              own.query and merge_query(self, own.query) or self._query }
+  for _, name in ipairs(sorted_keys(own.headers or {})) do
+    id[#id + 1] = name .. ": " .. tostring(own.headers[name])    -- false: removed
+  end
+  id = table.concat(id, "\n")
+  local spec = self._custom[id]
+  if spec then return spec end
+  if self._ncustom >= 32 then self._custom, self._ncustom = {}, 0 end
+  spec = M.endpoint(self, t)
+  self._custom[id] = spec
+  self._ncustom = self._ncustom + 1
+  return spec
 end
 
 -- Starts a request on the engine: finish and stream as in Request.new's job
 -- (job: more of its fields, or nil).
 function Client:_send(method, path, body, own, finish, stream, level, fname, job)
-  local spec = spec_for(self, method, path, stream ~= nil)
+  local spec
+  if own.headers or own.query then
+    spec = custom_spec(self, method, path, stream ~= nil, own)
+  else
+    spec = spec_for(self, method, path, stream ~= nil)
+  end
   if body then
     local why
     body, why = encode(body, ARRAY_KEYS)
     if not body then argerror(level + 1, 2, fname, why) end
   end
   job = job or {}
-  job.finish, job.stream = finish, stream
+  job.finish, job.stream, job.method, job.path = finish, stream, method, path
   return M.start(self, spec, body, own, job)
 end
 -- client.send(client, method, path, body, own, finish, stream, level,

@@ -209,7 +209,7 @@ local function call(self, t, level, fname)
   end
   return client.start(self, spec, body, own, {
     finish = t.finish or identity, stream = acc, bytes = true, keep_error_field = true,
-    pair = t.pair, done = t.done,
+    pair = t.pair, done = t.done, method = method, path = path,
   })
 end
 

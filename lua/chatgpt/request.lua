@@ -7,6 +7,7 @@ local lazy    = require "chatgpt.lazy"
 local loop    = require "chatgpt.loop"
 local pending = require "chatgpt.pending"
 local errors  = lazy "chatgpt.error"
+local log     = lazy "chatgpt.log"
 local retry   = lazy "chatgpt.retry"
 local stream  = lazy "chatgpt.stream"
 
@@ -38,7 +39,8 @@ Request.__index = Request
 --   keep_error_field = true: a 2xx JSON body is the answer even when it has
 --     an `error` field (a Responses object's own),
 --   pair = true: the results are (r1, info), not (r1, r2, info),
---   done = function(err) run when the call settles (err nil on success) }
+--   done = function(err) run when the call settles (err nil on success),
+--   log = emit | nil, bodies = bool (log.lua's setup), method, path }
 -- An accumulator has add(chunk) -> go_on, text() -> partial, whole(response)
 -- -> go_on, finish() -> response; and, for streams that do not end with
 -- data: [DONE], complete(done_seen) -> ended, why; raw = true takes the
@@ -107,6 +109,13 @@ local function new_info(self, status, raw, http_version)
   return info
 end
 
+-- One event for the client's log function (log.lua); only when it has one.
+function Request:_log(ev)
+  local job = self._job
+  ev.method, ev.path = job.method, job.path
+  job.log(ev, job.clean)
+end
+
 -- The end of the call: results (a packed list) or err.
 function Request:_settle(results, err)
   local ud = self._ud
@@ -117,6 +126,13 @@ function Request:_settle(results, err)
     if err.retryable == nil then err.retryable = false end
     if self._acc and err.partial == nil then err.partial = self._acc:text() end
     errors.scrub(err, self._job.clean)
+  end
+  if self._job.log then
+    local info = results and results[self._job.pair and 2 or 3]
+    self:_log { event = "request", status = info and info.status or err and err.status,
+                duration = now() - self._t0, attempts = self._attempts,
+                request_id = info and info.request_id or err and err.request_id,
+                error = err and log.reason(err) }
   end
   self._acc = nil
   local done = self._job.done
@@ -135,6 +151,10 @@ function Request:_retry(err)
   end
   local delay = retry.retry_delay(err, retries)
   if not delay then return false end
+  if self._job.log then
+    self:_log { event = "retry", attempt = self._attempts, status = err.status,
+                reason = log.reason(err), delay = delay }
+  end
   untrack(self._ud)
   self._timer = loop.after(delay, function()     -- holds: poll counts it as running
     self._timer = nil
@@ -157,6 +177,7 @@ local function callback_error(msg)      -- msg: text, made by traceback above
 end
 
 function Request:_event(data, typ)
+  if self._job.bodies then self:_log { event = "response_event", data = data, type = typ } end
   local acc = self._acc
   if acc.raw then return self:_add(data) end
   local chunk, perr = decode(data)
@@ -232,6 +253,9 @@ function Request:on_news()
 
   local status, raw, body, http_version, terr = ud:response()
   local err, response
+  if self._job.bodies and body then
+    self:_log { event = "response_body", status = status, body = body }
+  end
   if terr then
     err = errors.from_transport(terr)
     if status ~= 0 then err.status = status end
@@ -258,6 +282,10 @@ function Request:on_news()
   end
   if err then
     err.request_id = err.request_id or parse_headers(raw)["x-request-id"]   -- scrubbed at _settle
+    if err.kind == "timeout" and self._job.log then
+      self:_log { event = "timeout", attempt = self._attempts, code = err.code,
+                  duration = now() - self._t0 }
+    end
     if self:_retry(err) then return end
     return self:_settle(nil, err)
   end

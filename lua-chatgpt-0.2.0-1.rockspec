@@ -1,0 +1,90 @@
+rockspec_format = "3.0"
+package = "lua-chatgpt"
+version = "0.2.0-1"
+
+source = {
+  url = "https://github.com/lua-chatgpt/lua-chatgpt/releases/download/v0.2.0/lua-chatgpt-0.2.0.tar.gz",
+  dir = "lua-chatgpt-0.2.0",
+}
+
+description = {
+  summary = "The OpenAI API (Chat Completions, Responses, every endpoint) from Lua",
+  detailed = [[
+A C core on libcurl (key storage, exact JSON, a non-blocking engine, an SSE
+parser) under a pure-Lua layer: clients, streaming callbacks, async
+requests for game and editor loops, coroutines, retries and clear errors.
+Works with OpenAI, Azure OpenAI, Ollama, llama.cpp, vLLM, OpenRouter, Groq.]],
+  license = "MIT",
+  labels = { "openai", "chatgpt", "llm", "curl", "http" },
+}
+
+dependencies = {
+  "lua >= 5.4, < 5.5",
+}
+
+-- Only the library is looked for: Debian keeps curl/curl.h in a multiarch
+-- folder (/usr/include/<triplet>/curl) that LuaRocks does not search, while
+-- the compiler finds it by itself.
+external_dependencies = {
+  CURL = { library = "curl" },
+}
+
+build = {
+  type = "builtin",
+  modules = {
+    ["chatgpt.core"] = {
+      sources = {
+        "src/base64.c", "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
+        "src/engine.c", "src/form.c", "src/headers.c", "src/json_decode.c", "src/json_encode.c",
+        "src/key.c", "src/message.c", "src/origin.c", "src/process.c", "src/protect.c", "src/sse.c",
+        "src/transfer.c",
+      },
+      defines = { "_GNU_SOURCE" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl" },
+    },
+    ["chatgpt"]              = "lua/chatgpt/init.lua",
+    ["chatgpt.args"]         = "lua/chatgpt/args.lua",
+    ["chatgpt.budget"]       = "lua/chatgpt/budget.lua",
+    ["chatgpt.cli"]          = "lua/chatgpt/cli.lua",
+    ["chatgpt.cli_config"]   = "lua/chatgpt/cli_config.lua",
+    ["chatgpt.client"]       = "lua/chatgpt/client.lua",
+    ["chatgpt.conversation"] = "lua/chatgpt/conversation.lua",
+    ["chatgpt.endpoints"]    = "lua/chatgpt/endpoints.lua",
+    ["chatgpt.error"]        = "lua/chatgpt/error.lua",
+    ["chatgpt.form"]         = "lua/chatgpt/form.lua",
+    ["chatgpt.lazy"]         = "lua/chatgpt/lazy.lua",
+    ["chatgpt.log"]          = "lua/chatgpt/log.lua",
+    ["chatgpt.loop"]         = "lua/chatgpt/loop.lua",
+    ["chatgpt.pending"]      = "lua/chatgpt/pending.lua",
+    ["chatgpt.repl"]         = "lua/chatgpt/repl.lua",
+    ["chatgpt.request"]      = "lua/chatgpt/request.lua",
+    ["chatgpt.response_stream"] = "lua/chatgpt/response_stream.lua",
+    ["chatgpt.responses"]    = "lua/chatgpt/responses.lua",
+    ["chatgpt.responses_conversation"] = "lua/chatgpt/responses_conversation.lua",
+    ["chatgpt.retry"]        = "lua/chatgpt/retry.lua",
+    ["chatgpt.savefile"]     = "lua/chatgpt/savefile.lua",
+    ["chatgpt.stream"]       = "lua/chatgpt/stream.lua",
+    ["chatgpt.tables"]       = "lua/chatgpt/tables.lua",
+    ["chatgpt.tools"]        = "lua/chatgpt/tools.lua",
+  },
+  -- LuaRocks wraps it in a script that sets the paths and runs the Lua
+  -- this rock is installed for
+  install = {
+    bin = { chatgpt = "bin/chatgpt" },
+  },
+}
+
+-- What the specs load besides the module: busted runs them, luasocket
+-- drives the fake server (spec/support/fake.lua), lua-cjson checks the
+-- core's JSON against a second codec. The fake server itself needs python3.
+test_dependencies = {
+  "busted",
+  "luasocket",
+  "lua-cjson",
+}
+
+test = {
+  type = "busted",
+}

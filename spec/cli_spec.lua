@@ -1,0 +1,441 @@
+-- The `chatgpt` command, run as a user runs it (bin/chatgpt in a process of
+-- its own) against the fake server.
+local fake = require "spec.support.fake"
+local T = require "spec.support.client"
+local cli = require "spec.support.cli"
+local core = require "chatgpt.core"
+
+local HELLO = T.HELLO
+
+local function lines(s)
+  local t = {}
+  for line in (s or ""):gmatch("[^\n]+") do t[#t + 1] = line end
+  return t
+end
+
+local function sleep(s) os.execute("sleep " .. s) end
+
+local function mode(path)
+  local p = io.popen("stat -c %a " .. cli.quote(path) .. " 2>/dev/null")
+  local m = p:read("l")
+  p:close()
+  return m
+end
+
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+before_each(function() fake.reset() end)
+
+describe("chatgpt PROMPT", function()
+  it("streams the answer to stdout, asks for a stream, and exits 0", function()
+    local out, err, status = cli.run { "What", "is", "Lua?" }
+    assert.equal(0, status, err)
+    assert.equal(HELLO .. "\n", out)
+    assert.equal("", err)
+    local req = fake.last()
+    assert.equal("What is Lua?", req.json.messages[1].content)
+    assert.is_true(req.json.stream)
+    assert.equal("gpt-4o-mini", req.json.model)
+    assert.equal("Bearer " .. T.KEY, req.header["authorization"])
+  end)
+
+  it("writes each piece as it arrives, before the answer is complete", function()
+    fake.script { sse = {
+      { choices = { { index = 0, delta = { content = "first " } } } },
+      { choices = { { index = 0, delta = { content = "second" } } } }, "[DONE]" },
+      chunk_delay = 1.5 }
+    local pid, done, files = cli.start { "hi" }
+    local seen
+    for _ = 1, 100 do
+      seen = cli.read(files.out)
+      if seen and seen ~= "" then break end
+      sleep(0.02)
+    end
+    assert.equal("first ", seen)           -- the second piece is 1.5 s away
+    assert.is_nil(done())
+    for _ = 1, 300 do
+      if done() then break end
+      sleep(0.02)
+    end
+    assert.equal(0, done())
+    assert.equal("first second\n", cli.read(files.out))
+    assert.truthy(pid)
+  end)
+
+  it("sends -m, -s, -t, --max-tokens and -p fields", function()
+    local _, err, status = cli.run { "-m", "gpt-4o", "-s", "Be terse.", "-t", "0.2", "--max-tokens", "50",
+                                     "-p", "seed=42", "-p", "user=alice", "-p", 'stop=["\\n"]',
+                                     "-p", "logprobs=null", "hi" }
+    assert.equal(0, status, err)
+    local js = fake.last().json
+    assert.equal("gpt-4o", js.model)
+    assert.same({ role = "system", content = "Be terse." }, js.messages[1])
+    assert.equal("hi", js.messages[2].content)
+    assert.equal(0.2, js.temperature)
+    assert.equal(50, js.max_completion_tokens)
+    assert.equal(42, js.seed)
+    assert.equal("alice", js.user)
+    assert.same({ "\n" }, js.stop)
+    assert.truthy(fake.last().body:find('"logprobs":null', 1, true))
+  end)
+
+  it("reads a piped prompt: git diff | chatgpt -s \"Review this\"", function()
+    local diff = "diff --git a/x.lua b/x.lua\n-local a = 1\n+local a = 2\n"
+    local out, err, status = cli.run({ "-s", "Review this" }, { stdin = diff })
+    assert.equal(0, status, err)
+    assert.equal(HELLO .. "\n", out)
+    local msgs = fake.last().json.messages
+    assert.same({ role = "system", content = "Review this" }, msgs[1])
+    assert.equal(diff, msgs[2].content)
+  end)
+
+  it("appends piped input to the prompt of the arguments", function()
+    local _, err, status = cli.run({ "Summarise:" }, { stdin = "line one\nline two\n" })
+    assert.equal(0, status, err)
+    assert.equal("Summarise:\n\nline one\nline two\n", fake.last().json.messages[1].content)
+  end)
+
+  it("exits 2 with one line on stderr when there is no prompt", function()
+    local out, err, status = cli.run {}
+    assert.equal(2, status)
+    assert.equal("", out)
+    assert.equal(1, #lines(err), err)
+    assert.truthy(err:find("no prompt", 1, true), err)
+    assert.is_nil(fake.last())
+  end)
+
+  it("exits 2 with one line on stderr for an unknown option or a bad value", function()
+    for _, args in ipairs { { "--frobnicate", "x" }, { "-t", "warm", "x" }, { "--max-tokens", "0", "x" },
+                            { "-m" }, { "--json", "--schema", "f", "x" }, { "-p", "novalue", "x" } } do
+      local out, err, status = cli.run(args)
+      assert.equal(2, status, table.concat(args, " ") .. ": " .. err)
+      assert.equal("", out)
+      assert.equal(1, #lines(err), err)
+      assert.truthy(err:find("^chatgpt: "), err)
+    end
+    assert.is_nil(fake.last())
+  end)
+
+  it("prints its usage with --help and its versions with --version", function()
+    local out, _, status = cli.run { "--help" }
+    assert.equal(0, status)
+    assert.truthy(out:find("usage: chatgpt", 1, true))
+    assert.truthy(out:find("130 interrupted", 1, true))
+    out, _, status = cli.run { "--version" }
+    assert.equal(0, status)
+    assert.truthy(out:find("lua-chatgpt " .. core._VERSION, 1, true), out)
+    assert.truthy(out:find(core.curl_version(), 1, true), out)
+  end)
+end)
+
+describe("chatgpt --json and --schema", function()
+  before_each(function() fake.config { chat_text = '{"colours": ["red", "green"]}' } end)
+
+  it("--json asks for a JSON object and prints it once complete", function()
+    local out, err, status = cli.run { "--json", "Three colours" }
+    assert.equal(0, status, err)
+    assert.equal('{"colours": ["red", "green"]}\n', out)
+    local js = fake.last().json
+    assert.same({ type = "json_object" }, js.response_format)
+    -- the API refuses JSON mode unless a message names JSON
+    assert.equal("system", js.messages[1].role)
+    assert.truthy(js.messages[1].content:find("JSON", 1, true))
+  end)
+
+  it("--json exits 3 when the answer is not JSON", function()
+    fake.config { chat_text = "Sorry, no." }
+    local out, err, status = cli.run { "--json", "Give me JSON" }
+    assert.equal(3, status)
+    assert.equal("", out)
+    assert.equal(1, #lines(err), err)
+    assert.truthy(err:find("BAD_JSON", 1, true), err)
+  end)
+
+  it("--schema FILE sends the schema, strict, named after the file, and prints the JSON", function()
+    local dir = cli.home()
+    local path = dir .. "/colours.json"
+    write(path, '{"type": "object", "properties": {"colours": {"type": "array", "items": {"type": "string"}}},'
+                .. ' "required": ["colours"], "additionalProperties": false}')
+    local out, err, status = cli.run { "--schema", path, "Three colours" }
+    assert.equal(0, status, err)
+    assert.equal('{"colours": ["red", "green"]}\n', out)
+    local rf = fake.last().json.response_format
+    assert.equal("json_schema", rf.type)
+    assert.equal("colours", rf.json_schema.name)
+    assert.is_true(rf.json_schema.strict)
+    assert.same({ "colours" }, rf.json_schema.schema.required)
+  end)
+
+  it("--schema takes OpenAI's {name, schema, strict} as well, and exits 2 for a missing file", function()
+    local dir = cli.home()
+    local path = dir .. "/s.json"
+    write(path, '{"name": "palette", "strict": false, "schema": {"type": "object"}}')
+    local _, err, status = cli.run { "--schema", path, "x" }
+    assert.equal(0, status, err)
+    local js = fake.last().json.response_format.json_schema
+    assert.equal("palette", js.name)
+    assert.is_false(js.strict)
+    local out
+    out, err, status = cli.run { "--schema", dir .. "/none.json", "x" }
+    assert.equal(2, status)
+    assert.equal("", out)
+    assert.truthy(err:find("cannot read", 1, true), err)
+  end)
+end)
+
+describe("chatgpt -c", function()
+  it("continues the last conversation, kept in a file only its owner can read", function()
+    local home = cli.home()
+    local _, err, status = cli.run({ "-s", "Be brief.", "first" }, { home = home })
+    assert.equal(0, status, err)
+    _, err, status = cli.run({ "-c", "second" }, { home = home })
+    assert.equal(0, status, err)
+    _, err, status = cli.run({ "--continue", "third" }, { home = home })
+    assert.equal(0, status, err)
+    local msgs = fake.last().json.messages
+    local roles, texts = {}, {}
+    for i, m in ipairs(msgs) do roles[i], texts[i] = m.role, m.content end
+    assert.same({ "system", "user", "assistant", "user", "assistant", "user" }, roles)
+    assert.same({ "Be brief.", "first", HELLO, "second", HELLO, "third" }, texts)
+    local file = home .. "/state/lua-chatgpt/last.json"
+    assert.equal("600", mode(file))
+    assert.equal("700", mode(home .. "/state/lua-chatgpt"))
+    -- a new prompt without -c starts afresh
+    cli.run({ "fresh" }, { home = home })
+    assert.equal(1, #fake.last().json.messages)
+  end)
+
+  it("uses ~/.local/state without XDG_STATE_HOME", function()
+    local home = cli.home()
+    local _, err, status = cli.run({ "first" }, { home = home, env = { XDG_STATE_HOME = false } })
+    assert.equal(0, status, err)
+    assert.equal("600", mode(home .. "/.local/state/lua-chatgpt/last.json"))
+  end)
+
+  it("exits 1 with one line when there is no conversation to continue", function()
+    local out, err, status = cli.run { "-c", "more" }
+    assert.equal(1, status)
+    assert.equal("", out)
+    assert.equal(1, #lines(err), err)
+    assert.truthy(err:find("no conversation to continue", 1, true), err)
+  end)
+end)
+
+describe("chatgpt --models", function()
+  it("lists the model ids, one a line, sorted", function()
+    local out, err, status = cli.run { "--models" }
+    assert.equal(0, status, err)
+    assert.equal("gpt-3.5-turbo\ngpt-3.5-turbo-instruct\ngpt-4o\ngpt-4o-mini\ntext-embedding-3-small\n", out)
+    assert.equal("GET", fake.last().method)
+  end)
+end)
+
+describe("chatgpt errors", function()
+  it("exits 3 with one line on stderr for a 401, without the key", function()
+    fake.config { require_key = "sk-another-key-0000" }
+    local out, err, status = cli.run { "hi" }
+    assert.equal(3, status)
+    assert.equal("", out)
+    assert.equal(1, #lines(err), err)
+    assert.truthy(err:find("^chatgpt: 401 invalid_api_key"), err)
+    assert.falsy(err:find(T.MARKER, 1, true), err)
+    assert.falsy(err:find("traceback", 1, true), err)
+  end)
+
+  it("exits 4 with what arrived on stdout when the stream is cut mid-way", function()
+    local filler = string.rep("x", 4000)
+    fake.script { sse = {
+      { choices = { { index = 0, delta = { content = "part one " } } } },
+      { choices = { { index = 0, delta = { content = filler } } } }, "[DONE]" },
+      drop_after = 1500, headers = { { "Content-Type", "text/event-stream" } } }
+    local out, err, status = cli.run { "hi" }
+    assert.equal(4, status, err)
+    assert.equal("part one \n", out)
+    assert.equal(1, #lines(err), err)
+    assert.truthy(err:find("^chatgpt: network"), err)
+  end)
+
+  it("exits 4 for a server that is not there", function()
+    local socket = require "socket"
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    local out, err, status = cli.run({ "--base-url", "http://127.0.0.1:" .. port .. "/v1", "hi" },
+                                     { env = { OPENAI_BASE_URL = false } })
+    assert.equal(4, status)
+    assert.equal("", out)
+    assert.equal(1, #lines(err), err)
+    assert.truthy(err:find("COULDNT_CONNECT", 1, true), err)
+  end)
+
+  it("exits 130 on Ctrl-C while the server stalls, and leaves nothing running", function()
+    fake.script { stall = 30 }
+    local pid, done, files = cli.start { "hi" }
+    for _ = 1, 250 do                     -- the request went out: Ctrl-C is trapped by then
+      if #fake.requests() > 0 then break end
+      sleep(0.02)
+    end
+    assert.equal(1, #fake.requests())
+    local t0 = core.now()
+    assert(os.execute("kill -INT " .. pid))
+    for _ = 1, 250 do
+      if done() then break end
+      sleep(0.02)
+    end
+    assert.equal(130, done())
+    assert.is_true(core.now() - t0 < 3)
+    assert.is_not_true(os.execute("kill -0 " .. pid .. " 2>/dev/null"))
+    assert.equal("", cli.read(files.err))
+    assert.equal("", cli.read(files.out))
+  end)
+end)
+
+describe("chatgpt's key and settings", function()
+  it("reads the key from $OPENAI_API_KEY_FILE, refusing one others can read", function()
+    local home = cli.home()
+    local keyfile = home .. "/key"
+    write(keyfile, "sk-from-file-0123456789\n")
+    os.execute("chmod 600 " .. cli.quote(keyfile))
+    local _, err, status = cli.run({ "hi" }, { home = home,
+      env = { OPENAI_API_KEY = false, OPENAI_API_KEY_FILE = keyfile } })
+    assert.equal(0, status, err)
+    assert.equal("Bearer sk-from-file-0123456789", fake.last().header["authorization"])
+    os.execute("chmod 644 " .. cli.quote(keyfile))
+    local out
+    out, err, status = cli.run({ "hi" }, { home = home,
+      env = { OPENAI_API_KEY = false, OPENAI_API_KEY_FILE = keyfile } })
+    assert.equal(2, status)
+    assert.equal("", out)
+    assert.equal(1, #lines(err), err)
+    assert.falsy(err:find("sk-from-file", 1, true), err)
+  end)
+
+  it("runs $CHATGPT_API_KEY_CMD for the key, without a shell", function()
+    local _, err, status = cli.run({ "hi" }, {
+      env = { OPENAI_API_KEY = false, CHATGPT_API_KEY_CMD = "echo sk-from-cmd-0123456789" } })
+    assert.equal(0, status, err)
+    assert.equal("Bearer sk-from-cmd-0123456789", fake.last().header["authorization"])
+  end)
+
+  it("takes base_url, model, system and api_key_cmd from config.lua", function()
+    local home = cli.home()
+    write(home .. "/config/lua-chatgpt/config.lua", ([[
+      base_url = %q
+      model = "gpt-4o"
+      system = "From the config."
+      api_key_cmd = { "echo", "sk-config-cmd-0123456789" }
+    ]]):format(fake.base_url()))
+    local _, err, status = cli.run({ "hi" }, { home = home,
+      env = { OPENAI_API_KEY = false, OPENAI_BASE_URL = false } })
+    assert.equal(0, status, err)
+    local req = fake.last()
+    assert.equal("gpt-4o", req.json.model)
+    assert.equal("From the config.", req.json.messages[1].content)
+    assert.equal("Bearer sk-config-cmd-0123456789", req.header["authorization"])
+    -- the flags over the file
+    _, err, status = cli.run({ "-m", "gpt-3.5-turbo", "-s", "Flag.", "hi" }, { home = home,
+      env = { OPENAI_API_KEY = false, OPENAI_BASE_URL = false } })
+    assert.equal(0, status, err)
+    assert.equal("gpt-3.5-turbo", fake.last().json.model)
+    assert.equal("Flag.", fake.last().json.messages[1].content)
+  end)
+
+  it("takes config.json, and refuses an api_key in it or an unknown option", function()
+    local home = cli.home()
+    local path = home .. "/config/lua-chatgpt/config.json"
+    write(path, '{"model": "gpt-4o", "timeout": 30}')
+    local _, err, status = cli.run({ "hi" }, { home = home })
+    assert.equal(0, status, err)
+    assert.equal("gpt-4o", fake.last().json.model)
+    for _, bad in ipairs { '{"api_key": "sk-in-config-0123456789"}', '{"colour": "blue"}', '{"timeout": -1}' } do
+      write(path, bad)
+      local out
+      out, err, status = cli.run({ "hi" }, { home = home })
+      assert.equal(2, status, bad)
+      assert.equal("", out)
+      assert.equal(1, #lines(err), err)
+      assert.truthy(err:find("config.json", 1, true), err)
+      assert.falsy(err:find("sk-in-config", 1, true), err)
+    end
+  end)
+
+  -- in a network namespace of its own: were the key check wrong, nothing
+  -- could leave for api.openai.com
+  local netless = os.execute("env -u LD_PRELOAD unshare -n true >/dev/null 2>&1") and it or pending
+  netless("exits 2 with one line when there is no key for the OpenAI API", function()
+    local out, err, status = cli.run({ "hi" }, { wrap = "env -u LD_PRELOAD unshare -n",
+      env = { OPENAI_API_KEY = false, OPENAI_BASE_URL = false } })
+    assert.equal(2, status, err)
+    assert.equal("", out)
+    assert.equal(1, #lines(err), err)
+    assert.truthy(err:find("^chatgpt: no API key: set OPENAI_API_KEY"), err)
+  end)
+
+  it("sends $OPENAI_API_KEY to $OPENAI_BASE_URL only: --base-url elsewhere gets no key", function()
+    local url = "http://localhost:" .. fake.port() .. "/v1"   -- another origin, the same server
+    local _, err, status = cli.run({ "--base-url", url, "hi" })
+    assert.equal(0, status, err)
+    assert.is_nil(fake.last().header["authorization"])
+  end)
+
+  it("logs each request on stderr with CHATGPT_LOG=info", function()
+    local out, err, status = cli.run({ "hi" }, { env = { CHATGPT_LOG = "info" } })
+    assert.equal(0, status, err)
+    assert.equal(HELLO .. "\n", out)
+    assert.equal(1, #lines(err), err)
+    assert.truthy(err:find("^chatgpt: request POST /chat/completions status=200 "), err)
+  end)
+end)
+
+describe("chatgpt -i", function()
+  it("says each line, streams the answers and runs /commands until the input ends", function()
+    local home = cli.home()
+    local out, err, status = cli.run({ "-i", "-s", "Be brief." },
+      { home = home, stdin = "hello\n/usage\n/model gpt-4o\nagain\n/undo\n/nope\n" })
+    assert.equal(0, status, err)
+    assert.truthy(out:find(HELLO .. "\n", 1, true), out)
+    assert.truthy(out:find("tokens)", 1, true), out)
+    assert.truthy(out:find("(model: gpt-4o)", 1, true), out)
+    assert.truthy(out:find("(last exchange dropped)", 1, true), out)
+    assert.truthy(err:find("unknown command /nope", 1, true), err)
+    local js = fake.last().json
+    assert.equal("gpt-4o", js.model)
+    assert.equal(4, #js.messages)           -- system, hello, answer, again
+    -- the conversation is kept for -c
+    local _
+    _, err, status = cli.run({ "-c", "more" }, { home = home })
+    assert.equal(0, status, err)
+    assert.equal(4, #fake.last().json.messages)   -- again was undone
+  end)
+end)
+
+describe("chatgpt --responses", function()
+  local has = type(require("chatgpt.client").Client.respond) == "function"
+  local without, with = has and pending or it, has and it or pending
+  without("exits 2 naming client:respond while the module has no Responses API", function()
+    local out, err, status = cli.run { "--responses", "hi" }
+    assert.equal(2, status)
+    assert.equal("", out)
+    assert.truthy(err:find("client:respond", 1, true), err)
+    assert.is_nil(fake.last())
+  end)
+
+  with("streams the answer of /responses, and -c continues it", function()
+    local home = cli.home()
+    local out, err, status = cli.run({ "--responses", "-s", "Be terse.", "hi" }, { home = home })
+    assert.equal(0, status, err)
+    assert.equal(HELLO .. "\n", out)
+    local req = fake.last()
+    assert.truthy(req.path:find("/responses$"), req.path)
+    assert.is_true(req.json.stream)
+    assert.equal("Be terse.", req.json.instructions)
+    local _
+    _, err, status = cli.run({ "--responses", "-c", "again" }, { home = home })
+    assert.equal(0, status, err)
+    assert.truthy(fake.last().path:find("/responses$"))
+  end)
+end)

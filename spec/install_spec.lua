@@ -1,0 +1,96 @@
+-- The install: the rockspecs list every file, the release rockspec is the
+-- scm one with the version of src/defaults.h, and `make install PREFIX=`
+-- gives a command that works with no LUA_PATH or LUA_CPATH.
+local core = require "chatgpt.core"
+local fake = require "spec.support.fake"
+local T = require "spec.support.client"
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function rockspec(path)
+  local env = {}
+  assert(load(read(path), "@" .. path, "t", env))()
+  return env
+end
+
+local function ls(pattern)
+  local p = io.popen("ls " .. pattern)
+  local t = {}
+  for line in p:lines() do t[#t + 1] = line end
+  p:close()
+  return t
+end
+
+-- a shell command's output and whether it succeeded; make and the
+-- command run without the sanitizer runtime that make check preloads
+local function sh(cmd)
+  local p = io.popen("env -u LD_PRELOAD sh -c '" .. cmd:gsub("'", "'\\''") .. "' 2>&1")
+  local out = p:read("a")
+  local ok = p:close()
+  return out, ok
+end
+
+describe("the rockspecs", function()
+  it("build every C file and map every Lua module, and install bin/chatgpt", function()
+    local spec = rockspec("lua-chatgpt-scm-1.rockspec")
+    local modules = spec.build.modules
+    local sources = {}
+    for _, s in ipairs(modules["chatgpt.core"].sources) do sources[s] = true end
+    for _, c in ipairs(ls("src/*.c")) do assert.is_true(sources[c], c .. " is not in the rockspec") end
+    local mapped = {}
+    for name, file in pairs(modules) do
+      if type(file) == "string" then mapped[file] = name end
+    end
+    for _, lua in ipairs(ls("lua/chatgpt/*.lua")) do
+      local name = lua:match("^lua/(.*)%.lua$"):gsub("/", "."):gsub("%.init$", "")
+      assert.equal(name, mapped[lua], lua .. " is not mapped to its module name")
+    end
+    assert.equal("bin/chatgpt", spec.build.install.bin.chatgpt)
+  end)
+
+  it("have a release one that is the scm one with the version of src/defaults.h", function()
+    local path = "lua-chatgpt-" .. core._VERSION .. "-1.rockspec"
+    local spec = rockspec(path)
+    assert.equal(core._VERSION .. "-1", spec.version)
+    assert.truthy(spec.source.url:find("/lua-chatgpt-" .. core._VERSION .. ".tar.gz", 1, true))
+    assert.equal("lua-chatgpt-" .. core._VERSION, spec.source.dir)
+    local out, ok = sh("make -s rockspec-check")
+    assert.is_true(ok, out)
+  end)
+end)
+
+describe("make install PREFIX=...", function()
+  local prefix
+
+  setup(function()
+    prefix = os.tmpname()
+    os.remove(prefix)
+  end)
+  teardown(function() sh("rm -rf " .. prefix) end)
+
+  it("installs a chatgpt command that finds its module by itself", function()
+    local out, ok = sh("make -s install PREFIX=" .. prefix)
+    assert.is_true(ok, out)
+    -- what it tells for require "chatgpt" from there
+    assert.truthy(out:find("export LUA_PATH=", 1, true), out)
+    assert.equal("#!/", read(prefix .. "/bin/chatgpt"):sub(1, 3))
+    local answer
+    answer, ok = sh("cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 "
+                    .. "OPENAI_BASE_URL=" .. fake.base_url() .. " OPENAI_API_KEY=" .. T.KEY
+                    .. " XDG_STATE_HOME=" .. prefix .. "/state "
+                    .. prefix .. "/bin/chatgpt Hello </dev/null")
+    assert.is_true(ok, answer)
+    assert.equal(T.HELLO .. "\n", answer)
+    -- and the paths it printed are the ones require needs
+    local lpath = out:match('export LUA_PATH="([^"]*)"')
+    local cpath = out:match('export LUA_CPATH="([^"]*)"')
+    local got = sh("cd / && LUA_PATH='" .. lpath .. "' LUA_CPATH='" .. cpath .. "' lua5.4 -e "
+                   .. "'print(require(\"chatgpt\")._VERSION, package.searchpath(\"chatgpt.core\", package.cpath))'")
+    assert.equal("lua-chatgpt " .. core._VERSION .. "\t" .. prefix .. "/lib/lua/5.4/chatgpt/core.so\n", got)
+  end)
+end)

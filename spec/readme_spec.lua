@@ -1,0 +1,133 @@
+-- README.md as a test: every ```lua block runs as written, each in a fresh
+-- lua5.4 of its own, in an empty folder, with OPENAI_BASE_URL pointing at
+-- the fake server (and OPENAI_API_KEY set), so README and code cannot drift
+-- apart. An HTML comment right before a block may say
+--   <!-- readme: skip (why) -->            not run (it needs a host: LÖVE)
+--   <!-- readme: env NAME=value ... -->    more environment for it
+--   <!-- readme: fake-config {json} -->    fake.config for it (reset after)
+local fake = require "spec.support.fake"
+local T = require "spec.support.client"
+local cjson = require("cjson").new()
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- The blocks: { code, line, skip, env, config }
+local function blocks(text)
+  local list, n, note = {}, 0, nil
+  local inside, code, first
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    if inside then
+      if line:match("^```%s*$") then
+        list[#list + 1] = { code = table.concat(code, "\n") .. "\n", line = first, note = note }
+        inside, note = false, nil
+      else
+        code[#code + 1] = line
+      end
+    elseif line:match("^```lua%s*$") then
+      inside, code, first = true, {}, n
+    elseif line:match("^<!%-%- readme: .* %-%->$") then
+      note = line:match("^<!%-%- readme: (.*) %-%->$")
+    elseif line:match("%S") then
+      note = nil                       -- a note holds for the block right after it
+    end
+  end
+  for _, b in ipairs(list) do
+    local say = b.note or ""
+    b.skip = say:match("^skip")
+    b.env = say:match("^env (.*)$")
+    local config = say:match("^fake%-config (.*)$")
+    b.config = config and cjson.decode(config)
+  end
+  return list
+end
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local BLOCKS = blocks(read("README.md"))
+
+describe("README.md", function()
+  it("has Lua blocks, and few of them skipped", function()
+    local skipped = 0
+    for _, b in ipairs(BLOCKS) do
+      if b.skip then skipped = skipped + 1 end
+    end
+    assert.is_true(#BLOCKS >= 10, #BLOCKS .. " blocks")
+    assert.is_true(skipped <= 2, skipped .. " blocks skipped")
+  end)
+
+  it("names the version of src/defaults.h wherever it names one", function()
+    local version = require("chatgpt.core")._VERSION
+    local n = 0
+    for v in read("README.md"):gmatch("lua%-chatgpt%-(%d+%.%d+%.%d+)") do
+      assert.equal(version, v)
+      n = n + 1
+    end
+    assert.is_true(n > 0)
+  end)
+
+  for _, b in ipairs(BLOCKS) do
+    local case = b.skip and pending or it
+    case("runs the block at line " .. b.line .. " as written", function()
+      fake.reset()
+      if b.config then fake.config(b.config) end
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir -p " .. quote(dir)))
+      local f = assert(io.open(dir .. "/block.lua", "w"))
+      f:write(b.code)
+      f:close()
+      local here = os.getenv("PWD") or "."
+      local build = os.getenv("CHATGPT_BUILD") or "build"
+      if build:sub(1, 1) ~= "/" then build = here .. "/" .. build end
+      local cmd = table.concat({
+        "cd " .. quote(dir) .. " &&",
+        "env -u LD_PRELOAD -u CHATGPT_LOG -u http_proxy -u https_proxy -u HTTPS_PROXY -u ALL_PROXY",
+        "OPENAI_BASE_URL=" .. quote(fake.base_url()), "OPENAI_API_KEY=" .. quote(T.KEY),
+        b.env or "",
+        "LUA_PATH=" .. quote(here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;;"),
+        "LUA_CPATH=" .. quote(build .. "/?.so;;"),
+        "LD_PRELOAD=" .. quote(os.getenv("LD_PRELOAD") or ""),
+        "timeout 60 lua5.4 block.lua </dev/null 2>&1",
+      }, " ")
+      local p = io.popen(cmd)
+      local out = p:read("a")
+      local ok, _, code = p:close()
+      os.execute("rm -rf " .. quote(dir))
+      fake.reset()
+      assert.is_true(ok, "README.md:" .. b.line .. " exited " .. tostring(code) .. ":\n" .. out)
+      assert.falsy(out:find("lua5.4: ", 1, true), out)
+    end)
+  end
+end)
+
+-- The examples find the module by their own path (examples/server.lua), as
+-- installed or else the checkout's lua/ and build/, and start the bundled
+-- fake server when OPENAI_API_KEY is not set.
+describe("the examples", function()
+  local here = os.getenv("PWD") or "."
+  local built = io.open(here .. "/build/chatgpt/core.so")
+  if built then built:close() end
+  local case = built and it or pending
+  for _, name in ipairs { "chat", "game_loop", "tools" } do
+    case("run from any folder: examples/" .. name .. ".lua", function()
+      local cmd = table.concat({
+        "cd / && env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4",
+        "-u OPENAI_API_KEY -u OPENAI_BASE_URL -u CHATGPT_LOG",
+        "timeout 60 lua5.4 " .. quote(here .. "/examples/" .. name .. ".lua") .. " </dev/null 2>&1",
+      }, " ")
+      local p = io.popen(cmd)
+      local out = p:read("a")
+      local ok = p:close()
+      assert.is_true(ok, out)
+      assert.truthy(out:find("bundled local server", 1, true), out)
+    end)
+  end
+end)

@@ -1,0 +1,123 @@
+-- Runs the `chatgpt` command (bin/chatgpt) as a user would, in a process of
+-- its own, against the fake server, with the in-tree module (CHATGPT_BUILD's
+-- core.so) and state and config folders of its own.
+--
+--   local cli = require "spec.support.cli"
+--   local out, err, status = cli.run({ "-m", "gpt-4o", "hello" }, { stdin = "...", env = {...} })
+--   local pid, done = cli.start(args, opts)   -- in the background; done() -> status | nil
+--
+-- env: extra variables (false unsets one); wrap: a command to run it in
+-- ("unshare -n": no network at all). By default OPENAI_BASE_URL is
+-- the fake server and OPENAI_API_KEY a test key; every other variable of
+-- the command's own (CHATGPT_LOG, OPENAI_API_KEY_FILE, ...) is unset.
+local fake = require "spec.support.fake"
+local T = require "spec.support.client"
+
+local M = {}
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+M.quote = quote
+
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+M.read = read
+
+local UNSET = { "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_KEY_FILE", "CHATGPT_API_KEY_CMD",
+                "CHATGPT_LOG", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "XDG_STATE_HOME",
+                "XDG_CONFIG_HOME", "http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY",
+                "all_proxy", "LD_PRELOAD" }
+
+-- A fresh home for the command: state and config folders.
+function M.home()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. quote(dir .. "/state") .. " " .. quote(dir .. "/config/lua-chatgpt")))
+  return dir
+end
+
+-- The shell command that runs bin/chatgpt with args and opts.
+function M.command(args, opts)
+  opts = opts or {}
+  local home = opts.home or M.home()
+  local build = os.getenv("CHATGPT_BUILD") or "build"
+  local vars = {
+    OPENAI_BASE_URL = fake.base_url(), OPENAI_API_KEY = T.KEY, HOME = home,
+    XDG_STATE_HOME = home .. "/state", XDG_CONFIG_HOME = home .. "/config",
+    LUA_PATH = "lua/?.lua;lua/?/init.lua;;", LUA_CPATH = build .. "/?.so;;",
+  }
+  for k, v in pairs(opts.env or {}) do vars[k] = v end
+  local parts = { opts.wrap or "", "env" }
+  for _, k in ipairs(UNSET) do parts[#parts + 1] = "-u " .. k end
+  local names = {}
+  for k, v in pairs(vars) do
+    if v then names[#names + 1] = k end
+  end
+  table.sort(names)
+  for _, k in ipairs(names) do parts[#parts + 1] = k .. "=" .. quote(vars[k]) end
+  -- only lua5.4 gets the sanitizer runtime that make check preloads
+  parts[#parts + 1] = "LD_PRELOAD=" .. quote(os.getenv("LD_PRELOAD") or "")
+  parts[#parts + 1] = "lua5.4 bin/chatgpt"
+  for _, a in ipairs(args) do parts[#parts + 1] = quote(a) end
+  return table.concat(parts, " "), home
+end
+
+-- cli.run(args [, opts]) -> stdout, stderr, exit status
+function M.run(args, opts)
+  opts = opts or {}
+  local base = os.tmpname()
+  local input = "/dev/null"
+  if opts.stdin then
+    input = base .. ".in"
+    write(input, opts.stdin)
+  end
+  local cmd = M.command(args, opts)
+  local ok, how, code = os.execute(cmd .. " <" .. quote(input) .. " >" .. quote(base .. ".out")
+                                   .. " 2>" .. quote(base .. ".err"))
+  local out, err = read(base .. ".out"), read(base .. ".err")
+  os.remove(base)
+  os.remove(base .. ".out")
+  os.remove(base .. ".err")
+  if opts.stdin then os.remove(input) end
+  if how == "signal" then code = 128 + code end
+  assert(ok ~= nil or how, "os.execute failed")
+  return out, err, code
+end
+
+-- cli.start(args [, opts]) -> pid, done, files: the command in the
+-- background; done() -> its exit status once it ended, else nil.
+function M.start(args, opts)
+  opts = opts or {}
+  local base = os.tmpname()
+  local cmd = M.command(args, opts)
+  local script = string.format("%s </dev/null >%s 2>%s & echo $! >%s; wait $!; echo $? >%s",
+    cmd, quote(base .. ".out"), quote(base .. ".err"), quote(base .. ".pid"), quote(base .. ".rc"))
+  -- the outer shell returns at once; the inner one waits for the command
+  assert(os.execute("sh -c " .. quote(script) .. " >/dev/null 2>&1 &"))
+  local pid
+  for _ = 1, 200 do
+    pid = tonumber(read(base .. ".pid") or "")
+    if pid then break end
+    os.execute("sleep 0.02")
+  end
+  assert(pid, "the command did not start")
+  local function done()
+    local rc = read(base .. ".rc")
+    return rc and tonumber(rc:match("%d+"))
+  end
+  return pid, done, { out = base .. ".out", err = base .. ".err" }
+end
+
+return M
