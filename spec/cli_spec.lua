@@ -415,12 +415,27 @@ end)
 
 describe("chatgpt --responses", function()
   local has = type(require("chatgpt.client").Client.respond) == "function"
-  local case = has and pending or it
-  case("exits 2 naming client:respond while the module has no Responses API", function()
+  local without, with = has and pending or it, has and it or pending
+  without("exits 2 naming client:respond while the module has no Responses API", function()
     local out, err, status = cli.run { "--responses", "hi" }
     assert.equal(2, status)
     assert.equal("", out)
     assert.truthy(err:find("client:respond", 1, true), err)
     assert.is_nil(fake.last())
+  end)
+
+  with("streams the answer of /responses, and -c continues it", function()
+    local home = cli.home()
+    local out, err, status = cli.run({ "--responses", "-s", "Be terse.", "hi" }, { home = home })
+    assert.equal(0, status, err)
+    assert.equal(HELLO .. "\n", out)
+    local req = fake.last()
+    assert.truthy(req.path:find("/responses$"), req.path)
+    assert.is_true(req.json.stream)
+    assert.equal("Be terse.", req.json.instructions)
+    local _
+    _, err, status = cli.run({ "--responses", "-c", "again" }, { home = home })
+    assert.equal(0, status, err)
+    assert.truthy(fake.last().path:find("/responses$"))
   end)
 end)
