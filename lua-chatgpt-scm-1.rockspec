@@ -18,7 +18,7 @@ Works with OpenAI, Azure OpenAI, Ollama, llama.cpp, vLLM, OpenRouter, Groq.]],
 }
 
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.1",   -- 5.1, LuaJIT 2.1, 5.2, 5.3, 5.4 (src/compat.h, lua/chatgpt/compat.lua)
 }
 
 -- Only the library is looked for: Debian keeps curl/curl.h in a multiarch
@@ -47,6 +47,7 @@ build = {
     ["chatgpt.args"]         = "lua/chatgpt/args.lua",
     ["chatgpt.budget"]       = "lua/chatgpt/budget.lua",
     ["chatgpt.client"]       = "lua/chatgpt/client.lua",
+    ["chatgpt.compat"]       = "lua/chatgpt/compat.lua",
     ["chatgpt.conversation"] = "lua/chatgpt/conversation.lua",
     ["chatgpt.error"]        = "lua/chatgpt/error.lua",
     ["chatgpt.lazy"]         = "lua/chatgpt/lazy.lua",

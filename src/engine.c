@@ -30,6 +30,8 @@
 
 #include <lauxlib.h>
 
+#include "compat.h"
+
 double engine_clock(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
