@@ -19,8 +19,10 @@
 local core = require "chatgpt.core"
 local args = require "chatgpt.args"
 
-local coroutine, error, setmetatable, tostring, type, xpcall =
-      coroutine, error, setmetatable, tostring, type, xpcall
+local coroutine, error, setmetatable, tostring, type =
+      coroutine, error, setmetatable, tostring, type
+local compat = require "chatgpt.compat"
+local xpcall, co_running = compat.xpcall, compat.running   -- 5.1 too
 local debug_traceback = debug.traceback
 local now, cpoll, crunning, protect = core.now, core.poll, core.running, core.protect
 local huge, max = math.huge, math.max
@@ -183,7 +185,7 @@ end
 
 -- The current coroutine, when it is one that spawn made.
 local function spawned()
-  local co, main = coroutine.running()
+  local co, main = co_running()
   if co and not main and live[co] then return co end
 end
 
