@@ -77,7 +77,7 @@ function commands.help() print(HELP) end
 if tty then io.stderr:write("Type a message, or /help.\n") end
 while true do
   if tty then out("> ") end
-  local line = io.read("l")
+  local line = io.read("*l")
   if line == nil then
     if tty then print() end
     break
