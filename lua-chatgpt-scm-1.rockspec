@@ -35,7 +35,7 @@ build = {
       sources = {
         "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
         "src/engine.c", "src/headers.c", "src/json_decode.c", "src/json_encode.c",
-        "src/key.c", "src/message.c", "src/origin.c", "src/protect.c", "src/sse.c",
+        "src/key.c", "src/message.c", "src/origin.c", "src/protect.c", "src/sockets.c", "src/sse.c",
         "src/transfer.c",
       },
       defines = { "_GNU_SOURCE" },
