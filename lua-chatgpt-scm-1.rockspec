@@ -59,6 +59,7 @@ build = {
     ["chatgpt.stream"]       = "lua/chatgpt/stream.lua",
     ["chatgpt.tables"]       = "lua/chatgpt/tables.lua",
     ["chatgpt.tools"]        = "lua/chatgpt/tools.lua",
+    ["chatgpt.uv"]           = "lua/chatgpt/uv.lua",
   },
 }
 

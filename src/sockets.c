@@ -201,7 +201,7 @@ static void push_change(void *ud, esock *k) {
   }
 }
 
-/* core.changes() -> seconds to the next deadline | false, fd, what, ...
+/* core.changes() -> the next deadline (core.now's clock) | false, fd, what, ...
  * The deadline is curl's timer or a transfer's idle or total timeout,
  * whichever comes first. */
 static int sockets_changes(lua_State *L) {
@@ -214,7 +214,7 @@ static int sockets_changes(lua_State *L) {
   luaL_checkstack(L, 2 * n + 1, "too many socket changes"); /* before the drain */
   if (e->socks.due >= 0 && e->socks.due < at) at = e->socks.due;
   if (at < HUGE_VAL)
-    lua_pushnumber(L, at > now ? at - now : 0);
+    lua_pushnumber(L, at > now ? at : now);
   else
     lua_pushboolean(L, 0);
   drain(&e->socks, push_change, L);

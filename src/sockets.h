@@ -47,8 +47,8 @@ void sockets_action(struct engine *e, curl_socket_t fd, int ev_bitmask);
 void sockets_forget_removed(sockets *s);
 
 /* Lua: core.attach(on) -> nothing; core.action([fd, what]) -> like
- *      core.poll; core.changes() -> seconds until the engine's next
- *      deadline (or false: none), then fd, what ("r", "w", "rw", or false:
+ *      core.poll; core.changes() -> the engine's next deadline
+ *      (core.now's clock; false: none), then fd, what ("r", "w", "rw", or false:
  *      stop watching) for each socket changed since the last call. */
 void sockets_open(lua_State *L);
 
