@@ -19,3 +19,8 @@ files["spec"] = { std = "max+busted" }
 -- Two long byte lists (overlong UTF-8, bad JSON numbers); wrap them once
 -- the C core's renames have landed in this file, then drop this line.
 files["spec/json_spec.lua"] = { std = "max+busted", max_line_length = 130 }
+
+-- the host examples and tests run inside Neovim and LOVE
+files["examples/nvim"] = { globals = { "vim" } }
+files["spec/hosts/nvim_test.lua"] = { globals = { "vim" } }
+files["examples/love"] = { globals = { "love" } }

@@ -45,7 +45,7 @@ LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null || echo -llua$(L
 
 # Debian packages a fresh machine needs for build, test, check and demo.
 DEB_PKGS = lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev lua5.1 liblua5.1-0-dev \
-           luajit libluajit-5.1-dev lua-cjson lua-busted lua-socket lua-check \
+           luajit libluajit-5.1-dev lua-luv neovim love xvfb xauth lua-cjson lua-busted lua-socket lua-check \
            libcurl4-openssl-dev pkg-config gcc make python3 valgrind \
            nginx-light openssl
 
@@ -57,7 +57,7 @@ FIXTURES_WIRE  = spec/fixtures/wire
 # What `make lint` checks (settings per folder in .luacheckrc).
 LINT_FILES = lua spec $(wildcard bench/*.lua) $(wildcard examples) $(wildcard bin)
 
-.PHONY: all test test-all check valgrind fuzz bench demo deps install clean ctest fixtures lint
+.PHONY: all test test-all test-hosts check valgrind fuzz bench demo deps install clean ctest fixtures lint
 
 all: $(MODULE)
 
@@ -91,6 +91,12 @@ test: deps
 # The C tests and every spec under each installed Lua (spec/support/test_all.sh).
 test-all: deps
 	@sh spec/support/test_all.sh $(MAKE)
+
+# The module inside real hosts: headless Neovim and LOVE under xvfb-run,
+# both on LuaJIT (spec/hosts/run.sh).
+test-hosts: deps
+	@$(MAKE) --no-print-directory LUA=luajit all
+	@CHATGPT_BUILD=build/luajit sh spec/hosts/run.sh
 
 check: deps
 	@$(MAKE) --no-print-directory $(ASAN) ctest
