@@ -1,10 +1,19 @@
 # lua-chatgpt. Variables are named as LuaRocks names them, so that
 # `luarocks make` and a plain `make` agree.
 
+# LUA picks the Lua to build for: lua5.4 (the default), lua5.3, lua5.2,
+# lua5.1 or luajit. Each has its own pkg-config name and build folder, so
+# that versions do not overwrite each other (5.4's is build/).
 LUA         ?= lua5.4
-LUA_VERSION ?= 5.4
+ifeq ($(LUA),luajit)
+LUA_PKG     ?= luajit
+LUA_VERSION ?= 5.1
+else
+LUA_PKG     ?= $(LUA)
+LUA_VERSION ?= $(patsubst lua%,%,$(LUA))
+endif
 PKG_CONFIG  ?= pkg-config
-LUA_INCDIR  ?= $(shell $(PKG_CONFIG) --variable=includedir lua$(LUA_VERSION) 2>/dev/null || echo /usr/include)/lua$(LUA_VERSION)
+LUA_INCDIR  ?= $(patsubst -I%,%,$(firstword $(shell $(PKG_CONFIG) --cflags-only-I $(LUA_PKG) 2>/dev/null) -I/usr/include/lua$(LUA_VERSION)))
 CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
 CURL_LIBS   ?= $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
 CC          ?= cc
@@ -35,16 +44,18 @@ RELEASE_URL  = https://github.com/lua-chatgpt/lua-chatgpt/releases/download/v$(V
 SRC     = $(wildcard src/*.c)
 HDR     = $(wildcard src/*.h)
 LUASRC  = $(wildcard lua/chatgpt/*.lua)
-BUILD   = build
+BUILD   ?= $(if $(filter lua5.4,$(LUA)),build,build/$(LUA))
 MODULE  = $(BUILD)/chatgpt/core.so
 ASAN    = $(BUILD)/asan/chatgpt/core.so
 SAN     = -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CTESTS  = $(patsubst spec/%_test.c,$(BUILD)/%_test,$(wildcard spec/*_test.c))
 HOSTS   = $(BUILD)/two_states $(BUILD)/alloc_count
-LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))
+export CHATGPT_HOSTS = $(BUILD)
+LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null || echo -llua$(LUA_VERSION))
 
 # Debian packages a fresh machine needs for build, test, check and demo.
-DEB_PKGS = lua5.4 liblua5.4-dev lua-cjson lua-busted lua-socket lua-check \
+DEB_PKGS = lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev lua5.1 liblua5.1-0-dev \
+           luajit libluajit-5.1-dev lua-luv neovim love xvfb xauth lua-cjson lua-busted lua-socket lua-check \
            libcurl4-openssl-dev pkg-config gcc make python3 valgrind \
            nginx-light openssl
 
@@ -56,8 +67,8 @@ FIXTURES_WIRE  = spec/fixtures/wire
 # What `make lint` checks (settings per folder in .luacheckrc).
 LINT_FILES = lua spec $(wildcard bench/*.lua) $(wildcard examples) $(wildcard bin)
 
-.PHONY: all test check valgrind fuzz bench demo deps install clean ctest fixtures lint \
-        rockspec rockspec-check dist
+.PHONY: all test test-all test-hosts check valgrind fuzz bench demo deps install clean ctest \
+        fixtures lint rockspec rockspec-check dist
 
 all: $(MODULE)
 
@@ -77,7 +88,7 @@ $(BUILD)/%_test: spec/%_test.c src/%.c $(HDR)
 # C hosts that embed Lua, for the specs (spec/support/*.c).
 $(BUILD)/two_states $(BUILD)/alloc_count: $(BUILD)/%: spec/support/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LUA_LIBS) -lpthread
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(LUA_LIBS) -lpthread
 
 ctest: $(CTESTS) $(HOSTS)
 
@@ -88,6 +99,16 @@ test: deps
 # The whole suite against a module built with ASan/UBSan. lua5.4 itself is
 # not instrumented, so the runtime is preloaded; the module pins itself in
 # memory (core.c), so leak reports have its symbols.
+# The C tests and every spec under each installed Lua (spec/support/test_all.sh).
+test-all: deps
+	@sh spec/support/test_all.sh $(MAKE)
+
+# The module inside real hosts: headless Neovim and LOVE under xvfb-run,
+# both on LuaJIT (spec/hosts/run.sh).
+test-hosts: deps
+	@$(MAKE) --no-print-directory LUA=luajit all
+	@CHATGPT_BUILD=build/luajit sh spec/hosts/run.sh
+
 check: deps
 	@$(MAKE) --no-print-directory $(ASAN) ctest
 	@LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \

@@ -18,7 +18,7 @@ Works with OpenAI, Azure OpenAI, Ollama, llama.cpp, vLLM, OpenRouter, Groq.]],
 }
 
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.1",   -- 5.1, LuaJIT 2.1, 5.2, 5.3, 5.4 (src/compat.h, lua/chatgpt/compat.lua)
 }
 
 -- Only the library is looked for: Debian keeps curl/curl.h in a multiarch
@@ -35,8 +35,8 @@ build = {
       sources = {
         "src/base64.c", "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
         "src/engine.c", "src/form.c", "src/headers.c", "src/json_decode.c", "src/json_encode.c",
-        "src/key.c", "src/message.c", "src/origin.c", "src/process.c", "src/protect.c", "src/sse.c",
-        "src/transfer.c",
+        "src/key.c", "src/message.c", "src/origin.c", "src/process.c", "src/protect.c",
+        "src/sockets.c", "src/sse.c", "src/transfer.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(CURL_INCDIR)" },
@@ -49,6 +49,7 @@ build = {
     ["chatgpt.cli"]          = "lua/chatgpt/cli.lua",
     ["chatgpt.cli_config"]   = "lua/chatgpt/cli_config.lua",
     ["chatgpt.client"]       = "lua/chatgpt/client.lua",
+    ["chatgpt.compat"]       = "lua/chatgpt/compat.lua",
     ["chatgpt.conversation"] = "lua/chatgpt/conversation.lua",
     ["chatgpt.endpoints"]    = "lua/chatgpt/endpoints.lua",
     ["chatgpt.error"]        = "lua/chatgpt/error.lua",
@@ -67,6 +68,7 @@ build = {
     ["chatgpt.stream"]       = "lua/chatgpt/stream.lua",
     ["chatgpt.tables"]       = "lua/chatgpt/tables.lua",
     ["chatgpt.tools"]        = "lua/chatgpt/tools.lua",
+    ["chatgpt.uv"]           = "lua/chatgpt/uv.lua",
   },
   -- LuaRocks wraps it in a script that sets the paths and runs the Lua
   -- this rock is installed for

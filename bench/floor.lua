@@ -14,7 +14,7 @@
 local file, reps, which = arg[1], tonumber(arg[2]), arg[3]
 
 local f = assert(io.open(file, "rb"))
-local body = f:read("a")
+local body = f:read("*a")
 f:close()
 local events = {}
 local whole = file:match("%.json$") ~= nil

@@ -26,7 +26,7 @@ fake.start()
 
 local function rss_kb()
   local f = assert(io.open("/proc/self/status"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return tonumber(s:match("VmRSS:%s*(%d+)"))
 end

@@ -49,7 +49,7 @@ function M.start()
                          .. portfile .. "' >/dev/null", "w"))
   for _ = 1, 100 do
     local f = io.open(portfile)
-    port = f and tonumber(f:read("a"))
+    port = f and tonumber(f:read("*a"))
     if f then f:close() end
     if port then
       os.remove(portfile)

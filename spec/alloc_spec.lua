@@ -25,9 +25,10 @@ local function allocations(n)
   f:write(SCRIPT)
   f:close()
   local build = os.getenv("CHATGPT_BUILD") or "build"
-  local p = io.popen(("build/alloc_count %s 'lua/?.lua;lua/?/init.lua' '%s/?.so' %s %d 2>&1")
-                     :format(path, build, fake.base_url(), n))
-  local out = p:read("a")
+  local hosts = os.getenv("CHATGPT_HOSTS") or "build"   -- the C hosts of this Lua version
+  local p = io.popen(("%s/alloc_count %s 'lua/?.lua;lua/?/init.lua' '%s/?.so' %s %d 2>&1")
+                     :format(hosts, path, build, fake.base_url(), n))
+  local out = p:read("*a")
   p:close()
   os.remove(path)
   return assert(tonumber(out), out)

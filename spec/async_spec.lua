@@ -4,6 +4,8 @@ local chatgpt = require "chatgpt"
 local core = require "chatgpt.core"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
+local versions = require "spec.support.versions"
+local it_close = versions.gate(versions.CLOSE, versions.CLOSE_WHY, it, pending)
 
 local HELLO = T.HELLO
 
@@ -198,14 +200,19 @@ describe("cancel", function()
     assert.equal("cancelled", err.kind)
   end)
 
-  it("a <close> variable cancels its request on scope exit", function()
-    fake.script(slow(1))
-    local c = T.new()
+  -- Lua 5.4 source, compiled only there (this file must parse on 5.1)
+  local scope = versions.close_fn([[function(c)
     local kept
     do
       local req <close> = c:chat_async("x")
       kept = req
     end
+    return kept
+  end]], "scope")
+
+  it_close("a <close> variable cancels its request on scope exit", function()
+    fake.script(slow(1))
+    local kept = scope(T.new())
     assert.equal("cancelled", kept.status)
   end)
 
@@ -398,7 +405,8 @@ describe("lifecycle", function()
       for i = 1, 3 do keep[#keep + 1] = c:chat_async("y") end
       chatgpt.poll(0.1)
       print("closing")
-      os.exit(0, true)]]):format(fake.base_url()))
+      -- the end: lua.c runs lua_close (os.exit(0, true) does not on 5.1)
+    ]]):format(fake.base_url()))
     assert.equal("closing\n", out)
   end)
 
@@ -406,16 +414,21 @@ describe("lifecycle", function()
     -- a finalizer on each request object once kept every response alive
     -- for one more GC cycle: the heap peaked at 7x
     local out = T.run("", ([[
+      -- the collector's pause decides how far garbage grows between cycles
+      -- (3.2x to 3.7x with nothing kept, on 5.2, 5.3 and LuaJIT); a shorter
+      -- one makes the bound measure what is kept, on every version
+      collectgarbage("setpause", 150)
       local c = require("chatgpt").new { base_url = %q, auth = "none" }
       for _ = 1, 20 do assert(c:chat("x")) end
       collectgarbage(); collectgarbage()
       local base, peak = collectgarbage("count"), 0
       for _ = 1, 300 do
         assert(c:chat("x"))
-        peak = math.max(peak, collectgarbage("count"))
+        peak = math.max(peak, (collectgarbage("count")))   -- 5.2 returns a second value
       end
       print(peak / base < 3 and "ok" or ("peak " .. peak .. " KB, base " .. base .. " KB"))
-      os.exit(0, true)]]):format(fake.base_url()))
+      -- the end: lua.c runs lua_close (os.exit(0, true) does not on 5.1)
+    ]]):format(fake.base_url()))
     assert.equal("ok\n", out)
   end)
 
@@ -424,7 +437,8 @@ describe("lifecycle", function()
       local c = require("chatgpt").new { base_url = %q, auth = "none" }
       local r = c:chat_async("x")
       print(r.status)
-      os.exit(0, true)]]):format(fake.base_url()))
+      -- the end: lua.c runs lua_close (os.exit(0, true) does not on 5.1)
+    ]]):format(fake.base_url()))
     assert.equal("pending\n", out)
   end)
 end)

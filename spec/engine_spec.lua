@@ -177,7 +177,7 @@ describe("connection limits (core.configure)", function()
       { max_connections = 4 }, { [1] = 4 }, { max_host_connections = 9, typo = 1 },
     }
     for _, t in ipairs(bad) do
-      local ok, err = pcall(core.configure, t)
+      local ok, err = pcall(function() core.configure(t) end)   -- named from the call site on 5.1
       assert.is_false(ok)
       assert.truthy(tostring(err):find("bad argument #1 to '[%w.]*configure' %("), err)
     end
@@ -198,12 +198,12 @@ describe("numbers given to the engine", function()
   it("core.transfer raises an argument error for a timeout that is not finite and > 0", function()
     local s = spec()
     for _, t in ipairs { 0, -1, 0 / 0, math.huge, -math.huge } do
-      local ok, err = pcall(core.transfer, s, "{}", t, 60)
+      local ok, err = pcall(function() core.transfer(s, "{}", t, 60) end)
       assert.is_false(ok)
       assert.truthy(tostring(err):find("bad argument #3 to '[%w.]*transfer' %(timeout"), err)
     end
     for _, t in ipairs { -1, 0 / 0, math.huge } do
-      local ok, err = pcall(core.transfer, s, "{}", 10, t)
+      local ok, err = pcall(function() core.transfer(s, "{}", 10, t) end)
       assert.is_false(ok)
       assert.truthy(tostring(err):find("bad argument #4 to '[%w.]*transfer' %(idle_timeout"), err)
     end
@@ -213,7 +213,7 @@ describe("numbers given to the engine", function()
 
   it("core.poll raises an argument error for seconds that are not finite and >= 0", function()
     for _, t in ipairs { -1, 0 / 0, math.huge, -math.huge } do
-      local ok, err = pcall(core.poll, t)
+      local ok, err = pcall(function() core.poll(t) end)
       assert.is_false(ok)
       assert.truthy(tostring(err):find("bad argument #1 to '[%w.]*poll' %(seconds"), err)
     end
@@ -247,7 +247,7 @@ describe("the state's context at lua_close", function()
       assert(core.encode({ small = "x" }))   -- the encoder's buffer, kept for the next
       core.poll(0)
       print(a:state(), b:state(), core.running())
-      os.exit(0, true)                        -- lua_close, both still running
+      -- the end: lua.c runs lua_close, both still running (os.exit(0, true) does not on 5.1)
     ]]):format(fake.base_url()))
     assert.equal("running\trunning\t2\n", out)
   end)

@@ -11,6 +11,7 @@ end })
 local cjson = require "cjson.safe"
 
 local wire = require "spec.support.wire"
+local math_type = require("chatgpt.compat").math_type
 local WIRE_DIR = wire.dir()
 
 -- "HTTP/1.1 401 Unauthorized" then "Name: value" lines -> status, headers
@@ -107,7 +108,7 @@ describe("chatgpt.errors", function()
       assert.are.same({ limit_requests = 30000, remaining_requests = 29999,
         reset_requests = 0.002, limit_tokens = 150000000, remaining_tokens = 149999990,
         reset_tokens = 0 }, rl)
-      if math.type then assert.are.equal("integer", math.type(rl.limit_tokens)) end
+      assert.are.equal("integer", math_type(rl.limit_tokens))
     end)
 
     it("gives no ratelimit table for a capture without x-ratelimit headers", function()

@@ -222,19 +222,20 @@ describe("a remote host", function()
     h:close()
     local build = os.getenv("CHATGPT_BUILD") or "build"
     local py = os.getenv("PYTHON") or "python3"
+    local lua = os.getenv("CHATGPT_LUA") or "lua5.4"
     local cmd = string.format([[unshare -n sh -c '
       ip link set lo up && ip addr add 203.0.113.5/32 dev lo || exit 99
       %s spec/support/fake_openai.py --host 203.0.113.5 --port 8443 >/dev/null 2>&1 &
       for i in 1 2 3 4 5 6 7 8 9 10; do
-        lua5.4 -e "local s=require(\"socket\").connect(\"203.0.113.5\",8443) os.exit(s and 0 or 1)" && break
+        %s -e "local s=require(\"socket\").connect(\"203.0.113.5\",8443) os.exit(s and 0 or 1)" && break
         sleep 0.2
       done
-      LD_PRELOAD="%s" LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="%s/?.so;;" lua5.4 %s
-      kill $! 2>/dev/null' 2>&1; echo "rc=$?"]], py, os.getenv("LD_PRELOAD") or "", build, f)
+      LD_PRELOAD="%s" LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="%s/?.so;;" %s %s
+      kill $! 2>/dev/null' 2>&1; echo "rc=$?"]], py, lua, os.getenv("LD_PRELOAD") or "", build, lua, f)
     -- only lua5.4 gets the sanitizer runtime that make check preloads
     cmd = "env -u LD_PRELOAD " .. cmd
     local p = io.popen(cmd)
-    local out = p:read("a")
+    local out = p:read("*a")
     p:close()
     os.remove(f)
     return out

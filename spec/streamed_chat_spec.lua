@@ -5,6 +5,7 @@ local cjson = require("cjson.safe").new()
 local fake = require "spec.support.fake"
 local wire = require "spec.support.wire"
 local T = require "spec.support.client"
+local math_type = require("chatgpt.compat").math_type
 
 local function null(v) if v == cjson.null then return nil end return v end
 
@@ -64,7 +65,7 @@ local function check(e, text, r)
   end
   if e.usage then
     assert.equal(e.usage.total_tokens, r.usage.total_tokens)
-    assert.equal("integer", math.type(r.usage.total_tokens))
+    assert.equal("integer", math_type(r.usage.total_tokens))
   else
     assert.is_nil(r.usage)
   end
@@ -333,7 +334,7 @@ describe("memory while streaming", function()
   local function rss_kib()
     local f = io.open("/proc/self/status")
     if not f then return 0 end
-    local kib = tonumber(f:read("a"):match("VmRSS:%s*(%d+)"))
+    local kib = tonumber(f:read("*a"):match("VmRSS:%s*(%d+)"))
     f:close()
     return kib or 0
   end

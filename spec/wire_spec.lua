@@ -4,6 +4,7 @@ local cjson = require("cjson.safe").new()
 local fake = require "spec.support.fake"
 local wire = require "spec.support.wire"
 local T = require "spec.support.client"
+local math_type = require("chatgpt.compat").math_type
 
 -- Queues a capture with its recorded status and headers.
 local function replay(name)
@@ -17,7 +18,7 @@ local function replay(name)
   return cjson.decode(wire.read(name)), headers
 end
 
-local function int(x) return math.type(x) == "integer" end
+local function int(x) return math_type(x) == "integer" end
 
 describe("non-streamed chat captures", function()
   before_each(fake.reset)

@@ -8,6 +8,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "compat.h"
+
 #include "base64.h"
 #include "curl_errors.h"
 #include "defaults.h"

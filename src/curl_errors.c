@@ -5,6 +5,8 @@
 
 #include <lauxlib.h>
 
+#include "compat.h"
+
 static const curl_error list[] = {
 #define X(name, kind, retry) {CURLE_##name, #name, kind, retry},
   CURL_ERRORS(X)

@@ -13,9 +13,10 @@
  * Userdata memory outlives its finalizer's run, so the engine's lists may
  * point at a transfer until its __gc removes it.
  *
- * Driving curl is drive() alone, so that another way to drive it (curl's
- * socket interface, for a host with its own event loop) can sit beside it;
- * the deadlines of ours are kept by sweep(), whichever way curl is driven. */
+ * curl is driven through its socket interface only (sockets.h): drive()
+ * polls the sockets itself, or a host's event loop watches them
+ * (core.attach, core.action); the deadlines of ours are kept by sweep(),
+ * whichever watches. */
 #include "engine.h"
 #include "context.h"
 #include "defaults.h"
@@ -29,6 +30,8 @@
 #include <time.h>
 
 #include <lauxlib.h>
+
+#include "compat.h"
 
 double engine_clock(void) {
   struct timespec ts;
@@ -135,6 +138,7 @@ static void engine_close(engine *e) {
   e->live = e->ready = NULL;
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
+  sockets_free(&e->socks);
 }
 
 engine *engine_get(lua_State *L) {
@@ -144,6 +148,7 @@ engine *engine_get(lua_State *L) {
   if (c->closed) luaL_error(L, "chatgpt: the engine is closed");
   if ((e->multi = curl_multi_init()) == NULL) luaL_error(L, "chatgpt: curl_multi_init failed");
   c->close_engine = engine_close;
+  sockets_init(e);
   e->max_host = DEFAULT_MAX_HOST_CONNECTIONS;
   e->max_total = DEFAULT_MAX_TOTAL_CONNECTIONS;
   curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, e->max_host);
@@ -234,30 +239,34 @@ static int engine_curl_version(lua_State *L) {
 
 /* ---- core.poll ------------------------------------------------------- */
 
+double engine_next_deadline(engine *e) {
+  double at = HUGE_VAL;
+  transfer *t;
+  for (t = e->live; t; t = t->next) {
+    if (t->idle > 0 && t->last_byte + t->idle < at) at = t->last_byte + t->idle;
+    if (t->deadline < at) at = t->deadline;
+  }
+  return at;
+}
+
 /* Lets curl move bytes: waits at most `wait` seconds for network activity
- * (never when 0), cut short by our own deadlines, then collects the
- * transfers curl has ended. */
+ * (never when 0), cut short by our own deadlines and curl's timer. When a
+ * host watches the sockets, it may still block here (a blocking call):
+ * curl is driven the same way, and the host hears of the changes after. */
 static void drive(engine *e, double wait) {
+  if (e->ready != NULL) wait = 0;
+  if (wait > 0) {
+    double d = engine_next_deadline(e) - engine_clock(); /* wake up for our deadlines */
+    if (d < wait) wait = d;
+  }
+  sockets_poll(e, wait);
+  if (!e->socks.attached) sockets_forget_removed(&e->socks); /* no host to tell */
+}
+
+static void collect(engine *e) {
   transfer *t;
   CURLMsg *msg;
-  int left, running = 0;
-  if (wait > 0 && e->ready == NULL) {
-    double now = engine_clock();
-    for (t = e->live; t; t = t->next) { /* wake up for our deadlines */
-      if (t->idle > 0 && t->last_byte + t->idle - now < wait) wait = t->last_byte + t->idle - now;
-      if (t->deadline - now < wait) wait = t->deadline - now;
-    }
-    if (wait > 0) curl_multi_poll(e->multi, NULL, 0, (int)engine_ms(wait, INT_MAX), NULL);
-    curl_multi_perform(e->multi, &running);
-  } else if (e->live) {
-    /* poll(0) in a game frame: perform visits every transfer, so it is
-     * skipped when no socket is ready and no curl timer is due */
-    long due = -1;
-    int ready = 1;
-    curl_multi_timeout(e->multi, &due);
-    if (due != 0) curl_multi_wait(e->multi, NULL, 0, 0, &ready);
-    if (ready) curl_multi_perform(e->multi, &running);
-  }
+  int left;
   while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
     if (msg->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
@@ -290,19 +299,15 @@ static void sweep(engine *e) {
   }
 }
 
-/* core.poll(seconds) -> running, ready transfers...
- * Drives curl, keeps our deadlines, and returns the transfers that have
- * news: queued events, or an end. */
-static int engine_poll(lua_State *L) {
-  double wait = luaL_optnumber(L, 1, 0);
-  engine *e;
+void engine_settle(engine *e) {
+  collect(e);
+  sweep(e);
+}
+
+int engine_push_ready(lua_State *L, engine *e) {
   transfer *t;
   int n = 0;
-  luaL_argcheck(L, isfinite(wait) && wait >= 0, 1, "seconds must be a finite number >= 0");
   lua_settop(L, 0);
-  e = engine_get(L);
-  drive(e, wait);
-  sweep(e);
   context_push(L, CONTEXT_REFS); /* stack: refs */
   lua_pushinteger(L, e->nlive);
   while ((t = e->ready) != NULL) {
@@ -323,6 +328,19 @@ static int engine_poll(lua_State *L) {
   return n + 1;
 }
 
+/* core.poll(seconds) -> running, ready transfers...
+ * Drives curl, keeps our deadlines, and returns the transfers that have
+ * news: queued events, or an end. */
+static int engine_poll(lua_State *L) {
+  double wait = luaL_optnumber(L, 1, 0);
+  engine *e;
+  luaL_argcheck(L, isfinite(wait) && wait >= 0, 1, "seconds must be a finite number >= 0");
+  e = engine_get(L);
+  drive(e, wait);
+  engine_settle(e);
+  return engine_push_ready(L, e);
+}
+
 /* clang-format off */
 static const luaL_Reg engine_funcs[] = {
   {"poll", engine_poll},
@@ -340,4 +358,5 @@ void engine_open(lua_State *L) {
   pthread_once(&global_once, global_init);
   if (global_rc != CURLE_OK) luaL_error(L, "chatgpt: curl_global_init failed");
   luaL_setfuncs(L, engine_funcs, 0);
+  sockets_open(L);
 }

@@ -7,6 +7,8 @@
 #include <curl/curl.h>
 #include <lua.h>
 
+#include "sockets.h"
+
 #define ENGINE_MAX_CONNECTIONS_LIMIT 100000 /* the highest either limit may be */
 
 struct transfer;
@@ -17,6 +19,7 @@ typedef struct engine {
   struct transfer *ready; /* news for Lua since the last poll */
   int nlive;
   long max_host, max_total; /* connection limits (core.configure) */
+  sockets socks;            /* what curl wants watched (sockets.h) */
 } engine;
 
 /* This state's engine, set up on first use; raises once lua_close has
@@ -34,6 +37,15 @@ void engine_unmark_ready(struct transfer *t);
 /* Forgets t: out of the ready list, and the engine's reference to its
  * userdata dropped (a no-op once the engine is gone). */
 void engine_forget(lua_State *L, struct transfer *t);
+
+/* After curl has acted: takes in the transfers it ended, and ends those
+ * past their deadlines. */
+void engine_settle(engine *e);
+/* The earliest idle or total deadline of a running transfer (monotonic
+ * seconds), HUGE_VAL for none. */
+double engine_next_deadline(engine *e);
+/* Replaces the stack with: running, the transfers that have news. */
+int engine_push_ready(lua_State *L, engine *e);
 
 /* Monotonic seconds. */
 double engine_clock(void);

@@ -5,6 +5,8 @@
 
 #include <lauxlib.h>
 
+#include "compat.h"
+
 /* The string field k of the part at the top of the stack, or NULL when
  * absent; raises when it is there but not a string without NUL (a name,
  * path or type; `data` may hold any bytes: its length is given). */

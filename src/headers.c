@@ -5,6 +5,8 @@
 
 #include <lauxlib.h>
 
+#include "compat.h"
+
 void headers_push(lua_State *L, const char *p, size_t len) {
   const char *end, *eol, *colon, *v, *ve, *q;
   int n = 0;

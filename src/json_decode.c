@@ -9,6 +9,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "compat.h"
 #include "context.h"
 #include "json.h"
 
@@ -543,7 +544,7 @@ int json_decode_buffer(lua_State *L, const char *s, size_t len) {
   }
   if (r == DEC_ERR) {
     lua_settop(L, base); /* closes an open luaL_Buffer box */
-    lua_pushfstring(L, "%s at byte %I", d.err, pos(&d, d.errp));
+    lua_pushfstring(L, "%s at byte " COMPAT_I, d.err, COMPAT_IARG(pos(&d, d.errp)));
     return 0;
   }
   lua_remove(L, d.sc_idx);

@@ -13,6 +13,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "compat.h"
 #include "context.h"
 #include "json.h"
 
@@ -149,7 +150,7 @@ static void path_step(lua_State *L, luaL_Buffer *B, const jpath *p, int first) {
   const char *k;
   int utf8;
   if (p->key == 0) {
-    lua_pushfstring(L, "[%I]", (lua_Integer)p->index);
+    lua_pushfstring(L, "[" COMPAT_I "]", COMPAT_IARG(p->index));
     luaL_addvalue(B);
     return;
   }
@@ -233,12 +234,12 @@ static JSON_NOINLINE int enc_bad_utf8(encoder *e, const jpath *at, int iskey, si
   lua_State *L = e->L;
   luaL_checkstack(L, 8, "chatgpt: cannot encode");
   if (iskey) {
-    lua_pushfstring(L, "invalid UTF-8 in a key (byte %I)", (lua_Integer)(i + 1));
+    lua_pushfstring(L, "invalid UTF-8 in a key (byte " COMPAT_I ")", COMPAT_IARG(i + 1));
     return enc_fail(e, lua_tostring(L, -1), at);
   }
   push_path(L, at);
-  lua_pushfstring(L, "cannot encode: invalid UTF-8 in %s (byte %I)", lua_tostring(L, -1),
-                  (lua_Integer)(i + 1));
+  lua_pushfstring(L, "cannot encode: invalid UTF-8 in %s (byte " COMPAT_I ")", lua_tostring(L, -1),
+                  COMPAT_IARG(i + 1));
   return ENC_ERR;
 }
 
@@ -281,7 +282,7 @@ static int enc_string(encoder *e, const char *str, size_t n, const jpath *at, in
 
 static void enc_integer(encoder *e, lua_Integer v) {
   char tmp[24], *q = tmp + sizeof tmp;
-  lua_Unsigned u = v < 0 ? 0u - (lua_Unsigned)v : (lua_Unsigned)v;
+  unsigned long long u = v < 0 ? 0u - (unsigned long long)v : (unsigned long long)v;
   do {
     *--q = (char)('0' + u % 10);
     u /= 10;

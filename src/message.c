@@ -5,6 +5,8 @@
 
 #include <lauxlib.h>
 
+#include "compat.h"
+
 static const char *const roles[] = {"system", "developer", "user", "assistant",
                                     "tool",   "function",  NULL};
 

@@ -11,6 +11,8 @@
 
 #include <lauxlib.h>
 
+#include "compat.h"
+
 static volatile sig_atomic_t interrupted;
 static struct sigaction previous;
 static int trapped;

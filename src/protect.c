@@ -3,6 +3,8 @@
 
 #include <lauxlib.h>
 
+#include "compat.h"
+
 static int handler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (msg) luaL_traceback(L, L, msg, 1);

@@ -3,7 +3,8 @@
 
 local errors = require "chatgpt.error"
 
-local ipairs, tostring, type, xpcall = ipairs, tostring, type, xpcall
+local ipairs, tostring, type = ipairs, tostring, type
+local xpcall = require("chatgpt.compat").xpcall   -- passes arguments on 5.1 too
 local floor = math.floor
 local traceback = errors.traceback
 

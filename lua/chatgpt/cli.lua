@@ -351,10 +351,6 @@ local function run(argv)
     say_error(kerr)
     return EXIT.usage
   end
-  if o.responses and type(client.respond) ~= "function" then
-    say_error("--responses: this version of lua-chatgpt has no Responses API (client:respond)")
-    return EXIT.usage
-  end
   if o.models then return list_models(client) end
 
   local prompt, perr = read_prompt(o)

@@ -8,12 +8,15 @@ local core    = require "chatgpt.core"
 local args    = require "chatgpt.args"
 local errors  = require "chatgpt.lazy" "chatgpt.error"
 local Request = require "chatgpt.request"
+local compat  = require "chatgpt.compat"
 
 local encode, check_messages = core.encode, core.check_messages
 local argerror = args.error
+local band, bor, lshift, rshift = compat.band, compat.bor, compat.lshift, compat.rshift
+local float32le, tointeger = compat.float32le, compat.tointeger
 
-local io, ipairs, math, os, pairs, setmetatable, string, table, tostring, type =
-      io, ipairs, math, os, pairs, setmetatable, string, table, tostring, type
+local io, ipairs, os, pairs, setmetatable, string, table, tostring, type =
+      io, ipairs, os, pairs, setmetatable, string, table, tostring, type
 
 local M = {}
 
@@ -226,9 +229,11 @@ end
 -- client:conversation(options) -> conversation (see conversation.lua;
 -- api = "responses": responses_conversation.lua)
 function Client:conversation(opts)
+  -- no tail calls (5.1 would lose the caller's line): new raises at level 3
   if type(opts) == "table" and opts.api ~= nil then
     if opts.api == "responses" then
-      return require("chatgpt.responses_conversation").new(self, opts)
+      local conv = require("chatgpt.responses_conversation").new(self, opts, 3)
+      return conv
     end
     if opts.api ~= "chat" then
       argerror(2, 1, "conversation", "option 'api' must be \"chat\" or \"responses\"")
@@ -237,7 +242,8 @@ function Client:conversation(opts)
     for k, v in pairs(opts) do if k ~= "api" then o[k] = v end end
     opts = o
   end
-  return require("chatgpt.conversation").new(self, opts)
+  local conv = require("chatgpt.conversation").new(self, opts, 3)
+  return conv
 end
 
 function Client:key_hint()
@@ -572,12 +578,13 @@ local function unbase64(s)
   for i = 1, #s do
     local v = B64[s:byte(i)]
     if v then
-      acc = (acc << 6) | v
+      acc = bor(lshift(acc, 6), v)
       bits = bits + 6
       if bits >= 8 then
         bits = bits - 8
         n = n + 1
-        out[n] = string.char((acc >> bits) & 0xFF)
+        out[n] = string.char(rshift(acc, bits))
+        acc = band(acc, lshift(1, bits) - 1)   -- keeps acc small (bit ops are 32-bit on LuaJIT)
       end
     end
   end
@@ -586,7 +593,7 @@ end
 
 local function floats(s)
   local bytes, v = unbase64(s), {}
-  for i = 1, #bytes - 3, 4 do v[#v + 1] = (string.unpack("<f", bytes, i)) end
+  for i = 1, #bytes - 3, 4 do v[#v + 1] = float32le(bytes, i) end
   return v
 end
 
@@ -602,7 +609,7 @@ local function finish_embeddings(response)
     if type(e) ~= "table" then
       return nil, parse_error("NO_EMBEDDING", "data[" .. i .. "] has no embedding", response)
     end
-    vectors[(math.tointeger(item.index) or (i - 1)) + 1] = e
+    vectors[(tointeger(item.index) or (i - 1)) + 1] = e
   end
   return vectors, response
 end

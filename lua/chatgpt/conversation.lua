@@ -45,9 +45,12 @@ local tables   = require "chatgpt.tables"
 local tools    = require "chatgpt.tools"
 
 local error, getmetatable, ipairs, pairs, pcall, require, setmetatable, string, table,
-      tostring, type, xpcall =
+      tostring, type =
       error, getmetatable, ipairs, pairs, pcall, require, setmetatable, string, table,
-      tostring, type, xpcall
+      tostring, type
+-- a say waits (yields, inside chatgpt.spawn) under these: 5.1 needs compat's
+local compat   = require "chatgpt.compat"
+local xpcall, ypcall = compat.yxpcall, compat.ypcall
 local floor = math.floor
 local traceback = errors.traceback    -- the xpcall handler for user code
 local decode, check_message, check_messages = core.decode, core.check_message, core.check_messages
@@ -129,17 +132,19 @@ local function make(client, o)
   return self
 end
 
--- client:conversation(options) -> conversation
-function M.new(client, opts)
+-- client:conversation(options) -> conversation; level: where errors point
+-- (2, the caller; client:conversation passes 3)
+function M.new(client, opts, level)
+  level = level or 2
   if not is_client(client) then
-    argerror(2, 1, "new", "client expected, got " .. type(client))
+    argerror(level, 1, "new", "client expected, got " .. type(client))
   end
-  opts = args.options(2, 1, "conversation", opts, OPTIONS)
+  opts = args.options(level, 1, "conversation", opts, OPTIONS)
   if opts.messages then
     if not is_list(opts.messages) then
-      argerror(2, 1, "conversation", "option 'messages' must be a list of messages")
+      argerror(level, 1, "conversation", "option 'messages' must be a list of messages")
     end
-    check_list(2, "conversation", 1, opts.messages)
+    check_list(level, "conversation", 1, opts.messages)
   end
   return make(client, opts)
 end
@@ -513,7 +518,7 @@ function Conversation:say(what, params)
   local msg, job = self:_prepare("say", what, params, 2)
   local token = {}
   self._busy = token
-  local pok, ok, a, b, c = pcall(self._run, self, msg, job, nil)
+  local pok, ok, a, b, c = ypcall(self._run, self, msg, job, nil)
   if self._busy == token then self._busy = nil end
   if not pok then error(ok, 0) end      -- an internal error, with its own position
   if not ok then return nil, a end
@@ -531,7 +536,7 @@ function Conversation:say_async(what, params)
   local h = setmetatable({ status = "pending", conversation = self }, Handle)
   self._busy = h
   loop.spawn(function()
-    local pok, ok, a, b, c = pcall(self._run, self, msg, job, h)
+    local pok, ok, a, b, c = ypcall(self._run, self, msg, job, h)
     if self._busy == h then self._busy = nil end
     if h.status ~= "pending" then return end          -- cancelled meanwhile
     if not pok then                                   -- an internal error: not lost

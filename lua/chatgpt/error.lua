@@ -13,7 +13,7 @@ local format, sub, gsub, find, match, lower, char =
   string.format, string.sub, string.gsub, string.find, string.match, string.lower,
   string.char
 local concat = table.concat
-local tointeger = math.tointeger   -- nil on 5.1/LuaJIT
+local tointeger = require("chatgpt.compat").tointeger   -- an integral double on 5.1/LuaJIT
 
 local retry = require "chatgpt.retry"
 local argerror = require("chatgpt.args").error

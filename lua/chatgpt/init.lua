@@ -89,6 +89,9 @@ M.poll     = loop.poll
 M.spawn    = loop.spawn
 M.errors   = loop.errors
 M.on_error = loop.on_error
+M.attach   = loop.attach     -- a host's event loop drives the engine (DESIGN.md)
+M.drive    = loop.drive
+M.detach   = loop.detach
 function M.is_error(v) return errors.is(v) end
 
 return M

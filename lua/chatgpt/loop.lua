@@ -15,15 +15,25 @@
 --   loop.wait(obj, seconds) -> settled    until obj.status ~= "pending":
 --                             yields inside spawn, else drives the engine
 --   loop.wake(obj)            obj settled: resume whoever waits on it
+--
+-- A host with its own event loop attaches (chatgpt.attach{watch, timer}):
+-- it watches curl's sockets and keeps one timer, and calls chatgpt.drive;
+-- after each turn the host hears what changed (flush). The timer covers
+-- curl's timer, the transfers' idle and total timeouts, retry timers and
+-- coroutines ready to resume; with nothing running there is no timer.
 
 local core = require "chatgpt.core"
 local args = require "chatgpt.args"
 
-local coroutine, error, setmetatable, tostring, type, xpcall =
-      coroutine, error, setmetatable, tostring, type, xpcall
+local coroutine, error, setmetatable, tostring, type =
+      coroutine, error, setmetatable, tostring, type
+local compat = require "chatgpt.compat"
+local xpcall, co_running = compat.xpcall, compat.running   -- 5.1 too
 local debug_traceback = debug.traceback
 local now, cpoll, crunning, protect = core.now, core.poll, core.running, core.protect
-local huge, max = math.huge, math.max
+local caction, cchanges, cattach = core.action, core.changes, core.attach
+local huge, max, ceil = math.huge, math.max, math.ceil
+local select, pairs = select, pairs
 
 local M = {}
 
@@ -39,8 +49,15 @@ local resumable = {}          -- coroutines to resume, with their values
 local reported = {}           -- errors of spawned coroutines, for M.errors()
 local handler                 -- M.on_error's function
 local polling = false
+local host                    -- chatgpt.attach's {watch, timer}, when attached
+local watched = {}            -- fd -> what the host watches it for
+local timer_at                -- when the host's timer fires (monotonic), or nil
+local flush                   -- tells the host what changed (below)
 
-function M.track(ud, obj) tracked[ud] = obj end
+function M.track(ud, obj)
+  tracked[ud] = obj
+  if host and not polling then flush() end   -- a new request kicks the engine
+end
 function M.untrack(ud) tracked[ud] = nil end
 
 local Timer = {}
@@ -57,6 +74,7 @@ function M.after(seconds, fn, holds)
   local t = setmetatable({ at = now() + seconds, fn = fn, holds = holds or false }, Timer)
   if holds then held = held + 1 end
   timers[#timers + 1] = t
+  if host and not polling then flush() end
   return t
 end
 
@@ -132,6 +150,7 @@ function M.wake(obj)
   if co then
     waiters[obj] = nil
     resumable[#resumable + 1] = { co, obj }
+    if host and not polling then flush() end
   end
 end
 
@@ -156,6 +175,7 @@ local function drive(seconds)
   polling = false
   if not ok then error(err, 0) end
   if resumable[1] then resume_queued() end
+  if host then flush() end
 end
 
 local function running()
@@ -183,7 +203,7 @@ end
 
 -- The current coroutine, when it is one that spawn made.
 local function spawned()
-  local co, main = coroutine.running()
+  local co, main = co_running()
   if co and not main and live[co] then return co end
 end
 
@@ -223,6 +243,92 @@ function M.spawn(fn, ...)
   nlive = nlive + 1
   resume(co, ...)
   return co
+end
+
+-- ---- the host's event loop ----------------------------------------------------
+
+-- Hands the host the socket changes since the last call and sets its one
+-- timer to the earliest deadline: the engine's (curl's timer, idle and
+-- total timeouts), a Lua timer's, or now when a coroutine is ready.
+local function tell(at, ...)
+  for i = 1, select("#", ...), 2 do
+    local fd, what = select(i, ...)
+    what = what or nil
+    if watched[fd] ~= what then
+      watched[fd] = what
+      host.watch(fd, what)
+    end
+  end
+  at = at or nil
+  if timers[1] then
+    local t = next_deadline()
+    if t and (not at or t < at) then at = t end
+  end
+  if resumable[1] then at = now() end
+  if not at then
+    if timer_at then
+      timer_at = nil
+      host.timer(-1)
+    end
+  elseif not timer_at or at < timer_at - 0.001 then
+    -- a later deadline keeps the earlier timer: it fires, and is set again
+    timer_at = at
+    local ms = ceil((at - now()) * 1000)
+    host.timer(ms >= 1 and ms or 0)   -- never -0 (LuaJIT's ceil keeps the sign)
+  end
+end
+
+flush = function() tell(cchanges()) end
+
+local function check_host(h)
+  if type(h) ~= "table" or type(h.watch) ~= "function" or type(h.timer) ~= "function" then
+    args.error(3, 1, "attach", "{watch = function, timer = function} expected, got " .. type(h))
+  end
+end
+
+-- chatgpt.detach(): back to polling; the host stops watching everything.
+function M.detach()
+  if polling then error("chatgpt.detach: called from inside a callback", 2) end
+  local h = host
+  if not h then return end
+  host = nil
+  cattach(false)
+  for fd in pairs(watched) do h.watch(fd, nil) end
+  watched = {}
+  if timer_at then
+    timer_at = nil
+    h.timer(-1)
+  end
+end
+
+-- chatgpt.attach{watch = fn(fd, what), timer = fn(ms)}: the host's event
+-- loop drives the engine from now on (requests in flight carry on).
+function M.attach(h)
+  check_host(h)
+  if polling then error("chatgpt.attach: called from inside a callback", 2) end
+  M.detach()
+  host = { watch = h.watch, timer = h.timer }
+  cattach(true)
+  flush()
+end
+
+-- chatgpt.drive([fd, what]): the host saw fd ready for what ("r", "w",
+-- "rw"), or its timer fired (no arguments). Never waits.
+function M.drive(fd, what)
+  if polling then
+    error("chatgpt.drive: re-entrant call (from inside a callback)", 2)
+  end
+  if not host then error("chatgpt.drive: not attached (chatgpt.attach first)", 2) end
+  if fd == nil then timer_at = nil end   -- the host's timer has fired
+  polling = true
+  local ok, err = protect(function()
+    dispatch(caction(fd, what))
+    if timers[1] then fire_timers() end
+  end)
+  polling = false
+  if not ok then error(err, 0) end
+  if resumable[1] then resume_queued() end
+  if host then flush() end
 end
 
 -- chatgpt.errors() -> list of errors raised in spawned coroutines since the

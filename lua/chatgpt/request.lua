@@ -11,7 +11,9 @@ local log     = lazy "chatgpt.log"
 local retry   = lazy "chatgpt.retry"
 local stream  = lazy "chatgpt.stream"
 
-local next, rawset, setmetatable, type, xpcall = next, rawset, setmetatable, type, xpcall
+local next, rawset, setmetatable, type = next, rawset, setmetatable, type
+local compat  = require "chatgpt.compat"
+local xpcall, has_pairs_mm = compat.xpcall, compat.has_pairs_mm
 local decode, now, parse_headers = core.decode, core.now, core.headers
 local track, untrack, settle = loop.track, loop.untrack, pending.settle
 
@@ -106,6 +108,7 @@ local function new_info(self, status, raw, http_version)
     elapsed = now() - self._t0,
   }, info_mt)
   raw_headers[info] = self._job.clean(raw)
+  if not has_pairs_mm then info_mt.__pairs(info) end   -- 5.1: pairs sees every field
   return info
 end
 

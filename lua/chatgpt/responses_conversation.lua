@@ -87,12 +87,13 @@ end
 
 -- client:conversation { api = "responses", ... } -> conversation (a tail
 -- call from client:conversation, as chat's conversation.new is)
-function M.new(client, opts)
-  opts = args.options(2, 1, "conversation", opts, OPTIONS)
+function M.new(client, opts, level)
+  level = level or 2
+  opts = args.options(level, 1, "conversation", opts, OPTIONS)
   if opts.system and opts.instructions then
-    argerror(2, 1, "conversation", "give 'instructions' or 'system', not both")
+    argerror(level, 1, "conversation", "give 'instructions' or 'system', not both")
   end
-  if opts.items then check_items(2, "conversation", 1, opts.items) end
+  if opts.items then check_items(level, "conversation", 1, opts.items) end
   return make(client, opts)
 end
 

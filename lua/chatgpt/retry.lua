@@ -5,7 +5,7 @@
 local type, pairs, tostring, tonumber = type, pairs, tostring, tonumber
 local find, match, lower, sub = string.find, string.match, string.lower, string.sub
 local floor, min, huge, random = math.floor, math.min, math.huge, math.random
-local tointeger = math.tointeger   -- nil on 5.1/LuaJIT
+local tointeger = require("chatgpt.compat").tointeger   -- an integral double on 5.1/LuaJIT
 local os_time = os.time
 
 local M = {}

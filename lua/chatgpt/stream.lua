@@ -16,7 +16,7 @@ local type, ipairs = type, ipairs
 local getmetatable, setmetatable = getmetatable, setmetatable
 local concat, sort = table.concat, table.sort
 local format, random = string.format, math.random
-local tointeger = math.tointeger -- nil on 5.1/LuaJIT: indices stay as given
+local tointeger = require("chatgpt.compat").tointeger   -- an integral double on 5.1/LuaJIT
 
 local argerror = require("chatgpt.args").error
 

@@ -7,8 +7,9 @@ local args   = require "chatgpt.args"
 local errors = require "chatgpt.error"
 local tables = require "chatgpt.tables"
 
-local getmetatable, select, setmetatable, tostring, type, xpcall =
-      getmetatable, select, setmetatable, tostring, type, xpcall
+local getmetatable, select, setmetatable, tostring, type =
+      getmetatable, select, setmetatable, tostring, type
+local xpcall = require("chatgpt.compat").yxpcall   -- a tool may wait (yield) in it, on 5.1 too
 local encode, decode = core.encode, core.decode
 local ARRAY_KEYS = require("chatgpt.client").ARRAY_KEYS
 local traceback = errors.traceback

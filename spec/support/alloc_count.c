@@ -10,6 +10,8 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "compat.h" /* LUA_OK on 5.1 */
+
 static long long count;
 
 static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {

@@ -72,8 +72,9 @@ function M.leaks(v, seen)
   return false
 end
 
--- Runs a Lua snippet in a fresh lua5.4 with the in-tree module and the given
--- environment ("NAME=value ..."); returns its stdout.
+-- Runs a Lua snippet in a fresh interpreter (CHATGPT_LUA: the one the suite
+-- runs under) with the in-tree module and the given environment
+-- ("NAME=value ..."); returns its stdout.
 function M.run(env, code)
   local build = os.getenv("CHATGPT_BUILD") or "build"
   local f = os.tmpname()
@@ -81,9 +82,9 @@ function M.run(env, code)
   h:write(code)
   h:close()
   local cmd = string.format("env %s LUA_PATH='lua/?.lua;lua/?/init.lua;./?.lua;;' "
-    .. "LUA_CPATH='%s/?.so;;' lua5.4 %s 2>&1", env or "", build, f)
+    .. "LUA_CPATH='%s/?.so;;' %s %s 2>&1", env or "", build, os.getenv("CHATGPT_LUA") or "lua5.4", f)
   local p = io.popen(cmd)
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   os.remove(f)
   return out

@@ -66,7 +66,7 @@ end
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -126,8 +126,9 @@ function M.url(path)
   return M.base_url() .. "/" .. path
 end
 
+local tointeger = require("chatgpt.compat").tointeger
 local function int(x)
-  return math.tointeger(x) or x
+  return tointeger(x) or x
 end
 
 -- One control request; returns the decoded JSON reply. Raises on failure.

@@ -24,6 +24,10 @@ for t in "$@"; do
   passed=$((passed + p)) failed=$((failed + f))
 done
 
+# the interpreter (without a wrapper) for the specs that start a fresh one
+CHATGPT_LUA=${lua##* }
+export CHATGPT_LUA
+
 log=$(mktemp)
 CHATGPT_BUILD=$build $lua "$(command -v busted)" --ignore-lua -o utfTerminal 2>&1 | tee "$log"
 summary=$(grep -E '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors?' "$log" | tail -n 1)

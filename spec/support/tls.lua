@@ -47,7 +47,7 @@ http {
 function M.start()
   if dir then return ("https://localhost:%d/v1"):format(port), dir .. "/cert.pem" end
   local p = io.popen("command -v nginx || ls /usr/sbin/nginx 2>/dev/null")
-  local nginx = p:read("l")
+  local nginx = p:read("*l")
   p:close()
   if not nginx or nginx == "" then return nil, "nginx is not installed" end
   if not sh("command -v openssl") then return nil, "openssl is not installed" end
@@ -65,7 +65,7 @@ function M.start()
   f:close()
   if not sh(("%s -p %s -c %s/nginx.conf"):format(nginx, dir, dir)) then
     local log = io.open(dir .. "/error.log")
-    return nil, "nginx did not start: " .. (log and log:read("a") or "?")
+    return nil, "nginx did not start: " .. (log and log:read("*a") or "?")
   end
   M.nginx = nginx
   return ("https://localhost:%d/v1"):format(port), dir .. "/cert.pem"

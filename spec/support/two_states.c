@@ -10,6 +10,8 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "compat.h" /* LUA_OK on 5.1 */
+
 static const char *base, *lpath, *cpath;
 
 static const char script[] =

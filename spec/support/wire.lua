@@ -39,7 +39,7 @@ function M.read(name)
   local p = path_of(name)
   local f, err = io.open(p, "rb")
   if not f then error("wire: " .. tostring(err), 2) end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end

@@ -1,0 +1,237 @@
+/* curl's socket interface: see sockets.h. */
+#include "sockets.h"
+#include "compat.h"
+#include "engine.h"
+
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+/* Appends k to the changed list once, keeping the order curl told us in
+ * (a closed fd may come back as a new socket in the same turn). */
+static void mark_changed(sockets *s, esock *k) {
+  if (k->changed) return;
+  k->changed = 1;
+  k->changed_next = NULL;
+  *s->changed_tail = k;
+  s->changed_tail = &k->changed_next;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: only records. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+  engine *e = (engine *)userp;
+  sockets *s = &e->socks;
+  esock *k = (esock *)socketp;
+  (void)easy;
+  if (k == NULL) {
+    if (what == CURL_POLL_REMOVE) return 0;
+    if ((k = (esock *)calloc(1, sizeof *k)) == NULL) return -1; /* curl fails the transfer */
+    k->fd = fd;
+    k->next = s->all;
+    if (s->all) s->all->prev = k;
+    s->all = k;
+    s->n++;
+    curl_multi_assign(e->multi, fd, k);
+  }
+  if (what == CURL_POLL_REMOVE) { /* off `all`; freed once the host has heard */
+    if (k->prev)
+      k->prev->next = k->next;
+    else
+      s->all = k->next;
+    if (k->next) k->next->prev = k->prev;
+    k->prev = k->next = NULL;
+    s->n--;
+    k->what = -1;
+  } else {
+    k->what = what;
+  }
+  mark_changed(s, k);
+  return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: only records when curl wants to be called. */
+static int on_timer(CURLM *multi, long ms, void *userp) {
+  engine *e = (engine *)userp;
+  (void)multi;
+  e->socks.due = ms < 0 ? -1 : engine_clock() + (double)ms / 1000;
+  return 0;
+}
+
+void sockets_init(engine *e) {
+  sockets *s = &e->socks;
+  memset(s, 0, sizeof *s);
+  s->due = -1;
+  s->changed_tail = &s->changed;
+  curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+}
+
+/* Hands the changed list over: calls fn for each record, frees the removed. */
+static void drain(sockets *s, void (*fn)(void *, esock *), void *ud) {
+  esock *k = s->changed, *next;
+  s->changed = NULL;
+  s->changed_tail = &s->changed;
+  for (; k; k = next) {
+    next = k->changed_next;
+    k->changed = 0;
+    if (fn) fn(ud, k);
+    if (k->what < 0) free(k);
+  }
+}
+
+void sockets_forget_removed(sockets *s) { drain(s, NULL, NULL); }
+
+void sockets_free(sockets *s) {
+  esock *k, *next;
+  drain(s, NULL, NULL);
+  for (k = s->all; k; k = next) {
+    next = k->next;
+    free(k);
+  }
+  s->all = NULL;
+  s->n = 0;
+  free(s->pfd);
+  s->pfd = NULL;
+  s->pfd_cap = 0;
+}
+
+/* curl's timer, when due. The timer is one-shot (CURLMOPT_TIMERFUNCTION:
+ * "install a non-repeating timer"): once fired it is gone, and curl calls
+ * on_timer again only when it wants another. Kept armed, a past expiry
+ * that curl had no reason to renew asked the host for timer(0) forever. */
+static void timer_action(engine *e) {
+  int running;
+  if (e->socks.due >= 0 && engine_clock() >= e->socks.due) {
+    e->socks.due = -1;
+    curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
+}
+
+void sockets_action(engine *e, curl_socket_t fd, int ev) {
+  int running;
+  if (fd != CURL_SOCKET_BAD) curl_multi_socket_action(e->multi, fd, ev, &running);
+  timer_action(e);
+}
+
+void sockets_poll(engine *e, double wait) {
+  sockets *s = &e->socks;
+  esock *k;
+  int n = 0, i, rc, running;
+  if (s->due >= 0 && s->due - engine_clock() < wait) wait = s->due - engine_clock();
+  if (!(wait > 0)) wait = 0;
+  if (s->n > s->pfd_cap) {
+    int cap = s->n * 2;
+    struct pollfd *p = (struct pollfd *)realloc(s->pfd, (size_t)cap * sizeof *p);
+    if (p) {
+      s->pfd = p;
+      s->pfd_cap = cap;
+    }
+  }
+  for (k = s->all; k && n < s->pfd_cap; k = k->next) {
+    if (k->what <= 0) continue;
+    s->pfd[n].fd = k->fd;
+    s->pfd[n].events = (short)(((k->what & CURL_POLL_IN) ? POLLIN : 0) |
+                               ((k->what & CURL_POLL_OUT) ? POLLOUT : 0));
+    s->pfd[n].revents = 0;
+    n++;
+  }
+  rc = poll(n ? s->pfd : NULL, (nfds_t)n, wait > 0 ? (int)engine_ms(wait, INT_MAX) : 0);
+  for (i = 0; rc > 0 && i < n; i++) {
+    short r = s->pfd[i].revents;
+    int ev = 0;
+    if (!r) continue;
+    if (r & POLLIN) ev |= CURL_CSELECT_IN;
+    if (r & POLLOUT) ev |= CURL_CSELECT_OUT;
+    if (r & (POLLERR | POLLHUP | POLLNVAL)) ev |= CURL_CSELECT_ERR;
+    curl_multi_socket_action(e->multi, s->pfd[i].fd, ev, &running);
+  }
+  timer_action(e);
+}
+
+/* ---- Lua ------------------------------------------------------------- */
+
+/* core.attach(on): a host watches the sockets from now on (or no longer).
+ * On attaching, every socket curl has is news for the host. */
+static int sockets_attach(lua_State *L) {
+  engine *e = engine_get(L);
+  int on = lua_toboolean(L, 1);
+  esock *k;
+  if (on && !e->socks.attached)
+    for (k = e->socks.all; k; k = k->next) mark_changed(&e->socks, k);
+  if (!on) sockets_forget_removed(&e->socks);
+  e->socks.attached = on;
+  return 0;
+}
+
+static int ev_of(const char *what) {
+  int ev = 0;
+  if (what == NULL) return 0;
+  if (strchr(what, 'r')) ev |= CURL_CSELECT_IN;
+  if (strchr(what, 'w')) ev |= CURL_CSELECT_OUT;
+  if (strchr(what, 'e')) ev |= CURL_CSELECT_ERR;
+  return ev;
+}
+
+/* core.action([fd [, what]]) -> running, ready transfers... (as core.poll)
+ * fd ready for what ("r", "w", "rw"; nil: curl looks itself), or no fd:
+ * the timer fired. Never waits. */
+static int sockets_action_lua(lua_State *L) {
+  engine *e = engine_get(L);
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Number n = luaL_checknumber(L, 1);
+    luaL_argcheck(L, n >= 0 && n <= INT_MAX && n == floor(n), 1, "a file descriptor expected");
+    fd = (curl_socket_t)n;
+  }
+  sockets_action(e, fd, ev_of(luaL_optstring(L, 2, NULL)));
+  engine_settle(e);
+  return engine_push_ready(L, e);
+}
+
+static void push_change(void *ud, esock *k) {
+  lua_State *L = (lua_State *)ud;
+  lua_pushinteger(L, (lua_Integer)k->fd);
+  switch (k->what) {
+  case CURL_POLL_IN: lua_pushliteral(L, "r"); break;
+  case CURL_POLL_OUT: lua_pushliteral(L, "w"); break;
+  case CURL_POLL_INOUT: lua_pushliteral(L, "rw"); break;
+  default: lua_pushboolean(L, 0); /* none, or removed */
+  }
+}
+
+/* core.changes() -> the next deadline (core.now's clock) | false, fd, what, ...
+ * The deadline is curl's timer or a transfer's idle or total timeout,
+ * whichever comes first. */
+static int sockets_changes(lua_State *L) {
+  engine *e = engine_get(L);
+  double at = engine_next_deadline(e), now = engine_clock();
+  esock *k;
+  int n = 0;
+  lua_settop(L, 0);
+  for (k = e->socks.changed; k; k = k->changed_next) n++;
+  luaL_checkstack(L, 2 * n + 1, "too many socket changes"); /* before the drain */
+  if (e->socks.due >= 0 && e->socks.due < at) at = e->socks.due;
+  if (at < HUGE_VAL)
+    lua_pushnumber(L, at > now ? at : now);
+  else
+    lua_pushboolean(L, 0);
+  drain(&e->socks, push_change, L);
+  return lua_gettop(L);
+}
+
+/* clang-format off */
+static const luaL_Reg sockets_funcs[] = {
+  {"attach", sockets_attach},
+  {"action", sockets_action_lua},
+  {"changes", sockets_changes},
+  {NULL, NULL},
+};
+/* clang-format on */
+
+void sockets_open(lua_State *L) { luaL_setfuncs(L, sockets_funcs, 0); }

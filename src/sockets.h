@@ -1,0 +1,55 @@
+/* curl's socket interface for the engine: the sockets curl wants watched
+ * and its timer, recorded by plain C callbacks (CURLMOPT_SOCKETFUNCTION,
+ * CURLMOPT_TIMERFUNCTION) from the engine's first use on, so that the
+ * engine only ever drives curl with curl_multi_socket_action, whoever
+ * watches the sockets:
+ *   - polling (the default): engine.c's drive() poll(2)s them itself;
+ *   - attached (chatgpt.attach): the host's event loop watches them, told
+ *     by Lua what changed (core.changes) after curl has returned, and
+ *     calls core.action when one is ready or the timer fires.
+ * Switching between the two is a flag: nothing in flight notices. */
+#ifndef CHATGPT_SOCKETS_H
+#define CHATGPT_SOCKETS_H
+
+#include <curl/curl.h>
+#include <lua.h>
+
+struct engine;
+
+typedef struct esock {
+  curl_socket_t fd;
+  int what;    /* CURL_POLL_IN/OUT/INOUT, 0: none; -1: removed by curl */
+  int changed; /* on the changed list */
+  struct esock *prev, *next, *changed_next;
+} esock;
+
+typedef struct sockets {
+  esock *all;                         /* every socket curl told us of */
+  esock *changed, **changed_tail;     /* not yet handed to the host, in order */
+  int n;                              /* sockets on `all` */
+  double due;                         /* curl's timer: monotonic time, < 0 none */
+  int attached;
+  struct pollfd *pfd;
+  int pfd_cap;
+} sockets;
+
+/* Sets the callbacks on e's multi (at the engine's setup). */
+void sockets_init(struct engine *e);
+/* Frees every record (at the engine's close). */
+void sockets_free(sockets *s);
+/* Lets curl act on what is ready: poll(2)s the sockets for at most `wait`
+ * seconds (0: only a look), then hands curl each ready socket and its
+ * timer when due. */
+void sockets_poll(struct engine *e, double wait);
+/* Hands curl one socket's readiness (fd < 0: only its timer, when due). */
+void sockets_action(struct engine *e, curl_socket_t fd, int ev_bitmask);
+/* Drops the records of removed sockets that no host needs to hear of. */
+void sockets_forget_removed(sockets *s);
+
+/* Lua: core.attach(on) -> nothing; core.action([fd, what]) -> like
+ *      core.poll; core.changes() -> the engine's next deadline
+ *      (core.now's clock; false: none), then fd, what ("r", "w", "rw", or false:
+ *      stop watching) for each socket changed since the last call. */
+void sockets_open(lua_State *L);
+
+#endif
