@@ -8,8 +8,6 @@ local T = require "spec.support.client"
 local uv = require "luv"
 local cuv = require "chatgpt.uv"
 
-local compat = require "chatgpt.compat"
-
 local HELLO = T.HELLO
 
 -- A stream of n deltas "x", `gap` seconds apart.
