@@ -46,6 +46,7 @@ build = {
     ["chatgpt"]              = "lua/chatgpt/init.lua",
     ["chatgpt.args"]         = "lua/chatgpt/args.lua",
     ["chatgpt.budget"]       = "lua/chatgpt/budget.lua",
+    ["chatgpt.call"]         = "lua/chatgpt/call.lua",
     ["chatgpt.cli"]          = "lua/chatgpt/cli.lua",
     ["chatgpt.cli_config"]   = "lua/chatgpt/cli_config.lua",
     ["chatgpt.client"]       = "lua/chatgpt/client.lua",

@@ -126,7 +126,7 @@ local function matching(path)
 end
 
 describe("faults on every call beyond chat", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
   after_each(T.drain)
 
   for _, row in ipairs(ROWS) do

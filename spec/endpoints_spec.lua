@@ -45,7 +45,7 @@ local function captures(pattern)
 end
 
 describe("helpers", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
   after_each(T.drain)
 
   describe("client:moderate", function()

@@ -17,7 +17,7 @@ local function conns(recs)
 end
 
 describe("the engine", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   it("reuses one connection for 20 sequential requests", function()
     local c = T.new()
@@ -112,7 +112,7 @@ end)
 describe("connection limits (core.configure)", function()
   local _, DEFAULTS = core.configure()
 
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
   after_each(function() core.configure(DEFAULTS) end)
 
   local function chats(clients, n, delay)
@@ -188,7 +188,7 @@ describe("connection limits (core.configure)", function()
 end)
 
 describe("numbers given to the engine", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   local function spec()
     local origin = core.origin { url = fake.base_url(), auth = "none" }
@@ -254,7 +254,7 @@ describe("the state's context at lua_close", function()
 end)
 
 describe("error tables of the C core (curl_errors.h)", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   -- One transfer at the core level; returns its error table (or nil).
   local function run(reply, opts)

@@ -27,7 +27,7 @@ local function survives(c)
 end
 
 describe("HTTP errors", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   for _, s in ipairs(STATUS) do
     local status, type_, code, message = s[1], s[2], s[3], s[4]
@@ -84,7 +84,7 @@ describe("HTTP errors", function()
 end)
 
 describe("bad bodies", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   it("a 200 whose body is not JSON is kind 'parse'", function()
     fake.script { status = 200, body = "this is not json", headers = { { "Content-Type", "application/json" } } }
@@ -153,7 +153,7 @@ describe("bad bodies", function()
 end)
 
 describe("network failures", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   it("connection refused is kind 'network', code COULDNT_CONNECT", function()
     local c = T.new { base_url = "http://127.0.0.1:1/v1", max_retries = 0 }
@@ -217,7 +217,7 @@ describe("network failures", function()
 end)
 
 describe("streams without Content-Type: text/event-stream", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   local function streamed(c)
     local pieces = {}

@@ -23,7 +23,7 @@ local function run5(env, code)
 end
 
 describe("the API key", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
   after_each(function() chatgpt.set_key(nil) end)
 
   it("shows only a hint: client:key_hint()", function()
@@ -306,7 +306,7 @@ describe("the key hint", function()
 end)
 
 describe("api_key_file", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   it("reads the key from the first line, trimmed", function()
     local path = tmpfile("  sk-file-key-00000000abcd  \nsecond line\n", "600")
@@ -388,7 +388,7 @@ describe("api_key_file", function()
 end)
 
 describe("api_key_cmd", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   it("runs the command once (no shell) and takes its first line", function()
     local path = tmpfile("sk-cmd-key-000000000wxyz\nignored\n", "600")

@@ -19,7 +19,7 @@ local function part(rec, name)
 end
 
 describe("client:request", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
   after_each(T.drain)
 
   describe("JSON", function()

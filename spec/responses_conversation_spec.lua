@@ -26,7 +26,7 @@ end
 local function sent(i) return fake.requests()[i].json end
 
 describe("a Responses conversation", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
   after_each(T.drain)
 
   describe("with store on (the default)", function()

@@ -52,7 +52,7 @@ local function cut(name, n)
 end
 
 describe("client:respond", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
   after_each(T.drain)
 
   describe("non-streamed captures", function()
@@ -345,7 +345,7 @@ describe("client:respond", function()
 
     it("a connection reset mid-stream is kind 'network' with the partial text, not retried", function()
       local name = "responses_stream_reasoning_summary_o3-mini_2025-09.sse"
-      fake.script { sse_file = name, drop_after = 200000 }
+      fake.script { sse_file = name, drop_after = 50000 }    -- well before its end
       local text, err = T.new { max_retries = 2 }:respond("x", { on_delta = function() end })
       assert.is_nil(text)
       assert.equal("network", err.kind)

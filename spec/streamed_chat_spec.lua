@@ -72,7 +72,7 @@ local function check(e, text, r)
 end
 
 describe("streamed captures", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   for _, name in ipairs(wire.list("^chat_stream.*%.sse$")) do
     for _, split in ipairs { "whole", "bytes", "random" } do
@@ -117,7 +117,7 @@ describe("streamed captures", function()
 end)
 
 describe("streaming requests", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   it("sends stream = true and Accept: text/event-stream when a callback is given", function()
     T.new():chat("x", { on_delta = function() end })
@@ -308,7 +308,7 @@ describe("streaming requests", function()
 end)
 
 describe("streamed legacy completions", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   it("client:complete streams pieces to on_delta and returns the text", function()
     local pieces = {}
@@ -329,7 +329,7 @@ describe("streamed legacy completions", function()
 end)
 
 describe("memory while streaming", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   local function rss_kib()
     local f = io.open("/proc/self/status")

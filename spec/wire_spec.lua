@@ -21,7 +21,7 @@ end
 local function int(x) return math_type(x) == "integer" end
 
 describe("non-streamed chat captures", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   for _, name in ipairs(wire.list("^chat_[^s].*%.json$")) do
     if not name:find("request%.json$") then
@@ -166,7 +166,7 @@ describe("non-streamed chat captures", function()
 end)
 
 describe("other endpoint captures", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   it("legacy completions (davinci-002) gives its text", function()
     local expect = replay("completions_davinci-002_2024-02.json")
@@ -198,7 +198,7 @@ describe("other endpoint captures", function()
 end)
 
 describe("error captures", function()
-  before_each(fake.reset)
+  before_each(function() T.drain(); fake.reset() end)
 
   for _, name in ipairs(wire.list("^error_.*%.json$")) do
     if not name:find("request%.json$") then

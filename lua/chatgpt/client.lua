@@ -7,16 +7,16 @@
 local core    = require "chatgpt.core"
 local args    = require "chatgpt.args"
 local errors  = require "chatgpt.lazy" "chatgpt.error"
-local Request = require "chatgpt.request"
+local call    = require "chatgpt.call"
 local compat  = require "chatgpt.compat"
 
-local encode, check_messages = core.encode, core.check_messages
+local check_messages = core.check_messages
 local argerror = args.error
 local band, bor, lshift, rshift = compat.band, compat.bor, compat.lshift, compat.rshift
 local float32le, tointeger = compat.float32le, compat.tointeger
 
-local io, ipairs, os, pairs, setmetatable, string, table, tostring, type =
-      io, ipairs, os, pairs, setmetatable, string, table, tostring, type
+local ipairs, os, pairs, setmetatable, string, table, tostring, type =
+      ipairs, os, pairs, setmetatable, string, table, tostring, type
 
 local M = {}
 
@@ -24,18 +24,6 @@ local DEFAULTS = core.defaults     -- one place for every default: src/defaults.
 M.VERSION = core._VERSION
 M.default_key = nil         -- set by chatgpt.set_key (a key userdata)
 
--- Request fields whose value is a list: an empty table there goes out as []
--- (core.encode's array_keys; elsewhere an empty table is {}).
-M.ARRAY_KEYS = {
-  messages = true, tools = true, functions = true, stop = true, tool_calls = true,
-  content = true, required = true, enum = true, anyOf = true, allOf = true, oneOf = true,
-  prefixItems = true, input = true, prompt = true, modalities = true, annotations = true,
-}
-local ARRAY_KEYS = M.ARRAY_KEYS
-
--- Short on purpose: libcurl writes header lines a byte at a time, on every
--- request (bench/RESULTS.md has what a byte costs).
-local USER_AGENT = DEFAULTS.user_agent
 
 local Client = {}
 Client.__index = Client
@@ -58,17 +46,15 @@ local OPTIONS = {
   log = "function", log_level = "string",
 }
 
--- Params that are ours, not request fields of the API.
-local OWN = {
-  on_delta = "function", on_chunk = "function", on_tool_call = "function",
-  max_retries = RETRIES, timeout = SECONDS, idle_timeout = OPTIONS.idle_timeout,
-  headers = "table", query = "table",
-}
-M.OWN = OWN
+-- The facts and the plumbing the endpoint modules share (call.lua).
+M.ARRAY_KEYS, M.OWN = call.ARRAY_KEYS, call.OWN
+M.urlencode, M.split, M.endpoint, M.start, M.send =
+  call.urlencode, call.split, call.endpoint, call.start, call.send
+local urlencode, header_check, split, send = call.urlencode, call.header_check, call.split, call.send
+local NO_OWN = call.NO_OWN
 
 local DEFAULT_BASE = "https://api.openai.com/v1"
 local AUTH = { bearer = true, ["api-key"] = true, none = true }
-local TOKEN = "^[%w!#$%%&'*+%-.^_`|~]+$"        -- a header name (RFC 9110 token)
 
 local function fail(level, msg)
   argerror(level + 1, 1, "new", msg)
@@ -104,26 +90,6 @@ local function resolve_key(opts, level)
   end
   if not k then fail(level + 1, msg) end
   return k, "given"
-end
-
-local function urlencode(s)
-  return (tostring(s):gsub("[^%w%-%._~]", function(c)
-    return string.format("%%%02X", c:byte())
-  end))
-end
-M.urlencode = urlencode
-
--- "Name: value", or nil and why: a name that is a token, a value without
--- CR, LF or NUL (a number is written as a string).
-local function header_check(name, value)
-  if type(name) ~= "string" or not name:find(TOKEN) then
-    return nil, "bad header name " .. tostring(name)
-  end
-  if type(value) == "number" then value = tostring(value) end
-  if type(value) ~= "string" or value:find("[\r\n%z]") then
-    return nil, "the value of " .. name .. " must be a string without CR, LF or NUL"
-  end
-  return name .. ": " .. value
 end
 
 -- A header line, or a raise at new() naming the option.
@@ -255,194 +221,6 @@ function Client:__tostring()
          .. (self:key_hint() or "none") .. ")"
 end
 
--- Splits call params into the request body (every API field, untouched)
--- and our own options.
-local NO_OWN = {}            -- the own params of a call that gave none (never written)
-
-local function split(params, level, fname, n, rules)
-  if params == nil then return {}, NO_OWN end
-  if type(params) ~= "table" then
-    argerror(level + 1, n or 2, fname, "params: table expected, got " .. type(params))
-  end
-  rules = rules or OWN
-  local body, own = {}, {}
-  for k, v in pairs(params) do
-    local rule = rules[k]
-    if rule then
-      local p = args.problem(v, rule)
-      if not p and k == "headers" then
-        for name, value in pairs(v) do        -- false removes a header: its name is checked
-          local _, why = header_check(name, value == false and "" or value)
-          p = p or why
-        end
-      elseif not p and k == "query" then
-        for name, value in pairs(v) do
-          local tn, tv = type(name), type(value)
-          if (tn ~= "string" and tn ~= "number") or (value ~= false and tv ~= "string" and tv ~= "number") then
-            p = "names and values are strings or numbers (false removes one), got " .. tn .. " = " .. tv
-          end
-        end
-      end
-      if p then argerror(level + 1, n or 2, fname, "param '" .. k .. "': " .. p) end
-      own[k] = v
-    else
-      body[k] = v
-    end
-  end
-  -- on_delta(text, chunk): io.write, which the docs show, would choke on the chunk
-  if own.on_delta == io.write then own.on_delta = function(text) io.write(text) end end
-  return body, own
-end
--- client.split(params, level, fname, n, rules) -> body, own: for the other
--- endpoint modules, with their own rules (default: chat's OWN).
-M.split = split
-
--- Endpoints whose answers are worth asking gzip for: long lists and
--- vectors. A chat answer is a few hundred bytes to a few KB; asking costs
--- more CPU than it saves on the wire. Any answer that comes compressed is
--- decoded all the same.
-local COMPRESSED = { ["/models"] = true, ["/embeddings"] = true }
-
--- The C spec of one kind of call (endpoint, streamed or not), made once
--- per client: core.endpoint works out the URL, headers and options, and keeps
--- handles configured with them, so a call only brings its body.
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
-
--- A call's headers merged over the lines of the client's (checked by
--- split): a call's header replaces one of the same name, any case; false
--- removes one.
-local function merge_headers(headers, mine)
-  local lower = {}
-  for name, value in pairs(mine) do lower[name:lower()] = value end
-  local kept = {}
-  for _, line in ipairs(headers) do
-    if lower[line:match("^[^:]+"):lower()] == nil then kept[#kept + 1] = line end
-  end
-  for _, name in ipairs(sorted_keys(mine)) do
-    if mine[name] ~= false then kept[#kept + 1] = header_check(name, mine[name]) end
-  end
-  return kept
-end
-
--- The client's query with a call's merged over it: "?a=1&b=2" or "".
-local function merge_query(self, mine)
-  local merged = {}
-  for k, v in pairs(self._query_map) do merged[tostring(k)] = v end
-  for k, v in pairs(mine) do merged[tostring(k)] = v end
-  local q = {}
-  for _, k in ipairs(sorted_keys(merged)) do
-    if merged[k] ~= false then q[#q + 1] = urlencode(k) .. "=" .. urlencode(merged[k]) end
-  end
-  return #q > 0 and ("?" .. table.concat(q, "&")) or ""
-end
-
--- client.endpoint(client, t) -> a prepared endpoint of this client (its
--- origin, key, headers, limits, proxy and certificate): t = {method, path,
--- query (more parameters, "a=1&b=2", after the client's own), accept,
--- content_type (nil: none; curl sets a multipart one), stream (true: SSE;
--- "bytes"), compressed, own (a call's params: its headers and query are
--- merged over the client's)}.
-function M.endpoint(self, t)
-  local headers = { "Accept: " .. t.accept }
-  if t.content_type then headers[2] = "Content-Type: " .. t.content_type end
-  for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
-  local query = self._query
-  local own = t.own
-  if own and own.headers then headers = merge_headers(headers, own.headers) end
-  if own and own.query then query = merge_query(self, own.query) end
-  if t.query and t.query ~= "" then
-    query = (query == "" and "?" or query .. "&") .. t.query
-  end
-  return core.endpoint {
-    origin = self._origin, path = t.path, query = query, method = t.method,
-    headers = headers, connect_timeout = self.connect_timeout,
-    max_body = self.max_response_bytes, max_event = self.max_event_bytes,
-    stream = t.stream, compressed = t.compressed or false, user_agent = USER_AGENT,
-    ca_file = self.ca_file, proxy = self.proxy, no_proxy = self.no_proxy,
-    cert_file = self.cert_file, key_file = self.key_file,
-  }
-end
-
-local function spec_for(self, method, path, stream)
-  local cache = stream and self._stream_specs or self._specs
-  local spec = cache[path]
-  if spec then return spec end
-  spec = M.endpoint(self, {
-    method = method, path = path, stream = stream, compressed = COMPRESSED[path],
-    accept = stream and "text/event-stream" or "application/json",
-    content_type = method == "POST" and "application/json" or nil,
-  })
-  cache[path] = spec
-  return spec
-end
-
--- client.start(client, spec, body, own, job) -> request: runs a body
--- (what core.transfer takes) on a prepared endpoint, with the call's own
--- params (callbacks, timeouts, retries) over the client's. job as in
--- Request.new (with its method and path, for the log); its callbacks,
--- max_retries, clean and log are filled in here.
-function M.start(self, spec, body, own, job)
-  if self._log_bodies and type(body) == "string" then
-    self._log({ event = "request_body", method = job.method, path = job.path, body = body }, self._clean)
-  end
-  local ud = core.transfer(spec, body, own.timeout or self.timeout,
-                           own.idle_timeout or self.idle_timeout)
-  job.callbacks = own
-  job.max_retries = own.max_retries or self.max_retries
-  job.clean = self._clean
-  job.log, job.bodies = self._log, self._log_bodies
-  return Request.new(ud, job)
-end
-
--- The spec of a call with its own headers or query: kept per distinct
--- set, up to 32 of them.
-local function custom_spec(self, method, path, stream, own)
-  local t = { method = method, path = path, stream = stream, compressed = COMPRESSED[path],
-              accept = stream and "text/event-stream" or "application/json",
-              content_type = method == "POST" and "application/json" or nil, own = own }
-  local id = { method, stream and "stream" or "", path,
-              own.query and merge_query(self, own.query) or self._query }
-  for _, name in ipairs(sorted_keys(own.headers or {})) do
-    id[#id + 1] = name .. ": " .. tostring(own.headers[name])    -- false: removed
-  end
-  id = table.concat(id, "\n")
-  local spec = self._custom[id]
-  if spec then return spec end
-  if self._ncustom >= 32 then self._custom, self._ncustom = {}, 0 end
-  spec = M.endpoint(self, t)
-  self._custom[id] = spec
-  self._ncustom = self._ncustom + 1
-  return spec
-end
-
--- Starts a request on the engine: finish and stream as in Request.new's job
--- (job: more of its fields, or nil).
-function Client:_send(method, path, body, own, finish, stream, level, fname, job)
-  local spec
-  if own.headers or own.query then
-    spec = custom_spec(self, method, path, stream ~= nil, own)
-  else
-    spec = spec_for(self, method, path, stream ~= nil)
-  end
-  if body then
-    local why
-    body, why = encode(body, ARRAY_KEYS)
-    if not body then argerror(level + 1, 2, fname, why) end
-  end
-  job = job or {}
-  job.finish, job.stream, job.method, job.path = finish, stream, method, path
-  return M.start(self, spec, body, own, job)
-end
--- client.send(client, method, path, body, own, finish, stream, level,
--- fname [, job]) -> request: a JSON call, as chat makes it (stream: an
--- accumulator's kind or constructor, see Request.new).
-M.send = Client._send
-
 local function parse_error(code, message, response)
   return errors.new { kind = "parse", code = code, message = message, response = response }
 end
@@ -483,8 +261,9 @@ end
 -- stream when asked for or when a callback is given.
 local function generate(self, path, kind, field, value, finish, params, level, fname)
   if params == nil then             -- the common call, built in one go: the cheapest path
-    return self:_send("POST", path, { [field] = value, model = self.model }, NO_OWN,
-                      finish, nil, level + 1, fname)
+    local req = send(self, "POST", path, { [field] = value, model = self.model }, NO_OWN,
+                     finish, nil, level + 1, fname)
+    return req        -- no tail calls where a level is passed on: they shift it
   end
   local body, own = split(params, level + 1, fname)
   body[field] = value
@@ -494,12 +273,14 @@ local function generate(self, path, kind, field, value, finish, params, level, f
     body.stream = true
     stream = kind
   end
-  return self:_send("POST", path, body, own, finish, stream, level + 1, fname)
+  local req = send(self, "POST", path, body, own, finish, stream, level + 1, fname)
+  return req
 end
 
 local function chat_async(self, messages, params, level)
-  return generate(self, "/chat/completions", "chat", "messages",
-                  messages_arg(messages, level + 1), finish_chat, params, level + 1, "chat")
+  local req = generate(self, "/chat/completions", "chat", "messages",
+                       messages_arg(messages, level + 1), finish_chat, params, level + 1, "chat")
+  return req
 end
 
 -- client:chat_async(messages, params) -> request
@@ -531,8 +312,9 @@ local function complete_async(self, prompt, params, level)
   if type(prompt) ~= "string" and type(prompt) ~= "table" then
     argerror(level + 1, 1, "complete", "string expected, got " .. type(prompt))
   end
-  return generate(self, "/completions", "completion", "prompt", prompt, finish_completion,
-                  params, level + 1, "complete")
+  local req = generate(self, "/completions", "completion", "prompt", prompt, finish_completion,
+                       params, level + 1, "complete")
+  return req
 end
 
 function Client:complete_async(prompt, params)
@@ -555,7 +337,8 @@ end
 
 local function models_async(self, params, level)
   local _, own = split(params, level + 1, "models", 1)
-  return self:_send("GET", "/models", nil, own, finish_models, nil, level + 1, "models")
+  local req = send(self, "GET", "/models", nil, own, finish_models, nil, level + 1, "models")
+  return req
 end
 
 function Client:models_async(params)
@@ -621,7 +404,8 @@ local function embed_async(self, input, params, level)
   local body, own = split(params, level + 1, "embed")
   body.input = input
   if body.model == nil then body.model = "text-embedding-3-small" end
-  return self:_send("POST", "/embeddings", body, own, finish_embeddings, nil, level + 1, "embed")
+  local req = send(self, "POST", "/embeddings", body, own, finish_embeddings, nil, level + 1, "embed")
+  return req
 end
 
 function Client:embed_async(input, params)
@@ -633,26 +417,24 @@ function Client:embed(input, params) return embed_async(self, input, params, 2):
 -- ---- the Responses API, client:request and its helpers --------------------
 -- (responses.lua and endpoints.lua, loaded at their first call)
 
--- Each method is a stand-in until its module is loaded, which then puts
--- its own functions in their place.
-local function later(module, names)
-  for _, name in ipairs(names) do
-    Client[name] = function(...)
-      local m = require(module)
-      for _, n in ipairs(names) do Client[n] = m[n] end
-      return m[name](...)
-    end
-  end
+-- A method of theirs is found through Client's own __index, which loads
+-- its module and puts the module's functions in Client: the method the
+-- user called is then the real one, with no stand-in frame between (an
+-- argument error names the user's line on every Lua version).
+local LATER = {}
+for _, name in ipairs { "respond", "respond_async" } do LATER[name] = "chatgpt.responses" end
+for _, name in ipairs { "request", "moderate", "image", "transcribe", "speech", "files", "upload",
+                        "delete_file", "response", "cancel_response", "delete_response" } do
+  LATER[name], LATER[name .. "_async"] = "chatgpt.endpoints", "chatgpt.endpoints"
 end
-later("chatgpt.responses", { "respond", "respond_async" })
-do
-  local names = {}
-  for _, name in ipairs { "request", "moderate", "image", "transcribe", "speech", "files", "upload",
-                          "delete_file", "response", "cancel_response", "delete_response" } do
-    names[#names + 1] = name
-    names[#names + 1] = name .. "_async"
+setmetatable(Client, { __index = function(_, name)
+  local module = LATER[name]
+  if not module then return nil end
+  local m = require(module)
+  for n, mod in pairs(LATER) do
+    if mod == module then Client[n] = m[n] end
   end
-  later("chatgpt.endpoints", names)
-end
+  return m[name]
+end })
 
 return M
