@@ -158,7 +158,7 @@ local function instructions(api, n)
     .. "lua5.4 bench/respond.lua one %s %d >/dev/null 2>&1", fake.port(), out, api, n)
   local ok = os.execute(cmd)
   local f = io.open(out)
-  local text = f and f:read("a") or ""
+  local text = f and f:read("*a") or ""
   if f then f:close() end
   os.remove(out)
   local total = tonumber(text:match("\ntotals: (%d+)") or text:match("\nsummary: (%d+)"))

@@ -27,9 +27,14 @@ local function found(name, path)
   return false
 end
 
+-- the checkout's build for this Lua: build/ for 5.4, build/<lua> for the
+-- others (make LUA=luajit builds build/luajit)
+local flavour = jit and "luajit" or "lua" .. _VERSION:match("%d+%.%d+")
+local build = here .. "/../build" .. (flavour == "lua5.4" and "" or "/" .. flavour)
+
 if not (found("chatgpt", package.path) and found("chatgpt.core", package.cpath)) then
   package.path = here .. "/../lua/?.lua;" .. here .. "/../lua/?/init.lua;" .. package.path
-  package.cpath = here .. "/../build/?.so;" .. package.cpath
+  package.cpath = build .. "/?.so;" .. package.cpath
 end
 
 -- The server's stdin pipe, held and never read: the server exits at its EOF.

@@ -17,7 +17,7 @@ local function sleep(s) os.execute("sleep " .. s) end
 
 local function mode(path)
   local p = io.popen("stat -c %a " .. cli.quote(path) .. " 2>/dev/null")
-  local m = p:read("l")
+  local m = p:read("*l")
   p:close()
   return m
 end

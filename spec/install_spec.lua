@@ -7,7 +7,7 @@ local T = require "spec.support.client"
 
 local function read(path)
   local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -29,9 +29,7 @@ end
 -- a shell command's output and whether it succeeded; make and the
 -- command run without the sanitizer runtime that make check preloads
 local function sh(cmd)
-  local p = io.popen("env -u LD_PRELOAD sh -c '" .. cmd:gsub("'", "'\\''") .. "' 2>&1")
-  local out = p:read("a")
-  local ok = p:close()
+  local out, ok = T.capture("env -u LD_PRELOAD sh -c '" .. cmd:gsub("'", "'\\''") .. "'")
   return out, ok
 end
 

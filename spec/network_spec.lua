@@ -15,7 +15,7 @@ end
 local function read(path)
   local f = io.open(path, "rb")
   if not f then return "" end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -148,7 +148,7 @@ end)
 -- (203.0.113.5 on its own lo, the proxy on its 127.0.0.1): nothing is sent
 -- anywhere else.
 describe("a proxy towards a remote host", function()
-  local can = os.execute("env -u LD_PRELOAD unshare -n true >/dev/null 2>&1")
+  local can = T.ok("env -u LD_PRELOAD unshare -n true")
   local case = can and it or pending
 
   -- Runs code (Lua) in the namespace with the fake server on
@@ -178,14 +178,14 @@ describe("a proxy towards a remote host", function()
           and 0 or 1)" && break
         sleep 0.2
       done
-      %s LD_PRELOAD="%s" LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="%s/?.so;;" lua5.4 %s
+      %s LD_PRELOAD="%s" LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="%s/?.so;;" %s %s
       kill $fake $proxy $nginx 2>/dev/null
       wait' 2>&1; echo "rc=$?"]], py, py, log, nginx, conf and "tls" or "", env or "",
-      os.getenv("LD_PRELOAD") or "", build, f)
+      os.getenv("LD_PRELOAD") or "", build, os.getenv("CHATGPT_LUA") or "lua5.4", f)
     cmd = "env -u LD_PRELOAD -u http_proxy -u https_proxy -u HTTPS_PROXY -u ALL_PROXY -u all_proxy "
           .. "-u no_proxy -u NO_PROXY " .. cmd
     local p = io.popen(cmd)
-    local out = p:read("a")
+    local out = p:read("*a")
     p:close()
     os.remove(f)
     local seen = read(log)

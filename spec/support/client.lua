@@ -24,6 +24,24 @@ function M.timed(fn, ...)
   return core.now() - t0, a, b, c
 end
 
+-- T.capture(cmd) -> output (stdout and stderr), whether it exited 0, its
+-- status: through the shell, as popen's and os.execute's results differ
+-- before 5.2 (they give no status there).
+function M.capture(cmd)
+  local p = io.popen("(" .. cmd .. ") 2>&1; echo \"__status=$?\"")
+  local out = p:read("*a")
+  p:close()
+  local code = tonumber(out:match("__status=(%d+)%s*$"))
+  out = out:gsub("__status=%d+%s*$", "")
+  return out, code == 0, code
+end
+
+-- T.ok(cmd) -> whether cmd exits 0 (its output dropped)
+function M.ok(cmd)
+  local _, ok = M.capture(cmd .. " >/dev/null 2>&1")
+  return ok
+end
+
 -- A file's bytes, or nil, err when it cannot be read.
 function M.read(path)
   local f, err = io.open(path, "rb")

@@ -13,7 +13,8 @@ local M = {}
 local dir, running = nil, {}
 
 local function sh(cmd)
-  return os.execute(cmd .. " >/dev/null 2>&1") == true
+  local r = os.execute(cmd .. " >/dev/null 2>&1")
+  return r == true or r == 0      -- 5.2+ say true; 5.1 and LuaJIT the status, 0
 end
 
 local function write(path, s)
@@ -24,7 +25,7 @@ end
 
 function M.nginx_path()
   local p = io.popen("command -v nginx || ls /usr/sbin/nginx 2>/dev/null")
-  local nginx = p:read("l")
+  local nginx = p:read("*l")
   p:close()
   if nginx and nginx ~= "" then return nginx end
 end
@@ -116,7 +117,7 @@ function M.nginx(o)
   end
   proc:close()
   local f = io.open(dir .. "/error-" .. o.listen:gsub("[^%w]", "_") .. ".log")
-  return nil, "nginx did not start: " .. (f and f:read("a") or "?")
+  return nil, "nginx did not start: " .. (f and f:read("*a") or "?")
 end
 
 function M.stop()

@@ -8,7 +8,8 @@ local M = {}
 local dir, port
 
 local function sh(cmd)
-  return os.execute(cmd .. " >/dev/null 2>&1") == true
+  local r = os.execute(cmd .. " >/dev/null 2>&1")
+  return r == true or r == 0      -- 5.2+ say true; 5.1 and LuaJIT the status, 0
 end
 
 local function free_port()
