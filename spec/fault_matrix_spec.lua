@@ -75,7 +75,10 @@ local ROWS = {
     plain = { raw = json_head(#JSON_BODY), drop_after = #json_head(#JSON_BODY) },
     stream = { raw = SSE_HEAD, drop_after = #SSE_HEAD },
     opts = { max_retries = 0 },
-    want = { kind = "network", status = 200, code = "RECV_ERROR", attempts = 1, retryable = true },
+    -- which of its calls meets the reset first is curl's timing: either
+    -- name says the connection was reset
+    want = { kind = "network", status = 200, code = { RECV_ERROR = true, SEND_ERROR = true },
+             attempts = 1, retryable = true },
   },
   {
     name = "a reset in the middle of the body",
@@ -311,7 +314,8 @@ describe("the fault matrix", function()
   for _, row in ipairs(ROWS) do
     for _, mode in ipairs(MODES) do
       local want = pick(row, mode, "want")
-      local what = want and ("nil, err{kind=%q, code=%s}"):format(want.kind, tostring(want.code))
+      local code = type(want and want.code) == "table" and "RECV_ERROR or SEND_ERROR" or want and want.code
+      local what = want and ("nil, err{kind=%q, code=%s}"):format(want.kind, tostring(code))
         or "the text"
       it(("%s (%s): returns %s, then the client works"):format(row.name, mode, what), function()
         fake.script(pick(row, mode, "script"))
@@ -322,7 +326,11 @@ describe("the fault matrix", function()
           assert.is_true(chatgpt.is_error(r), tostring(r))
           assert.equal(want.kind, r.kind)
           assert.equal(want.status, r.status)
-          assert.equal(want.code, r.code)
+          if type(want.code) == "table" then
+            assert.truthy(want.code[r.code], tostring(r.code))
+          else
+            assert.equal(want.code, r.code)
+          end
           assert.equal(want.attempts, r.attempts)
           assert.equal(want.retryable, r.retryable)
           assert.equal("string", type(r.message))

@@ -14,7 +14,14 @@ end
 
 local function rockspec(path)
   local env = {}
-  assert(load(read(path), "@" .. path, "t", env))()
+  local chunk
+  if setfenv then                       -- 5.1 and LuaJIT: load takes no string
+    chunk = assert(loadstring(read(path), "@" .. path))
+    setfenv(chunk, env)
+  else
+    chunk = assert(load(read(path), "@" .. path, "t", env))
+  end
+  chunk()
   return env
 end
 
