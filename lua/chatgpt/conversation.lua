@@ -44,10 +44,8 @@ local savefile = require "chatgpt.savefile"
 local tables   = require "chatgpt.tables"
 local tools    = require "chatgpt.tools"
 
-local error, getmetatable, ipairs, pairs, pcall, require, setmetatable, string, table,
-      tostring, type =
-      error, getmetatable, ipairs, pairs, pcall, require, setmetatable, string, table,
-      tostring, type
+local error, getmetatable, ipairs, pairs, require, setmetatable, string, table, tostring, type =
+      error, getmetatable, ipairs, pairs, require, setmetatable, string, table, tostring, type
 -- a say waits (yields, inside chatgpt.spawn) under these: 5.1 needs compat's
 local compat   = require "chatgpt.compat"
 local xpcall, ypcall = compat.yxpcall, compat.ypcall
@@ -83,13 +81,6 @@ local OWN = {
   schema = "table", json = "boolean", before_tool = "function", after_tool = "function",
   on_tool_call = "function", on_tool_result = "function",
 }
-
--- Any error value as text, never raising (a table's __tostring may).
-local function as_text(e)
-  if type(e) == "string" then return e end
-  local ok, s = pcall(tostring, e)
-  return ok and type(s) == "string" and s or "(error object is a " .. type(e) .. " value)"
-end
 
 local function callback_error(msg)
   return errors.new { kind = "callback", code = "CALLBACK_ERROR", message = msg }
@@ -540,7 +531,7 @@ function Conversation:say_async(what, params)
     if self._busy == h then self._busy = nil end
     if h.status ~= "pending" then return end          -- cancelled meanwhile
     if not pok then                                   -- an internal error: not lost
-      ok, a = nil, errors.new { kind = "callback", code = "RAISED", message = as_text(ok) }
+      ok, a = nil, errors.new { kind = "callback", code = "RAISED", message = errors.text(ok) }
     end
     if ok then pending.settle(h, { a, b, c }) else pending.settle(h, nil, a) end
   end)

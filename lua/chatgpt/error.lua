@@ -123,11 +123,15 @@ end
 -- user code. Any error value becomes text, even a table whose __tostring
 -- raises, so that a callback's failure is always an err{kind = "callback"}.
 function M.traceback(e)
-  if type(e) ~= "string" then
-    local ok, s = pcall(tostring, e)
-    e = ok and type(s) == "string" and s or ("(error object is a " .. type(e) .. " value)")
-  end
-  return debug_traceback(e, 2)
+  return debug_traceback(M.text(e), 2)
+end
+
+--- error.text(e) -> any error value as text, never raising (a table's
+-- __tostring may).
+function M.text(e)
+  if type(e) == "string" then return e end
+  local ok, s = pcall(tostring, e)
+  return ok and type(s) == "string" and s or "(error object is a " .. type(e) .. " value)"
 end
 
 --- error.is(x) -> bool
