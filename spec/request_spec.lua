@@ -125,6 +125,31 @@ describe("client:request", function()
     end)
   end)
 
+  describe("per-call headers", function()
+    it("are merged over the client's: added, replaced (any case) or removed with false", function()
+      local c = T.new { headers = { ["X-Team"] = "a", ["X-Gone"] = "1" } }
+      assert.truthy(c:request("GET", "/models", nil, { headers = { ["x-team"] = "b", ["X-Call"] = "c",
+                                                                  ["X-Gone"] = false } }))
+      local h = fake.last().header
+      assert.equal("b", h["x-team"])
+      assert.equal("c", h["x-call"])
+      assert.is_nil(h["x-gone"])
+      assert.truthy(c:request("GET", "/models"))           -- the next call has the client's again
+      h = fake.last().header
+      assert.equal("a", h["x-team"])
+      assert.is_nil(h["x-call"])
+    end)
+
+    it("are checked as new() checks them", function()
+      local c = T.new()
+      for _, bad in ipairs { { ["X-A"] = "a\r\nX-B: b" }, { ["X A"] = "v" }, { ["X-A"] = "a\0b" } } do
+        local ok, err = pcall(c.request, c, "GET", "/models", nil, { headers = bad })
+        assert.is_false(ok)
+        assert.truthy(err:find("bad argument #4 to 'request' (param 'headers'", 1, true), err)
+      end
+    end)
+  end)
+
   describe("binary answers", function()
     it("returns a non-JSON answer as its bytes", function()
       local audio, info = T.new():request("POST", "/audio/speech",

@@ -23,6 +23,7 @@ local error, io, ipairs, os, pairs, pcall, setmetatable, string, table, tostring
       error, io, ipairs, os, pairs, pcall, setmetatable, string, table, tostring, type
 local encode, unbase64 = core.encode, core.unbase64
 local argerror, urlencode = args.error, client.urlencode
+local header_check = require("chatgpt.call").header_check
 
 local M = {}
 
@@ -41,7 +42,8 @@ local function own_with(more)
 end
 
 -- client:request's params: all ours (API fields go in the body).
-local REQUEST_PARAMS = own_with { on_data = "function", on_event = "function", query = "table" }
+local REQUEST_PARAMS = own_with { on_data = "function", on_event = "function", query = "table",
+                                  headers = "table" }
 
 -- ---- accumulators for what is not chat or Responses --------------------------
 
@@ -196,11 +198,21 @@ local function call(self, t, level, fname)
   local accept = t.accept or (mode == "events" and "text/event-stream")
                  or (mode == "bytes" and "*/*") or "application/json"
   local stream = mode == "events" or (mode == "bytes" and "bytes") or nil
-  local spec = endpoint(self, { method = method, path = path, query = q, accept = accept,
-                                content_type = ctype, stream = stream },
-                        method .. " " .. path .. "?" .. q .. " " .. accept .. " " .. shape .. " "
-                        .. tostring(stream))
   local own = t.own
+  -- a call's headers are merged over the client's (call.endpoint); each
+  -- set of them is an endpoint of its own
+  local headers, key = own and own.headers, ""
+  if headers then
+    local lines = {}
+    for name, value in pairs(headers) do lines[#lines + 1] = name .. ": " .. tostring(value) end
+    table.sort(lines)
+    key = " " .. table.concat(lines, "\n")
+  end
+  local spec = endpoint(self, { method = method, path = path, query = q, accept = accept,
+                                content_type = ctype, stream = stream,
+                                own = headers and { headers = headers } or nil },
+                        method .. " " .. path .. "?" .. q .. " " .. accept .. " " .. shape .. " "
+                        .. tostring(stream) .. key)
   local acc
   if mode == "events" then
     acc = function() return events(t.on_event, t.on_delta, t.delta_type) end
@@ -226,6 +238,10 @@ local function request_async(self, method, path, body, params, level)
              .. (type(method) == "string" and string.format("%q", method) or type(method)))
   end
   local p = args.options(level + 1, 4, "request", params, REQUEST_PARAMS, "param")
+  for name, value in pairs(p.headers or {}) do          -- false removes one of the client's
+    local _, why = header_check(name, value == false and "" or value)
+    if why then argerror(level + 1, 4, "request", "param 'headers': " .. why) end
+  end
   local mode
   if p.on_data then mode = "bytes"
   elseif p.on_event or streamed(body) then mode = "events" end
