@@ -16,8 +16,8 @@
 #                                       tree (e.g. a patched copy) with this harness
 #   BENCH_ONLY=scale sh bench/run.sh    run only some parts: harness, scale, idle
 #                                       (comma-separated; default all three)
-#   BENCH_IDLE_ROUNDS=9 sh bench/run.sh rounds of the idle-editor runs (default 5)
-# Takes about 5 minutes on 2 cores (harness 1-2, scale ~2, idle ~2).
+#   BENCH_IDLE_ROUNDS=9 sh bench/run.sh rounds of the idle-editor runs (default 7)
+# Takes about 6 minutes on 2 cores (harness 1-2, scale ~2, idle ~3).
 #
 # What it does:
 #  1. Installs what is missing when it can (root or sudo, apt): nginx-light
@@ -234,6 +234,6 @@ if want_part idle; then
   else
     "$PY" bench/idle.py --work "$WORK" --streams "$STREAMS" --bin "$WORK/bin" --root "$MROOT" \
       --build "$MROOT/build/luajit" --server-pids "$SERVER_PIDS" \
-      --rounds "${BENCH_IDLE_ROUNDS:-5}" --out "$OUT"
+      --rounds "${BENCH_IDLE_ROUNDS:-7}" --out "$OUT"
   fi
 fi

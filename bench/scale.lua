@@ -9,7 +9,8 @@
 --       uv     N chat_async on luv's loop through chatgpt.uv
 --              (chatgpt.attach); uv.run() until the engine is idle
 -- BATCH: 0 (default) starts all N at once; else BATCH requests a frame.
--- FRAME_MS: 10 by default (poll's frame; uv's batches are this far apart).
+-- FRAME_MS: 10 by default (poll's frame; uv's batches are this far apart);
+-- poll with FRAME_MS 0 calls poll(0) in a busy loop.
 -- BASE_URL serves a paced stream (bench/fixtures.py: /p<MS>s<N>/v1), whose
 -- body is SSE_FILE: every request's text must equal the content of its
 -- chunks. A comma-separated list of base URLs (the jittered variants of
@@ -69,10 +70,6 @@ do
   if not text then fail("warm-up: %s", tostring(err)) end
 end
 collectgarbage()
--- BENCH_GC_STEPSIZE=10 (Lua 5.4): the collector's steps do 1 KB of work
--- units instead of 8 (see bench/RESULTS.md, "Scale"): the host's choice
-local stepsize = tonumber(os.getenv("BENCH_GC_STEPSIZE") or "")
-if stepsize and _VERSION == "Lua 5.4" then collectgarbage("incremental", 0, 0, stepsize) end
 
 -- Call timings, in two phases: the start (until every request has had its
 -- first delta: connecting, sending, headers) and the steady streaming
