@@ -8,6 +8,7 @@ LuaJIT); writes its section into bench/RESULTS.md's hand-written part
 
     python3 bench/idle.py --work DIR --streams URL --bin DIR --root DIR
         --build DIR --server-pids PID,... --rounds 7 --out bench/RESULTS.md
+        [--streams-note WHO-SERVES-THE-STREAMS]
 
 Each run is a fresh `nvim --headless -u NONE -i NONE` under bench/measure.c
 (CPU from wait4: the whole process, start-up included) running
@@ -30,6 +31,7 @@ ap = argparse.ArgumentParser()
 for k in ("work", "streams", "bin", "root", "build", "server-pids", "out"):
     ap.add_argument("--" + k, required=True)
 ap.add_argument("--nvim", default="nvim")
+ap.add_argument("--streams-note", default="the bench's server")
 ap.add_argument("--rounds", type=int, default=7)
 ap.add_argument("--seconds", type=float, default=5.5)
 A = ap.parse_args()
@@ -129,13 +131,14 @@ w("Written by `bench/idle.py` (run by `make bench`; alone: `BENCH_ONLY=idle sh b
       datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), nv, lj, A.rounds))
 w("")
 w("Every run lives %.1f s (`bench/idle_nvim.lua` quits then). The request streams the harness's "
-  "50-chunk chat stream from the bench's nginx, one chunk every %d ms (10 chunks/s, 5.0 s; the "
+  "50-chunk chat stream from %s, one chunk every %d ms (10 chunks/s, 5.0 s; the "
   "real API sends a few dozen a second) with `on_delta`; a `chatgpt.spawn`ed `req:wait()` hears "
   "its end, and its text is checked. *Process* = CPU of the whole nvim process from wait4 "
   "(start-up included, as an outside observer sees it); *in Lua* = `os.clock` from the "
   "script's first line to the quit (start-up left out); *request* = `os.clock` from "
   "`chat_async` to the request's end, the part that does not move with the machine's "
-  "noise (loading libcurl and its TLS stack moves by several ms from run to run)." % (A.seconds, GAP))
+  "noise (loading libcurl and its TLS stack moves by several ms from run to run)." % (
+      A.seconds, A.streams_note, GAP))
 w("")
 base, loaded = proc("idle"), proc("loaded")
 HEAD = ("| nvim | CPU ms (process) | rounds' range | × idle | × idle with the module | CPU ms in Lua "

@@ -213,7 +213,12 @@ if want_part harness; then
 fi
 
 # ---- 6. scale: 1,000 streams in one Lua state ---------------------------------
-if [ "$STREAMS" = "$NGX" ]; then STREAMS_NOTE=""; else STREAMS_NOTE="the Python server (no nginx echo module)"; fi
+# who serves the paced streams, for the reports
+if [ -n "$NGINX" ] && [ "$ECHO_MOD" != - ]; then
+  STREAMS_NOTE="the bench's nginx (echo module, \`echo_sleep\`)"
+else
+  STREAMS_NOTE="the bench's Python server (bench/servers.py: no nginx echo module here)"
+fi
 if want_part scale; then
   if "$LUA" -e 'require "luv"' 2>/dev/null; then
     "$PY" bench/scale.py --work "$WORK" --streams "$STREAMS" --streams-note "$STREAMS_NOTE" \
@@ -232,7 +237,8 @@ if want_part idle; then
   elif ! make -C "$MROOT" --no-print-directory LUA=luajit all >"$WORK/luajit-build.log" 2>&1; then
     say "idle: skipped, make LUA=luajit failed (see bench/.work/luajit-build.log)"
   else
-    "$PY" bench/idle.py --work "$WORK" --streams "$STREAMS" --bin "$WORK/bin" --root "$MROOT" \
+    "$PY" bench/idle.py --work "$WORK" --streams "$STREAMS" --streams-note "$STREAMS_NOTE" \
+      --bin "$WORK/bin" --root "$MROOT" \
       --build "$MROOT/build/luajit" --server-pids "$SERVER_PIDS" \
       --rounds "${BENCH_IDLE_ROUNDS:-7}" --out "$OUT"
   fi

@@ -8,7 +8,7 @@ hand-written part (between <!-- begin scale --> and <!-- end scale -->).
 
     python3 bench/scale.py --work DIR --streams URL --bin DIR --lua LUA
         --lua-path P --lua-cpath P --server-pids PID,... --rounds 3
-        --out bench/RESULTS.md [--streams-note TEXT]
+        --out bench/RESULTS.md [--streams-note WHO-SERVES-THE-STREAMS]
 
 Every run is a fresh process under bench/measure.c (CPU and peak RSS from
 wait4), running bench/scale.lua, which checks every request's text and
@@ -29,7 +29,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 ap = argparse.ArgumentParser()
 for k in ("work", "streams", "bin", "lua", "lua-path", "lua-cpath", "server-pids", "out"):
     ap.add_argument("--" + k, required=True)
-ap.add_argument("--streams-note", default="")
+ap.add_argument("--streams-note", default="the bench's server")
 ap.add_argument("--rounds", type=int, default=3)
 A = ap.parse_args()
 
@@ -154,7 +154,7 @@ w("Every stream is the 50-chunk chat stream of the harness (~325 bytes a chunk),
   "request has had its first delta (connecting, sending, headers); *steady*: after it. "
   "Calls are judged on their CPU time (a wall time far above it is the OS running "
   "something else: 2 shared cores)." % (
-      A.streams_note or "the bench's nginx (echo module, `echo_sleep`)", GAP, len(VARIANTS),
+      A.streams_note, GAP, len(VARIANTS),
       GAP * 8 // 10, GAP * 12 // 10, FRAME_MS))
 w("")
 if NOTE:
