@@ -52,8 +52,7 @@ with open(os.path.join(A.work, "www", "stream%d.sse" % N_CHUNKS)) as fh, open(TE
         if ev.startswith("data: {"):
             out.write(json.loads(ev[6:])["choices"][0]["delta"].get("content") or "")
 env = dict(os.environ, BENCH_SECONDS=str(A.seconds), BENCH_URL="%s/%s/v1" % (A.streams, ROUTE),
-           BENCH_TEXT=TEXT,
-           BENCH_ROOT=A.root, BENCH_BUILD=A.build)
+           BENCH_TEXT=TEXT, BENCH_ROOT=A.root, BENCH_BUILD=A.build)
 argv = [A.nvim, "--headless", "-u", "NONE", "-i", "NONE", "-c",
         "luafile " + os.path.join(BENCH, "idle_nvim.lua")]
 
@@ -66,7 +65,7 @@ for rnd in range(1, A.rounds + 1):
         if os.path.exists(res_file):
             os.remove(res_file)
         e = dict(env, BENCH_MODE=mode, BENCH_RESULT=res_file)
-        m, _, _, srv = measured(os.path.join(A.bin, "measure"),
+        m, _, _, _ = measured(os.path.join(A.bin, "measure"),
                                 os.path.join(A.work, "runs", "idle.%s.%d.out" % (mode, rnd)),
                                 int(A.seconds) + 30, argv, e, pids)
         try:

@@ -14,8 +14,9 @@
 -- BASE_URL serves a paced stream (bench/fixtures.py: /p<MS>s<N>/v1), whose
 -- body is SSE_FILE: every request's text must equal the content of its
 -- chunks. A comma-separated list of base URLs (the jittered variants of
--- one stream) is used round robin, one client each. WARM_URL: one short stream first, so that lazily loaded modules
--- and first-call costs are not counted.
+-- one stream) is used round robin, one client each. WARM_URL: one short
+-- stream first, so that lazily loaded modules and first-call costs are not
+-- counted.
 --
 -- Each poll(0) call (poll) or chatgpt.drive call (uv: chatgpt.drive wrapped
 -- before chatgpt.uv attaches) is timed, wall (core.now) and CPU (os.clock):
@@ -78,7 +79,7 @@ collectgarbage()
 -- p99 (a list of every timing would itself make the collector pause inside
 -- the calls being timed).
 local firsts = 0                  -- requests that have had a delta
-local phase = { {}, {} }
+local phase = {}
 for p = 1, 2 do
   phase[p] = { calls = 0, max_us = 0, max_cpu_us = 0, over5 = 0, over5_cpu = 0 }
 end
