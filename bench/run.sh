@@ -14,7 +14,10 @@
 #   BENCH_MODULE_ROOT=/tmp/other sh bench/run.sh
 #                                       benchmark the lua/ and build/ of another
 #                                       tree (e.g. a patched copy) with this harness
-# Takes about 1-2 minutes on 2 cores.
+#   BENCH_ONLY=scale sh bench/run.sh    run only some parts: harness, scale, idle
+#                                       (comma-separated; default all three)
+#   BENCH_IDLE_ROUNDS=9 sh bench/run.sh rounds of the idle-editor runs (default 7)
+# Takes about 6 minutes on 2 cores (harness 1-2, scale ~2, idle ~3).
 #
 # What it does:
 #  1. Installs what is missing when it can (root or sudo, apt): nginx-light
@@ -35,6 +38,13 @@
 #     counts instructions per request and per chunk once under callgrind
 #     (when valgrind is there: immune to the machine's noise), and writes
 #     the Markdown report. Every server is stopped on exit.
+#  6. bench/scale.py: 1,000 paced streams in one Lua state (bench/scale.lua),
+#     polling and on luv, against one stream alone; writes its section into
+#     RESULTS.md's hand-written part. Raises `ulimit -n` to 4096 first.
+#  7. bench/idle.py: CPU of headless Neovim, idle and with one 5-second
+#     stream (bench/idle_nvim.lua) on the uv adapter or a 10 ms polling
+#     timer; builds the module for LuaJIT (make LUA=luajit) first; writes
+#     its section into RESULTS.md's hand-written part. Skipped without nvim.
 # bench/.work and bench/node_modules are git-ignored scratch.
 set -eu
 cd "$(dirname "$0")/.."
@@ -46,6 +56,8 @@ LUA=${LUA:-lua5.4}
 PY=${PYTHON:-python3}
 MROOT=${BENCH_MODULE_ROOT:-$ROOT}
 MODULE=$MROOT/build/chatgpt/core.so
+ONLY=${BENCH_ONLY:-harness,scale,idle}
+want_part() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 
 say() { echo "bench: $*"; }
 die() { echo "bench: $*" >&2; exit 1; }
@@ -62,6 +74,7 @@ need=""
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need="$need nginx-light"
 "$LUA" -e 'require "cjson"' 2>/dev/null || need="$need lua-cjson"
 "$LUA" -e 'require "socket"' 2>/dev/null || need="$need lua-socket"
+"$LUA" -e 'require "luv"' 2>/dev/null || need="$need lua-luv"
 if [ -n "$need" ] && command -v apt-get >/dev/null 2>&1; then
   say "installing:$need"
   { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $need; } \
@@ -91,6 +104,14 @@ else
   else
     NODE_NOTE="skipped: npm could not install openai@$want (no registry?), see bench/.work/npm-install.log."
   fi
+fi
+
+# 1,000 streams at once need ~1,000 descriptors in the client and in nginx
+# (both inherit this limit): 1,024 is a common soft limit
+nofile=$(ulimit -n)
+if [ "$nofile" != unlimited ] && [ "$nofile" -lt 4096 ]; then
+  ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  say "ulimit -n: $nofile -> $(ulimit -n)"
 fi
 
 # ---- 2. build ----------------------------------------------------------------
@@ -182,9 +203,43 @@ VERSIONS="$VERSIONS, $("$PY" -V 2>&1)"
 SERVER_PIDS=$PY_PID${NGX_PID:+,$NGX_PID}
 CALLGRIND=""
 [ -z "${BENCH_NO_CALLGRIND:-}" ] && command -v valgrind >/dev/null 2>&1 && CALLGRIND=--callgrind
-"$PY" bench/harness.py --work "$WORK" --nginx "$NGX" --streams "$STREAMS" --slow "$SLOW" \
-  --bin "$WORK/bin" --lua "$LUA" \
-  --lua-path "$MROOT/lua/?.lua;$MROOT/lua/?/init.lua;;" --lua-cpath "$MROOT/build/?.so;;" \
-  ${NODE:+--node "$NODE"} --node-note "$NODE_NOTE" --nginx-note "$NGINX_NOTE" \
-  --versions "$VERSIONS" --server-pids "$SERVER_PIDS" --rounds "$ROUNDS" --out "$OUT" $CALLGRIND
-sed -n '/^## Targets/,/^## Rerun/p' "$OUT" | sed '$d'
+if want_part harness; then
+  "$PY" bench/harness.py --work "$WORK" --nginx "$NGX" --streams "$STREAMS" --slow "$SLOW" \
+    --bin "$WORK/bin" --lua "$LUA" \
+    --lua-path "$MROOT/lua/?.lua;$MROOT/lua/?/init.lua;;" --lua-cpath "$MROOT/build/?.so;;" \
+    ${NODE:+--node "$NODE"} --node-note "$NODE_NOTE" --nginx-note "$NGINX_NOTE" \
+    --versions "$VERSIONS" --server-pids "$SERVER_PIDS" --rounds "$ROUNDS" --out "$OUT" $CALLGRIND
+  sed -n '/^## Targets/,/^## Rerun/p' "$OUT" | sed '$d'
+fi
+
+# ---- 6. scale: 1,000 streams in one Lua state ---------------------------------
+# who serves the paced streams, for the reports
+if [ -n "$NGINX" ] && [ "$ECHO_MOD" != - ]; then
+  STREAMS_NOTE="the bench's nginx (echo module, \`echo_sleep\`)"
+else
+  STREAMS_NOTE="the bench's Python server (bench/servers.py: no nginx echo module here)"
+fi
+if want_part scale; then
+  if "$LUA" -e 'require "luv"' 2>/dev/null; then
+    "$PY" bench/scale.py --work "$WORK" --streams "$STREAMS" --streams-note "$STREAMS_NOTE" \
+      --bin "$WORK/bin" --lua "$LUA" \
+      --lua-path "$MROOT/lua/?.lua;$MROOT/lua/?/init.lua;;" --lua-cpath "$MROOT/build/?.so;;" \
+      --server-pids "$SERVER_PIDS" --rounds "$ROUNDS" --out "$OUT"
+  else
+    say "scale: skipped, no luv for $LUA (apt-get install lua-luv)"
+  fi
+fi
+
+# ---- 7. an idle editor stays idle ------------------------------------------------
+if want_part idle; then
+  if ! command -v nvim >/dev/null 2>&1; then
+    say "idle: skipped, nvim not installed (make deps)"
+  elif ! make -C "$MROOT" --no-print-directory LUA=luajit all >"$WORK/luajit-build.log" 2>&1; then
+    say "idle: skipped, make LUA=luajit failed (see bench/.work/luajit-build.log)"
+  else
+    "$PY" bench/idle.py --work "$WORK" --streams "$STREAMS" --streams-note "$STREAMS_NOTE" \
+      --bin "$WORK/bin" --root "$MROOT" \
+      --build "$MROOT/build/luajit" --server-pids "$SERVER_PIDS" \
+      --rounds "${BENCH_IDLE_ROUNDS:-7}" --out "$OUT"
+  fi
+fi

@@ -13,6 +13,8 @@ path and the request body are read and ignored):
   /drip<MS>x<N>/... N content chunks, one every MS milliseconds, then [DONE]
   /s<N>/...         WORKDIR/www/stream<N>.sse, one HTTP chunk per event, as
                     fast as it goes (only used when nginx has no echo module)
+  /p<MS>s<N>[v<K>]/...  the same, paced as WORKDIR/www/paced.json says (only
+                    used when nginx has no echo module)
   /stalled          the number of /stall connections open now (text/plain)
   /ping             "pong"
 """
@@ -33,6 +35,9 @@ for name in os.listdir(os.path.join(WORK, "www")):
     if m:
         with open(os.path.join(WORK, "www", name), "rb") as f:
             STREAMS[int(m.group(1))] = [e + b"\n\n" for e in f.read().split(b"\n\n") if e]
+
+with open(os.path.join(WORK, "www", "paced.json")) as f:
+    PACED = json.load(f)
 
 STALLED = 0                                 # /stall connections open now
 
@@ -88,7 +93,7 @@ async def handle(reader, writer):
                         break
             elif length:
                 await reader.readexactly(length)
-            m = re.match(r"/(d(\d+)|stall|drip(\d+)x(\d+)|s(\d+)|ping|stalled|plain)(/|$)", path)
+            m = re.match(r"/(d(\d+)|stall|drip(\d+)x(\d+)|s(\d+)|ping|stalled|plain|p\d+s\d+(?:v\d+)?)(/|$)", path)
             if not m:
                 writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             elif m.group(2):
@@ -116,6 +121,15 @@ async def handle(reader, writer):
             elif m.group(5):
                 writer.write(SSE_HEAD)
                 for e in STREAMS[int(m.group(5))]:
+                    writer.write(chunked(e))
+                    await writer.drain()
+                writer.write(b"0\r\n\r\n")
+            elif m.group(1) in PACED:
+                r = PACED[m.group(1)]
+                writer.write(SSE_HEAD)
+                for e, gap in zip(STREAMS[r["n"]], r["gaps"]):
+                    if gap:
+                        await asyncio.sleep(gap / 1000)
                     writer.write(chunked(e))
                     await writer.drain()
                 writer.write(b"0\r\n\r\n")

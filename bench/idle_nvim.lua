@@ -1,0 +1,120 @@
+-- Runs inside headless Neovim for bench/idle.py: what one streaming request
+-- costs an otherwise idle editor.
+--
+--   BENCH_MODE=idle|loaded|uv|poll BENCH_SECONDS=5.5 BENCH_URL=... BENCH_TEXT=...
+--   BENCH_RESULT=file BENCH_ROOT=repo BENCH_BUILD=build/luajit \
+--     nvim --headless -u NONE -i NONE -c 'luafile bench/idle_nvim.lua'
+--
+-- idle    nothing: Neovim waits BENCH_SECONDS, then quits
+-- loaded  require "chatgpt" and make a client, then the same wait
+-- uv      the same, plus one streamed chat_async from BENCH_URL driven by
+--         Neovim's loop: require("chatgpt.uv").attach(vim.loop)
+-- poll    the same request driven by a 10 ms vim.loop timer calling
+--         chatgpt.poll(0), stopped once poll returns 0
+-- Every mode quits BENCH_SECONDS after this script starts, so that the
+-- process lives the same time in each (bench/measure.c measures it from
+-- outside). The text must equal BENCH_TEXT's (the content of the served
+-- chunks), and so must the pieces on_delta saw.
+-- Writes "ok key=value ..." or "fail <why>" to BENCH_RESULT; cpu_ms is
+-- this process's CPU (os.clock: all its threads) from here to the quit;
+-- for uv and poll also req_ms (CPU from chat_async to the request's end),
+-- first_ms (to its first delta), and the drive() and poll() calls made.
+
+-- luacheck: read globals vim
+
+local uv = vim.loop
+local clock = os.clock
+local t0, w0 = clock(), uv.hrtime()
+local env = os.getenv
+local mode, out = env("BENCH_MODE"), env("BENCH_RESULT")
+local seconds = tonumber(env("BENCH_SECONDS") or "5.5")
+
+local function finish(line)
+  local f = io.open(out, "w")
+  f:write(line, "\n")
+  f:close()
+  vim.cmd("qa!")
+end
+
+local result                      -- set by the request's end: a line, or an error
+local function quit()
+  if mode == "uv" or mode == "poll" then
+    if not result then result = "fail the request was not done after " .. seconds .. " s" end
+  end
+  if result and result:sub(1, 5) == "fail " then return finish(result) end
+  finish(string.format("ok mode=%s cpu_ms=%.3f wall_s=%.3f %s", mode, (clock() - t0) * 1e3,
+    (uv.hrtime() - w0) / 1e9, result or ""))
+end
+
+local ok, err = pcall(function()
+  if not (mode == "idle" or mode == "loaded" or mode == "uv" or mode == "poll") then
+    error("BENCH_MODE: idle, loaded, uv or poll, not " .. tostring(mode))
+  end
+  if mode == "idle" then return end
+  local root, build = env("BENCH_ROOT"), env("BENCH_BUILD")
+  package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+  package.cpath = build .. "/?.so;" .. package.cpath
+  local chatgpt = require "chatgpt"
+  local client = chatgpt.new { base_url = env("BENCH_URL"), api_key = "sk-bench-000000000000000000000000",
+                               max_retries = 0 }
+  if mode == "loaded" then return end
+
+  local function served()          -- read at the end: the check costs the window nothing
+    local f = assert(io.open(env("BENCH_TEXT"), "rb"))
+    local text = f:read("*a")
+    f:close()
+    return text
+  end
+
+  local deltas, parts, c_first = 0, {}, nil
+  local params = { on_delta = function(s)
+    deltas = deltas + 1
+    parts[#parts + 1] = s
+    c_first = c_first or clock()
+  end }
+  -- counts the engine's turns: chatgpt.uv calls chatgpt.drive through the
+  -- module table (fd ready, or its one timer fired)
+  local drives, timer_drives, drive = 0, 0, chatgpt.drive
+  chatgpt.drive = function(fd, what)
+    drives = drives + 1
+    if fd == nil then timer_drives = timer_drives + 1 end
+    return drive(fd, what)
+  end
+  if mode == "uv" then
+    require("chatgpt.uv").attach(uv)
+  end
+  local polls, poll = 0, chatgpt.poll
+  local c_req = clock()
+  local req = client:chat_async("Stream to the idle editor.", params)
+  -- a plugin's way to hear the end: wait inside spawn yields to the engine
+  chatgpt.spawn(function()
+    local text, rerr = req:wait()
+    local c_end = clock()
+    local want = text and served()
+    if not text then
+      result = "fail " .. tostring(rerr)
+    elseif text ~= want or table.concat(parts) ~= want then
+      result = ("fail text %q differs from the served %q"):format(text, want)
+    else
+      -- req_ms: CPU from chat_async to the end; first_ms: to the first delta
+      -- (connecting, and the modules a first request loads)
+      result = ("deltas=%d chars=%d request_s=%.3f req_ms=%.3f first_ms=%.3f drives=%d timer_drives=%d polls=%d")
+        :format(deltas, #text, (uv.hrtime() - w0) / 1e9, (c_end - c_req) * 1e3,
+                ((c_first or c_end) - c_req) * 1e3, drives, timer_drives, polls)
+    end
+  end)
+  if mode == "poll" then
+    local timer = uv.new_timer()
+    timer:start(10, 10, function()
+      polls = polls + 1
+      if poll(0) == 0 then
+        timer:stop()
+        timer:close()
+      end
+    end)
+  end                              -- uv: nothing else, Neovim's loop does it all
+end)
+if not ok then finish("fail " .. tostring(err)) end
+
+local quit_timer = uv.new_timer()
+quit_timer:start(math.floor(seconds * 1000 - (uv.hrtime() - w0) / 1e6), 0, vim.schedule_wrap(quit))
