@@ -18,6 +18,8 @@ typedef struct engine {
   struct transfer *live;  /* inside the multi */
   struct transfer *ready; /* news for Lua since the last poll */
   int nlive;
+  double check_at;          /* no idle or total deadline of a live transfer
+                               comes before this: sweep() skips the walk */
   long max_host, max_total; /* connection limits (core.configure) */
   sockets socks;            /* what curl wants watched (sockets.h) */
 } engine;
@@ -42,7 +44,8 @@ void engine_forget(lua_State *L, struct transfer *t);
  * past their deadlines. */
 void engine_settle(engine *e);
 /* The earliest idle or total deadline of a running transfer (monotonic
- * seconds), HUGE_VAL for none. */
+ * seconds), HUGE_VAL for none; possibly earlier than any (a byte may have
+ * pushed an idle deadline on since), never later. */
 double engine_next_deadline(engine *e);
 /* Replaces the stack with: running, the transfers that have news. */
 int engine_push_ready(lua_State *L, engine *e);

@@ -44,13 +44,15 @@ function M.ask(prompt)
     on_delta = function(d) vim.schedule(function() append(buf, d) end) end,
   })
   vim.keymap.set("n", "<C-c>", function() req:cancel() end, { buffer = buf })
-  local function finish()
-    if req.status == "pending" then return vim.defer_fn(finish, 50) end
-    local text, err = req:result()
-    if not text and err.kind ~= "cancelled" then append(buf, "\n[error] " .. tostring(err)) end
-    vim.b[buf].chatgpt_status = req.status
-  end
-  finish()
+  -- the end, heard without a timer: wait() in a spawned coroutine yields to
+  -- the engine, which resumes it when the request settles
+  chatgpt.spawn(function()
+    local text, err = req:wait()
+    vim.schedule(function()
+      if not text and err.kind ~= "cancelled" then append(buf, "\n[error] " .. tostring(err)) end
+      if vim.api.nvim_buf_is_valid(buf) then vim.b[buf].chatgpt_status = req.status end
+    end)
+  end)
   return buf, req
 end
 
