@@ -69,11 +69,28 @@ void engine_unmark_ready(transfer *t) {
   t->in_ready = 0;
 }
 
+/* Takes a queued t off the queue (a cancel before curl had it: rare, and
+ * the queue is short, so a walk is fine). */
+static void unqueue(engine *e, transfer *t) {
+  transfer **pp;
+  for (pp = &e->queue; *pp; pp = &(*pp)->queue_next)
+    if (*pp == t) {
+      *pp = t->queue_next;
+      if (e->queue_tail == &t->queue_next) e->queue_tail = pp;
+      break;
+    }
+  t->queue_next = NULL;
+}
+
 void engine_finish(transfer *t, CURLcode code) {
   engine *e = t->eng;
   if (t->state != ST_RUNNING) return;
   if (e) {
-    curl_multi_remove_handle(e->multi, t->easy);
+    if (t->in_multi)
+      curl_multi_remove_handle(e->multi, t->easy);
+    else
+      unqueue(e, t);
+    t->in_multi = 0;
     if (t->prev)
       t->prev->next = t->next;
     else
@@ -94,11 +111,13 @@ static double due_of(const transfer *t) {
   return at;
 }
 
-CURLMcode engine_add(lua_State *L, engine *e, transfer *t, int idx) {
-  CURLMcode mc;
+void engine_add(lua_State *L, engine *e, transfer *t, int idx) {
   idx = lua_absindex(L, idx);
-  if ((mc = curl_multi_add_handle(e->multi, t->easy)) != CURLM_OK) return mc;
   if (due_of(t) < e->check_at) e->check_at = due_of(t);
+  t->in_multi = 0;
+  t->queue_next = NULL;
+  *e->queue_tail = t;
+  e->queue_tail = &t->queue_next;
   t->eng = e;
   t->state = ST_RUNNING;
   t->prev = NULL;
@@ -110,7 +129,20 @@ CURLMcode engine_add(lua_State *L, engine *e, transfer *t, int idx) {
   lua_pushvalue(L, idx);
   lua_rawsetp(L, -2, t); /* refs[t] = userdata */
   lua_pop(L, 1);
-  return CURLM_OK;
+}
+
+void engine_feed(engine *e) {
+  int n;
+  transfer *t;
+  for (n = 0; n < ENGINE_START_BATCH && (t = e->queue) != NULL; n++) {
+    e->queue = t->queue_next;
+    if (e->queue == NULL) e->queue_tail = &e->queue;
+    t->queue_next = NULL;
+    if (curl_multi_add_handle(e->multi, t->easy) == CURLM_OK)
+      t->in_multi = 1;
+    else
+      engine_finish(t, CURLE_OUT_OF_MEMORY); /* curl could not take it */
+  }
 }
 
 void engine_forget(lua_State *L, transfer *t) {
@@ -133,7 +165,9 @@ static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT
 static void engine_close(engine *e) {
   transfer *t;
   for (t = e->live; t; t = t->next) {
-    curl_multi_remove_handle(e->multi, t->easy);
+    if (t->in_multi) curl_multi_remove_handle(e->multi, t->easy);
+    t->in_multi = 0;
+    t->queue_next = NULL;
     t->state = ST_DONE;
     t->abort = AB_CANCEL;
     t->result = CURLE_ABORTED_BY_CALLBACK;
@@ -143,7 +177,8 @@ static void engine_close(engine *e) {
     t->in_ready = 0;
     t->eng = NULL;
   }
-  e->live = e->ready = NULL;
+  e->live = e->ready = e->queue = NULL;
+  e->queue_tail = &e->queue;
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
   sockets_free(&e->socks);
@@ -156,6 +191,8 @@ engine *engine_get(lua_State *L) {
   if (c->closed) luaL_error(L, "chatgpt: the engine is closed");
   if ((e->multi = curl_multi_init()) == NULL) luaL_error(L, "chatgpt: curl_multi_init failed");
   c->close_engine = engine_close;
+  e->queue = NULL;
+  e->queue_tail = &e->queue;
   sockets_init(e);
   e->max_host = DEFAULT_MAX_HOST_CONNECTIONS;
   e->max_total = DEFAULT_MAX_TOTAL_CONNECTIONS;
@@ -254,7 +291,8 @@ double engine_next_deadline(engine *e) { return e->live ? e->check_at : HUGE_VAL
  * host watches the sockets, it may still block here (a blocking call):
  * curl is driven the same way, and the host hears of the changes after. */
 static void drive(engine *e, double wait) {
-  if (e->ready != NULL) wait = 0;
+  engine_feed(e);
+  if (e->ready != NULL || e->queue != NULL) wait = 0; /* more to hand curl next turn */
   if (wait > 0) {
     double d = engine_next_deadline(e) - engine_clock(); /* wake up for our deadlines */
     if (d < wait) wait = d;

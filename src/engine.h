@@ -11,12 +11,19 @@
 
 #define ENGINE_MAX_CONNECTIONS_LIMIT 100000 /* the highest either limit may be */
 
+/* Transfers handed to curl per turn of the engine: curl sets up every new
+ * transfer in the first turn after it comes (~60 us each here), so a
+ * thousand started at once made one poll(0) of 60 ms; in batches, each
+ * turn stays a few ms (bench/RESULTS.md). */
+#define ENGINE_START_BATCH 32
+
 struct transfer;
 
 typedef struct engine {
   CURLM *multi;           /* NULL until first used, and once closed */
-  struct transfer *live;  /* inside the multi */
+  struct transfer *live;  /* running: in the multi, or queued for it */
   struct transfer *ready; /* news for Lua since the last poll */
+  struct transfer *queue, **queue_tail; /* started, not yet in the multi */
   int nlive;
   double check_at;          /* no idle or total deadline of a live transfer
                                comes before this: sweep() skips the walk */
@@ -28,9 +35,13 @@ typedef struct engine {
  * closed it. */
 engine *engine_get(lua_State *L);
 
-/* Puts t (its easy handle set) into the multi and the live list, and holds
- * the userdata at idx for poll to hand back (weakly: dropping it cancels). */
-CURLMcode engine_add(lua_State *L, engine *e, struct transfer *t, int idx);
+/* Puts t (its easy handle set) into the live list and queues it for the
+ * multi, and holds the userdata at idx for poll to hand back (weakly:
+ * dropping it cancels). */
+void engine_add(lua_State *L, engine *e, struct transfer *t, int idx);
+/* Hands curl the next ENGINE_START_BATCH queued transfers: at the start
+ * of every turn. */
+void engine_feed(engine *e);
 /* Takes a running t out of the multi with this result, and marks it ready. */
 void engine_finish(struct transfer *t, CURLcode code);
 /* t has news for Lua (events, or its end): the next poll hands it back. */

@@ -115,6 +115,7 @@ static void timer_action(engine *e) {
 
 void sockets_action(engine *e, curl_socket_t fd, int ev) {
   int running;
+  engine_feed(e);
   if (fd != CURL_SOCKET_BAD) curl_multi_socket_action(e->multi, fd, ev, &running);
   timer_action(e);
 }
@@ -122,7 +123,8 @@ void sockets_action(engine *e, curl_socket_t fd, int ev) {
 void sockets_poll(engine *e, double wait) {
   sockets *s = &e->socks;
   esock *k;
-  int n = 0, i, rc, running;
+  double start;
+  int n = 0, i, j, rc, running;
   if (s->due >= 0 && s->due - engine_clock() < wait) wait = s->due - engine_clock();
   if (!(wait > 0)) wait = 0;
   if (s->n > s->pfd_cap) {
@@ -142,10 +144,20 @@ void sockets_poll(engine *e, double wait) {
     n++;
   }
   rc = poll(n ? s->pfd : NULL, (nfds_t)n, wait > 0 ? (int)engine_ms(wait, INT_MAX) : 0);
-  for (i = 0; rc > 0 && i < n; i++) {
-    short r = s->pfd[i].revents;
+  start = engine_clock();
+  for (j = 0; rc > 0 && j < n; j++) {
+    short r;
     int ev = 0;
+    i = (s->turn + j) % n;
+    r = s->pfd[i].revents;
     if (!r) continue;
+    /* one turn does at most SOCKETS_TURN_BUDGET of curl's reading: the
+     * sockets left are still ready, poll(2) says so next turn, and that
+     * turn begins with them */
+    if (engine_clock() - start > SOCKETS_TURN_BUDGET) {
+      s->turn = i;
+      break;
+    }
     if (r & POLLIN) ev |= CURL_CSELECT_IN;
     if (r & POLLOUT) ev |= CURL_CSELECT_OUT;
     if (r & (POLLERR | POLLHUP | POLLNVAL)) ev |= CURL_CSELECT_ERR;
@@ -217,6 +229,7 @@ static int sockets_changes(lua_State *L) {
   for (k = e->socks.changed; k; k = k->changed_next) n++;
   luaL_checkstack(L, 2 * n + 1, "too many socket changes"); /* before the drain */
   if (e->socks.due >= 0 && e->socks.due < at) at = e->socks.due;
+  if (e->queue != NULL) at = now; /* transfers wait for their turn */
   if (at < HUGE_VAL)
     lua_pushnumber(L, at > now ? at : now);
   else

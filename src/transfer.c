@@ -236,7 +236,6 @@ static int transfer_cancel(lua_State *L) {
 static int transfer_start(lua_State *L) {
   transfer *t = totransfer(L);
   engine *e;
-  CURLMcode mc;
   luaL_argcheck(L, t->state != ST_RUNNING, 1, "transfer already running");
   e = engine_get(L);
   if (t->eng && t->eng != e) return luaL_error(L, "chatgpt: the engine is closed");
@@ -250,8 +249,7 @@ static int transfer_start(lua_State *L) {
   t->errbuf[0] = '\0';
   t->last_byte = engine_clock();
   t->deadline = t->last_byte + t->timeout;
-  if ((mc = engine_add(L, e, t, 1)) != CURLM_OK)
-    return luaL_error(L, "chatgpt: curl_multi_add_handle: %s", curl_multi_strerror(mc));
+  engine_add(L, e, t, 1);
   return 0;
 }
 

@@ -40,7 +40,8 @@ typedef struct transfer {
   engine *eng;                  /* NULL once the engine is gone */
   struct transfer *prev, *next; /* the engine's live list */
   struct transfer *ready_next;
-  int in_ready;
+  struct transfer *queue_next; /* the engine's queue, while not in the multi */
+  int in_ready, in_multi;
   int state, abort;
   CURLcode result;
   double idle, last_byte;   /* idle_timeout (0: none), time of the last byte */

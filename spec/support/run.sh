@@ -31,6 +31,8 @@ export CHATGPT_LUA
 log=$(mktemp)
 CHATGPT_BUILD=$build $lua "$(command -v busted)" --ignore-lua -o utfTerminal 2>&1 | tee "$log"
 summary=$(grep -E '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors?' "$log" | tail -n 1)
+# the names of what failed again, last: a CI log shows only its tail
+grep -A1 -E '^(Failure|Error) → ' "$log" | grep -v -- '^--$' | sed 's/^/failed: /'
 rm -f "$log"
 if [ -z "$summary" ]; then
   echo "busted printed no summary (it crashed)"
