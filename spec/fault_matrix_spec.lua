@@ -88,7 +88,10 @@ local ROWS = {
                drop_after = #SSE_HEAD + #http_chunk(event("Hel")) + #http_chunk(event("lo")) + 10 },
     -- a stream that handed a chunk to a callback is never retried
     opts_plain = { max_retries = 0 }, opts_stream = { max_retries = 2 },
-    want = { kind = "network", status = 200, code = "RECV_ERROR", attempts = 1, retryable = true },
+    -- as above: on a loaded machine curl's sending call may meet the reset
+    -- first (seen in CI)
+    want = { kind = "network", status = 200, code = { RECV_ERROR = true, SEND_ERROR = true },
+             attempts = 1, retryable = true },
     check = function(mode, err)
       if mode == "streaming" then assert.equal("Hello", err.partial) end
       assert.equal("req_fault", err.request_id)
