@@ -1,6 +1,6 @@
 -- Many streams at once in one Lua state (bench/scale.py runs it).
 --
---   lua5.4 bench/scale.lua MODE BASE_URL N SSE_FILE WARM_URL [BATCH [FRAME_MS]]
+--   lua5.4 bench/scale.lua MODE BASE_URL N SSE_FILE WARM_URL [BATCH [FRAME_MS [GC]]]
 --
 -- MODE  chat   N streamed client:chat calls one after the other (blocking:
 --              the engine waits in poll(2)): the single-stream figure
@@ -10,7 +10,9 @@
 --              (chatgpt.attach); uv.run() until the engine is idle
 -- BATCH: 0 (default) starts all N at once; else BATCH requests a frame.
 -- FRAME_MS: 10 by default (poll's frame; uv's batches are this far apart);
--- poll with FRAME_MS 0 calls poll(0) in a busy loop.
+-- poll with FRAME_MS 0 calls poll(0) in a busy loop. GC "nogc" stops Lua's
+-- collector after the warm-up: the calls' own work, without the collector
+-- steps that land inside them.
 -- BASE_URL serves a paced stream (bench/fixtures.py: /p<MS>s<N>/v1), whose
 -- body is SSE_FILE: every request's text must equal the content of its
 -- chunks. A comma-separated list of base URLs (the jittered variants of
@@ -34,6 +36,7 @@ local mode, base, n, sse_file, warm_url = arg[1], arg[2], tonumber(arg[3]), arg[
 local batch = tonumber(arg[6]) or 0
 if batch <= 0 then batch = n end
 local frame = (tonumber(arg[7]) or 10) / 1000
+local nogc = arg[8] == "nogc"
 
 local function fail(fmt, ...)
   io.write("fail ", string.format(fmt, ...), "\n")
@@ -71,6 +74,7 @@ do
   if not text then fail("warm-up: %s", tostring(err)) end
 end
 collectgarbage()
+if nogc then collectgarbage("stop") end
 
 -- Call timings, in two phases: the start (until every request has had its
 -- first delta: connecting, sending, headers) and the steady streaming

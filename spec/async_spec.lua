@@ -4,6 +4,7 @@ local chatgpt = require "chatgpt"
 local core = require "chatgpt.core"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
+local socket = require "socket"
 local versions = require "spec.support.versions"
 local it_close = versions.gate(versions.CLOSE, versions.CLOSE_WHY, it, pending)
 
@@ -111,6 +112,33 @@ describe("chat_async", function()
     for _ in pairs(seen) do n = n + 1 end
     assert.equal(100, n)
     assert.truthy(took < 3, "took " .. took .. " s")
+  end)
+
+  it("runs about 2 ms of callbacks per poll: the rest come at the next poll, which does not wait", function()
+    fake.script { delay = 0.3, ["repeat"] = 3 }
+    local c = T.new()
+    local reqs, slowed, nslowed = {}, {}, 0
+    for i = 1, 3 do
+      reqs[i] = c:chat_async("x" .. i, { on_delta = function()
+        if slowed[i] then return end
+        slowed[i] = true
+        nslowed = nslowed + 1
+        local t = core.now()
+        while core.now() - t < 0.005 do end   -- a slow callback: past the budget
+      end })
+    end
+    local t = core.now()
+    while #fake.requests() < 3 and core.now() - t < 5 do chatgpt.poll(0.01) end
+    socket.sleep(0.6)                          -- the three replies have come
+    local t0, most = core.now(), 0
+    repeat
+      local before = nslowed
+      local n = chatgpt.poll(1)
+      most = math.max(most, nslowed - before)
+    until n == 0
+    assert.equal(1, most)                      -- one slow transfer per poll
+    assert.truthy(core.now() - t0 < 0.9, "a poll with news left waited")
+    for i = 1, 3 do assert.equal(HELLO, (reqs[i]:result())) end
   end)
 
   it("fires callbacks only from inside poll or wait", function()
