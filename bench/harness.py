@@ -24,6 +24,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import MARK, f, parse_kv, ratio, server_cpu, verdict  # noqa: E402
+
 BENCH = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -44,7 +47,6 @@ A = parse_args()
 EXP = json.load(open(os.path.join(A.work, "expected.json")))
 RUNS = os.path.join(A.work, "runs")
 os.makedirs(RUNS, exist_ok=True)
-HZ = os.sysconf("SC_CLK_TCK")
 
 
 # ---- peers ----------------------------------------------------------------
@@ -140,29 +142,6 @@ if not A.node:
 
 
 # ---- running --------------------------------------------------------------
-
-def server_cpu(pids):
-    """CPU seconds used so far by the server processes and their children."""
-    total = 0
-    want = set(pids)
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            st = open("/proc/%s/stat" % d).read()
-        except OSError:
-            continue
-        f = st[st.rindex(")") + 2:].split()
-        pid, ppid = int(d), int(f[1])
-        if pid in want or ppid in want:
-            total += int(f[11]) + int(f[12])
-    return total / HZ
-
-
-def parse_kv(line):
-    return {k: (float(v) if re.match(r"^-?[\d.]+$", v) else v)
-            for k, v in re.findall(r"(\w+)=(\S+)", line)}
-
 
 def run_one(sid, peer, argv, expected, rnd):
     out = os.path.join(RUNS, "%s.%s.%d.out" % (sid, re.sub(r"\W", "_", peer), rnd))
@@ -262,14 +241,6 @@ def worst(sid, peer, sub):
 
 def failures(sid, peer):
     return [r["failed"] for r in results.get((sid, peer), []) if r["failed"]]
-
-
-def f(v, fmt="%.3f"):
-    return "—" if v is None else fmt % v
-
-
-def ratio(a, b):
-    return None if a is None or b is None or b <= 0 else a / b
 
 
 L = []
@@ -435,10 +406,6 @@ w("| target | measured | verdict |")
 w("|---|---|---|")
 
 
-def verdict(ok):
-    return "—" if ok is None else ("**met**" if ok else "**MISSED**")
-
-
 def target(name, value, ok):
     w("| %s | %s | %s |" % (name, value, verdict(ok)))
 
@@ -515,7 +482,6 @@ w("")
 
 # Sections written by hand (figures from other measurements) follow the
 # marker line and are carried over from the previous report.
-MARK = "<!-- written by hand below this line; bench/harness.py keeps it -->"
 try:
     old = open(A.out).read()
     if MARK in old:

@@ -2,7 +2,8 @@
 -- luaL_argerror's ("bad argument #1 to 'new' (option 'timeout' must be a
 -- number > 0, got -1)"), raised at the caller's line.
 
-local error, pairs, tostring, type = error, pairs, tostring, type
+local error, getmetatable, ipairs, pairs, tostring, type =
+      error, getmetatable, ipairs, pairs, tostring, type
 local find, format = string.find, string.format
 local huge = math.huge
 
@@ -66,6 +67,68 @@ function M.options(level, n, fname, opts, rules, what)
     if p then M.error(level + 1, n, fname, format("%s '%s': %s", what, k, p)) end
   end
   return opts
+end
+
+-- A conversation's params and a call's (argument #2, over them), split into
+-- the request body and the options the conversation reads itself (`own`:
+-- name -> its Lua type), whose types are checked.
+function M.split_params(level, fname, own, base, params)
+  if params ~= nil and type(params) ~= "table" then
+    M.error(level + 1, 2, fname, "table expected, got " .. type(params))
+  end
+  local body, mine = {}, {}
+  for _, src in ipairs { base, params or {} } do
+    for k, v in pairs(src) do
+      if own[k] then mine[k] = v else body[k] = v end
+    end
+  end
+  for k, v in pairs(mine) do
+    if type(v) ~= own[k] then
+      M.error(level + 1, 2, fname, "param '" .. k .. "' must be a " .. own[k] .. ", got " .. type(v))
+    end
+  end
+  return body, mine
+end
+
+-- A conversation's `schema` param ({name, schema, description, strict}),
+-- argument #2 of fname.
+function M.check_schema(level, fname, s)
+  if type(s.name) ~= "string" or not s.name:match("^[%w_%-]+$") then
+    M.error(level + 1, 2, fname, "schema.name must be a name of letters, digits, '_' or '-'")
+  end
+  if type(s.schema) ~= "table" then
+    M.error(level + 1, 2, fname, "schema.schema must be a JSON schema table")
+  end
+  if s.description ~= nil and type(s.description) ~= "string" then
+    M.error(level + 1, 2, fname, "schema.description must be a string")
+  end
+  if s.strict ~= nil and type(s.strict) ~= "boolean" then
+    M.error(level + 1, 2, fname, "schema.strict must be a boolean")
+  end
+end
+
+-- A value that can be called: a function, or a value whose metatable has
+-- __call.
+function M.callable(v)
+  if type(v) == "function" then return true end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
+-- Argument #n of fname: nil or a table whose fields `names` are nil or
+-- callable. Returns it ({} for nil).
+function M.handlers(level, n, fname, handlers, names)
+  if handlers == nil then return {} end
+  if type(handlers) ~= "table" then
+    M.error(level + 1, n, fname, "table expected, got " .. type(handlers))
+  end
+  for _, name in ipairs(names) do
+    local h = handlers[name]
+    if h ~= nil and not M.callable(h) then
+      M.error(level + 1, n, fname, name .. ": function expected, got " .. type(h))
+    end
+  end
+  return handlers
 end
 
 return M

@@ -348,21 +348,7 @@ local function prepare(self, fname, what, params, level)
   end
   local _, why = tools.encode(msg)
   if why then argerror(level + 1, 1, fname, why) end
-  if params ~= nil and type(params) ~= "table" then
-    argerror(level + 1, 2, fname, "table expected, got " .. type(params))
-  end
-  -- conversation params, then the call's over them
-  local body, own = {}, {}
-  for _, src in ipairs { self.params, params or {} } do
-    for k, v in pairs(src) do
-      if OWN[k] then own[k] = v else body[k] = v end
-    end
-  end
-  for k, v in pairs(own) do
-    if type(v) ~= OWN[k] then
-      argerror(level + 1, 2, fname, "param '" .. k .. "' must be a " .. OWN[k] .. ", got " .. type(v))
-    end
-  end
+  local body, own = args.split_params(level + 1, fname, OWN, self.params, params)
   own.before_tool = own.before_tool or own.on_tool_call
   own.after_tool = own.after_tool or own.on_tool_result
   if own.schema and own.json then
@@ -370,18 +356,7 @@ local function prepare(self, fname, what, params, level)
   end
   if own.schema then
     local s = own.schema
-    if type(s.name) ~= "string" or not s.name:match("^[%w_%-]+$") then
-      argerror(level + 1, 2, fname, "schema.name must be a name of letters, digits, '_' or '-'")
-    end
-    if type(s.schema) ~= "table" then
-      argerror(level + 1, 2, fname, "schema.schema must be a JSON schema table")
-    end
-    if s.description ~= nil and type(s.description) ~= "string" then
-      argerror(level + 1, 2, fname, "schema.description must be a string")
-    end
-    if s.strict ~= nil and type(s.strict) ~= "boolean" then
-      argerror(level + 1, 2, fname, "schema.strict must be a boolean")
-    end
+    args.check_schema(level + 1, fname, s)
     body.response_format = { type = "json_schema", json_schema = {
       name = s.name, description = s.description, schema = s.schema, strict = s.strict ~= false,
     } }

@@ -474,42 +474,28 @@ both("upload", function(self, level, file, purpose, params)
   return req
 end)
 
--- client:delete_file(id) -> {id, object, deleted}, info
-both("delete_file", function(self, level, id, params)
-  check_id(level + 1, "delete_file", id)
-  local own = get_params(params, level + 1, "delete_file", 2)
-  local req = call(self, { method = "DELETE", path = "/files/" .. id, own = own, pair = true },
-              level + 1, "delete_file")
-  return req
-end)
-
--- client:response(id, params) -> response, info (a stored response;
--- params: query, e.g. include)
-both("response", function(self, level, id, params)
-  check_id(level + 1, "response", id)
-  local own, query = get_params(params, level + 1, "response", 2)
-  local req = call(self, { method = "GET", path = "/responses/" .. id, query = query, own = own,
-                      pair = true }, level + 1, "response")
-  return req
-end)
-
--- client:cancel_response(id) -> response, info (background responses)
-both("cancel_response", function(self, level, id, params)
-  check_id(level + 1, "cancel_response", id)
-  local own = get_params(params, level + 1, "cancel_response", 2)
-  local req = call(self, { method = "POST", path = "/responses/" .. id .. "/cancel", own = own,
-                      pair = true }, level + 1, "cancel_response")
-  return req
-end)
-
--- client:delete_response(id) -> {id, object, deleted}, info
-both("delete_response", function(self, level, id, params)
-  check_id(level + 1, "delete_response", id)
-  local own = get_params(params, level + 1, "delete_response", 2)
-  local req = call(self, { method = "DELETE", path = "/responses/" .. id, own = own, pair = true },
-              level + 1, "delete_response")
-  return req
-end)
+-- The calls on one stored object, by its id: name -> method, path (%s: the
+-- id), and whether the call's params go out as the query.
+--   client:delete_file(id) -> {id, object, deleted}, info
+--   client:response(id, params) -> response, info (a stored response;
+--     params: query, e.g. include)
+--   client:cancel_response(id) -> response, info (background responses)
+--   client:delete_response(id) -> {id, object, deleted}, info
+local BY_ID = {
+  delete_file = { "DELETE", "/files/%s" },
+  response = { "GET", "/responses/%s", query = true },
+  cancel_response = { "POST", "/responses/%s/cancel" },
+  delete_response = { "DELETE", "/responses/%s" },
+}
+for name, how in pairs(BY_ID) do
+  both(name, function(self, level, id, params)
+    check_id(level + 1, name, id)
+    local own, query = get_params(params, level + 1, name, 2)
+    local req = call(self, { method = how[1], path = how[2]:format(id), own = own, pair = true,
+                             query = how.query and query or nil }, level + 1, name)
+    return req
+  end)
+end
 
 M.output_text = responses.output_text
 

@@ -14,11 +14,12 @@
 -- Per event this module allocates nothing but the slot of a part buffer
 -- ({n = count, piece, ...}): text is joined once, never with s = s .. piece.
 
-local getmetatable, ipairs, pairs, setmetatable, type =
-      getmetatable, ipairs, pairs, setmetatable, type
+local ipairs, pairs, setmetatable, type = ipairs, pairs, setmetatable, type
 local concat = table.concat
 
-local argerror = require("chatgpt.args").error
+local args = require "chatgpt.args"
+local tables = require "chatgpt.tables"
+local append, joined = tables.append, tables.joined
 
 local M = {}
 
@@ -31,23 +32,6 @@ local TERMINAL = {
   ["response.completed"] = true, ["response.incomplete"] = true, ["response.failed"] = true,
 }
 M.TERMINAL = TERMINAL
-
-local function joined(buf)
-  local n = buf.n
-  if n == 0 then return "" end
-  if n == 1 then return buf[1] end
-  local s = concat(buf, "", 1, n)
-  buf[1] = s
-  for i = 2, n do buf[i] = nil end
-  buf.n = 1
-  return s
-end
-
-local function append(buf, s)
-  local n = buf.n + 1
-  buf.n = n
-  buf[n] = s
-end
 
 -- Calls a user handler; `stopped` stays set when it returns false or
 -- raises, so that no handler runs after a stop or an error.
@@ -321,27 +305,12 @@ for name in pairs(TERMINAL) do ON[name] = terminal end
 
 -- ---- the accumulator -----------------------------------------------------
 
-local function callable(v)
-  if type(v) == "function" then return true end
-  local mt = type(v) == "table" and getmetatable(v)
-  return mt and mt.__call ~= nil or false
-end
-
 --- response_stream.new(handlers) -> accumulator
 -- handlers: { on_delta = fn(text, event), on_event = fn(event),
 --             on_tool_call = fn(item) }, each optional.
 -- Public fields: acc.events (events added), acc.stopped.
 function M.new(handlers)
-  if handlers ~= nil and type(handlers) ~= "table" then
-    argerror(2, 1, "new", "table expected, got " .. type(handlers))
-  end
-  handlers = handlers or {}
-  for _, name in ipairs { "on_delta", "on_event", "on_tool_call" } do
-    local h = handlers[name]
-    if h ~= nil and not callable(h) then
-      argerror(2, 1, "new", name .. ": function expected, got " .. type(h))
-    end
-  end
+  handlers = args.handlers(2, 1, "new", handlers, { "on_delta", "on_event", "on_tool_call" })
   return setmetatable({
     on_delta = handlers.on_delta,
     on_event = handlers.on_event,

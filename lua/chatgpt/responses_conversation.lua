@@ -175,21 +175,6 @@ local function tool_def(tool)
            parameters = f.parameters, strict = f.strict == true }
 end
 
-local function check_schema(level, fname, s)
-  if type(s.name) ~= "string" or not s.name:match("^[%w_%-]+$") then
-    argerror(level + 1, 2, fname, "schema.name must be a name of letters, digits, '_' or '-'")
-  end
-  if type(s.schema) ~= "table" then
-    argerror(level + 1, 2, fname, "schema.schema must be a JSON schema table")
-  end
-  if s.description ~= nil and type(s.description) ~= "string" then
-    argerror(level + 1, 2, fname, "schema.description must be a string")
-  end
-  if s.strict ~= nil and type(s.strict) ~= "boolean" then
-    argerror(level + 1, 2, fname, "schema.strict must be a boolean")
-  end
-end
-
 -- Checks say's arguments; returns the user item and the job.
 function Conversation:_prepare(fname, what, params, level)
   local item
@@ -206,24 +191,11 @@ function Conversation:_prepare(fname, what, params, level)
   end
   local _, why = tools.encode(item)
   if why then argerror(level + 1, 1, fname, why) end
-  if params ~= nil and type(params) ~= "table" then
-    argerror(level + 1, 2, fname, "table expected, got " .. type(params))
-  end
-  local body, own = {}, {}
-  for _, src in ipairs { self.params, params or {} } do
-    for k, v in pairs(src) do
-      if OWN[k] then own[k] = v else body[k] = v end
-    end
-  end
-  for k, v in pairs(own) do
-    if type(v) ~= OWN[k] then
-      argerror(level + 1, 2, fname, "param '" .. k .. "' must be a " .. OWN[k] .. ", got " .. type(v))
-    end
-  end
+  local body, own = args.split_params(level + 1, fname, OWN, self.params, params)
   if own.schema and own.json then argerror(level + 1, 2, fname, "give 'schema' or 'json', not both") end
   local text = type(body.text) == "table" and deepcopy(body.text) or body.text
   if own.schema then
-    check_schema(level + 1, fname, own.schema)
+    args.check_schema(level + 1, fname, own.schema)
     local s = own.schema
     text = type(text) == "table" and text or {}
     text.format = { type = "json_schema", name = s.name, description = s.description,

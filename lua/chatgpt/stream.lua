@@ -13,12 +13,15 @@
 -- joined once, never with `s = s .. piece` (quadratic on long streams).
 
 local type, ipairs = type, ipairs
-local getmetatable, setmetatable = getmetatable, setmetatable
-local concat, sort = table.concat, table.sort
+local setmetatable = setmetatable
+local sort = table.sort
 local format, random = string.format, math.random
 local tointeger = require("chatgpt.compat").tointeger   -- an integral double on 5.1/LuaJIT
 
-local argerror = require("chatgpt.args").error
+local args = require "chatgpt.args"
+local argerror = args.error
+local tables = require "chatgpt.tables"
+local append, joined = tables.append, tables.joined
 
 local M = {}
 
@@ -43,12 +46,6 @@ local function index_of(v)
   return v
 end
 
-local function append(buf, s)
-  local n = buf.n + 1
-  buf.n = n
-  buf[n] = s
-end
-
 -- A streamed function's pieces (tool call or legacy function_call): its
 -- name once, into named; its argument fragments appended to buf.
 local function merge_fn(named, buf, fn)
@@ -58,19 +55,6 @@ local function merge_fn(named, buf, fn)
   end
   local v = fn.arguments
   if type(v) == "string" and v ~= "" then append(buf, v) end
-end
-
--- Join a part buffer, and collapse it to that one string so that repeated
--- calls (text() on every error, then finish()) stay linear.
-local function joined(buf)
-  local n = buf.n
-  if n == 0 then return "" end
-  if n == 1 then return buf[1] end
-  local s = concat(buf, "", 1, n)
-  buf[1] = s
-  for i = 2, n do buf[i] = nil end
-  buf.n = 1
-  return s
 end
 
 local function append_list(dst, src)
@@ -306,12 +290,6 @@ local function merge_text(self, c, chunk)
   if type(fr) == "string" then st.finish_reason = fr end
 end
 
-local function callable(v)
-  if type(v) == "function" then return true end
-  local mt = type(v) == "table" and getmetatable(v)
-  return mt and mt.__call ~= nil or false
-end
-
 --- stream.new(kind, handlers) -> accumulator
 -- kind: "chat" (chat.completion.chunk) or "completion" (legacy /completions).
 -- handlers: { on_delta = fn(text, chunk), on_chunk = fn(chunk),
@@ -323,16 +301,7 @@ function M.new(kind, handlers)
     argerror(2, 1, "new", format("'chat' or 'completion' expected, got %s",
       type(kind) == "string" and format("%q", kind) or type(kind)))
   end
-  if handlers ~= nil and type(handlers) ~= "table" then
-    argerror(2, 2, "new", "table expected, got " .. type(handlers))
-  end
-  handlers = handlers or {}
-  for _, name in ipairs { "on_delta", "on_chunk", "on_tool_call" } do
-    local h = handlers[name]
-    if h ~= nil and not callable(h) then
-      argerror(2, 2, "new", name .. ": function expected, got " .. type(h))
-    end
-  end
+  handlers = args.handlers(2, 2, "new", handlers, { "on_delta", "on_chunk", "on_tool_call" })
   return setmetatable({
     kind = kind,
     chat = kind == "chat",

@@ -1,6 +1,7 @@
--- Small table helpers the conversation layer shares.
+-- Small table helpers the Lua layer shares.
 
 local getmetatable, pairs, setmetatable, type = getmetatable, pairs, setmetatable, type
+local concat = table.concat
 
 local M = {}
 
@@ -35,6 +36,26 @@ function M.is_list(t)
     n = n + 1
   end
   return n == #t
+end
+
+-- A string buffer {n = 0}: the pieces of a streamed text. append adds one;
+-- joined returns them joined and collapses the buffer to that one string,
+-- so that repeated calls (text() on every error, then finish()) stay linear.
+function M.append(buf, s)
+  local n = buf.n + 1
+  buf.n = n
+  buf[n] = s
+end
+
+function M.joined(buf)
+  local n = buf.n
+  if n == 0 then return "" end
+  if n == 1 then return buf[1] end
+  local s = concat(buf, "", 1, n)
+  buf[1] = s
+  for i = 2, n do buf[i] = nil end
+  buf.n = 1
+  return s
 end
 
 return M

@@ -7,8 +7,7 @@ local args   = require "chatgpt.args"
 local errors = require "chatgpt.error"
 local tables = require "chatgpt.tables"
 
-local getmetatable, select, setmetatable, tostring, type =
-      getmetatable, select, setmetatable, tostring, type
+local select, setmetatable, tostring, type = select, setmetatable, tostring, type
 local xpcall = require("chatgpt.compat").yxpcall   -- a tool may wait (yield) in it, on 5.1 too
 local encode, decode = core.encode, core.decode
 local ARRAY_KEYS = require("chatgpt.client").ARRAY_KEYS
@@ -24,10 +23,7 @@ local function try_encode(v)
 end
 M.encode = try_encode
 
-local function callable(fn)
-  local mt = getmetatable(fn)
-  return type(fn) == "function" or (type(mt) == "table" and mt.__call ~= nil)
-end
+local callable = args.callable
 
 -- Raises at `level` unless name is 1 to 64 letters, digits, '_' or '-'.
 function M.check_name(level, name)
