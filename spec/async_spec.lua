@@ -269,6 +269,25 @@ describe("cancel", function()
     assert.equal(HELLO, (c:chat("after")))
   end)
 
+  it("of 80 requests started at once, those cancelled or dropped before curl had them end; the rest complete", function()
+    -- the engine hands curl 32 new transfers a turn: the last ones wait
+    fake.script { ["repeat"] = -1 }
+    local c = T.new()
+    local kept = {}
+    for i = 1, 80 do
+      local req = c:chat_async("x" .. i)
+      if i % 2 == 0 then kept[#kept + 1] = req end      -- the odd ones are dropped
+    end
+    kept[#kept]:cancel()                                -- the last: surely still waiting
+    collectgarbage(); collectgarbage()
+    drain()
+    assert.equal(0, chatgpt.poll(0))
+    for i = 1, #kept - 1 do assert.equal(HELLO, (kept[i]:result())) end
+    local _, err = kept[#kept]:result()
+    assert.equal("cancelled", err.kind)
+    assert.equal(39, #fake.requests())
+  end)
+
   it("a cancel from inside another request's callback is fine", function()
     local reply = slow(1)
     reply.body_contains = "victim"
