@@ -9,14 +9,17 @@ local FIXTURES = "spec/fixtures/wire"
 local SKIP = { ["openapi.yaml"] = true }     -- 3 MB that no spec reads
 
 -- The file names in a folder, as a set; nil when the folder is missing.
+-- (The first line says the folder is there: on 5.1 and LuaJIT a popen's
+-- close does not give the command's status.)
 local function names(dir)
-  local p = io.popen("cd '" .. dir:gsub("'", "'\\''") .. "' 2>/dev/null && ls -1A")
+  local p = io.popen("cd '" .. dir:gsub("'", "'\\''") .. "' 2>/dev/null && echo . && ls -1A")
+  local there = p:read("*l") == "."
   local set, n = {}, 0
   for name in p:lines() do
     if not SKIP[name] then set[name], n = true, n + 1 end
   end
-  local ok = p:close()
-  if not ok then return nil end
+  p:close()
+  if not there then return nil end
   return set, n
 end
 
