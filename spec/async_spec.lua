@@ -269,15 +269,18 @@ describe("cancel", function()
     assert.equal(HELLO, (c:chat("after")))
   end)
 
-  it("of 80 requests started at once, those cancelled or dropped before curl had them end; the rest complete", function()
-    -- the engine hands curl 32 new transfers a turn: the last ones wait
+  -- the engine hands curl 32 new transfers a turn: the last ones wait
+  it("of 80 requests started at once, those dropped or cancelled before curl had them end", function()
     fake.script { ["repeat"] = -1 }
     local c = T.new()
-    local kept = {}
-    for i = 1, 80 do
-      local req = c:chat_async("x" .. i)
-      if i % 2 == 0 then kept[#kept + 1] = req end      -- the odd ones are dropped
+    local kept, dropped = {}, setmetatable({}, { __mode = "k" })
+    local function start()        -- its frame, where the dropped ones lived, is gone after it
+      for i = 1, 80 do
+        local req = c:chat_async("x" .. i)
+        if i % 2 == 0 then kept[#kept + 1] = req else dropped[req] = true end
+      end
     end
+    start()
     kept[#kept]:cancel()                                -- the last: surely still waiting
     collectgarbage(); collectgarbage()
     drain()
@@ -285,7 +288,11 @@ describe("cancel", function()
     for i = 1, #kept - 1 do assert.equal(HELLO, (kept[i]:result())) end
     local _, err = kept[#kept]:result()
     assert.equal("cancelled", err.kind)
-    assert.equal(39, #fake.requests())
+    -- LuaJIT may keep one in a stale stack slot: each collected one never went out
+    local alive = 0
+    for _ in pairs(dropped) do alive = alive + 1 end
+    assert.truthy(alive < 5, alive .. " of the 40 dropped requests not collected")
+    assert.equal(39 + alive, #fake.requests())
   end)
 
   it("a cancel from inside another request's callback is fine", function()
