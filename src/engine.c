@@ -69,17 +69,17 @@ void engine_unmark_ready(transfer *t) {
   t->in_ready = 0;
 }
 
-/* Takes a queued t off the queue (a cancel before curl had it: rare, and
- * the queue is short, so a walk is fine). */
+/* Takes t off the start queue, if it is on it: in O(1), as a script may
+ * start ten thousand requests and drop them all before a poll. */
 static void unqueue(engine *e, transfer *t) {
-  transfer **pp;
-  for (pp = &e->queue; *pp; pp = &(*pp)->queue_next)
-    if (*pp == t) {
-      *pp = t->queue_next;
-      if (e->queue_tail == &t->queue_next) e->queue_tail = pp;
-      break;
-    }
+  if (t->queue_pprev == NULL) return;
+  *t->queue_pprev = t->queue_next;
+  if (t->queue_next)
+    t->queue_next->queue_pprev = t->queue_pprev;
+  else
+    e->queue_tail = t->queue_pprev;
   t->queue_next = NULL;
+  t->queue_pprev = NULL;
 }
 
 void engine_finish(transfer *t, CURLcode code) {
@@ -116,6 +116,7 @@ void engine_add(lua_State *L, engine *e, transfer *t, int idx) {
   if (due_of(t) < e->check_at) e->check_at = due_of(t);
   t->in_multi = 0;
   t->queue_next = NULL;
+  t->queue_pprev = e->queue_tail;
   *e->queue_tail = t;
   e->queue_tail = &t->queue_next;
   t->eng = e;
@@ -135,9 +136,7 @@ void engine_feed(engine *e) {
   int n;
   transfer *t;
   for (n = 0; n < ENGINE_START_BATCH && (t = e->queue) != NULL; n++) {
-    e->queue = t->queue_next;
-    if (e->queue == NULL) e->queue_tail = &e->queue;
-    t->queue_next = NULL;
+    unqueue(e, t);
     if (curl_multi_add_handle(e->multi, t->easy) == CURLM_OK)
       t->in_multi = 1;
     else
@@ -168,6 +167,7 @@ static void engine_close(engine *e) {
     if (t->in_multi) curl_multi_remove_handle(e->multi, t->easy);
     t->in_multi = 0;
     t->queue_next = NULL;
+    t->queue_pprev = NULL;
     t->state = ST_DONE;
     t->abort = AB_CANCEL;
     t->result = CURLE_ABORTED_BY_CALLBACK;

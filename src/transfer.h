@@ -40,7 +40,8 @@ typedef struct transfer {
   engine *eng;                  /* NULL once the engine is gone */
   struct transfer *prev, *next; /* the engine's live list */
   struct transfer *ready_next;
-  struct transfer *queue_next; /* the engine's queue, while not in the multi */
+  struct transfer *queue_next, **queue_pprev; /* the engine's start queue (pprev:
+                                                  the link to t; NULL: not on it) */
   int in_ready, in_multi;
   int state, abort;
   CURLcode result;
