@@ -137,12 +137,16 @@ function M.new(opts)
   self.proxy, self.no_proxy = opts.proxy, opts.no_proxy
   self.cert_file, self.key_file = opts.cert_file, opts.key_file
   -- logging: nothing is loaded, and nothing runs per request, without it
+  -- (false, not nil: a missing field would go through Client's __index on
+  -- every request)
+  self._log, self._log_bodies = false, false
   if opts.log or opts.log_level ~= nil or os.getenv("CHATGPT_LOG") then
     local log = require "chatgpt.log"
     if opts.log_level ~= nil and not log.LEVELS[opts.log_level] then
       fail(2, "option 'log_level' must be \"info\" or \"debug\"")
     end
-    self._log, self._log_bodies = log.setup(opts.log, opts.log_level, env("CHATGPT_LOG"))
+    local emit, bodies = log.setup(opts.log, opts.log_level, env("CHATGPT_LOG"))
+    self._log, self._log_bodies = emit or false, bodies or false
   end
 
   -- The key is bound, in C, to the origin of base_url (src/origin.h):
