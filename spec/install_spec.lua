@@ -36,9 +36,10 @@ end
 -- a shell command's output and whether it succeeded; make and the
 -- command run without the sanitizer runtime that make check preloads, and
 -- without the settings of a make that runs the suite (make valgrind
--- LUA=luajit would pass LUA on): the install is the default one, 5.4's
+-- LUA=luajit passes LUA on, in MAKEFLAGS and as an environment variable):
+-- the install is the default one, 5.4's
 local function sh(cmd)
-  local out, ok = T.capture("env -u LD_PRELOAD -u MAKEFLAGS -u MFLAGS -u MAKELEVEL sh -c '"
+  local out, ok = T.capture("env -u LD_PRELOAD -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LUA sh -c '"
                             .. cmd:gsub("'", "'\\''") .. "'")
   return out, ok
 end
