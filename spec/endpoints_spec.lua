@@ -20,21 +20,7 @@ local function replay(name, extra)
   if not name:find("%.sse$") then return assert(decode(wire.read(name))) end
 end
 
-local function tmpfile(bytes, ext)
-  local path = os.tmpname()
-  if ext then
-    os.remove(path)
-    path = path .. ext
-  end
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  return path
-end
-
-local function part(rec, name)
-  for _, p in ipairs(rec.form or {}) do if p.name == name then return p end end
-end
+local tmpfile, part = T.tmpfile, T.part
 
 local function captures(pattern)
   local out = {}

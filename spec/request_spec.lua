@@ -6,17 +6,7 @@ local fake = require "spec.support.fake"
 local wire = require "spec.support.wire"
 local T = require "spec.support.client"
 
-local function tmpfile(bytes)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  return path
-end
-
-local function part(rec, name)
-  for _, p in ipairs(rec.form or {}) do if p.name == name then return p end end
-end
+local tmpfile, part = T.tmpfile, T.part
 
 describe("client:request", function()
   before_each(function() T.drain(); fake.reset() end)

@@ -295,14 +295,7 @@ local function conversation(client, o, settings)
     end
     conv = loaded
     if o.model then conv.model = o.model end
-    if o.system then
-      local first = conv.messages[1]
-      if first and first.role == "system" then
-        first.content = o.system
-      else
-        table.insert(conv.messages, 1, { role = "system", content = o.system })
-      end
-    end
+    if o.system then require("chatgpt.conversation").set_system(conv.messages, o.system) end
   else
     local opts = { system = o.system or settings.system, model = o.model or settings.model }
     if o.responses then opts.api = "responses" end

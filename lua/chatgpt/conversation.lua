@@ -99,6 +99,18 @@ local function check_list(level, fname, n, messages)
   if not ok then argerror(level + 1, n, fname, err) end
 end
 
+-- The system message of a message list: the first one's content when it
+-- is a system message, else a new first message (also for the command's
+-- -s on a continued conversation).
+function M.set_system(messages, text)
+  local first = messages[1]
+  if first and first.role == "system" then
+    first.content = text
+  else
+    table.insert(messages, 1, { role = "system", content = text })
+  end
+end
+
 local function make(client, o)
   local self = setmetatable({
     client = client,
@@ -112,14 +124,7 @@ local function make(client, o)
     _tools = {},            -- name -> tool
     _order = {},            -- tool names in registration order
   }, Conversation)
-  if o.system then
-    local first = self.messages[1]
-    if first and first.role == "system" then
-      first.content = o.system
-    else
-      table.insert(self.messages, 1, { role = "system", content = o.system })
-    end
-  end
+  if o.system then M.set_system(self.messages, o.system) end
   return self
 end
 
@@ -377,18 +382,7 @@ local function prepare(self, fname, what, params, level)
     body.tools = list
   end
   -- what client:chat would refuse is refused here, at say's caller
-  local probe = {}
-  for k, v in pairs(body) do
-    local rule = CHAT_OWN[k]
-    if rule then
-      local p = args.problem(v, rule)
-      if p then argerror(level + 1, 2, fname, "param '" .. k .. "': " .. p) end
-    else
-      probe[k] = v
-    end
-  end
-  _, why = tools.encode(probe)
-  if why then argerror(level + 1, 2, fname, why) end
+  tools.check_body(level + 1, fname, body, CHAT_OWN)
   return msg, { body = body, own = own, decode = own.schema ~= nil or own.json == true }
 end
 

@@ -216,18 +216,7 @@ function Conversation:_prepare(fname, what, params, level)
     body.tools = list
   end
   -- what respond would refuse is refused here, at say's caller
-  local probe = {}
-  for k, v in pairs(body) do
-    local rule = responses.OWN[k]
-    if rule then
-      local p = args.problem(v, rule)
-      if p then argerror(level + 1, 2, fname, "param '" .. k .. "': " .. p) end
-    else
-      probe[k] = v
-    end
-  end
-  _, why = tools.encode(probe)
-  if why then argerror(level + 1, 2, fname, why) end
+  tools.check_body(level + 1, fname, body, responses.OWN)
   return item, { body = body, own = own, decode = own.schema ~= nil or own.json == true }
 end
 

@@ -7,7 +7,7 @@ local args   = require "chatgpt.args"
 local errors = require "chatgpt.error"
 local tables = require "chatgpt.tables"
 
-local select, setmetatable, tostring, type = select, setmetatable, tostring, type
+local pairs, select, setmetatable, tostring, type = pairs, select, setmetatable, tostring, type
 local xpcall = require("chatgpt.compat").yxpcall   -- a tool may wait (yield) in it, on 5.1 too
 local encode, decode = core.encode, core.decode
 local ARRAY_KEYS = require("chatgpt.client").ARRAY_KEYS
@@ -22,6 +22,25 @@ local function try_encode(v)
   return encode(v, ARRAY_KEYS)
 end
 M.encode = try_encode
+
+-- What the call itself would refuse is refused at say's caller: a body
+-- field that is one of the call's own options (rules: name -> an args
+-- rule) out of its rule, or a body that does not encode. Argument #2 of
+-- fname.
+function M.check_body(level, fname, body, rules)
+  local probe = {}
+  for k, v in pairs(body) do
+    local rule = rules[k]
+    if rule then
+      local p = args.problem(v, rule)
+      if p then args.error(level + 1, 2, fname, "param '" .. k .. "': " .. p) end
+    else
+      probe[k] = v
+    end
+  end
+  local _, why = try_encode(probe)
+  if why then args.error(level + 1, 2, fname, why) end
+end
 
 local callable = args.callable
 

@@ -26,13 +26,7 @@ local function write(path, s)
   f:close()
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = T.read
 M.read = read
 
 local UNSET = { "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_KEY_FILE", "CHATGPT_API_KEY_CMD",

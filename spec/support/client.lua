@@ -51,6 +51,24 @@ function M.read(path)
   return s
 end
 
+-- A temporary file holding bytes (its name ends with ext, when given).
+function M.tmpfile(bytes, ext)
+  local path = os.tmpname()
+  if ext then
+    os.remove(path)
+    path = path .. ext
+  end
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+  return path
+end
+
+-- The multipart part called name of a request the fake server recorded.
+function M.part(rec, name)
+  for _, p in ipairs(rec.form or {}) do if p.name == name then return p end end
+end
+
 M.MARKER = "MARKERk3y"
 M.KEY = "sk-proj-" .. M.MARKER .. "0123456789abcdefWXYZ"
 
