@@ -390,11 +390,6 @@ end
 -- flavour (responses_conversation.lua) brings its own and shares the rest.
 Conversation._prepare = prepare
 
-local function limit_error(n)
-  return errors.new { kind = "limit", code = "TOOL_ROUNDS",
-                      message = "the model still asked for tools after " .. n .. " rounds" }
-end
-
 -- The whole say: requests, tool rounds, commit. h is say_async's handle (nil
 -- for say). Returns true, reply, response, info | nil, err.
 function Conversation:_run(msg, job, h)
@@ -419,7 +414,7 @@ function Conversation:_run(msg, job, h)
     local message = response.choices[1].message
     local calls = message.tool_calls
     if type(calls) == "table" and #calls > 0 then
-      if rounds >= self.max_tool_rounds then return nil, limit_error(rounds) end
+      if rounds >= self.max_tool_rounds then return nil, tools.rounds_error(rounds) end
       rounds = rounds + 1
       local keep, kerr = kept(message, response)
       if not keep then return nil, kerr end

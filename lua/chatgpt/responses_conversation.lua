@@ -251,11 +251,6 @@ local function stateless(item)
   return item
 end
 
-local function limit_error(n)
-  return errors.new { kind = "limit", code = "TOOL_ROUNDS",
-                      message = "the model still asked for tools after " .. n .. " rounds" }
-end
-
 -- The whole say: requests, tool rounds, commit. h is say_async's handle.
 -- Returns true, reply, response, info | nil, err.
 function Conversation:_run(item, job, h)
@@ -297,7 +292,7 @@ function Conversation:_run(item, job, h)
       if type(it) == "table" and it.type == "function_call" then calls[#calls + 1] = it end
     end
     if #calls > 0 then
-      if rounds >= self.max_tool_rounds then return nil, limit_error(rounds) end
+      if rounds >= self.max_tool_rounds then return nil, tools.rounds_error(rounds) end
       rounds = rounds + 1
       for _, call in ipairs(calls) do
         -- the tools' view of a call is chat's: {id, type, function = {name, arguments}}

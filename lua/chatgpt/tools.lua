@@ -23,6 +23,12 @@ local function try_encode(v)
 end
 M.encode = try_encode
 
+-- The error of a say whose model still asks for tools after n rounds.
+function M.rounds_error(n)
+  return errors.new { kind = "limit", code = "TOOL_ROUNDS",
+                      message = "the model still asked for tools after " .. n .. " rounds" }
+end
+
 -- What the call itself would refuse is refused at say's caller: a body
 -- field that is one of the call's own options (rules: name -> an args
 -- rule) out of its rule, or a body that does not encode. Argument #2 of
