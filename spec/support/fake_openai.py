@@ -25,15 +25,16 @@ API (matched by path suffix, query ignored)
   POST .../chat/completions   chat.completion, or SSE chunks when stream:true
                               (n choices, interleaved; include_usage honoured;
                               max_tokens/max_completion_tokens cut the reply
-                              with finish_reason "length")
+                              with finish_reason "length"); tool calls and
+                              json_schema answers: see fakeapi/model.py
   POST .../completions        legacy text_completion (stream too)
   GET  .../models, .../models/ID
   POST .../embeddings         deterministic 8-float vectors ("dimensions"
                               honoured); encoding_format "base64" = LE float32
   POST .../responses          a response, or its SSE events when stream:true
-                              (tool calls, json_schema, max_output_tokens,
-                              store, previous_response_id, background: see
-                              fakeapi/platform.py); GET/DELETE .../responses/ID,
+                              (tool calls and json_schema as for chat;
+                              max_output_tokens, store, previous_response_id,
+                              background: see fakeapi/platform.py); GET/DELETE .../responses/ID,
                               POST .../responses/ID/cancel
   POST .../moderations        flagged when the text says "kill"
   POST .../images/generations b64_json (a 1x1 PNG) or url (dall-e-*)
