@@ -1,7 +1,8 @@
--- README.md as a test: every ```lua block runs as written, each in a fresh
--- lua5.4 of its own, in an empty folder, with OPENAI_BASE_URL pointing at
--- the fake server (and OPENAI_API_KEY set), so README and code cannot drift
--- apart. An HTML comment right before a block may say
+-- README.md and the manual (doc/*.md) as a test: every ```lua block runs
+-- as written, each in a fresh lua5.4 of its own, in an empty folder, with
+-- OPENAI_BASE_URL pointing at the fake server (and OPENAI_API_KEY set), so
+-- the docs and the code cannot drift apart. An HTML comment right before a
+-- block may say
 --   <!-- readme: skip (why) -->            not run (it needs a host: LÖVE)
 --   <!-- readme: env NAME=value ... -->    more environment for it
 --   <!-- readme: fake-config {json} -->    fake.config for it (reset after)
@@ -52,31 +53,47 @@ local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
-local BLOCKS = blocks(read("README.md"))
+-- README.md, then doc/*.md in order
+local FILES = { "README.md" }
+do
+  local p = io.popen("ls doc/*.md 2>/dev/null")
+  for name in p:lines() do FILES[#FILES + 1] = name end
+  p:close()
+end
 
-describe("README.md", function()
-  it("has Lua blocks, and few of them skipped", function()
+local BLOCKS = {}
+for _, file in ipairs(FILES) do
+  for _, b in ipairs(blocks(read(file))) do
+    b.file = file
+    BLOCKS[#BLOCKS + 1] = b
+  end
+end
+
+describe("README.md and doc/*.md", function()
+  it("have Lua blocks, and few of them skipped", function()
     local skipped = 0
     for _, b in ipairs(BLOCKS) do
       if b.skip then skipped = skipped + 1 end
     end
     assert.is_true(#BLOCKS >= 10, #BLOCKS .. " blocks")
-    assert.is_true(skipped <= 2, skipped .. " blocks skipped")
+    assert.is_true(skipped <= 4, skipped .. " blocks skipped")
   end)
 
-  it("names the version of src/defaults.h wherever it names one", function()
+  it("name the version of src/defaults.h wherever they name one", function()
     local version = require("chatgpt.core")._VERSION
     local n = 0
-    for v in read("README.md"):gmatch("lua%-chatgpt%-(%d+%.%d+%.%d+)") do
-      assert.equal(version, v)
-      n = n + 1
+    for _, file in ipairs(FILES) do
+      for v in read(file):gmatch("lua%-chatgpt%-(%d+%.%d+%.%d+)") do
+        assert.equal(version, v, file)
+        n = n + 1
+      end
     end
     assert.is_true(n > 0)
   end)
 
   for _, b in ipairs(BLOCKS) do
     local case = b.skip and pending or it
-    case("runs the block at line " .. b.line .. " as written", function()
+    case("runs the block at " .. b.file .. ":" .. b.line .. " as written", function()
       fake.reset()
       if b.config then fake.config(b.config) end
       local dir = os.tmpname()
@@ -101,7 +118,7 @@ describe("README.md", function()
       local out, ok, code = T.capture(cmd)
       os.execute("rm -rf " .. quote(dir))
       fake.reset()
-      assert.is_true(ok, "README.md:" .. b.line .. " exited " .. tostring(code) .. ":\n" .. out)
+      assert.is_true(ok, b.file .. ":" .. b.line .. " exited " .. tostring(code) .. ":\n" .. out)
       assert.falsy(out:find(LUA .. ": ", 1, true), out)
     end)
   end
