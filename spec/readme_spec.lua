@@ -91,6 +91,42 @@ describe("README.md and doc/*.md", function()
     assert.is_true(n > 0)
   end)
 
+  it("link only to files and headings that exist", function()
+    -- GitHub's anchor for a heading: lower case, punctuation dropped,
+    -- spaces as hyphens
+    local function anchors(file)
+      local set, inside = {}, false
+      for line in read(file):gmatch("[^\n]*") do
+        if line:match("^```") then inside = not inside end
+        local h = not inside and line:match("^#+%s+(.-)%s*$")
+        if h then set[(h:lower():gsub("[^%w%s%-_\128-\255]", ""):gsub("%s", "-"))] = true end
+      end
+      return set
+    end
+    local bad = {}
+    for _, file in ipairs(FILES) do
+      local dir = file:match("^(.*)/") or "."
+      local inside = false
+      for line in read(file):gmatch("[^\n]*") do
+        if line:match("^```") then inside = not inside end
+        for target in (inside and "" or line):gmatch("%]%(([^)%s]+)%)") do
+          if not target:match("^%a[%w+.-]*:") then        -- not http:, https:, mailto:
+            local path, anchor = target:match("^([^#]*)#?(.*)$")
+            local to = path == "" and file or (dir .. "/" .. path):gsub("^%./", "")
+            local f = io.open(to)
+            if f then f:close() end
+            if not f then
+              bad[#bad + 1] = file .. ": " .. target .. " (no file " .. to .. ")"
+            elseif anchor ~= "" and not (to:match("%.md$") and anchors(to)[anchor]) then
+              bad[#bad + 1] = file .. ": " .. target .. " (no heading #" .. anchor .. " in " .. to .. ")"
+            end
+          end
+        end
+      end
+    end
+    assert.same({}, bad)
+  end)
+
   for _, b in ipairs(BLOCKS) do
     local case = b.skip and pending or it
     case("runs the block at " .. b.file .. ":" .. b.line .. " as written", function()
