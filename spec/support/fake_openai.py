@@ -207,6 +207,7 @@ def run(lsock, port, argv):
     signal.signal(signal.SIGINT, lambda signum, frame: None)
     threading.Thread(target=server.accept_loop, args=(lsock,), daemon=True).start()
     sys.stderr.write("[the bundled local server at %s; no key needed]\n" % base)
+    sys.stderr.flush()
     try:
         status = subprocess.call(argv, env=env)
     except OSError as e:
