@@ -181,3 +181,58 @@ describe("the examples", function()
     end)
   end
 end)
+
+-- README's quick starts each say one command that runs them without a key:
+-- `python3 spec/support/fake_openai.py --run COMMAND`, the bundled server
+-- started for COMMAND. Those that need neither a terminal nor a display run
+-- here, from the checkout, with the module as the checkout built it.
+describe("README's commands without a key", function()
+  local here = os.getenv("PWD") or "."
+  local built = io.open(here .. "/build/chatgpt/core.so")
+  if built then built:close() end
+  local case = built and it or pending
+  local readme = read("README.md")
+  local commands = {}
+  for command in readme:gmatch("\n    python3 spec/support/fake_openai%.py %-%-run ([^\n#]-)%s*#") do
+    commands[#commands + 1] = command
+  end
+  -- from the checkout, with a home of its own (no config file, no history)
+  local function run(command, stdin)
+    local home = os.tmpname()
+    os.remove(home)
+    local out, ok = T.capture(table.concat({
+      "mkdir -p " .. quote(home) .. " && cd " .. quote(here) .. " && printf %s " .. quote(stdin or "") .. " |",
+      "env -u LD_PRELOAD -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u OPENAI_API_KEY -u OPENAI_BASE_URL -u CHATGPT_LOG",
+      "-u XDG_CONFIG_HOME -u XDG_STATE_HOME HOME=" .. quote(home),
+      "LUA_PATH=" .. quote(here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;;"),
+      "LUA_CPATH=" .. quote(here .. "/build/?.so;;"),
+      "timeout 60 " .. (os.getenv("PYTHON") or "python3") .. " spec/support/fake_openai.py --run " .. command,
+    }, " "))
+    os.execute("rm -rf " .. quote(home))
+    return out, ok
+  end
+
+  it("are there for the script, the command, Neovim and LÖVE", function()
+    assert.same({ "lua5.4 hello.lua", "bin/chatgpt -i", "nvim", "love examples/love" }, commands)
+  end)
+
+  case("run the script of the quick start: lua5.4 hello.lua", function()
+    local script
+    for _, b in ipairs(BLOCKS) do
+      if b.file == "README.md" and b.code:match("^%-%- hello%.lua\n") then script = b.code end
+    end
+    local path = T.tmpfile(assert(script, "no hello.lua block"), ".lua")
+    local out, ok = run("lua5.4 " .. quote(path))
+    os.remove(path)
+    assert.is_true(ok, out)
+    assert.truthy(out:find("the bundled local server at http://127.0.0.1:", 1, true), out)
+    assert.truthy(out:find(T.HELLO, 1, true), out)
+    assert.truthy(out:find('Tool said: {"', 1, true), out)
+  end)
+
+  case("run the command: bin/chatgpt -i, with a prompt on its input", function()
+    local out, ok = run("bin/chatgpt -i", "Say hello\n")
+    assert.is_true(ok, out)
+    assert.truthy(out:find(T.HELLO, 1, true), out)
+  end)
+end)
