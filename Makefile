@@ -35,10 +35,13 @@ BINDIR             ?= $(PREFIX)/bin
 LUA_BIN     ?= $(shell command -v $(LUA) 2>/dev/null || echo /usr/bin/$(LUA))
 
 # The version has one home, src/defaults.h (core._VERSION reads it too);
-# the release rockspec and `make dist` take it from there.
+# the release rockspec and `make dist` take it from there. The one rockspec
+# in the tree is the scm one (`luarocks make` finds no other); `make
+# rockspec` writes the release one into DIST.
 VERSION     := $(shell sed -n 's/^\#define CHATGPT_VERSION *"\(.*\)"/\1/p' src/defaults.h)
-ROCKSPEC     = lua-chatgpt-$(VERSION)-1.rockspec
 DIST         = dist
+ROCKSPEC     = lua-chatgpt-$(VERSION)-1.rockspec
+TARBALL      = lua-chatgpt-$(VERSION).tar.gz
 RELEASE_URL  = https://github.com/lua-chatgpt/lua-chatgpt/releases/download/v$(VERSION)
 
 SRC     = $(wildcard src/*.c)
@@ -68,7 +71,7 @@ FIXTURES_WIRE  = spec/fixtures/wire
 LINT_FILES = lua spec $(wildcard bench/*.lua) $(wildcard examples) $(wildcard bin)
 
 .PHONY: all test test-all test-hosts check valgrind fuzz bench demo deps install clean ctest \
-        fixtures lint rockspec rockspec-check dist
+        fixtures lint rockspec dist
 
 all: $(MODULE)
 
@@ -176,34 +179,43 @@ install: all
 	chmod 755 $(DESTDIR)$(BINDIR)/chatgpt
 	@$(LUA) -e 'if not package.path:find("$(LUA_SHAREDIR)/?.lua", 1, true) then print("for require \"chatgpt\" from $(PREFIX):\n  export LUA_PATH=\"$(LUA_SHAREDIR)/?.lua;$(LUA_SHAREDIR)/?/init.lua;;\"\n  export LUA_CPATH=\"$(LUA_LIBDIR_INSTALL)/?.so;;\"") end'
 
-# The release rockspec: the scm one with the version of src/defaults.h and
-# the tarball `make dist` makes (uploaded to the release) as its source.
+# The release rockspec: the scm one with the version of src/defaults.h (not
+# the scm build's CHATGPT_VERSION define) and the tarball `make dist` makes
+# (uploaded to the release) as its source.
 define release_rockspec
 sed -e 's|^version = "scm-1"|version = "$(VERSION)-1"|' \
-    -e 's|^  url = "git+https://github.com/lua-chatgpt/lua-chatgpt.git",|  url = "$(RELEASE_URL)/lua-chatgpt-$(VERSION).tar.gz",\n  dir = "lua-chatgpt-$(VERSION)",|' \
+    -e 's|^  url = "git+https://github.com/lua-chatgpt/lua-chatgpt.git",|  url = "$(RELEASE_URL)/$(TARBALL)",\n  dir = "lua-chatgpt-$(VERSION)",|' \
+    -e "s|, 'CHATGPT_VERSION=\"scm\"' }, -- .*| },|" \
     lua-chatgpt-scm-1.rockspec
 endef
 
 rockspec:
-	@$(release_rockspec) > $(ROCKSPEC)
-	@echo "rockspec: $(ROCKSPEC)"
+	@mkdir -p $(DIST)
+	@$(release_rockspec) > $(DIST)/$(ROCKSPEC)
+	@echo "rockspec: $(DIST)/$(ROCKSPEC)"
 
-# Fails when $(ROCKSPEC) is not what `make rockspec` makes (spec/install_spec.lua).
-rockspec-check:
-	@$(release_rockspec) | cmp -s - $(ROCKSPEC) || \
-	  { echo "$(ROCKSPEC) differs from the scm rockspec: run make rockspec"; exit 1; }
+# What a release holds: what a user builds, installs, reads and tries - the
+# module, the command, the examples, the docs, and the bundled local server
+# that `make demo` and the quick starts run (spec/support/fake_openai.py and
+# fakeapi/) - but not the tests, their captures, the benchmarks or CI; and
+# the release rockspec in place of the scm one, so that `luarocks make` in
+# the unpacked tree builds the release.
+DIST_DROP = ^(spec/|bench/|\.ci/|\.[^/]*$$|lua-chatgpt-scm-1\.rockspec$$)
+DIST_KEEP = ^spec/support/(fake_openai\.py|fakeapi/[^/]*\.py)$$
 
-# What a maintainer uploads: the source tarball (every file git tracks, as
-# they are in the work tree), the rockspec, and the source rock made of the
-# two as `luarocks pack` makes one (luarocks install ./X.src.rock works
-# offline). The tarball goes to the GitHub release the rockspec names.
-dist: rockspec-check
+# What a maintainer uploads: the source tarball (those files as they are in
+# the work tree), the rockspec, and the source rock made of the two as
+# `luarocks pack` makes one (luarocks install ./X.src.rock works offline).
+# The tarball goes to the GitHub release the rockspec names.
+dist:
 	@command -v git >/dev/null 2>&1 || { echo "dist: git is needed"; exit 1; }
 	@rm -rf $(DIST) && mkdir -p $(DIST)
-	git ls-files | tar -czf $(DIST)/lua-chatgpt-$(VERSION).tar.gz --sort=name --owner=0 --group=0 \
-	  --numeric-owner --mtime="@$$(git log -1 --format=%ct)" --transform 's,^,lua-chatgpt-$(VERSION)/,' -T -
-	cp $(ROCKSPEC) $(DIST)/
-	cd $(DIST) && $(PYTHON) -m zipfile -c lua-chatgpt-$(VERSION)-1.src.rock $(ROCKSPEC) lua-chatgpt-$(VERSION).tar.gz
+	@$(release_rockspec) > $(DIST)/$(ROCKSPEC)
+	{ { git ls-files | grep -Ev '$(DIST_DROP)'; git ls-files | grep -E '$(DIST_KEEP)'; } | LC_ALL=C sort; \
+	  echo "-C $(DIST)"; echo $(ROCKSPEC); } | \
+	  tar -czf $(DIST)/$(TARBALL) --owner=0 --group=0 --numeric-owner \
+	  --mtime="@$$(git log -1 --format=%ct)" --transform 's,^,lua-chatgpt-$(VERSION)/,' -T -
+	cd $(DIST) && $(PYTHON) -m zipfile -c lua-chatgpt-$(VERSION)-1.src.rock $(ROCKSPEC) $(TARBALL)
 	@ls -l $(DIST)
 
 clean:

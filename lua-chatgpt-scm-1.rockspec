@@ -38,7 +38,7 @@ build = {
         "src/key.c", "src/message.c", "src/origin.c", "src/process.c", "src/protect.c",
         "src/sockets.c", "src/sse.c", "src/transfer.c",
       },
-      defines = { "_GNU_SOURCE" },
+      defines = { "_GNU_SOURCE", 'CHATGPT_VERSION="scm"' }, -- --version says scm; make dist drops it
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
       libraries = { "curl" },

@@ -295,6 +295,20 @@ describe("client:respond", function()
         if stream then assert.same(call, got) end
       end
     end)
+
+    it("a tool call with tool_choice auto too, but not after a function_call_output nor with none", function()
+      local tools = { { type = "function", name = "weather",
+        parameters = { type = "object", properties = { city = { type = "string" } } } } }
+      local c = T.new()
+      local text, r = c:respond("Is it warm?", { tools = tools })
+      assert.is_nil(text)
+      local call = r.output[1]
+      assert.equal("weather", call.name)
+      text = c:respond({ { type = "function_call_output", call_id = call.call_id, output = "sunny" } },
+        { tools = tools, previous_response_id = r.id })
+      assert.equal("Tool said: sunny", text)
+      assert.equal(T.HELLO, (c:respond("Hi", { tools = tools, tool_choice = "none" })))
+    end)
   end)
 
   describe("failures", function()

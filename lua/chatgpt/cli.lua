@@ -16,7 +16,7 @@ local huge = math.huge
 
 local M = {}
 
--- Exit statuses, documented in USAGE and README.
+-- Exit statuses, documented in USAGE and doc/command.md.
 local EXIT = { ok = 0, failure = 1, usage = 2, api = 3, network = 4, interrupted = 130 }
 M.EXIT = EXIT
 

@@ -4,7 +4,7 @@
 --
 --   local text, response, info = client:respond("Hello", { instructions = "Be terse." })
 --
--- How a response becomes results (README, "client:respond", says why):
+-- How a response becomes results (doc/responses.md, "client:respond", says why):
 --   completed                 text (nil without output_text: a pure tool call)
 --   a refusal part, no text   nil, err{kind = "refusal"}
 --   incomplete, with text     the text so far; response.status and
