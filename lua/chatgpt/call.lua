@@ -190,22 +190,27 @@ local function spec_for(self, method, path, stream)
   return spec
 end
 
+-- Starts the transfer of a job that has every field.
+local function launch(self, spec, body, own, job)
+  if self._log_bodies and type(body) == "string" then
+    self._log({ event = "request_body", method = job.method, path = job.path, body = body }, self._clean)
+  end
+  local ud = core.transfer(spec, body, own.timeout or self.timeout,
+                           own.idle_timeout or self.idle_timeout)
+  return Request.new(ud, job)
+end
+
 -- call.start(client, spec, body, own, job) -> request: runs a body
 -- (what core.transfer takes) on a prepared endpoint, with the call's own
 -- params (callbacks, timeouts, retries) over the client's. job as in
 -- Request.new (with its method and path, for the log); its callbacks,
 -- max_retries, clean and log are filled in here.
 function M.start(self, spec, body, own, job)
-  if self._log_bodies and type(body) == "string" then
-    self._log({ event = "request_body", method = job.method, path = job.path, body = body }, self._clean)
-  end
-  local ud = core.transfer(spec, body, own.timeout or self.timeout,
-                           own.idle_timeout or self.idle_timeout)
   job.callbacks = own
   job.max_retries = own.max_retries or self.max_retries
   job.clean = self._clean
   job.log, job.bodies = self._log, self._log_bodies
-  return Request.new(ud, job)
+  return launch(self, spec, body, own, job)
 end
 
 -- The spec of a call with its own headers or query: kept per distinct
@@ -245,9 +250,17 @@ function M.send(self, method, path, body, own, finish, stream, level, fname, job
     body, why = encode(body, ARRAY_KEYS)
     if not body then argerror(level + 1, 2, fname, why) end
   end
-  job = job or {}
-  job.finish, job.stream, job.method, job.path = finish, stream, method, path
-  return M.start(self, spec, body, own, job)
+  if job then
+    job.finish, job.stream, job.method, job.path = finish, stream, method, path
+    return M.start(self, spec, body, own, job)
+  end
+  -- the common call: its job in one constructor (a table grown a field at
+  -- a time is rebuilt four times on the way to nine fields)
+  return launch(self, spec, body, own, {
+    finish = finish, stream = stream, method = method, path = path, callbacks = own,
+    max_retries = own.max_retries or self.max_retries, clean = self._clean,
+    log = self._log, bodies = self._log_bodies,
+  })
 end
 
 return M
