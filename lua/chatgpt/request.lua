@@ -75,14 +75,16 @@ end
 
 -- info.headers, info.request_id and info.ratelimit are made from the raw
 -- header block on first use: most callers read none of them, and parsing
--- the headers costs more than the rest of a call. pairs(info) makes them
--- first, so that a dump shows every field.
+-- the headers costs more than the rest of a call. The key's redaction
+-- (job.clean) waits for that first use too. pairs(info) makes them first,
+-- so that a dump shows every field.
 local raw_headers = setmetatable({}, { __mode = "k" })   -- info -> header block
+local cleaners = setmetatable({}, { __mode = "k" })      -- info -> job.clean
 local info_mt = {}
 info_mt.__index = function(t, k)
   local v
   if k == "headers" then
-    v = parse_headers(raw_headers[t])
+    v = parse_headers(cleaners[t](raw_headers[t]))
   elseif k == "request_id" then
     v = t.headers["x-request-id"]
   elseif k == "ratelimit" then
@@ -107,7 +109,7 @@ local function new_info(self, status, raw, http_version)
     attempts = self._attempts,
     elapsed = now() - self._t0,
   }, info_mt)
-  raw_headers[info] = self._job.clean(raw)
+  raw_headers[info], cleaners[info] = raw, self._job.clean
   if not has_pairs_mm then info_mt.__pairs(info) end   -- 5.1: pairs sees every field
   return info
 end
