@@ -167,6 +167,16 @@ describe("requests, checked against the official OpenAPI description", function(
       valid { "createChatCompletion", "createChatCompletion", "createChatCompletion" }
     end)
 
+    it("stored completions listed: metadata[key] in the query (deepObject)", function()
+      fake.script { path = "/chat/completions", method = "GET",
+                    json = { object = "list", data = {}, has_more = false } }
+      assert(T.new():request("GET", "/chat/completions", nil, { query = {
+        model = "gpt-4o-mini", metadata = { topic = "test", user = "ada" }, limit = 2, order = "desc" } }))
+      assert.equal("limit=2&metadata%5Btopic%5D=test&metadata%5Buser%5D=ada&model=gpt-4o-mini&order=desc",
+                   fake.last().query)
+      valid { "listChatCompletions" }
+    end)
+
     -- Needs issue 18's lossless codec (branch w18): the custom call is
     -- rewritten as a function call, {"type":"custom","function":{"arguments":"{}"}}.
     it("a conversation whose assistant asked for a custom tool sends the call back as received", function()
