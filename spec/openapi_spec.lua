@@ -474,6 +474,13 @@ describe("requests, checked against the official OpenAPI description", function(
       return cjson.decode(rec.body), rec.method, rec.path
     end
 
+    -- What the description finds wrong with the requests since the last
+    -- reset, one line each, and how many.
+    local function refused()
+      local _, problems = checked()
+      return table.concat(problems, "\n"), #problems
+    end
+
     local function errors_of(body, method, path)
       local errors = openapi.check_json(method, path, cjson.encode(body))
       return table.concat(errors, "\n")
@@ -554,8 +561,7 @@ describe("requests, checked against the official OpenAPI description", function(
       assert(c:request("POST", "/audio/transcriptions", chatgpt.form {
         file = chatgpt.file(wav), model = "whisper-1", timestamp_granularities = "word", temprature = 0 }))
       os.remove(wav)
-      local _, problems = checked()
-      local text = table.concat(problems, "\n")
+      local text = refused()
       assert.matches("body%.timestamp_granularities: 'word' is not of type 'array'", text)
       assert.matches("'temprature' was unexpected", text)
     end)
@@ -563,8 +569,7 @@ describe("requests, checked against the official OpenAPI description", function(
     it("refuses a query array sent without [], and a parameter the operation does not have", function()
       local c = T.new()
       c:request("GET", "/responses/resp_1?include=reasoning.encrypted_content&limit=2")
-      local _, problems = checked()
-      local text = table.concat(problems, "\n")
+      local text = refused()
       assert.matches("query%.include: 'reasoning%.encrypted_content' is not of type 'array'", text)
       assert.matches("query: limit is not a parameter of the operation", text)
     end)
@@ -573,11 +578,10 @@ describe("requests, checked against the official OpenAPI description", function(
       local c = T.new()
       c:request("POST", "/chat/complete", { model = "x" })
       c:request("POST", "/responses/resp_1/cancel", { now = true })
-      local _, problems = checked()
-      local text = table.concat(problems, "\n")
+      local text, n = refused()
       assert.matches("no operation POST /chat/complete", text)
       assert.matches("body: POST /responses/resp_1/cancel takes none, 12 bytes sent", text)
-      assert.equal(2, #problems)
+      assert.equal(2, n)
     end)
   end)
 end)
