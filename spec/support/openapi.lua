@@ -51,6 +51,11 @@ local function connection()
     local s = f and f:read("*a")
     if f then f:close() end
     port = s and tonumber(s:match("^(%d+)%s*$"))
+    local why = s and s:match("^error: ([^\n]*)")
+    if why then
+      M.stop()
+      error("openapi_check.py: " .. why, 3)
+    end
     if not port then socket.sleep(0.01) end
   until port or socket.gettime() > deadline
   os.remove(state.portfile)

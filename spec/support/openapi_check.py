@@ -65,8 +65,24 @@ import sys
 import threading
 from urllib.parse import unquote
 
-import jsonschema
-import yaml
+
+def give_up(text):
+    """Says why the checker cannot start, in the port file too (the spec
+    reads it there rather than waiting for a port), and exits."""
+    sys.stderr.write("openapi_check.py: %s\n" % text)
+    if "--port-file" in sys.argv[:-1]:
+        pf = sys.argv[sys.argv.index("--port-file") + 1]
+        with open(pf + ".tmp", "w") as f:
+            f.write("error: %s\n" % text)
+        os.replace(pf + ".tmp", pf)
+    sys.exit(2)
+
+
+try:
+    import jsonschema
+    import yaml
+except ImportError as e:
+    give_up("%s (Debian: python3-jsonschema and python3-yaml, which make deps installs)" % e)
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -489,7 +505,10 @@ def main(argv):
     if not argv or argv[0].startswith("-"):
         sys.stderr.write(__doc__)
         return 2
-    desc = Description(argv[0])
+    try:
+        desc = Description(argv[0])
+    except (OSError, yaml.YAMLError) as e:
+        give_up("cannot read the description: %s" % e)
     if "--check" in argv:
         print(json.dumps(check(desc, json.load(sys.stdin)), indent=1))
         return 0
