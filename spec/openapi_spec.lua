@@ -126,7 +126,9 @@ describe("requests, checked against the official OpenAPI description", function(
         { type = "allowed_tools", allowed_tools = { mode = "auto",
           tools = { { type = "function", ["function"] = { name = "weather" } } } } },
       } do
-        assert(c:chat("Weather?", { tools = tools, tool_choice = choice, parallel_tool_calls = false }))
+        -- the bundled server may answer with a tool call: no text, but a response
+        local _, response = c:chat("Weather?", { tools = tools, tool_choice = choice, parallel_tool_calls = false })
+        assert(response and response.choices, tostring(response))
       end
       valid { "createChatCompletion", "createChatCompletion", "createChatCompletion",
               "createChatCompletion", "createChatCompletion", "createChatCompletion" }
@@ -163,8 +165,8 @@ describe("requests, checked against the official OpenAPI description", function(
       conv:tool("get_current_weather", WEATHER, function(a) return { city = a.location, sky = "sunny" } end)
       replay("chat_tool_calls_parallel_gpt-3.5-turbo-0125_2024-07.json", "/chat/completions")
       assert(conv:say("Weather in San Francisco and Boston?"))
-      assert(conv:say("And tomorrow?"))
-      valid { "createChatCompletion", "createChatCompletion", "createChatCompletion" }
+      assert(conv:say("And tomorrow?"))    -- the bundled server calls the tool again, then answers
+      valid { "createChatCompletion", "createChatCompletion", "createChatCompletion", "createChatCompletion" }
     end)
 
     it("stored completions listed: metadata[key] in the query (deepObject)", function()
