@@ -377,6 +377,14 @@ describe("request headers", function()
     assert.equal("api-version=2024-10-21", fake.last().query)
   end)
 
+  it("refuses a client query whose value is not a string or a number (it would go out as 'table: 0x...')", function()
+    for _, v in ipairs { { "a" }, { k = "v" }, true } do
+      assert.has_error(function() T.new { query = { include = v } } end,
+        "bad argument #1 to 'new' (option 'query': names and values are strings or numbers, got string = "
+        .. type(v) .. ")")
+    end
+  end)
+
   it("percent-encodes query parameters", function()
     T.new { query = { q = "a b&c" } }:chat("a")
     assert.equal("q=a%20b%26c", fake.last().query)

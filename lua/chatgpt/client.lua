@@ -177,7 +177,13 @@ function M.new(opts)
 
   -- The query string and the fixed headers are built once.
   local q = {}
-  for k, v in pairs(opts.query or {}) do q[#q + 1] = urlencode(k) .. "=" .. urlencode(v) end
+  for k, v in pairs(opts.query or {}) do
+    local tk, tv = type(k), type(v)
+    if (tk ~= "string" and tk ~= "number") or (tv ~= "string" and tv ~= "number") then
+      fail(2, "option 'query': names and values are strings or numbers, got " .. tk .. " = " .. tv)
+    end
+    q[#q + 1] = urlencode(k) .. "=" .. urlencode(v)
+  end
   table.sort(q)
   self._query = #q > 0 and ("?" .. table.concat(q, "&")) or ""
   self._query_map = {}                -- for per-call query params, merged over it
