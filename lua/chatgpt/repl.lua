@@ -57,6 +57,7 @@ function M.run(run, conv, first, parts)
   local editor = editors.usable(0, 1) and editors.new { history = state.history() }
   local tty = core.isatty(0) and core.isatty(1)
   local pending = parts or {}
+  local typed = ""                     -- what a plain read on a terminal got past a line
   local commands = {}
 
   local function say_line(s) out:write(s .. "\n") end
@@ -128,13 +129,34 @@ function M.run(run, conv, first, parts)
       if text and text:find("%S") then state.keep_history(editor.history) end
       return text, why
     end
-    if tty then
-      out:write(prompt)
+    if not tty then
+      local text = io.stdin:read("*l")
+      if core.interrupted() then return nil, "signal" end
+      if text == nil then return nil, "eof" end
+      return text
     end
-    local text = io.stdin:read("*l")
-    if core.interrupted() then return nil, "signal" end
-    if text == nil then return nil, "eof" end
-    return text
+    -- a terminal without the editor: its own lines, read a bounded time at
+    -- a go, so that a Ctrl-C that comes just before a read is seen too
+    out:write(prompt)
+    while true do
+      local nl = typed:find("\n", 1, true)
+      if nl then
+        local text = typed:sub(1, nl - 1)
+        typed = typed:sub(nl + 1)
+        return text
+      end
+      if core.interrupted() then return nil, "signal" end
+      local got = core.tty_read(0, 100)
+      if got == nil then
+        if typed ~= "" then
+          local text = typed
+          typed = ""
+          return text
+        end
+        return nil, "eof"
+      end
+      typed = typed .. got
+    end
   end
 
   -- After """: the lines up to the next """, joined.
