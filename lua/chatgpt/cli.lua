@@ -296,7 +296,7 @@ local function run_command(argv)
   if status == EXIT.interrupted then return run:interrupted() end
   if status == EXIT.ok then
     local saved, serr = state.save(conv)
-    if not saved then run:fail(serr) end
+    if not saved then return run:fail(serr, EXIT.failure) end
   end
   return status
 end

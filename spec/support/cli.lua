@@ -58,7 +58,7 @@ function M.command(args, opts)
   for _, k in ipairs(UNSET) do parts[#parts + 1] = "-u " .. k end
   local names = {}
   for k, v in pairs(vars) do
-    if v then names[#names + 1] = k end
+    if v then names[#names + 1] = k else parts[#parts + 1] = "-u " .. k end
   end
   table.sort(names)
   for _, k in ipairs(names) do parts[#parts + 1] = k .. "=" .. quote(vars[k]) end
