@@ -90,7 +90,8 @@ describe("chatgpt's config file", function()
       { "config.lua", "model = 'x'\nthis is not Lua\n", "config.lua:2:" },
       { "config.lua", "system = 42\n", "config.lua:1: system must be a string" },
       { "config.json", '{\n  "model": "gpt-4o",\n  "colour": "blue"\n}', "config.json:3: unknown setting 'colour'" },
-      { "config.json", '{"api_key": "sk-in-config-0123456789"}', "config.json:1: api_key is not read from a config file" },
+      { "config.json", '{"api_key": "sk-in-config-0123456789"}',
+        "config.json:1: api_key is not read from a config file" },
       { "config.lua", "profiles = { work = { base_urll = 'x' } }\n",
         "config.lua:1: unknown setting 'base_urll' (did you mean 'base_url'?)" },
     } do
@@ -210,7 +211,8 @@ profiles = {
     local keyfile = home .. "/key"
     write(keyfile, "sk-from-file-0123456789\n")
     sh("chmod 644 " .. cli.quote(keyfile))
-    local _, err, status = cli.run({ "hi" }, { home = home, env = { OPENAI_API_KEY = false, OPENAI_API_KEY_FILE = keyfile } })
+    local _, err, status = cli.run({ "hi" }, { home = home,
+                                               env = { OPENAI_API_KEY = false, OPENAI_API_KEY_FILE = keyfile } })
     assert.equal(2, status)
     assert.equal("chatgpt: $OPENAI_API_KEY_FILE: " .. keyfile .. " is readable by group or others; chmod 600 it\n", err)
   end)
@@ -250,7 +252,8 @@ describe("chatgpt's standard input", function()
       assert.equal(2, status, err)
       assert.equal("", out)
       assert.equal(1, #lines(err), err)
-      assert.truthy(err:find("^chatgpt: standard input is not UTF%-8 text %(byte %d+ is not%); send a file with %-a %- instead"), err)
+      assert.truthy(err:find("^chatgpt: standard input is not UTF%-8 text %(byte %d+ is not%); "
+                             .. "send a file with %-a %- instead"), err)
       assert.falsy(err:find("bad argument", 1, true), err)
     end
     assert.is_nil(fake.last())

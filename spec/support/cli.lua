@@ -136,6 +136,7 @@ function M.pty(args, steps, opts)
   p:close()
   os.remove(base)
   local r = cjson.decode(text)
+  r.output = require("chatgpt.core").unbase64(r.output)
   if r.failed == cjson.null then r.failed = nil end
   if r.status == cjson.null then r.status = nil end
   return r

@@ -11,10 +11,11 @@ after the previous expect's match; "send" types the keys (a string of code
 points below 256 is sent as those bytes, e.g. "\\u0003" for Ctrl-C; others
 as UTF-8). After the last step the command is waited for; "status" is its
 exit status (128 + N for signal N, as a shell says it), "output" what the
-terminal received (bytes as latin-1 code points), "failed" the index of
+terminal received (base64), "failed" the index of
 the step that timed out (or "exit" when the command did not end), else
 null. Python's standard library only.
 """
+import base64
 import fcntl
 import json
 import os
@@ -107,7 +108,8 @@ def main():
             break
         pump(0)
     os.close(fd)
-    json.dump({"status": status, "output": out.decode("latin-1"), "failed": failed}, sys.stdout)
+    json.dump({"status": status, "output": base64.b64encode(bytes(out)).decode("ascii"),
+               "failed": failed}, sys.stdout)
 
 
 if __name__ == "__main__":
