@@ -306,12 +306,15 @@ end
 function M.main(argv)
   core.trap_interrupt(true)
   local ok, status = pcall(run_command, argv or {})
-  core.trap_interrupt(false)
   core.tty_restore()
   if not ok then                 -- a bug of ours: still one line, no traceback
+    core.trap_interrupt(false)
     io.stderr:write("chatgpt: internal error: ", (tostring(status):gsub("[\r\n]+", " ")), "\n")
     return EXIT.failure
   end
+  -- a Ctrl-C that came after the last check (while the state was kept)
+  if status ~= EXIT.interrupted and core.interrupted() then status = new_run({}):interrupted() end
+  core.trap_interrupt(false)
   return status
 end
 
