@@ -6,7 +6,9 @@ local cli = require "spec.support.cli"
 
 local HELLO = "Hello! I am the local fake OpenAI server."
 local UP, LEFT, HOME = "\27[A", "\27[D", "\1"
-local CTRL_C, CTRL_D, CTRL_R, CTRL_J = "\3", "\4", "\18", "\n"
+local CTRL_C, CTRL_D, CTRL_R, ALT_ENTER = "\3", "\4", "\18", "\27\r"
+-- the editor reads a new line: bracketed paste on, then the prompt
+local READ = "\27[?2004h"
 
 local function mode(path)
   local p = io.popen("stat -c %a " .. cli.quote(path) .. " 2>/dev/null")
@@ -34,7 +36,7 @@ end
 
 -- steps to type a message and wait for its answer and the next prompt
 local function say(text)
-  return { send = text .. "\r" }, { expect = HELLO }, { expect = "> " }
+  return { send = text .. "\r" }, { expect = HELLO }, { expect = READ }, { expect = "> " }
 end
 
 local function steps(...)
@@ -100,11 +102,11 @@ describe("chatgpt -i in a terminal", function()
     assert.falsy(r.output:find("line 17", 1, true), "a long paste is not drawn")
   end)
 
-  it("takes a message of several lines between \"\"\" lines, and a new line with Ctrl-J", function()
-    local r = cli.pty({ "-i" }, steps({ expect = "> " }, { send = '"""\r' }, { expect = "... " },
-      { send = "def f():\r" }, { expect = "... " }, { send = "  return 1\r" }, { expect = "... " },
-      { send = '"""\r' }, { expect = HELLO }, { expect = "> " },
-      { send = "a" .. CTRL_J .. "b" }, { say("") }, { send = CTRL_D }))
+  it("takes a message of several lines between \"\"\" lines, and a new line with Alt-Enter", function()
+    local r = cli.pty({ "-i" }, steps({ expect = "> " }, { send = '"""\r' }, { expect = READ },
+      { send = "def f():\r" }, { expect = READ }, { send = "  return 1\n" }, { expect = READ },
+      { send = '"""\r' }, { expect = HELLO }, { expect = READ },
+      { send = "a" .. ALT_ENTER .. "b" }, { say("") }, { send = CTRL_D }))
     assert.is_nil(r.failed, r.output)
     assert.same({ "def f():\n  return 1", "a\nb" }, said())
   end)
@@ -135,11 +137,12 @@ describe("chatgpt -i in a terminal", function()
 
   it("tells /usage in each API's words", function()
     local r = cli.pty({ "-i" }, steps({ expect = "> " }, { say("hi") }, { send = "/usage\r" },
-                                      { expect = "tokens)" }, { send = CTRL_D }))
+                                      { expect = "tokens)" }, { expect = READ }, { send = CTRL_D }))
     assert.is_nil(r.failed, r.output)
     assert.truthy(r.output:find("%(%d+ prompt %+ %d+ completion = %d+ tokens%)"), r.output)
     r = cli.pty({ "-i", "--responses" }, steps({ expect = "(Responses)" }, { expect = "> " }, { say("hi") },
-                                               { send = "/usage\r" }, { expect = "tokens)" }, { send = CTRL_D }))
+                                               { send = "/usage\r" }, { expect = "tokens)" }, { expect = READ },
+                                               { send = CTRL_D }))
     assert.is_nil(r.failed, r.output)
     assert.equal(0, r.status)
     local i, o, t = r.output:match("%((%d+) input %+ (%d+) output = (%d+) tokens%)")
@@ -149,7 +152,8 @@ describe("chatgpt -i in a terminal", function()
   end)
 
   it("reads plain lines on a dumb terminal, where Ctrl-C leaves with 130 and one line", function()
-    local r = cli.pty({ "-i" }, steps({ expect = "> " }, { say("plain") }, { send = CTRL_C }),
+    local r = cli.pty({ "-i" }, { { expect = "> " }, { send = "plain\r" }, { expect = HELLO }, { expect = "> " },
+                                  { send = CTRL_C } },
                       { env = { TERM = "dumb" } })
     assert.is_nil(r.failed, r.output)
     assert.equal(130, r.status)

@@ -38,6 +38,7 @@ static int terminal_raw(lua_State *L) {
   }
   t.c_iflag &= ~(tcflag_t)(BRKINT | ICRNL | INPCK | ISTRIP | IXON);
   t.c_lflag &= ~(tcflag_t)(ECHO | ICANON | IEXTEN | ISIG);
+  if (lua_toboolean(L, 2)) t.c_lflag |= ISIG;
   t.c_cflag |= CS8;
   t.c_cc[VMIN] = 1;
   t.c_cc[VTIME] = 0;

@@ -7,10 +7,11 @@
 
 #include <lua.h>
 
-/* Lua: core.tty_raw(fd) -> true | nil, why: keys arrive one by one,
- *        unechoed, Ctrl-C and Ctrl-D as bytes (no ICANON, ECHO, ISIG,
- *        IEXTEN, IXON, ICRNL); output processing stays on. The mode it
- *        replaced is kept for tty_restore (one at a time, process-wide).
+/* Lua: core.tty_raw(fd [, signals]) -> true | nil, why: keys arrive one
+ *        by one, unechoed, Ctrl-C and Ctrl-D as bytes (no ICANON, ECHO,
+ *        ISIG, IEXTEN, IXON, ICRNL); with signals, Ctrl-C is still SIGINT.
+ *        Output processing stays on. The first mode it replaced is kept
+ *        for tty_restore (one at a time, process-wide).
  *      core.tty_restore() -> true once the kept mode is back (or none was
  *        kept)
  *      core.tty_size(fd) -> columns, rows | nil

@@ -6,9 +6,10 @@
 --
 -- Keys: the arrows, Home/End, Ctrl-A/E/B/F (move), Backspace, Delete,
 -- Ctrl-K/U/W (cut to the end, to the start, a word), Ctrl-L (clear),
--- Up/Down and Ctrl-P/N (history), Ctrl-R (search the history), Ctrl-J or
--- Alt-Enter (a new line in the message), Enter (send), Ctrl-C (drop what
--- was typed), Ctrl-D (the end, on an empty line; else delete).
+-- Up/Down and Ctrl-P/N (history), Ctrl-R (search the history), Alt-Enter
+-- (a new line in the message), Enter or Ctrl-J (send), Ctrl-C (drop what
+-- was typed), Ctrl-D (the end, on an empty line; else delete). The caller
+-- gives the terminal back (core.tty_restore) when the chat ends.
 -- A paste (bracketed paste mode) is taken whole, newlines and all: a long
 -- one shows as "[pasted N lines]" until it is sent.
 
@@ -247,7 +248,7 @@ local KEYS = {
   ["\4"] = "ctrl-d", ["\27[3~"] = "delete",
   ["\11"] = "kill-end", ["\21"] = "kill-start", ["\23"] = "kill-word",
   ["\12"] = "clear", ["\3"] = "interrupt", ["\18"] = "search",
-  ["\r"] = "enter", ["\n"] = "newline", ["\27\r"] = "newline", ["\27\n"] = "newline",
+  ["\r"] = "enter", ["\n"] = "enter", ["\27\r"] = "newline", ["\27\n"] = "newline",
   ["\9"] = "tab",
 }
 
@@ -314,8 +315,8 @@ function Editor:search()
 end
 
 -- editor:read(prompt [, continuation]) -> text | nil, "eof" | nil,
--- "interrupt". The terminal is raw only while a line is read; bracketed
--- paste is on for that time too.
+-- "interrupt". Bracketed paste is on while a line is read; after it the
+-- terminal stays raw but for Ctrl-C, which is a signal again.
 function Editor:read(prompt, cont)
   local ok, why = core.tty_raw(self.fd)
   if not ok then return nil, "eof", why end
@@ -364,7 +365,10 @@ function Editor:read(prompt, cont)
   self:refresh()
   self:write((reason == "interrupt" and "^C" or "") .. "\r\n\27[?2004l")
   self.out:flush()
-  core.tty_restore()
+  -- not back to the line mode until the chat ends: keys typed during an
+  -- answer wait as keys (a Ctrl-D or an Enter typed ahead is not turned
+  -- into an end of input or a line feed), and Ctrl-C stays a signal
+  core.tty_raw(self.fd, true)
   if result and find(result, "%S") then
     local h = self.history
     if h[#h] ~= result then h[#h + 1] = result end

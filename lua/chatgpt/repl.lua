@@ -29,8 +29,8 @@ M.HELP = [[
 /usage        tokens used so far
 /quit         leave (or Ctrl-D on an empty line)
 """           on a line of its own: a message of several lines follows, up to
-              the next """ (in the editor, Ctrl-J or Alt-Enter also starts a
-              new line, and a paste is taken whole)]]
+              the next """ (in the editor, Alt-Enter also starts a new line,
+              and a paste is taken whole)]]
 
 -- The API a conversation speaks, for the banner.
 local function api_of(conv)
@@ -175,32 +175,39 @@ function M.run(run, conv, first, parts)
              :format(chatgpt._VERSION:match("[%d.]+%S*") or "", conv.model, tostring(run.ctx.base_url),
                      api_of(conv)))
   end
-  if first then say(first) end
-  while true do
-    local text, why = line("> ")
-    if text == '"""' then text, why = block() end
-    if text == nil then
-      if why == "signal" then return run:interrupted() end
-      if why == "eof" then
-        if tty and not editor then out:write("\n") end
-        keep()
-        return cli.EXIT.ok
-      end
-      -- "interrupt": the editor dropped the line; a fresh prompt follows
-    else
-      local cmd, rest = text:match("^/(%a+)%s*(.-)%s*$")
-      if cmd then
-        if cmd == "quit" or cmd == "exit" then
+  -- a line, a command or a message, until the end
+  local function chat()
+    while true do
+      local text, why = line("> ")
+      if text == '"""' then text, why = block() end
+      if text == nil then
+        if why == "signal" then return run:interrupted() end
+        if why == "eof" then
+          if tty and not editor then out:write("\n") end
           keep()
           return cli.EXIT.ok
         end
-        local fn = commands[cmd]
-        if fn then fn(rest ~= "" and rest or nil) else fail("unknown command /" .. cmd .. " (try /help)") end
-      elseif text:find("%S") then
-        say(text)
+        -- "interrupt": the editor dropped the line; a fresh prompt follows
+      else
+        local cmd, rest = text:match("^/(%a+)%s*(.-)%s*$")
+        if cmd then
+          if cmd == "quit" or cmd == "exit" then
+            keep()
+            return cli.EXIT.ok
+          end
+          local fn = commands[cmd]
+          if fn then fn(rest ~= "" and rest or nil) else fail("unknown command /" .. cmd .. " (try /help)") end
+        elseif text:find("%S") then
+          say(text)
+        end
       end
     end
   end
+
+  if first then say(first) end
+  local status = chat()
+  core.tty_restore()                 -- the editor left the terminal raw
+  return status
 end
 
 return M
