@@ -71,6 +71,12 @@ local form = require "chatgpt.lazy" "chatgpt.form"
 function M.form(fields) return form.form(fields) end
 function M.file(path, mime, filename) return form.file(path, mime, filename) end
 
+-- Content parts for images and files (parts.lua): in chat's spelling, sent
+-- in the Responses API's by client:respond.
+local parts = require "chatgpt.lazy" "chatgpt.parts"
+function M.image(src, opts) return parts.image(src, opts) end
+function M.file_part(src, opts) return parts.file_part(src, opts) end
+
 -- The output text of a Responses API response object (every output_text
 -- part of its message items, joined), or nil.
 function M.output_text(response) return require("chatgpt.responses").output_text(response) end
