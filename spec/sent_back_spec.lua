@@ -138,6 +138,26 @@ describe("a Responses conversation with store = false", function()
   end)
 end)
 
+describe("a saved conversation", function()
+  before_each(function() T.drain(); fake.reset() end)
+
+  it("saved empty, loaded, used and saved again, loads with its items a list", function()
+    for _, api in ipairs { "responses", "chat" } do
+      local path = tmpname()
+      assert(T.new():conversation({ api = api }):save(path))
+      local conv = assert(chatgpt.load(path, T.new()))
+      conv:say("one")
+      assert(conv:save(path))
+      local back = assert(chatgpt.load(path, T.new()))
+      os.remove(path)
+      local list = api == "chat" and back.messages or back.items
+      assert.equal(2, #list)
+      assert.equal("one", list[1].content)
+      assert.falsy(T.read(path))
+    end
+  end)
+end)
+
 describe("a chat conversation", function()
   before_each(function() T.drain(); fake.reset() end)
 

@@ -51,6 +51,14 @@ local OWN = { schema = "table", json = "boolean", before_tool = "function", afte
 
 local USAGE = { "input_tokens", "output_tokens", "total_tokens" }
 
+-- A list's items, deep-copied, in a fresh list: a decoded list (a saved
+-- file's) may carry a JSON mark, and an empty one may be an object's.
+local function copy_list(list)
+  local out = {}
+  for i, item in ipairs(list) do out[i] = deepcopy(item) end
+  return out
+end
+
 local function make(client, o)
   local params = o.params and deepcopy(o.params) or {}
   local store = o.store
@@ -63,7 +71,7 @@ local function make(client, o)
     params = params,
     store = store,
     max_tool_rounds = o.max_tool_rounds or 8,
-    items = o.items and deepcopy(o.items) or {},
+    items = o.items and copy_list(o.items) or {},
     response_id = o.previous_response_id,
     usage = {},
     _sent = o.sent or 0,        -- items[1.._sent] are in the server's chain at response_id
@@ -324,13 +332,20 @@ end
 
 -- ---- save and load ----------------------------------------------------------------
 
+-- list's items in a new table that goes out as [] even when empty.
+local function as_array(list)
+  local out = setmetatable({}, core.array_mt)
+  for i, v in ipairs(list) do out[i] = v end
+  return out
+end
+
 function Conversation:save(path)
   if type(path) ~= "string" then argerror(2, 1, "save", "string expected, got " .. type(path)) end
   return savefile.write(path, {
     api = "responses", model = self.model, instructions = self.instructions,
     params = setmetatable(tables.plain(self.params), { __jsontype = "object" }),
-    store = self.store, items = self.items, response_id = self.response_id, sent = self._sent,
-    turns = self._turns, usage = self.usage, max_tool_rounds = self.max_tool_rounds,
+    store = self.store, items = as_array(self.items), response_id = self.response_id, sent = self._sent,
+    turns = as_array(self._turns), usage = self.usage, max_tool_rounds = self.max_tool_rounds,
   })
 end
 
