@@ -407,9 +407,10 @@ static int enc_key(encoder *e, int k, int *first, jpath *step, const jpath *at) 
 }
 
 /* An object's metatable fields (json.h): stack indices of the __jsonorder
- * list and the __jsonnull set, or 0. */
+ * list and the __jsonnull set, or 0; and how many values table_jsontype
+ * left on the stack for them. */
 typedef struct {
-  int order, nulls;
+  int order, nulls, pushed;
 } jshape;
 
 /* The members named by the order list first, each once (done: a set of
@@ -524,7 +525,7 @@ enum { JT_ERR = -1, JT_AUTO, JT_ARRAY, JT_OBJECT };
 static int table_jsontype(encoder *e, int t, jshape *sh, const jpath *at) {
   lua_State *L = e->L;
   int jt = JT_AUTO, mt;
-  sh->order = sh->nulls = 0;
+  sh->order = sh->nulls = sh->pushed = 0;
   if (!lua_getmetatable(L, t)) return JT_AUTO;
   mt = lua_gettop(L);
   lua_pushliteral(L, "__jsontype");
@@ -561,17 +562,20 @@ static int table_jsontype(encoder *e, int t, jshape *sh, const jpath *at) {
         lua_pop(L, 1);
     }
   }
-  if (!sh->order && !sh->nulls) lua_pop(L, 1); /* the metatable: nothing of it is needed */
+  if (!sh->order && !sh->nulls)
+    lua_pop(L, 1); /* the metatable: nothing of it is needed */
+  else
+    sh->pushed = lua_gettop(L) - mt + 1;
   return jt;
 }
 
 static int enc_table(encoder *e, int t, const jpath *at) {
   lua_State *L = e->L;
   lua_Integer n = -1;
-  int jt, top = lua_gettop(L);
+  int jt;
   jshape sh;
   if (e->depth >= JSON_MAX_DEPTH) return enc_fail(e, "table nested too deeply (cycle?)", at);
-  luaL_checkstack(L, 12, "chatgpt: cannot encode");
+  luaL_checkstack(L, 10, "chatgpt: cannot encode");
   e->depth++;
   if ((jt = table_jsontype(e, t, &sh, at)) == JT_ERR) return ENC_ERR;
   if (jt != JT_OBJECT) {
@@ -586,7 +590,7 @@ static int enc_table(encoder *e, int t, const jpath *at) {
       n = -1; /* {} unless named as a list */
   }
   if ((n >= 0 ? enc_array(e, t, n, at) : enc_object(e, t, &sh, at)) != ENC_OK) return ENC_ERR;
-  lua_settop(L, top); /* the metatable's fields, if any */
+  if (sh.pushed) lua_pop(L, sh.pushed); /* the metatable and its fields */
   e->depth--;
   return ENC_OK;
 }
