@@ -179,10 +179,7 @@ describe("requests, checked against the official OpenAPI description", function(
       valid { "listChatCompletions" }
     end)
 
-    -- Needs issue 18's lossless codec (branch w18): the custom call is
-    -- rewritten as a function call, {"type":"custom","function":{"arguments":"{}"}}.
     it("a conversation whose assistant asked for a custom tool sends the call back as received", function()
-      pending("needs issue 18's lossless codec (branch w18)")
       local conv = T.new():conversation {}
       fake.script(tool_call_reply('{"role":"assistant","content":null,"refusal":null,"annotations":[],'
         .. '"tool_calls":[{"id":"call_c1","type":"custom","custom":{"name":"grep","input":"TODO src/"}}]}'))
@@ -348,11 +345,8 @@ describe("requests, checked against the official OpenAPI description", function(
       valid { "createResponse", "createResponse" }
     end)
 
-    -- Needs issue 18's lossless codec (branch w18): on main, an output
-    -- item goes back with its empty arrays as {} ("logprobs": {},
-    -- "summary": {}). And the description's OutputMessage requires the
-    -- `id` that responses_conversation.lua's stateless() takes off a
-    -- message item (issue 18 item 3: items go back as received).
+    -- Each output item goes back as received: its empty arrays as [],
+    -- and the `id` that the description's OutputMessage requires.
     for _, name in ipairs {
       "responses_reasoning_encrypted_gpt-5-nano_2026-08.json",
       "responses_reasoning_summary_gpt-5.6-sol_2026-08.json",
@@ -361,8 +355,7 @@ describe("requests, checked against the official OpenAPI description", function(
       "responses_basic_gpt-4.1-nano_2026-03.json",
     } do
       it("store off: the items of " .. name .. " go back as received on the next turn", function()
-        pending("needs issue 18's lossless codec (branch w18)")
-        local conv = conv_of { store = false, params = { include = { "reasoning.encrypted_content" } } }
+          local conv = conv_of { store = false, params = { include = { "reasoning.encrypted_content" } } }
         replay(name, "/responses")
         assert(conv:say("First"))
         assert(conv:say("Second"))
