@@ -60,12 +60,14 @@ LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null || echo -llua$(L
 DEB_PKGS = lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev lua5.1 liblua5.1-0-dev \
            luajit libluajit-5.1-dev lua-luv neovim love xvfb xauth lua-cjson lua-busted lua-socket lua-check \
            libcurl4-openssl-dev pkg-config gcc make python3 valgrind \
-           nginx-light openssl
+           nginx-light openssl python3-yaml python3-jsonschema
 
-# The real OpenAI captures: kept outside the repository in SHARED_WIRE,
-# copied into FIXTURES_WIRE (which the specs read) by `make fixtures`.
+# The real OpenAI captures and the official OpenAPI description: kept
+# outside the repository in SHARED_WIRE, copied by `make fixtures` into
+# FIXTURES_WIRE and FIXTURES_OPENAPI (which the specs read).
 SHARED_WIRE   ?= ../shared/wire
 FIXTURES_WIRE  = spec/fixtures/wire
+FIXTURES_OPENAPI = spec/fixtures/openapi.yaml
 
 # What `make lint` checks (settings per folder in .luacheckrc).
 LINT_FILES = lua spec $(wildcard bench/*.lua) $(wildcard examples) $(wildcard bin)
@@ -123,18 +125,20 @@ check: deps
 valgrind: all ctest
 	@CHATGPT_VALGRIND=1 sh spec/support/run.sh "valgrind --quiet --child-silent-after-fork=yes --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/spec/support/valgrind.supp $(LUA)" $(BUILD)
 
-# Every capture but openapi.yaml (3 MB that no spec reads), SOURCES.md
-# included; files gone from SHARED_WIRE go here too. spec/fixtures_spec.lua
-# checks the two folders match.
+# Every capture, SOURCES.md included, into FIXTURES_WIRE (files gone from
+# SHARED_WIRE go here too; spec/fixtures_spec.lua checks the two folders
+# match); openapi.yaml into FIXTURES_OPENAPI (spec/openapi_spec.lua checks
+# it is the same).
 fixtures:
 	@test -d $(SHARED_WIRE) || { echo "fixtures: no $(SHARED_WIRE) to copy from"; exit 1; }
 	@mkdir -p $(FIXTURES_WIRE)
 	@rm -f $(FIXTURES_WIRE)/*
 	@for f in $(SHARED_WIRE)/*; do \
-	  case $${f##*/} in openapi.yaml) ;; *) cp "$$f" $(FIXTURES_WIRE)/ || exit 1 ;; esac; \
+	  case $${f##*/} in openapi.yaml) cp "$$f" $(FIXTURES_OPENAPI) || exit 1 ;; \
+	                    *) cp "$$f" $(FIXTURES_WIRE)/ || exit 1 ;; esac; \
 	done
-	@chmod 644 $(FIXTURES_WIRE)/*
-	@echo "fixtures: $$(ls $(FIXTURES_WIRE) | wc -l) files in $(FIXTURES_WIRE)"
+	@chmod 644 $(FIXTURES_WIRE)/* $(FIXTURES_OPENAPI)
+	@echo "fixtures: $$(ls $(FIXTURES_WIRE) | wc -l) files in $(FIXTURES_WIRE), and $(FIXTURES_OPENAPI)"
 
 lint:
 	@command -v luacheck >/dev/null 2>&1 || { echo "lint: luacheck not found (make deps installs lua-check)"; exit 1; }

@@ -307,6 +307,39 @@ describe("the bundled server's chat answers", function()
   end)
 end)
 
+describe("client:chat's text", function()
+  before_each(function() T.drain(); fake.reset() end)
+
+  local function answer(message)
+    local body = '{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,'
+      .. '"message":' .. message .. ',"finish_reason":"stop"}]}'
+    fake.script { path = "/chat/completions", body = body, headers = { { "Content-Type", "application/json" } } }
+  end
+  local function chunks(delta)
+    local c = '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+    fake.script { path = "/chat/completions", sse = { c .. '"delta":' .. delta .. ',"finish_reason":null}]}',
+                                                      c .. '"delta":{},"finish_reason":"stop"}]}', "[DONE]" } }
+  end
+
+  it("is the content of an answer whose tool_calls is [], streamed or not", function()
+    answer('{"role":"assistant","content":"hi","tool_calls":[]}')
+    assert.equal("hi", (T.new():chat("x")))
+    chunks('{"role":"assistant","content":"hi","tool_calls":[]}')
+    assert.equal("hi", (T.new():chat("x", { stream = true })))
+  end)
+
+  it("is the content of an answer with both content and a refusal; the refusal stays in the message", function()
+    answer('{"role":"assistant","content":"partial","refusal":"I cannot finish that."}')
+    local text, response = T.new():chat("x")
+    assert.equal("partial", text)
+    assert.equal("I cannot finish that.", response.choices[1].message.refusal)
+    chunks('{"role":"assistant","content":"partial","refusal":"No."}')
+    text, response = T.new():chat("x", { stream = true })
+    assert.equal("partial", text)
+    assert.equal("No.", response.choices[1].message.refusal)
+  end)
+end)
+
 describe("request headers", function()
   before_each(function() T.drain(); fake.reset() end)
 
@@ -375,6 +408,14 @@ describe("request headers", function()
     assert.equal("api-version=2024-10-21", rec.query)
     c:models()
     assert.equal("api-version=2024-10-21", fake.last().query)
+  end)
+
+  it("refuses a client query whose value is not a string or a number (it would go out as 'table: 0x...')", function()
+    for _, v in ipairs { { "a" }, { k = "v" }, true } do
+      assert.has_error(function() T.new { query = { include = v } } end,
+        "bad argument #1 to 'new' (option 'query': names and values are strings or numbers, got string = "
+        .. type(v) .. ")")
+    end
   end)
 
   it("percent-encodes query parameters", function()

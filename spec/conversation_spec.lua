@@ -131,7 +131,8 @@ describe("conv:say", function()
     assert.equal("chat.completion", response.object)
     assert.equal(200, info.status)
     assert.same({ { role = "system", content = "S" }, { role = "user", content = "What does ipairs do?" },
-                  { role = "assistant", content = HELLO } }, conv.messages)
+                  response.choices[1].message }, conv.messages)        -- the reply as received
+    assert.equal(HELLO, conv.messages[3].content)
   end)
 
   it("keeps conv.messages the same table across says", function()

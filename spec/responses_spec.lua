@@ -446,6 +446,15 @@ describe("client:respond", function()
     end)
   end)
 
+  it("an answer with both output text and a refusal part gives the text", function()
+    fake.script { path = "/responses", json = { id = "resp_b", object = "response", status = "completed", output = {
+      { type = "message", role = "assistant", content = { { type = "output_text", text = "partial" },
+                                                          { type = "refusal", refusal = "No more." } } } } } }
+    local text, response = T.new():respond("x")
+    assert.equal("partial", text)
+    assert.equal("No more.", response.output[1].content[2].refusal)
+  end)
+
   describe("chatgpt.output_text", function()
     it("joins the output_text parts of the message items, nil without any", function()
       assert.equal("ab", chatgpt.output_text { output = {
