@@ -244,14 +244,36 @@ function Request:_body(status, raw, body)
   return response
 end
 
+-- A plain text event, read by the transfer's fast path (ud:delta) into
+-- the values acc:delta takes: from then on, as in _add, no retry.
+function Request:_delta(...)
+  if not ... then return false end   -- nothing queued, or not such an event
+  self._delivered = true
+  local acc = self._acc
+  local done, go = xpcall(acc.delta, traceback, acc, ...)
+  if not done then return self:_fail(callback_error(go)) end
+  if go == false then
+    return self:_fail(errors.new { kind = "cancelled", code = "STOPPED",
+                                   message = "stopped by a callback" })
+  end
+  return true
+end
+
 -- Called by the loop when the C transfer has news.
 function Request:on_news()
   local ud = self._ud
-  if self._acc then
+  local acc = self._acc
+  if acc then
+    -- the common text events take the fast path, unless the log wants
+    -- every event's data
+    local fast = not self._job.bodies and acc.fast
     while self.status == "pending" do
-      local data, typ = ud:event()
-      if data == nil then break end
-      if not self:_event(data, typ) then return end
+      if not (fast and self:_delta(ud:delta(fast))) then
+        if self.status ~= "pending" then return end
+        local data, typ = ud:event()
+        if data == nil then break end
+        if not self:_event(data, typ) then return end
+      end
     end
   end
   if self.status ~= "pending" or ud:state() ~= "done" then return end
@@ -268,7 +290,6 @@ function Request:on_news()
     local clean = self._job.clean
     err = errors.from_http(status, parse_headers(clean(raw)), body or "", clean)
   elseif body == nil then            -- read as SSE (or handed on as bytes)
-    local acc = self._acc
     local ended, why
     if acc.complete then
       ended, why = acc:complete(ud:stream_done())
@@ -279,7 +300,7 @@ function Request:on_news()
       err = errors.new { kind = "network", code = "STREAM_TRUNCATED", status = status,
                          message = why }
     else
-      local ok, r = xpcall(self._acc.finish, traceback, self._acc)
+      local ok, r = xpcall(acc.finish, traceback, acc)
       if ok then response = r else err = callback_error(r) end
     end
   else

@@ -18,6 +18,7 @@ local ipairs, pairs, setmetatable, type = ipairs, pairs, setmetatable, type
 local concat = table.concat
 
 local args = require "chatgpt.args"
+local one_arg = require("chatgpt.compat").one_arg
 local tables = require "chatgpt.tables"
 local append, joined = tables.append, tables.joined
 
@@ -63,8 +64,12 @@ local function buffer(self, key)
   return b
 end
 
+local function key_at(oi, ci, field)
+  return index_of(oi) .. " " .. index_of(ci) .. " " .. field
+end
+
 local function key_of(e, field)
-  return index_of(e.output_index) .. " " .. index_of(e.content_index) .. " " .. field
+  return key_at(e.output_index, e.content_index, field)
 end
 
 -- A list inside an item (content, summary), made on demand.
@@ -170,17 +175,15 @@ ON["response.content_part.done"] = function(self, e)
   list_of(item, "content")[index_of(e.content_index) + 1] = part
 end
 
-ON["response.output_text.delta"] = function(self, e)
-  local d = e.delta
-  if type(d) ~= "string" then return end
-  local oi, ci = e.output_index, e.content_index
+-- A piece of output text d for part ci of item oi, with its logprobs lp
+-- (a list, or nil) and its event e (nil on the fast path: Accumulator:delta).
+local function text_delta(self, d, oi, ci, lp, e)
   local b = self.last_text
   if not (b and oi == self.last_oi and ci == self.last_ci) then
-    b = buffer(self, key_of(e, "text"))
+    b = buffer(self, key_at(oi, ci, "text"))
     self.last_text, self.last_oi, self.last_ci = b, oi, ci
   end
   append(b, d)
-  local lp = e.logprobs
   if type(lp) == "table" and lp[1] ~= nil then
     local item = item_at(self, oi)
     local part = type(item) == "table" and list_of(item, "content")[index_of(ci) + 1]
@@ -191,6 +194,11 @@ ON["response.output_text.delta"] = function(self, e)
   end
   local h = self.on_delta
   if h and d ~= "" and not self.stopped then fire(self, h, d, e) end
+end
+
+ON["response.output_text.delta"] = function(self, e)
+  local d = e.delta
+  if type(d) == "string" then text_delta(self, d, e.output_index, e.content_index, e.logprobs, e) end
 end
 
 -- A *.done event brings the whole text: it replaces the joined deltas.
@@ -308,13 +316,17 @@ for name in pairs(TERMINAL) do ON[name] = terminal end
 --- response_stream.new(handlers) -> accumulator
 -- handlers: { on_delta = fn(text, event), on_event = fn(event),
 --             on_tool_call = fn(item) }, each optional.
--- Public fields: acc.events (events added), acc.stopped.
+-- Public fields: acc.events (events added), acc.stopped, acc.fast
+-- ("response" when output_text.delta events may come through acc:delta:
+-- there is no on_event, and on_delta takes the text alone).
 function M.new(handlers)
   handlers = args.handlers(2, 1, "new", handlers, { "on_delta", "on_event", "on_tool_call" })
   return setmetatable({
     on_delta = handlers.on_delta,
     on_event = handlers.on_event,
     on_tool_call = handlers.on_tool_call,
+    fast = not handlers.on_event and (not handlers.on_delta or one_arg(handlers.on_delta))
+      and "response" or nil,
     events = 0,
     stopped = false,
     items = {},        -- output_index -> item
@@ -335,6 +347,15 @@ function Accumulator:add(e)
   if h and not self.stopped then fire(self, h, e) end
   local on = ON[e.type]
   if on then on(self, e) end
+  return not self.stopped
+end
+
+--- acc:delta(text, output_index, content_index) -> go_on
+-- What add(event) does for a response.output_text.delta with no logprobs
+-- (src/json_delta.c reads it): on_delta gets the text alone.
+function Accumulator:delta(d, oi, ci)
+  self.events = self.events + 1
+  text_delta(self, d, oi, ci, nil, nil)
   return not self.stopped
 end
 
