@@ -204,7 +204,12 @@ end
 -- call is never retried.
 function Request:_add(chunk)
   self._delivered = true
-  local ok, go = xpcall(self._acc.add, traceback, self._acc, chunk)
+  return self:_handed(xpcall(self._acc.add, traceback, self._acc, chunk))
+end
+
+-- What the accumulator's xpcall gave: go on, or fail on a callback's error
+-- or stop.
+function Request:_handed(ok, go)
   if not ok then return self:_fail(callback_error(go)) end
   if go == false then
     return self:_fail(errors.new { kind = "cancelled", code = "STOPPED",
@@ -250,13 +255,7 @@ function Request:_delta(...)
   if not ... then return false end   -- nothing queued, or not such an event
   self._delivered = true
   local acc = self._acc
-  local done, go = xpcall(acc.delta, traceback, acc, ...)
-  if not done then return self:_fail(callback_error(go)) end
-  if go == false then
-    return self:_fail(errors.new { kind = "cancelled", code = "STOPPED",
-                                   message = "stopped by a callback" })
-  end
-  return true
+  return self:_handed(xpcall(acc.delta, traceback, acc, ...))
 end
 
 -- Called by the loop when the C transfer has news.
