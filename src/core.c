@@ -22,6 +22,7 @@
 #include "origin.h"
 #include "process.h"
 #include "protect.h"
+#include "tokenizer.h"
 #include "transfer.h"
 
 /* clang-format off */
@@ -38,6 +39,7 @@ static void (*const opens[])(lua_State *L) = {
   headers_open,
   protect_open,
   base64_open,
+  tokenizer_open,
   process_open,         /* for the command line only */
   NULL,
 };
