@@ -44,6 +44,8 @@ RELEASE_URL  = https://github.com/lua-chatgpt/lua-chatgpt/releases/download/v$(V
 SRC     = $(wildcard src/*.c)
 HDR     = $(wildcard src/*.h)
 LUASRC  = $(wildcard lua/chatgpt/*.lua)
+# the tokenizer's vocabularies, installed beside tokenizer.lua (vocab/SOURCES.md)
+VOCAB   = $(wildcard lua/chatgpt/vocab/*.bpe)
 BUILD   ?= $(if $(filter lua5.4,$(LUA)),build,build/$(LUA))
 MODULE  = $(BUILD)/chatgpt/core.so
 ASAN    = $(BUILD)/asan/chatgpt/core.so
@@ -169,9 +171,10 @@ deps:
 # A PREFIX outside Lua's own path needs LUA_PATH and LUA_CPATH for
 # `require "chatgpt"` (printed below); the command finds its module itself.
 install: all
-	install -d $(DESTDIR)$(LUA_LIBDIR_INSTALL)/chatgpt $(DESTDIR)$(LUA_SHAREDIR)/chatgpt $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(LUA_LIBDIR_INSTALL)/chatgpt $(DESTDIR)$(LUA_SHAREDIR)/chatgpt/vocab $(DESTDIR)$(BINDIR)
 	install -m 755 $(MODULE) $(DESTDIR)$(LUA_LIBDIR_INSTALL)/chatgpt/core.so
 	install -m 644 $(LUASRC) $(DESTDIR)$(LUA_SHAREDIR)/chatgpt/
+	install -m 644 $(VOCAB) $(DESTDIR)$(LUA_SHAREDIR)/chatgpt/vocab/
 	sed '1s|.*|#!$(LUA_BIN)|' bin/chatgpt > $(DESTDIR)$(BINDIR)/chatgpt
 	chmod 755 $(DESTDIR)$(BINDIR)/chatgpt
 	@$(LUA) -e 'if not package.path:find("$(LUA_SHAREDIR)/?.lua", 1, true) then print("for require \"chatgpt\" from $(PREFIX):\n  export LUA_PATH=\"$(LUA_SHAREDIR)/?.lua;$(LUA_SHAREDIR)/?/init.lua;;\"\n  export LUA_CPATH=\"$(LUA_LIBDIR_INSTALL)/?.so;;\"") end'

@@ -60,7 +60,7 @@ typedef struct {
 
 static tokenizer *totokenizer(lua_State *L) {
   tokenizer *t = (tokenizer *)luaL_checkudata(L, 1, TOKENIZER_TYPE);
-  if (!t->v) luaL_argerror(L, 1, "closed tokenizer");
+  if (!t->v) luaL_argerror(L, 1, "tokenizer without a vocabulary");
   return t;
 }
 
@@ -165,8 +165,10 @@ static int tokenizer_memory(lua_State *L) {
   return 1;
 }
 
-/* __gc and __close: gives the vocabulary back, frees the scratch memory. */
-static int tokenizer_close(lua_State *L) {
+/* __gc: gives the vocabulary back, frees the scratch memory. No close:
+ * chatgpt.tokenizer hands out one tokenizer per encoding to every caller
+ * of a state (tokenizer.lua), which one caller must not close for all. */
+static int tokenizer_gc(lua_State *L) {
   tokenizer *t = (tokenizer *)luaL_checkudata(L, 1, TOKENIZER_TYPE);
   vocab_release(t->v);
   t->v = NULL;
@@ -233,13 +235,11 @@ static const luaL_Reg tokenizer_methods[] = {
   {"count", tokenizer_count},
   {"decode", tokenizer_decode},
   {"memory", tokenizer_memory},
-  {"close", tokenizer_close},
   {NULL, NULL},
 };
 
 static const luaL_Reg tokenizer_meta[] = {
-  {"__gc", tokenizer_close},
-  {"__close", tokenizer_close},
+  {"__gc", tokenizer_gc},
   {"__tostring", tokenizer_tostring},
   {NULL, NULL},
 };
