@@ -60,6 +60,11 @@ describe("the rockspecs", function()
       assert.equal(name, mapped[lua], lua .. " is not mapped to its module name")
     end
     assert.equal("bin/chatgpt", spec.build.install.bin.chatgpt)
+    -- the vocabularies go beside tokenizer.lua, in chatgpt/vocab/
+    for _, bpe in ipairs(ls("lua/chatgpt/vocab/*.bpe")) do
+      local name = "chatgpt.vocab." .. bpe:match("([^/]+)%.bpe$")
+      assert.equal(bpe, spec.build.install.lua[name], bpe .. " is not installed by the rockspec")
+    end
   end)
 
   it("have a release one that is the scm one with the version of src/defaults.h", function()
@@ -101,5 +106,10 @@ describe("make install PREFIX=...", function()
     local got = sh("cd / && LUA_PATH='" .. lpath .. "' LUA_CPATH='" .. cpath .. "' lua5.4 -e "
                    .. "'print(require(\"chatgpt\")._VERSION, package.searchpath(\"chatgpt.core\", package.cpath))'")
     assert.equal("lua-chatgpt " .. core._VERSION .. "\t" .. prefix .. "/lib/lua/5.4/chatgpt/core.so\n", got)
+    -- with the tokenizer's vocabularies, found beside the installed tokenizer.lua
+    got = sh("cd / && env -u CHATGPT_VOCAB_DIR LUA_PATH='" .. lpath .. "' LUA_CPATH='" .. cpath .. "' lua5.4 -e "
+             .. "'print(require(\"chatgpt\").count_tokens(\"Hello\", \"gpt-4o\"), "
+             .. "require(\"chatgpt.tokenizer\").vocab_dir())'")
+    assert.equal("8\t" .. prefix .. "/share/lua/5.4/chatgpt/vocab\n", got)
   end)
 end)

@@ -4,6 +4,7 @@
 -- (vocab/SOURCES.md), and load on the first tokenizer of their encoding.
 
 local core = require "chatgpt.core"
+local searchpath = require("chatgpt.compat").searchpath
 
 local debug, os, package, type = debug, os, package, type
 local ipairs = ipairs
@@ -75,7 +76,7 @@ end
 local function here()
   local src = debug.getinfo(1, "S").source
   local path = type(src) == "string" and src:sub(1, 1) == "@" and src:sub(2)
-  if not path and package.searchpath then path = package.searchpath("chatgpt.tokenizer", package.path) end
+  if not path and searchpath then path = searchpath("chatgpt.tokenizer", package.path) end
   return path and (path:match("^(.*)[/\\]") or ".")
 end
 
