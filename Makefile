@@ -51,7 +51,7 @@ MODULE  = $(BUILD)/chatgpt/core.so
 ASAN    = $(BUILD)/asan/chatgpt/core.so
 SAN     = -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CTESTS  = $(patsubst spec/%_test.c,$(BUILD)/%_test,$(wildcard spec/*_test.c))
-HOSTS   = $(BUILD)/two_states $(BUILD)/alloc_count
+HOSTS   = $(BUILD)/two_states $(BUILD)/alloc_count $(BUILD)/tokenizer_threads
 export CHATGPT_HOSTS = $(BUILD)
 LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null || echo -llua$(LUA_VERSION))
 
@@ -88,7 +88,7 @@ $(BUILD)/%_test: spec/%_test.c src/%.c $(HDR)
 	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Isrc -o $@ $< src/$*.c
 
 # C hosts that embed Lua, for the specs (spec/support/*.c).
-$(BUILD)/two_states $(BUILD)/alloc_count: $(BUILD)/%: spec/support/%.c
+$(HOSTS): $(BUILD)/%: spec/support/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(LUA_LIBS) -lpthread
 

@@ -245,3 +245,19 @@ describe("the vocabularies", function()
     end
   end)
 end)
+
+describe("tokenizers in threads", function()
+  it("load, share and free the vocabularies while four threads open and close states", function()
+    local build = os.getenv("CHATGPT_BUILD") or "build"
+    local host = (os.getenv("CHATGPT_HOSTS") or "build") .. "/tokenizer_threads"
+    local f = io.open(host)
+    assert.truthy(f, host .. " missing: run make ctest")
+    f:close()
+    local out = T.capture(("%s 'lua/?.lua;lua/?/init.lua' '%s/?.so'"):format(host, build))
+    local totals = {}
+    for n in out:gmatch("thread %d: (%d+) tokens") do totals[#totals + 1] = n end
+    assert.equal(4, #totals, out)
+    for i = 2, 4 do assert.equal(totals[1], totals[i]) end
+    assert.falsy(out:find("Sanitizer", 1, true), out)
+  end)
+end)
