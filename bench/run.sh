@@ -17,7 +17,8 @@
 #   BENCH_ONLY=scale sh bench/run.sh    run only some parts: harness, scale, idle,
 #                                       tokenizer (comma-separated; default all four)
 #   BENCH_IDLE_ROUNDS=9 sh bench/run.sh rounds of the idle-editor runs (default 7)
-# Takes about 6 minutes on 2 cores (harness 1-2, scale ~2, idle ~3).
+# Takes about 9 minutes on 2 cores (harness 1-2, scale ~2, idle ~3,
+# tokenizer ~3).
 #
 # What it does:
 #  1. Installs what is missing when it can (root or sudo, apt): nginx-light

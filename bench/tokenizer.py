@@ -125,8 +125,8 @@ def write(res, mem):
                 label = {"repeat": "one character × %d" % size}.get(name, name)
                 L.append("| %s | %s | %s | %d | %d | %s | %s | %s |" % (
                     enc, label, peer, size, rows[0]["tokens"], f(per_mb, "%.1f"),
-                    f(1000 / per_mb if per_mb else None, "%.1f"),
-                    f(ratio(per_mb, ours), "%.1f")))
+                    f(1000 / per_mb if per_mb else None, "%.3g"),
+                    f(ratio(per_mb, ours), "%.3g")))
     L += ["", "The texts: prose is /usr/share/common-licenses/* (English licence texts), code "
           "this repository's src/*.[ch] and lua/chatgpt/*.lua, CJK a Chinese, Japanese and "
           "Korean paragraph repeated; every peer got the same bytes and gave the same number "
