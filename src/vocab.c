@@ -161,23 +161,33 @@ static void destroy(vocab *v) {
   free(v);
 }
 
-const vocab *vocab_acquire(const char *path, char *why, size_t whylen) {
+/* The list is keyed by the file's real path, so that "vocab/x.bpe" and
+ * "/abs/vocab/x.bpe" share one copy. */
+const vocab *vocab_acquire(const char *given, char *why, size_t whylen) {
   vocab *v;
   unsigned char *f;
   size_t len;
+  char *path = realpath(given, NULL);
+  if (!path) {
+    snprintf(why, whylen, "%s: %s", given, strerror(errno));
+    return NULL;
+  }
   pthread_mutex_lock(&lock);
   for (v = loaded; v; v = v->next)
     if (strcmp(v->path, path) == 0) {
       v->refs++;
       pthread_mutex_unlock(&lock);
+      free(path);
       return v;
     }
-  v = calloc(1, sizeof *v);
-  if (!v || !(v->path = strdup(path))) {
+  if (!(v = calloc(1, sizeof *v))) {
+    pthread_mutex_unlock(&lock);
     snprintf(why, whylen, "out of memory");
-    destroy(v);
-    v = NULL;
-  } else if (!(f = (unsigned char *)read_file(path, &len, why, whylen))) {
+    free(path);
+    return NULL;
+  }
+  v->path = path;
+  if (!(f = (unsigned char *)read_file(path, &len, why, whylen))) {
     destroy(v);
     v = NULL;
   } else {
