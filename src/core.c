@@ -22,6 +22,7 @@
 #include "origin.h"
 #include "process.h"
 #include "protect.h"
+#include "terminal.h"
 #include "tokenizer.h"
 #include "transfer.h"
 
@@ -41,6 +42,7 @@ static void (*const opens[])(lua_State *L) = {
   base64_open,
   tokenizer_open,
   process_open,         /* for the command line only */
+  terminal_open,        /* the same */
   NULL,
 };
 /* clang-format on */
