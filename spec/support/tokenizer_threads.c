@@ -23,7 +23,7 @@ static const char *lpath, *cpath;
 
 static const char script[] =
   "local chatgpt = require 'chatgpt'\n"
-  "local text = ('Hello, world! 12345 \\u{4e16}\\u{754c} it\\'s   x\\n'):rep(300)\n"
+  "local text = ('Hello, world! 12345 \\228\\184\\150\\231\\149\\140 it\\'s   x\\n'):rep(300)\n"
   "local n = 0\n"
   "for _, enc in ipairs { 'o200k_base', 'cl100k_base', 'o200k_harmony' } do\n"
   "  local tok = assert(chatgpt.tokenizer(enc))\n"
