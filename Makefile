@@ -62,7 +62,7 @@ LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null || echo -llua$(L
 DEB_PKGS = lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev lua5.1 liblua5.1-0-dev \
            luajit libluajit-5.1-dev lua-luv neovim love xvfb xauth lua-cjson lua-busted lua-socket lua-check \
            libcurl4-openssl-dev pkg-config gcc make python3 valgrind \
-           nginx-light openssl python3-yaml python3-jsonschema
+           nginx-light openssl python3-yaml python3-jsonschema unicode-data
 
 # The real OpenAI captures and the official OpenAPI description: kept
 # outside the repository in SHARED_WIRE, copied by `make fixtures` into
