@@ -22,10 +22,10 @@
 --                       C functions, and 5.1, whose getinfo has no nparams)
 --   compat.version       "5.1" | "5.2" | "5.3" | "5.4"; compat.luajit: bool
 
-local _G, _VERSION, coroutine, debug, load, math, pairs, pcall, rawget, require, select, setmetatable, string,
-      table, type, xpcall =
-      _G, _VERSION, coroutine, debug, load, math, pairs, pcall, rawget, require, select, setmetatable, string,
-      table, type, xpcall
+local _G, _VERSION, coroutine, debug, load, math, package, pairs, pcall, rawget, require, select,
+      setmetatable, string, table, type, xpcall =
+      _G, _VERSION, coroutine, debug, load, math, package, pairs, pcall, rawget, require, select,
+      setmetatable, string, table, type, xpcall
 local floor, huge = math.floor, math.huge
 
 local M = {}
@@ -34,6 +34,9 @@ M.version = _VERSION:match("%d+%.%d+")
 M.luajit = type(rawget(_G, "jit")) == "table"
 
 M.unpack = table.unpack or rawget(_G, "unpack")
+
+-- package.searchpath(name, path) -> file | nil; nil where there is none (5.1)
+M.searchpath = rawget(package, "searchpath")
 
 function M.pack(...)
   return { n = select("#", ...), ... }
