@@ -13,12 +13,19 @@
 --
 -- Per event this module allocates nothing but the slot of a part buffer
 -- ({n = count, piece, ...}): text is joined once, never with s = s .. piece.
+--
+-- The server's events are checked where they are taken in (add): an event
+-- whose numbers or fields are wrong ends the stream as malformed, and
+-- nothing after the terminal event counts. So the handlers below trust
+-- what they read, and no index costs time or memory for its value.
 
-local ipairs, pairs, setmetatable, type = ipairs, pairs, setmetatable, type
-local concat = table.concat
+local ipairs, pairs, setmetatable, tostring, type = ipairs, pairs, setmetatable, tostring, type
+local concat, sort = table.concat, table.sort
 
 local args = require "chatgpt.args"
+local errors = require "chatgpt.lazy" "chatgpt.error"
 local tables = require "chatgpt.tables"
+local tointeger = require("chatgpt.compat").tointeger
 local append, joined = tables.append, tables.joined
 
 local M = {}
@@ -42,8 +49,9 @@ local function fire(self, fn, a, b)
   return true
 end
 
+-- Indices were checked by add (integers, or nil: 0).
 local function index_of(v)
-  return type(v) == "number" and v or 0
+  return v or 0
 end
 
 -- The item at output_index oi (0-based), or nil.
@@ -122,12 +130,23 @@ ON["response.created"] = take_response
 ON["response.in_progress"] = take_response
 ON["response.queued"] = take_response
 
+-- Output items by output_index, and the indices in the order they came
+-- (sorted once by snapshot: an index costs nothing for its value).
+local function put_item(self, oi, item)
+  local items = self.items
+  if items[oi] == nil then
+    local order = self.order
+    local n = #order
+    if n > 0 and order[n] > oi then self.unsorted = true end
+    order[n + 1] = oi
+  end
+  items[oi] = item
+end
+
 ON["response.output_item.added"] = function(self, e)
   local item = e.item
   if type(item) ~= "table" then return end
-  local oi = index_of(e.output_index)
-  self.items[oi] = item
-  if oi > self.last then self.last = oi end
+  put_item(self, index_of(e.output_index), item)
 end
 
 ON["response.output_item.done"] = function(self, e)
@@ -145,8 +164,7 @@ ON["response.output_item.done"] = function(self, e)
       end
     end
   end
-  self.items[oi] = item
-  if oi > self.last then self.last = oi end
+  put_item(self, oi, item)
   report_call(self, oi, item)
 end
 
@@ -303,6 +321,64 @@ local function terminal(self, e)
 end
 for name in pairs(TERMINAL) do ON[name] = terminal end
 
+-- ---- what an event may hold ---------------------------------------------------
+
+-- An index is a whole number from 0 to MAX_INDEX, far beyond any real
+-- answer's count of items or parts; add makes it an integer. (Missing, it
+-- counts as 0: some compatible servers leave it out.)
+local MAX_INDEX = 1048576         -- 2^20
+local INDICES = { "output_index", "content_index", "summary_index", "annotation_index" }
+
+-- The JSON type of each field a known event brings, when it is there (an
+-- event without its payload changes nothing); unknown events go to
+-- on_event only, and are not checked.
+local RESPONSE, ITEM, PART = { "response", "table" }, { "item", "table" }, { "part", "table" }
+local DELTA = { "delta", "string" }
+local PAYLOAD = {
+  ["response.output_item.added"] = ITEM, ["response.output_item.done"] = ITEM,
+  ["response.content_part.added"] = PART, ["response.content_part.done"] = PART,
+  ["response.output_text.delta"] = { "delta", "string", "logprobs", "table" },
+  ["response.output_text.done"] = { "text", "string" },
+  ["response.refusal.delta"] = DELTA, ["response.refusal.done"] = { "refusal", "string" },
+  ["response.reasoning_text.delta"] = DELTA, ["response.reasoning_text.done"] = { "text", "string" },
+  ["response.output_text.annotation.added"] = { "annotation", "table" },
+  ["response.function_call_arguments.delta"] = DELTA,
+  ["response.function_call_arguments.done"] = { "arguments", "string" },
+  ["response.reasoning_summary_part.added"] = PART, ["response.reasoning_summary_part.done"] = PART,
+  ["response.reasoning_summary_text.delta"] = DELTA,
+  ["response.reasoning_summary_text.done"] = { "text", "string" },
+}
+for _, name in ipairs { "response.created", "response.in_progress", "response.queued",
+                        "response.completed", "response.incomplete", "response.failed" } do
+  PAYLOAD[name] = RESPONSE
+end
+
+-- Why the event e is malformed, or nil (its indices made integers).
+local function malformed(e)
+  for i = 1, #INDICES do
+    local k = INDICES[i]
+    local v = e[k]
+    if v ~= nil then
+      local n = type(v) == "number" and v >= 0 and v <= MAX_INDEX and tointeger(v)
+      if not n then
+        return k .. " must be a whole number from 0 to " .. MAX_INDEX .. ", got "
+               .. (type(v) == "number" and tostring(v) or type(v))
+      end
+      e[k] = n
+    end
+  end
+  local want = PAYLOAD[e.type]
+  if want then
+    for i = 1, #want, 2 do
+      local v = e[want[i]]
+      if v ~= nil and type(v) ~= want[i + 1] then
+        return want[i] .. " must be " .. (want[i + 1] == "table" and "an object or a list" or "a string")
+               .. ", got " .. type(v)
+      end
+    end
+  end
+end
+
 -- ---- the accumulator -----------------------------------------------------
 
 --- response_stream.new(handlers) -> accumulator
@@ -318,19 +394,28 @@ function M.new(handlers)
     events = 0,
     stopped = false,
     items = {},        -- output_index -> item
-    last = -1,         -- the highest output_index seen
+    order = {},        -- the output indices of items, as they came
+    unsorted = false,  -- order needs a sort
     bufs = {},         -- "oi ci field" -> part buffer of deltas not yet done
     nbufs = 0,
     reported = {},     -- output_index -> true once on_tool_call had it
   }, Accumulator)
 end
 
---- acc:add(event) -> go_on
+--- acc:add(event) -> go_on [, err]
 -- Merges one decoded event (on_event first, then on_delta or on_tool_call).
 -- Returns false once a handler returned false; handler errors propagate.
+-- A malformed event gives false, err{kind = "parse", code = "BAD_EVENT"};
+-- an event after the terminal one is ignored (no handler sees it).
 function Accumulator:add(e)
   self.events = self.events + 1
-  if type(e) ~= "table" then return not self.stopped end
+  if self.final or type(e) ~= "table" then return not self.stopped end
+  local why = malformed(e)
+  if why then
+    self.stopped = true
+    return false, errors.new { kind = "parse", code = "BAD_EVENT",
+      message = "malformed event " .. tostring(e.type):sub(1, 60) .. ": " .. why }
+  end
   local h = self.on_event
   if h and not self.stopped then fire(self, h, e) end
   local on = ON[e.type]
@@ -346,17 +431,24 @@ function Accumulator:complete(done_seen)
   return false, "the stream ended before its terminal event (response.completed)"
 end
 
+--- acc:over() -> whether the terminal event came: nothing after it counts.
+function Accumulator:over()
+  return self.final ~= nil
+end
+
 --- acc:snapshot() -> the response as assembled from the events so far: the
 -- latest response object seen with the output items built from the events.
 function Accumulator:snapshot()
   flush(self)
   local r = {}
   for k, v in pairs(self.response or {}) do r[k] = v end
-  local out = {}
-  for i = 0, self.last do
-    local item = self.items[i]
-    if item ~= nil then out[#out + 1] = item end
+  local order, items = self.order, self.items
+  if self.unsorted then
+    sort(order)
+    self.unsorted = false
   end
+  local out = {}
+  for i = 1, #order do out[i] = items[order[i]] end
   r.output = out
   return r
 end
