@@ -62,6 +62,7 @@ build = {
     ["chatgpt.pending"]      = "lua/chatgpt/pending.lua",
     ["chatgpt.repl"]         = "lua/chatgpt/repl.lua",
     ["chatgpt.request"]      = "lua/chatgpt/request.lua",
+    ["chatgpt.response_items"] = "lua/chatgpt/response_items.lua",
     ["chatgpt.response_stream"] = "lua/chatgpt/response_stream.lua",
     ["chatgpt.responses"]    = "lua/chatgpt/responses.lua",
     ["chatgpt.responses_conversation"] = "lua/chatgpt/responses_conversation.lua",
