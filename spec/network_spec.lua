@@ -2,6 +2,7 @@
 -- no_proxy options over libcurl's http_proxy/https_proxy/no_proxy), client
 -- certificates (cert_file, key_file).
 local socket = require "socket"
+local chatgpt = require "chatgpt"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 local pki = require "spec.support.pki"
@@ -109,6 +110,90 @@ describe("per-call headers and query", function()
     n = 0
     for _ in pairs(c._custom) do n = n + 1 end
     assert.is_true(n <= 32)
+  end)
+end)
+
+describe("framing and routing headers", function()
+  local NAMES = { "Host", "host", "Content-Length", "CONTENT-LENGTH", "Transfer-Encoding",
+                  "transfer-encoding", "Connection", "Expect", "Keep-Alive", "Upgrade", "TE", "Trailer",
+                  "Proxy-Connection", "HTTP2-Settings" }
+  local VALUES = { Host = "evil.example", ["Content-Length"] = "0", ["Transfer-Encoding"] = "chunked" }
+
+  for _, name in ipairs(NAMES) do
+    it(name .. " is refused as a client option, a call's param and a request's, even as false", function()
+      local value = VALUES[name] or "1"
+      raises("bad argument #1 to 'new' (option 'headers': " .. name .. " is not a header to set", function()
+        T.new { headers = { [name] = value } }
+      end)
+      local c = T.new()
+      for _, v in ipairs { value, false } do
+        raises("bad argument #2 to 'chat' (param 'headers': " .. name .. " is not a header to set", function()
+          c:chat("hi", { headers = { [name] = v } })
+        end)
+        raises("bad argument #2 to 'chat' (param 'headers': " .. name, function()
+          c:chat("hi", { stream = true, headers = { ["X-Ok"] = "1", [name] = v } })
+        end)
+        raises("bad argument #4 to 'request' (param 'headers': " .. name, function()
+          c:request("GET", "/models", nil, { headers = { [name] = v } })
+        end)
+        raises("param 'headers': " .. name, function()
+          c:conversation { params = { headers = { [name] = v } } }:say("hi")
+        end)
+      end
+      assert.is_nil(fake.last())
+    end)
+  end
+
+  describe("Authorization and api-key", function()
+    local function credentials(req)
+      local found = {}
+      for _, h in ipairs(req.headers) do
+        local n = h[1]:lower()
+        if n == "authorization" or n == "api-key" then found[#found + 1] = h[1] .. ": " .. h[2] end
+      end
+      return found
+    end
+
+    it("beside a key, as a client option, are refused; without one (auth = 'none') they go out", function()
+      for _, name in ipairs { "Authorization", "authorization", "AUTHORIZATION", "api-key", "Api-Key" } do
+        raises("option 'headers': " .. name .. " would go beside the key", function()
+          T.new { headers = { [name] = "Bearer mine" } }
+        end)
+        raises("option 'headers': " .. name .. " would go beside the key", function()
+          T.new { auth = "api-key", headers = { [name] = "mine" } }
+        end)
+      end
+      local c = chatgpt.new { base_url = fake.base_url(), auth = "none",
+                              headers = { Authorization = "Bearer gateway" } }
+      c:chat("hi")
+      assert.same({ "Authorization: Bearer gateway" }, credentials(fake.last()))
+    end)
+
+    for _, case in ipairs {
+      { auth = "bearer", name = "Authorization", value = "Bearer per-call" },
+      { auth = "bearer", name = "authorization", value = "Bearer lower" },
+      { auth = "bearer", name = "api-key", value = "other-key" },
+      { auth = "api-key", name = "api-key", value = "per-call-key" },
+      { auth = "api-key", name = "AUTHORIZATION", value = "Bearer entra-token" },
+    } do
+      it(("a call's %s replaces the key of an auth = %q client, never beside it"):format(case.name, case.auth),
+         function()
+        local c = T.new { auth = case.auth }
+        c:chat("hi", { headers = { [case.name] = case.value } })
+        assert.same({ case.name .. ": " .. case.value }, credentials(fake.last()))
+        assert.is_nil(fake.last().body:find(T.MARKER, 1, true))
+        c:chat("hi", { stream = true })
+        assert.equal(1, #credentials(fake.last()))                  -- the key again
+        c:request("GET", "/models", nil, { headers = { [case.name] = case.value } })
+        assert.same({ case.name .. ": " .. case.value }, credentials(fake.last()))
+        c:chat("hi", { headers = { [case.name] = false } })          -- false: neither
+        assert.same({}, credentials(fake.last()))
+        c:chat("hi")
+        local again = credentials(fake.last())
+        assert.equal(1, #again)
+        assert.truthy(again[1]:find(T.MARKER, 1, true))
+      end)
+    end
   end)
 end)
 

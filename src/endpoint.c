@@ -221,7 +221,7 @@ static int endpoint_new(lua_State *L) {
    * ask for it: a chat answer is small, and libcurl's writing the header
    * costs more than it saves there. */
   if (!addheader(s, "Expect:") || (!s->compressed && !addheader(s, "Accept-Encoding:")) ||
-      !addauth(L, s, 2))
+      (!optbool(L, "without_key") && !addauth(L, s, 2)))
     return luaL_error(L, "chatgpt: out of memory");
   return 1;
 }

@@ -45,9 +45,10 @@ void endpoint_give(endpoint *ep, CURL *c);
 /* Lua: core.endpoint{origin, path, query, method = "GET" | "POST" | "DELETE",
  *   headers = {"Name: value"...}, connect_timeout, max_body, max_header,
  *   max_event, stream = true (SSE) | "bytes" | nil, compressed, user_agent,
- *   ca_file, proxy, no_proxy, cert_file, key_file} -> endpoint
+ *   ca_file, proxy, no_proxy, cert_file, key_file, without_key} -> endpoint
  * The URL is the origin's base URL + path + query, checked to stay on the
- * origin (origin.h); the key, and how it goes out, are the origin's.
+ * origin (origin.h); the key, and how it goes out, are the origin's
+ * (without_key: a call that brings its own Authorization sends no key).
  * Absent numbers and user_agent are defaults.h's. proxy and no_proxy go to
  * libcurl as they are (absent: libcurl reads http_proxy, https_proxy,
  * no_proxy...), except for a loopback origin, never proxied. */

@@ -189,6 +189,10 @@ function M.new(opts)
   for name in pairs(opts.headers or {}) do names[#names + 1] = tostring(name) end
   table.sort(names)
   for _, name in ipairs(names) do
+    if key and call.CREDENTIALS[name:lower()] then    -- never two credentials on a request
+      fail(2, "option 'headers': " .. name .. " would go beside the key; give the key as api_key, "
+           .. "or auth = \"none\" with a header of your own")
+    end
     h[#h + 1] = header_line(2, "headers", name, opts.headers[name])
   end
   self._headers = h
