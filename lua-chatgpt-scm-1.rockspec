@@ -36,7 +36,7 @@ build = {
         "src/base64.c", "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
         "src/engine.c", "src/form.c", "src/headers.c", "src/json_decode.c", "src/json_encode.c",
         "src/key.c", "src/message.c", "src/origin.c", "src/process.c", "src/protect.c",
-        "src/sockets.c", "src/sse.c", "src/transfer.c",
+        "src/regular.c", "src/sockets.c", "src/sse.c", "src/transfer.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(CURL_INCDIR)" },

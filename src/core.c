@@ -15,6 +15,7 @@
 #include "defaults.h"
 #include "endpoint.h"
 #include "engine.h"
+#include "form.h"
 #include "headers.h"
 #include "json.h"
 #include "key.h"
@@ -31,6 +32,7 @@ static void (*const opens[])(lua_State *L) = {
   origin_open,
   endpoint_open,
   transfer_open,
+  form_open,
   curl_errors_open,
   message_open,
   json_encode_open,

@@ -6,6 +6,7 @@
 #include "key.h"
 #include "compat.h"
 #include "defaults.h"
+#include "regular.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -191,9 +192,8 @@ static const char *checkcstring(lua_State *L, int arg, const char *msg) {
 }
 
 /* Like ssh with its private keys: a key file that others can read is
- * refused, because the key in it is no longer a secret. O_NONBLOCK (and
- * fstat before any read) so that a FIFO or a device never blocks new();
- * O_NOCTTY so that a terminal never becomes ours. */
+ * refused, because the key in it is no longer a secret. regular_open: a
+ * FIFO or a device never blocks new(), and only a regular file is read. */
 static int key_file(lua_State *L) {
   const char *path = checkcstring(L, 1, "api_key_file holds a NUL");
   struct stat st;
@@ -208,12 +208,9 @@ static int key_file(lua_State *L) {
     path = lua_pushfstring(L, "%s%s", home, path + 1);
   }
   k = newkey(L, MAX_KEY + 2); /* before open: it may raise */
-  fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return fail(L, "api_key_file: cannot open %s: %s", path, strerror(errno));
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return fail(L, "api_key_file: %s is not a regular file%s", path, "");
-  }
+  fd = regular_open(path, &st);
+  if (fd == -1) return fail(L, "api_key_file: cannot open %s: %s", path, strerror(errno));
+  if (fd < 0) return fail(L, "api_key_file: %s is not a regular file%s", path, "");
   if (st.st_mode & (S_IRWXG | S_IRWXO)) {
     close(fd);
     return fail(L, "api_key_file: %s is readable by group or others; chmod 600 it%s", path, "");

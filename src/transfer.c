@@ -244,6 +244,7 @@ static int transfer_start(lua_State *L) {
   sse_reset(&t->sse);
   t->decided = t->sse_on = t->bytes_on = t->done_seen = t->body_seen = t->connected = 0;
   t->abort = AB_NONE;
+  t->form.failed = 0;
   t->result = CURLE_OK;
   t->received = 0;
   t->errbuf[0] = '\0';
@@ -316,6 +317,10 @@ static int push_error(lua_State *L, transfer *t) {
   int retry = RETRY_NO;
   char msg[CURL_ERROR_SIZE + 64];
   if (t->state != ST_DONE || (t->result == CURLE_OK && !t->abort)) return 0;
+  if (t->form.failed && !t->abort) { /* a file part that could not be sent whole */
+    curl_error_push(L, "network", "READ_ERROR", t->form.msg, t->received > 0, 0);
+    return 1;
+  }
   snprintf(msg, sizeof msg, "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
   if (t->abort != AB_NONE) {
     kind = aborts[t->abort].kind;
@@ -470,7 +475,7 @@ static int transfer_new(lua_State *L) {
   } else if (form) {
     /* t owns it from here: an error in form_build leaks nothing */
     if ((t->mime = curl_mime_init(c)) == NULL) return luaL_error(L, "chatgpt: out of memory");
-    form_build(L, 2, t->mime);
+    form_build(L, 2, t->mime, &t->form);
     if (curl_easy_setopt(c, CURLOPT_MIMEPOST, t->mime) != CURLE_OK)
       return luaL_error(L, "chatgpt: curl_easy_setopt(CURLOPT_MIMEPOST) failed");
   }

@@ -18,6 +18,7 @@
 
 #include "endpoint.h"
 #include "engine.h"
+#include "form.h"
 #include "sse.h"
 
 #define TRANSFER_TYPE "chatgpt.transfer"
@@ -51,7 +52,8 @@ typedef struct transfer {
   int stream; /* the endpoint's ENDPOINT_* mode */
   int decided, sse_on, done_seen;
   int bytes_on;    /* a 2xx body goes to the event queue as it arrives */
-  curl_mime *mime; /* a multipart body (form.h), or NULL */
+  curl_mime *mime;  /* a multipart body (form.h), or NULL */
+  form_status form; /* why its file part failed, if one did */
   int body_seen; /* a body byte came (this attempt) */
   int connected; /* a connection, TLS included, was ready */
   tbuf body, hdrs, events;
