@@ -5,6 +5,7 @@
 #include "endpoint.h"
 #include "compat.h"
 #include "defaults.h"
+#include "key.h"
 #include "origin.h"
 
 #include <math.h>
@@ -35,6 +36,7 @@ static void endpoint_free(endpoint *s) {
   wipe_list(s->headers);
   s->headers = NULL;
   if (s->proxy) explicit_bzero(s->proxy, strlen(s->proxy)); /* user:password@ */
+  if (s->key_pass) explicit_bzero(s->key_pass, strlen(s->key_pass));
   free(s->url);
   free(s->user_agent);
   free(s->ca_file);
@@ -42,8 +44,9 @@ static void endpoint_free(endpoint *s) {
   free(s->noproxy);
   free(s->cert_file);
   free(s->key_file);
+  free(s->key_pass);
   s->url = s->user_agent = s->ca_file = s->proxy = s->noproxy = NULL;
-  s->cert_file = s->key_file = NULL;
+  s->cert_file = s->key_file = s->key_pass = NULL;
 }
 
 static int endpoint_gc(lua_State *L) {
@@ -201,6 +204,10 @@ static int endpoint_new(lua_State *L) {
       !optcopy(L, "key_file", &s->key_file) || !optcopy(L, "proxy", &s->proxy) ||
       !optcopy(L, "no_proxy", &s->noproxy))
     return luaL_error(L, "chatgpt: out of memory");
+  if (lua_getfield(L, 1, "key_passphrase") != LUA_TNIL &&
+      (s->key_pass = dupstr(secret_bytes(L, -1))) == NULL)
+    return luaL_error(L, "chatgpt: out of memory");
+  lua_pop(L, 1);
 
   if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
     n = luaL_len(L, -1);
@@ -256,6 +263,12 @@ static void configure(endpoint *s, CURL *c) {
   }
   if (s->cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, s->cert_file);
   if (s->key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, s->key_file);
+  /* Always a passphrase with a certificate: without one libcurl lets
+   * OpenSSL prompt for it on the terminal, from inside a poll. "" makes an
+   * encrypted key fail instead. (libcurl keeps its own copy, freed but not
+   * wiped with the handle.) */
+  if (s->cert_file || s->key_file)
+    curl_easy_setopt(c, CURLOPT_KEYPASSWD, s->key_pass ? s->key_pass : "");
   if (s->ca_file) /* a private CA; verification stays on */
     curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");

@@ -368,6 +368,10 @@ static int push_error(lua_State *L, transfer *t) {
       kind = e ? e->kind : "network";
       code = e ? e->name : NULL;
       retry = e ? e->retry : RETRY_NO;
+      if (t->result == CURLE_SSL_CERTPROBLEM && strstr(msg, "private key"))
+        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (%s)",
+                 t->endpoint->key_pass ? "is key_passphrase the key's?"
+                                       : "an encrypted key_file needs key_passphrase");
     }
   }
   if (code == NULL) { /* not in the list */

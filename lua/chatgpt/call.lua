@@ -198,7 +198,8 @@ function M.endpoint(self, t)
     max_body = self.max_response_bytes, max_event = self.max_event_bytes,
     stream = t.stream, compressed = t.compressed or false, user_agent = USER_AGENT,
     ca_file = self.ca_file, proxy = self.proxy, no_proxy = self.no_proxy,
-    cert_file = self.cert_file, key_file = self.key_file, without_key = without_key,
+    cert_file = self.cert_file, key_file = self.key_file,
+    key_passphrase = self._key_passphrase or nil, without_key = without_key,
   }
 end
 

@@ -43,6 +43,7 @@ local OPTIONS = {
   max_retries = RETRIES, max_response_bytes = BYTES, max_event_bytes = BYTES,
   allow_insecure = "boolean", ca_file = "string",
   proxy = "string", no_proxy = "string", cert_file = "string", key_file = "string",
+  key_passphrase = "string",
   log = "function", log_level = "string",
 }
 
@@ -136,6 +137,13 @@ function M.new(opts)
   if opts.proxy then check_proxy(2, opts.proxy) end
   self.proxy, self.no_proxy = opts.proxy, opts.no_proxy
   self.cert_file, self.key_file = opts.cert_file, opts.key_file
+  -- the passphrase, like the key, lives in C memory only (core.secret)
+  self._key_passphrase = false
+  if opts.key_passphrase ~= nil then
+    local secret, swhy = core.secret(opts.key_passphrase)
+    if not secret then fail(2, "option 'key_passphrase': " .. swhy) end
+    self._key_passphrase = secret
+  end
   -- logging: nothing is loaded, and nothing runs per request, without it
   -- (false, not nil: a missing field would go through Client's __index on
   -- every request)
