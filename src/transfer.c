@@ -271,6 +271,7 @@ static int transfer_event(lua_State *L) {
       t->result = CURLE_OPERATION_TIMEDOUT;
     }
     t->ev_off = t->events.len;
+    t->done_seen = 0; /* a [DONE] dropped with the rest never ended the stream for Lua */
   }
   if (t->ev_off >= t->events.len) {
     t->events.len = t->ev_off = 0;
