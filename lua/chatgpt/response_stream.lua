@@ -59,16 +59,34 @@ local function item_at(self, oi)
   return self.items[index_of(oi)]
 end
 
--- The buffer of one text field: key is "oi ci field" (content parts) or
--- "oi s si" (summary parts), so that one table holds them all.
-local function buffer(self, key)
+-- The buffer of one text field of the item at output index oi: key is
+-- "oi ci field" (content parts) or "oi si summary" (summary parts), so that
+-- one table holds them all; keys[oi] lists an item's own, so that its done
+-- event drops them without a look at any other's.
+local function buffer(self, oi, key)
   local b = self.bufs[key]
   if not b then
     b = { n = 0 }
     self.bufs[key] = b
     self.nbufs = self.nbufs + 1
+    local keys = self.keys[oi]
+    if not keys then
+      keys = {}
+      self.keys[oi] = keys
+    end
+    keys[key] = true
   end
   return b
+end
+
+-- Drops the buffer key of the item at oi: a done event brought the whole.
+local function drop(self, oi, key)
+  if self.bufs[key] then
+    self.bufs[key] = nil
+    self.nbufs = self.nbufs - 1
+    self.keys[oi][key] = nil
+    self.last_text = nil
+  end
 end
 
 local function key_of(e, field)
@@ -154,15 +172,10 @@ ON["response.output_item.done"] = function(self, e)
   if type(item) ~= "table" then return end
   local oi = index_of(e.output_index)
   -- the done item is whole: deltas still buffered for it are dropped
-  if self.nbufs > 0 then
-    local prefix = oi .. " "
-    for key in pairs(self.bufs) do
-      if key:sub(1, #prefix) == prefix then
-        self.bufs[key] = nil
-        self.nbufs = self.nbufs - 1
-        self.last_text = nil
-      end
-    end
+  local keys = self.keys[oi]
+  if keys then
+    for key in pairs(keys) do drop(self, oi, key) end
+    self.keys[oi] = nil
   end
   put_item(self, oi, item)
   report_call(self, oi, item)
@@ -177,14 +190,9 @@ end
 ON["response.content_part.done"] = function(self, e)
   local item, part = item_at(self, e.output_index), e.part
   if type(item) ~= "table" or type(part) ~= "table" then return end
-  for _, field in ipairs { "text", "refusal" } do
-    local key = key_of(e, field)
-    if self.bufs[key] then
-      self.bufs[key] = nil
-      self.nbufs = self.nbufs - 1
-      self.last_text = nil
-    end
-  end
+  local oi = index_of(e.output_index)
+  drop(self, oi, key_of(e, "text"))
+  drop(self, oi, key_of(e, "refusal"))
   list_of(item, "content")[index_of(e.content_index) + 1] = part
 end
 
@@ -194,7 +202,7 @@ ON["response.output_text.delta"] = function(self, e)
   local oi, ci = e.output_index, e.content_index
   local b = self.last_text
   if not (b and oi == self.last_oi and ci == self.last_ci) then
-    b = buffer(self, key_of(e, "text"))
+    b = buffer(self, index_of(oi), key_of(e, "text"))
     self.last_text, self.last_oi, self.last_ci = b, oi, ci
   end
   append(b, d)
@@ -217,12 +225,7 @@ local function text_done(field, from)
     local item = item_at(self, e.output_index)
     local v = e[from]
     if type(item) ~= "table" or type(v) ~= "string" then return end
-    local key = key_of(e, field)
-    if self.bufs[key] then
-      self.bufs[key] = nil
-      self.nbufs = self.nbufs - 1
-      if self.last_text then self.last_text = nil end
-    end
+    drop(self, index_of(e.output_index), key_of(e, field))
     local ci = index_of(e.content_index) + 1
     local content = list_of(item, "content")
     local part = content[ci]
@@ -239,7 +242,9 @@ ON["response.reasoning_text.done"] = text_done("text", "text")
 
 local function delta_into(field)
   return function(self, e)
-    if type(e.delta) == "string" then append(buffer(self, key_of(e, field)), e.delta) end
+    if type(e.delta) == "string" then
+      append(buffer(self, index_of(e.output_index), key_of(e, field)), e.delta)
+    end
   end
 end
 ON["response.refusal.delta"] = delta_into("refusal")
@@ -257,18 +262,16 @@ end
 
 ON["response.function_call_arguments.delta"] = function(self, e)
   if type(e.delta) == "string" then
-    append(buffer(self, index_of(e.output_index) .. " 0 arguments"), e.delta)
+    local oi = index_of(e.output_index)
+    append(buffer(self, oi, oi .. " 0 arguments"), e.delta)
   end
 end
 
 ON["response.function_call_arguments.done"] = function(self, e)
   local item = item_at(self, e.output_index)
   if type(item) ~= "table" or type(e.arguments) ~= "string" then return end
-  local key = index_of(e.output_index) .. " 0 arguments"
-  if self.bufs[key] then
-    self.bufs[key] = nil
-    self.nbufs = self.nbufs - 1
-  end
+  local oi = index_of(e.output_index)
+  drop(self, oi, oi .. " 0 arguments")
   item.arguments = e.arguments
 end
 
@@ -284,17 +287,13 @@ ON["response.reasoning_summary_part.added"] = function(self, e)
 end
 
 ON["response.reasoning_summary_text.delta"] = function(self, e)
-  if type(e.delta) == "string" then append(buffer(self, summary_key(e)), e.delta) end
+  if type(e.delta) == "string" then append(buffer(self, index_of(e.output_index), summary_key(e)), e.delta) end
 end
 
 local function summary_done(self, e, part)
   local item = item_at(self, e.output_index)
   if type(item) ~= "table" then return end
-  local key = summary_key(e)
-  if self.bufs[key] then
-    self.bufs[key] = nil
-    self.nbufs = self.nbufs - 1
-  end
+  drop(self, index_of(e.output_index), summary_key(e))
   local list = list_of(item, "summary")
   local si = index_of(e.summary_index) + 1
   if part then
@@ -397,6 +396,7 @@ function M.new(handlers)
     order = {},        -- the output indices of items, as they came
     unsorted = false,  -- order needs a sort
     bufs = {},         -- "oi ci field" -> part buffer of deltas not yet done
+    keys = {},         -- output_index -> {key = true} of its buffers
     nbufs = 0,
     reported = {},     -- output_index -> true once on_tool_call had it
   }, Accumulator)
