@@ -221,6 +221,18 @@ describe("client:request", function()
       end
     end)
 
+    it("a stream of events over max_stream_bytes ends with kind 'limit': the list stops growing", function()
+      local ev = '{"type":"response.output_text.delta","delta":"' .. ("e"):rep(5000) .. '"}'
+      fake.script { sse_repeat = { data = ev, count = 1000 } }
+      local seen = 0
+      local list, err = T.new { max_stream_bytes = 100000 }:request("POST", "/responses",
+        { model = "m", input = "x", stream = true }, { on_event = function() seen = seen + 1 end })
+      assert.is_nil(list)
+      assert.equal("limit", err.kind)
+      assert.equal("STREAM_TOO_LARGE", err.code)
+      assert.truthy(seen > 0 and seen * #ev <= 100000, seen)
+    end)
+
     it("reads a JSON body with stream = true as events", function()
       local list = T.new():request("POST", "/responses", { model = "m", input = "x", stream = true })
       assert.equal("response.created", list[1].type)

@@ -179,4 +179,26 @@ describe("client:respond against a hostile server", function()
       end
     end)
   end)
+
+  describe("a stream larger than max_stream_bytes", function()
+    local big = {}
+    for i = 1, 200 do big[i] = delta(("d"):rep(10000)) end
+    local body = sse { CREATED, ADDED, PART, table.unpack(big) } .. sse { COMPLETED }
+    for _, gzip in ipairs { false, true } do
+      it((gzip and "gzip-encoded" or "plain") .. ": nil, err{kind = 'limit', code = 'STREAM_TOO_LARGE'}, "
+         .. "what was assembled under the cap", function()
+        fake.script { sse_raw = body, gzip = gzip or nil }
+        local c = T.new { max_stream_bytes = 500000, max_retries = 1 }
+        local text, err = c:respond("x", { stream = true })
+        assert.is_nil(text)
+        assert.equal("limit", err.kind)
+        assert.equal("STREAM_TOO_LARGE", err.code)
+        assert.truthy(#err.partial > 0 and #err.partial < 500000, #err.partial)
+        assert.equal(1, #fake.requests())
+        fake.script { sse_raw = body }
+        -- the same stream under a cap of its size is whole (the final response's text)
+        assert.equal("Hello", (T.new { max_stream_bytes = #body }:respond("x", { stream = true })))
+      end)
+    end
+  end)
 end)

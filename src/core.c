@@ -50,7 +50,7 @@ static void (*const opens[])(lua_State *L) = {
 /* core.defaults: defaults.h's values under the names of the client's
  * options. */
 static void push_defaults(lua_State *L) {
-  lua_createtable(L, 0, 11);
+  lua_createtable(L, 0, 12);
   lua_pushinteger(L, DEFAULT_TIMEOUT);
   lua_setfield(L, -2, "timeout");
   lua_pushinteger(L, DEFAULT_CONNECT_TIMEOUT);
@@ -63,6 +63,8 @@ static void push_defaults(lua_State *L) {
   lua_setfield(L, -2, "max_response_bytes");
   lua_pushinteger(L, DEFAULT_MAX_EVENT_BYTES);
   lua_setfield(L, -2, "max_event_bytes");
+  lua_pushinteger(L, DEFAULT_MAX_STREAM_BYTES);
+  lua_setfield(L, -2, "max_stream_bytes");
   lua_pushinteger(L, DEFAULT_MAX_HEADER_BYTES);
   lua_setfield(L, -2, "max_header_bytes");
   lua_pushinteger(L, DEFAULT_MAX_HOST_CONNECTIONS);

@@ -194,6 +194,7 @@ static int endpoint_new(lua_State *L) {
   s->max_body = (size_t)optnum(L, "max_body", DEFAULT_MAX_RESPONSE_BYTES, 1, MAX_BYTES);
   s->max_header = (size_t)optnum(L, "max_header", DEFAULT_MAX_HEADER_BYTES, 1, MAX_BYTES);
   s->max_event = (size_t)optnum(L, "max_event", DEFAULT_MAX_EVENT_BYTES, 1, MAX_BYTES);
+  s->max_stream = (size_t)optnum(L, "max_stream", DEFAULT_MAX_STREAM_BYTES, 1, MAX_BYTES);
   if ((s->url = origin_url(o, path, optstr(L, "query", ""), &why)) == NULL)
     return luaL_error(L, "chatgpt: %s", why);
   /* a proxy from the environment could not reach this machine's own

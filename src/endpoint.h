@@ -29,7 +29,7 @@ typedef struct endpoint {
   int compressed;
   int no_proxy; /* never through a proxy: the origin is loopback */
   long connect_ms;
-  size_t max_body, max_header, max_event;
+  size_t max_body, max_header, max_event, max_stream;
   CURL *pool[ENDPOINT_POOL];
   int npool;
   int nout;   /* handles lent to transfers */
@@ -45,7 +45,7 @@ void endpoint_give(endpoint *ep, CURL *c);
 
 /* Lua: core.endpoint{origin, path, query, method = "GET" | "POST" | "DELETE",
  *   headers = {"Name: value"...}, connect_timeout, max_body, max_header,
- *   max_event, stream = true (SSE) | "bytes" | nil, compressed, user_agent,
+ *   max_event, max_stream, stream = true (SSE) | "bytes" | nil, compressed, user_agent,
  *   ca_file, proxy, no_proxy, cert_file, key_file, key_passphrase (a
  *   secret, key.h), without_key} -> endpoint
  * The URL is the origin's base URL + path + query, checked to stay on the

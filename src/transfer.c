@@ -153,8 +153,15 @@ static int decide(transfer *t, const char *data, size_t len) {
   return 1;
 }
 
-/* Feeds SSE bytes; returns what on_write returns. */
+/* Feeds SSE bytes; returns what on_write returns. They count against
+ * max_stream as curl hands them over, decompressed: a small gzip body
+ * may expand to any size. */
 static size_t feed_sse(transfer *t, const char *data, size_t len) {
+  if (len > t->max_stream - t->streamed) { /* streamed <= max_stream */
+    t->abort = AB_STREAM;
+    return 0;
+  }
+  t->streamed += len;
   switch (sse_feed(&t->sse, data, len)) {
   case SSE_OK: return len;
   case SSE_LIMIT: t->abort = AB_EVENT; return 0;
@@ -246,7 +253,7 @@ static int transfer_start(lua_State *L) {
   t->abort = AB_NONE;
   t->form.failed = 0;
   t->result = CURLE_OK;
-  t->received = 0;
+  t->received = t->streamed = 0;
   t->errbuf[0] = '\0';
   t->last_byte = engine_clock();
   t->deadline = t->last_byte + t->timeout;
@@ -308,6 +315,7 @@ static const struct {
   {"limit", "EVENT_TOO_LARGE", RETRY_NO},   /* AB_EVENT */
   {"limit", "HEADERS_TOO_LARGE", RETRY_NO}, /* AB_HEADER */
   {"limit", "OUT_OF_MEMORY", RETRY_NO},     /* AB_NOMEM */
+  {"limit", "STREAM_TOO_LARGE", RETRY_NO},  /* AB_STREAM */
 };
 
 /* err.os_error: the system's word for why a connection failed ("Connection
@@ -352,6 +360,9 @@ static int push_error(lua_State *L, transfer *t) {
     snprintf(msg, sizeof msg, "response headers over %zu bytes", t->max_header);
     break;
   case AB_NOMEM: snprintf(msg, sizeof msg, "out of memory"); break;
+  case AB_STREAM:
+    snprintf(msg, sizeof msg, "stream over %zu bytes (max_stream_bytes)", t->max_stream);
+    break;
   case AB_TOTAL:
     snprintf(msg, sizeof msg, "no complete answer within %g s (timeout)", t->timeout);
     /* fall through */
@@ -462,6 +473,7 @@ static int transfer_new(lua_State *L) {
   t->timeout = timeout;
   t->max_body = ep->max_body;
   t->max_header = ep->max_header;
+  t->max_stream = ep->max_stream;
   sse_init(&t->sse, ep->max_event, on_event, t);
   if ((c = endpoint_take(ep, &fresh)) == NULL)
     return luaL_error(L, "chatgpt: curl_easy_init failed");

@@ -27,7 +27,7 @@
 enum { ST_IDLE, ST_RUNNING, ST_DONE, ST_CLOSED };
 
 /* Why we ended it, when we did (else curl's result says it). */
-enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_TOTAL, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM };
+enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_TOTAL, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM, AB_STREAM };
 
 typedef struct tbuf {
   char *p;
@@ -59,6 +59,7 @@ typedef struct transfer {
   tbuf body, hdrs, events;
   size_t ev_off;
   size_t max_body, max_header;
+  size_t max_stream, streamed; /* an SSE body's bytes (decompressed): its cap, so far */
   sse_parser sse;
   size_t received; /* header + body bytes */
   char errbuf[CURL_ERROR_SIZE];

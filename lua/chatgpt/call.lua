@@ -198,6 +198,7 @@ function M.endpoint(self, t)
     origin = self._origin, path = t.path, query = query, method = t.method,
     headers = headers, connect_timeout = self.connect_timeout,
     max_body = self.max_response_bytes, max_event = self.max_event_bytes,
+    max_stream = self.max_stream_bytes,
     stream = t.stream, compressed = t.compressed or false, user_agent = USER_AGENT,
     ca_file = self.ca_file, proxy = self.proxy, no_proxy = self.no_proxy,
     cert_file = self.cert_file, key_file = self.key_file,

@@ -41,6 +41,7 @@ local OPTIONS = {
   auth = "string", headers = "table", query = "table",
   timeout = SECONDS, connect_timeout = SECONDS, idle_timeout = { "number", min = 0 },
   max_retries = RETRIES, max_response_bytes = BYTES, max_event_bytes = BYTES,
+  max_stream_bytes = BYTES,
   allow_insecure = "boolean", ca_file = "string",
   proxy = "string", no_proxy = "string", cert_file = "string", key_file = "string",
   key_passphrase = "string",
@@ -138,6 +139,7 @@ function M.new(opts)
   self.max_retries = opts.max_retries or DEFAULTS.max_retries
   self.max_response_bytes = opts.max_response_bytes or DEFAULTS.max_response_bytes
   self.max_event_bytes = opts.max_event_bytes or DEFAULTS.max_event_bytes
+  self.max_stream_bytes = opts.max_stream_bytes or DEFAULTS.max_stream_bytes
   self.allow_insecure = opts.allow_insecure or false
   self.ca_file = opts.ca_file
   if opts.proxy then check_proxy(2, opts.proxy) end
