@@ -179,6 +179,22 @@ describe("the fast path for plain text events", function()
     assert.equal("a\195\169bde", text)
   end)
 
+  for _, bad in ipairs {
+    '"output_index":-1', '"output_index":1.5', '"content_index":1e9', '"output_index":"0"',
+    '"logprobs":"x"', '"summary_index":-1', '"annotation_index":0.5', '"delta":7',
+  } do
+    it("a malformed output_text.delta fails the same way on both paths: " .. bad, function()
+      local text, err = agree("respond", {
+        path = "/responses",
+        sse_raw = 'data: {"type":"response.output_text.delta","delta":"a",' .. bad .. '}\n\n' ..
+                  'data: {"type":"response.completed","response":{"id":"r","status":"completed",' ..
+                  '"output":[]}}\n\n',
+      })
+      assert.is_nil(text)
+      assert.equal("BAD_EVENT", err.code)
+    end)
+  end
+
   local name = "leaves no table behind a plain chunk: under 200 bytes of garbage each"
   if not one_arg(function(_) end) then
     pending(name .. " (this Lua cannot tell a handler's parameters: every chunk is decoded)")

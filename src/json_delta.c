@@ -219,8 +219,11 @@ static int event_member(fast *f, const char *k, size_t n) {
   if (KEY(k, n, "delta")) return once(f, 2) && r->p < r->end && *r->p == '"' && take_string(f, R_DELTA);
   if (KEY(k, n, "output_index")) return take_number(f, R_OUTPUT);
   if (KEY(k, n, "content_index")) return take_number(f, R_CONTENT);
-  if (KEY(k, n, "error")) return null(r);
-  return pass_over(r); /* logprobs: [] is read as nothing */
+  if (KEY(k, n, "logprobs")) return null(r) || empty(r, '[') || empty(r, '{'); /* read as nothing */
+  /* an error member, and the indices response_stream.lua checks that this
+   * event does not have */
+  if (KEY(k, n, "error") || KEY(k, n, "summary_index") || KEY(k, n, "annotation_index")) return null(r);
+  return pass_over(r);
 }
 
 int json_delta(lua_State *L, const char *s, size_t len, int kind) {
