@@ -163,3 +163,66 @@ describe("chatgpt.attach", function()
     assert.truthy(tostring(err):find("re-entrant", 1, true), tostring(err))
   end)
 end)
+
+describe("chatgpt.attach with one_fd", function()
+  before_each(function() T.drain(); fake.reset() end)
+  after_each(function()
+    cuv.detach()
+    chatgpt.detach()
+    uv.run("nowait")
+    T.drain()
+  end)
+
+  -- the host's loop over a recorder until done() and idle (or 5 s)
+  local function run(h, done)
+    local t0 = core.now()
+    while (not done() or h.ms or watched(h) > 0) and core.now() - t0 < 5 do
+      for fd, what in pairs(h.fds) do chatgpt.drive(fd, what) end
+      if h.ms then
+        h.ms = nil
+        chatgpt.drive()
+      end
+      uv.sleep(1)
+    end
+  end
+
+  it("has the host watch one descriptor for every socket, and none once idle", function()
+    local h = recorder()
+    local told = {}
+    local watch = h.watch
+    h.watch = function(fd, what)
+      told[fd] = true
+      watch(fd, what)
+    end
+    assert.is_true(chatgpt.attach { watch = h.watch, timer = h.timer, one_fd = true })
+    for _ = 1, 3 do fake.script(stream(10, 0.01)) end
+    local c = T.new()
+    local reqs = {}
+    for i = 1, 3 do reqs[i] = c:chat_async("x" .. i, { stream = true, on_delta = function() end }) end
+    run(h, function() return reqs[1]:done() and reqs[2]:done() and reqs[3]:done() end)
+    local n = 0
+    for _ in pairs(told) do n = n + 1 end
+    assert.equal(1, n)                                -- three connections, one descriptor
+    for i = 1, 3 do assert.equal(string.rep("x", 10), (reqs[i]:result())) end
+    assert.equal(0, watched(h))
+  end)
+
+  it("ends a refused connection and a reset mid-stream as network errors", function()
+    local h = recorder()
+    chatgpt.attach { watch = h.watch, timer = h.timer, one_fd = true }
+    local refused = T.new { base_url = "http://127.0.0.1:1/v1", max_retries = 0 }:chat_async("x")
+    fake.script { sse_repeat = { data = '{"choices":[{"index":0,"delta":{"content":"x"}}]}', count = 50 },
+                  drop_after = 400, chunk_delay = 0.001 }
+    local reset = T.new { max_retries = 0 }:chat_async("y", { stream = true })
+    run(h, function() return refused:done() and reset:done() end)
+    local _, e1 = refused:result()
+    local _, e2 = reset:result()
+    assert.equal("COULDNT_CONNECT", e1 and e1.code)
+    assert.equal("network", e2 and e2.kind)
+  end)
+
+  it("refuses a one_fd that is not a boolean", function()
+    assert.has_error(function() chatgpt.attach { watch = print, timer = print, one_fd = 1 } end,
+      "bad argument #1 to 'attach' (one_fd: boolean expected, got number)")
+  end)
+end)

@@ -312,6 +312,9 @@ local function check_host(h)
   if type(h) ~= "table" or type(h.watch) ~= "function" or type(h.timer) ~= "function" then
     args.error(3, 1, "attach", "{watch = function, timer = function} expected, got " .. type(h))
   end
+  if h.one_fd ~= nil and type(h.one_fd) ~= "boolean" then
+    args.error(3, 1, "attach", "one_fd: boolean expected, got " .. type(h.one_fd))
+  end
 end
 
 -- chatgpt.detach(): back to polling; the host stops watching everything.
@@ -329,15 +332,18 @@ function M.detach()
   end
 end
 
--- chatgpt.attach{watch = fn(fd, what), timer = fn(ms)}: the host's event
--- loop drives the engine from now on (requests in flight carry on).
+-- chatgpt.attach{watch = fn(fd, what), timer = fn(ms) [, one_fd = true]}:
+-- the host's event loop drives the engine from now on (requests in flight
+-- carry on). one_fd: the host watches one descriptor, an epoll set of
+-- curl's sockets (Linux; elsewhere each socket); attach returns whether.
 function M.attach(h)
   check_host(h)
   if polling then error("chatgpt.attach: called from inside a callback", 2) end
   M.detach()
   host = { watch = h.watch, timer = h.timer }
-  cattach(true)
+  local one = cattach(true, h.one_fd)
   flush()
+  return one
 end
 
 -- chatgpt.drive([fd, what]): the host saw fd ready for what ("r", "w",
