@@ -225,6 +225,74 @@ describe("chatgpt.attach with one_fd", function()
     assert.has_error(function() chatgpt.attach { watch = print, timer = print, one_fd = 1 } end,
       "bad argument #1 to 'attach' (one_fd: boolean expected, got number)")
   end)
+
+  it("prints nothing through chatgpt.uv when the server is down or resets", function()
+    for _ = 1, 2 do
+      fake.script { sse_repeat = { data = '{"choices":[{"index":0,"delta":{"content":"x"}}]}', count = 50 },
+                    drop_after = 400, chunk_delay = 0.001 }
+    end
+    local out = T.run("", [[
+      local chatgpt, uv = require "chatgpt", require "luv"
+      require("chatgpt.uv").attach(uv)
+      local down = chatgpt.new { base_url = "http://127.0.0.1:1/v1", auth = "none", max_retries = 0 }
+      local up = chatgpt.new { base_url = "]] .. fake.base_url() .. [[", auth = "none", max_retries = 0 }
+      local reqs = {}
+      for i = 1, 3 do reqs[i] = down:chat_async("x") end
+      for i = 4, 5 do reqs[i] = up:chat_async("y", { stream = true }) end
+      uv.run()
+      for i = 1, 5 do assert(reqs[i].status == "failed", reqs[i].status) end
+      require("chatgpt.uv").detach()
+      uv.run("nowait")
+    ]])
+    assert.equal("", out)
+  end)
+end)
+
+describe("chatgpt.uv with a schedule", function()
+  before_each(function() T.drain(); fake.reset() end)
+  after_each(function()
+    cuv.detach()
+    uv.run("nowait")
+    T.drain()
+  end)
+
+  it("runs the engine's turns through opts.schedule, one queued at a time however many sockets fire",
+     function()
+    local queued, most, turns = 0, 0, 0
+    cuv.attach(uv, { schedule = function(fn)
+      queued = queued + 1
+      most = math.max(most, queued)
+      local t = uv.new_timer()
+      t:start(1, 0, function()       -- later, on the loop: a host's main-loop queue
+        t:close()
+        queued = queued - 1
+        turns = turns + 1
+        fn()
+      end)
+    end })
+    for _ = 1, 4 do fake.script(stream(20, 0.005)) end
+    local c = T.new()
+    local reqs, inside = {}, {}
+    for i = 1, 4 do
+      reqs[i] = c:chat_async("x" .. i, { stream = true, on_delta = function()
+        inside[#inside + 1] = queued      -- a delta runs inside a scheduled turn
+      end })
+    end
+    run_uv()
+    for i = 1, 4 do assert.equal(string.rep("x", 20), (reqs[i]:result())) end
+    assert.equal(1, most)
+    assert.truthy(turns > 1, turns)
+    assert.equal(80, #inside)
+  end)
+
+  it("raises on options that are not a schedule", function()
+    assert.has_error(function() cuv.attach(uv, { schedule = 1 }) end,
+      "bad argument #2 to 'attach' (option 'schedule': function or false expected, got number)")
+    assert.has_error(function() cuv.attach(uv, { scheduler = print }) end,
+      "bad argument #2 to 'attach' (unknown option 'scheduler')")
+    assert.has_error(function() cuv.attach({}) end,
+      "bad argument #1 to 'attach' (luv expected: vim.uv, vim.loop or require 'luv', got table)")
+  end)
 end)
 
 -- A host that keeps its word: its timer fires when due, and every fd it

@@ -452,6 +452,10 @@ function M.drive(fd, what)
   if host then flush() end
 end
 
+-- loop.busy() -> whether a turn is running: a callback of the module is on
+-- the stack (a host adapter that is asked for a turn then must not drive).
+function M.busy() return polling end
+
 -- chatgpt.errors() -> list of errors raised in spawned coroutines since the
 -- last call (each a message with a traceback).
 function M.errors()
