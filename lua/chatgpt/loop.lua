@@ -433,6 +433,12 @@ function M.attach(h)
   return one
 end
 
+-- One turn for the host (no closure a call: one per chunk of a stream).
+local function host_step(fd, what)
+  dispatch(caction(fd, what))
+  if timers[1] then fire_timers() end
+end
+
 -- chatgpt.drive([fd, what]): the host saw fd ready for what ("r", "w",
 -- "rw"), or its timer fired (no arguments). Never waits.
 function M.drive(fd, what)
@@ -442,10 +448,7 @@ function M.drive(fd, what)
   if not host then error("chatgpt.drive: not attached (chatgpt.attach first)", 2) end
   if fd == nil then timer_at = nil end   -- the host's timer has fired
   polling = true
-  local ok, err = protect(function()
-    dispatch(caction(fd, what))
-    if timers[1] then fire_timers() end
-  end)
+  local ok, err = protect(host_step, fd, what)
   polling = false
   if not ok then error(err, 0) end
   if resumable[1] then resume_queued() end

@@ -13,9 +13,12 @@
 -- Turns. libuv's callbacks are "fast events" in Neovim, where most of
 -- vim.api raises (E5560). So inside Neovim the engine's turns run from the
 -- main loop instead (vim.schedule): a libuv callback only asks for a turn,
--- once however many sockets and timers fire before it runs, and its
--- handle rests until then (a ready socket would fire it again at every
--- round of libuv's loop). Every callback of the module (on_delta,
+-- once however many sockets and timers fire before it runs. Neovim runs
+-- it before libuv's loop comes round again, unless it is busy elsewhere
+-- (a blocking system(), a prompt): a handle that fires a second time
+-- before its turn rests until then, so that a ready socket does not spin
+-- the loop (stopping it every time cost a fifth more CPU a delta,
+-- bench/RESULTS.md). Every callback of the module (on_delta,
 -- on_event, on_tool_call, log, a conversation's hooks, spawned
 -- coroutines) then runs where vim.api may be called. opts.schedule: a
 -- function(fn) that runs fn soon, outside libuv's callbacks; false: turns
@@ -40,6 +43,7 @@ local ready = {}      -- fd -> what it was ready for, for the scheduled turn
 local timer_fired = false
 local queued = false  -- a turn is scheduled
 local gen = 0         -- the attachment a scheduled turn belongs to
+local run_turn        -- this attachment's turn, as schedule takes it
 
 local function close(h)
   if not h:is_closing() then h:close() end
@@ -67,9 +71,10 @@ local function turn(g)
   ready, timer_fired = {}, false
   local ok, err = true, nil
   for fd, what in pairs(fds) do
+    local rested = resting[fd]
     resting[fd] = nil
     if ok and g == gen then ok, err = pcall(chatgpt.drive, fd, what) end
-    if g == gen then arm(fd) end
+    if rested and g == gen then arm(fd) end
   end
   if fired and ok and g == gen then ok, err = pcall(chatgpt.drive) end
   if not ok then error(err, 0) end
@@ -78,8 +83,7 @@ end
 request_turn = function()
   if queued then return end
   queued = true
-  local g = gen
-  schedule(function() turn(g) end)
+  schedule(run_turn)
 end
 
 -- The poll callback of fd (made once per fd, kept while it is watched).
@@ -93,14 +97,17 @@ local function ready_fn(fd)
       if err then arm(fd) end
       return
     end
-    local p = polls[fd]
+    local had = ready[fd]
+    if had == nil then
+      ready[fd] = what
+      return request_turn()
+    end
+    ready[fd] = had == what and what or "rw"
+    local p = polls[fd]          -- fired again before its turn: rests
     if p and not resting[fd] then
       resting[fd] = true
       p:stop()
     end
-    local had = ready[fd]
-    ready[fd] = (had == nil or had == what) and what or "rw"
-    request_turn()
   end
 end
 
@@ -165,6 +172,8 @@ function M.attach(uv, opts)
   M.detach()
   attached_uv = uv
   schedule = scheduler(opts)
+  local g = gen
+  run_turn = function() turn(g) end
   timer, later = uv.new_timer(), uv.new_timer()
   chatgpt.attach {
     one_fd = true,
@@ -192,7 +201,7 @@ function M.detach()
     t:stop()
     close(t)
   end
-  timer, later, attached_uv, schedule = nil, nil, nil, nil
+  timer, later, attached_uv, schedule, run_turn = nil, nil, nil, nil, nil
   wants, resting, ready, on_ready = {}, {}, {}, {}
   timer_fired, queued = false, false
 end
