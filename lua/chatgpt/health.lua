@@ -54,8 +54,9 @@ function M.check()
          { "Run `make nvim` again after an update" })
   end
 
+  local client = require "chatgpt.client"
   local env_base = os.getenv("OPENAI_BASE_URL")
-  local base = env_base and env_base ~= "" and env_base or "https://api.openai.com/v1"
+  local base = env_base and env_base ~= "" and env_base or client.DEFAULT_BASE
   local made, why = pcall(chatgpt.new, { base_url = base, auth = "none" })
   if made then
     info("base_url: " .. base .. (env_base and env_base ~= "" and " (from $OPENAI_BASE_URL)"
@@ -66,7 +67,7 @@ function M.check()
 
   -- where a client made with no key option takes its key from
   local env_key = os.getenv("OPENAI_API_KEY")
-  if require("chatgpt.client").default_key then
+  if client.default_key then
     ok("key: set in this session with chatgpt.set_key()")
   elseif env_key and env_key ~= "" then
     ok("key: $OPENAI_API_KEY is set (sent only to " .. base .. ")")
