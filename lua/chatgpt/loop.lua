@@ -286,8 +286,12 @@ end
 
 -- Calls the host's watch or timer; an error is kept for flush, as the
 -- text (with a traceback) of what `name` raised. Returns whether it returned.
+local function traceback(e)     -- loads chatgpt.error only when one raised
+  return errors.traceback(e)
+end
+
 local function call_host(name, fn, a, b)
-  local ok, err = xpcall(fn, errors.traceback, a, b)
+  local ok, err = xpcall(fn, traceback, a, b)
   if not ok and not host_err then
     host_err = "chatgpt.attach's " .. name .. " raised: " .. err
   end
@@ -365,21 +369,23 @@ end
 -- flight ends and the host hears of that end; an error with nothing in
 -- flight goes to chatgpt.errors(). Each round ends what the last one's
 -- callbacks started, so this stops with the work.
+local function tell_all()
+  tell(host, cchanges())
+  while host_err and host do
+    local text = host_err
+    host_err = nil
+    if not host_failed(text) then
+      report(nil, text)
+      break
+    end
+    tell(host, cchanges())
+  end
+end
+
 flush = function()
   if flushing then return end
   flushing = true
-  local ok, err = protect(function()
-    tell(host, cchanges())
-    while host_err and host do
-      local text = host_err
-      host_err = nil
-      if not host_failed(text) then
-        report(nil, text)
-        break
-      end
-      tell(host, cchanges())
-    end
-  end)
+  local ok, err = protect(tell_all)      -- no closure a call: one per turn
   flushing = false
   if host_err then
     report(nil, host_err)
