@@ -8,6 +8,8 @@
 #                         stdout, stderr or :messages
 #     nvim_pack.lua       a pack/ install in a temporary HOME built with
 #                         make nvim: require, :help chatgpt, :checkhealth
+#     nvim_readme.lua     README's Neovim block, started by its no-key
+#                         command from that copy (the checkout)
 #   LOVE under xvfb-run, examples/love started from another folder: no key,
 #     the server down, a refused key, the server up (streams wrapped to the
 #     window while frames tick); the game shipped with the module beside
@@ -107,6 +109,12 @@ if command -v nvim >/dev/null 2>&1; then
        HOST_RESULT="$tmp/nvim-pack" timeout 60 nvim --headless -u NORC -i NONE \
        -c "luafile $root/spec/hosts/nvim_pack.lua" >"$tmp/nvim-pack.out" 2>"$tmp/nvim-pack.err" </dev/null)
     check nvim-pack
+    # README's no-key command and Lua block, from the checkout (the copy)
+    (cd "$pack" && env -u XDG_CONFIG_HOME -u XDG_DATA_HOME -u XDG_STATE_HOME -u XDG_CACHE_HOME \
+       -u VIMINIT -u NVIM_APPNAME HOME="$tmp/elsewhere" HOST_RESULT="$tmp/nvim-readme" \
+       timeout 60 $py spec/support/fake_openai.py --run nvim --cmd 'set rtp^=.' --headless -u NONE -i NONE \
+       -c "luafile $root/spec/hosts/nvim_readme.lua" >"$tmp/nvim-readme.out" 2>"$tmp/nvim-readme.err" </dev/null)
+    check nvim-readme
   else
     fail nvim-pack "make nvim in the pack/ copy: $(tail -5 "$tmp/pack.log")"
   fi
