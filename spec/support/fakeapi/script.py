@@ -5,6 +5,7 @@ and the /_fake/ control API."""
 import base64
 import json
 import os
+import sys
 import time
 from urllib.parse import parse_qsl
 
@@ -284,7 +285,9 @@ def control(c, req):
             return json_resp(400, {"error": "since/last must be integers"}), None
         return json_resp(200, recs), None
     if p == "/_fake/reset" and m == "POST":
-        wait_quiet(RESET_WAIT)
+        if not wait_quiet(RESET_WAIT):
+            sys.stderr.write("fake_openai: a reset waited %g s for requests still unread\n"
+                             % RESET_WAIT)
         with STATE.lock:
             STATE.queue.clear()
             STATE.records.clear()
