@@ -277,7 +277,7 @@ describe("cancel", function()
     local function start()        -- its frame, where the dropped ones lived, is gone after it
       for i = 1, 80 do
         local req = c:chat_async("x" .. i)
-        if i % 2 == 0 then kept[#kept + 1] = req else dropped[req] = true end
+        if i % 2 == 0 then kept[#kept + 1] = req else dropped[req] = "x" .. i end
       end
     end
     start()
@@ -288,11 +288,21 @@ describe("cancel", function()
     for i = 1, #kept - 1 do assert.equal(HELLO, (kept[i]:result())) end
     local _, err = kept[#kept]:result()
     assert.equal("cancelled", err.kind)
+    local sent = {}                                     -- prompt -> times the server had it
+    for _, rec in ipairs(fake.requests()) do
+      local m = rec.json.messages
+      sent[m[#m].content] = (sent[m[#m].content] or 0) + 1
+    end
+    for i = 2, 78, 2 do assert.truthy(sent["x" .. i], "x" .. i .. " never sent") end
+    assert.is_nil(sent.x80)
     -- LuaJIT may keep one in a stale stack slot: each collected one never went out
     local alive = 0
-    for _ in pairs(dropped) do alive = alive + 1 end
+    for req in pairs(dropped) do
+      alive = alive + 1
+      sent[dropped[req]] = nil
+    end
     assert.truthy(alive < 5, alive .. " of the 40 dropped requests not collected")
-    assert.equal(39 + alive, #fake.requests())
+    for i = 1, 79, 2 do assert.is_nil(sent["x" .. i], "x" .. i .. " was collected, yet sent") end
   end)
 
   it("a cancel from inside another request's callback is fine", function()
@@ -308,14 +318,18 @@ describe("cancel", function()
 
   it("cancelling during a retry wait stops the retries", function()
     fake.script { status = 503, json = { error = { message = "busy", type = "server_error" } },
-                  headers = { { "retry-after", "1" } } }
-    local req = T.new { max_retries = 3 }:chat_async("x")
+                  headers = { { "retry-after-ms", "200" } } }
+    local waiting                          -- the log tells when the wait begins
+    local c = T.new { max_retries = 3, log = function(ev) waiting = waiting or ev.event == "retry" end }
+    local req = c:chat_async("x")
     local t0 = core.now()
-    while #fake.requests() < 1 and core.now() - t0 < 2 do chatgpt.poll(0.01) end
-    chatgpt.poll(0.05)
+    while not waiting and core.now() - t0 < 10 do chatgpt.poll(0.01) end
+    assert.is_true(waiting)
     req:cancel()
     assert.equal("cancelled", req.status)
-    chatgpt.poll(0)
+    assert.equal(0, chatgpt.poll(0))       -- no retry waits on
+    socket.sleep(0.25)                     -- past the retry-after
+    assert.equal(0, chatgpt.poll(0.05))
     assert.equal(1, #fake.requests())
   end)
 end)
