@@ -122,7 +122,7 @@ describe("chatgpt.attach", function()
 
   it("ends a stalled stream at its idle_timeout through the host's timer", function()
     cuv.attach(uv)
-    fake.script { stall_after_headers = 3 }
+    fake.script { chunk_delay = 3 }                   -- a first event, then nothing for 3 s
     local req = T.new { idle_timeout = 0.3, max_retries = 0 }:chat_async("x", { stream = true })
     local t0 = core.now()
     run_uv()

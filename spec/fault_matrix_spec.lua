@@ -229,9 +229,18 @@ local ROWS = {
   {
     name = "a server that accepts and never answers",
     script = { stall = 3 },
-    opts = { max_retries = 0, idle_timeout = 0.5 },
+    opts = { max_retries = 0, first_byte_timeout = 0.5 },
     -- nothing came: a timeout before the first byte is worth a retry
-    want = { kind = "timeout", code = "IDLE_TIMEOUT", attempts = 1, retryable = true },
+    want = { kind = "timeout", code = "FIRST_BYTE_TIMEOUT", attempts = 1, retryable = true },
+    check = function(_, _, took) assert.truthy(took >= 0.45 and took < 2 * SLOW, "took " .. took) end,
+  },
+  {
+    name = "an answer that stops midway",
+    plain = { split = 40, chunk_delay = 3 },
+    stream = { chunk_delay = 3 },
+    opts = { max_retries = 2, idle_timeout = 0.5 },
+    -- bytes came (and a chunk reached on_delta): never retried
+    want = { kind = "timeout", status = 200, code = "IDLE_TIMEOUT", attempts = 1, retryable = false },
     check = function(_, _, took) assert.truthy(took >= 0.45 and took < 2 * SLOW, "took " .. took) end,
   },
   {

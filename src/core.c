@@ -46,13 +46,15 @@ static void (*const opens[])(lua_State *L) = {
 /* core.defaults: defaults.h's values under the names of the client's
  * options. */
 static void push_defaults(lua_State *L) {
-  lua_createtable(L, 0, 11);
+  lua_createtable(L, 0, 12);
   lua_pushinteger(L, DEFAULT_TIMEOUT);
   lua_setfield(L, -2, "timeout");
   lua_pushinteger(L, DEFAULT_CONNECT_TIMEOUT);
   lua_setfield(L, -2, "connect_timeout");
   lua_pushinteger(L, DEFAULT_IDLE_TIMEOUT);
   lua_setfield(L, -2, "idle_timeout");
+  lua_pushinteger(L, DEFAULT_FIRST_BYTE_TIMEOUT);
+  lua_setfield(L, -2, "first_byte_timeout");
   lua_pushinteger(L, DEFAULT_MAX_RETRIES);
   lua_setfield(L, -2, "max_retries");
   lua_pushinteger(L, DEFAULT_MAX_RESPONSE_BYTES);

@@ -36,7 +36,7 @@ local RETRIES = { "number", min = 0, max = 100, integer = true }
 local OWN = {
   on_delta = "function", on_chunk = "function", on_tool_call = "function",
   max_retries = RETRIES, timeout = SECONDS, idle_timeout = { "number", min = 0 },
-  headers = "table", query = "table",
+  first_byte_timeout = { "number", min = 0 }, headers = "table", query = "table",
 }
 M.OWN = OWN
 
@@ -200,7 +200,8 @@ function M.start(self, spec, body, own, job)
     self._log({ event = "request_body", method = job.method, path = job.path, body = body }, self._clean)
   end
   local ud = core.transfer(spec, body, own.timeout or self.timeout,
-                           own.idle_timeout or self.idle_timeout)
+                           own.idle_timeout or self.idle_timeout,
+                           own.first_byte_timeout or self.first_byte_timeout)
   job.callbacks = own
   job.max_retries = own.max_retries or self.max_retries
   job.clean = self._clean

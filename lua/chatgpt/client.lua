@@ -40,6 +40,7 @@ local OPTIONS = {
   base_url = "string", model = "string", organization = "string", project = "string",
   auth = "string", headers = "table", query = "table",
   timeout = SECONDS, connect_timeout = SECONDS, idle_timeout = { "number", min = 0 },
+  first_byte_timeout = { "number", min = 0 },
   max_retries = RETRIES, max_response_bytes = BYTES, max_event_bytes = BYTES,
   allow_insecure = "boolean", ca_file = "string",
   proxy = "string", no_proxy = "string", cert_file = "string", key_file = "string",
@@ -128,6 +129,7 @@ function M.new(opts)
   self.timeout = opts.timeout or DEFAULTS.timeout
   self.connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout
   self.idle_timeout = opts.idle_timeout or DEFAULTS.idle_timeout
+  self.first_byte_timeout = opts.first_byte_timeout or DEFAULTS.first_byte_timeout
   self.max_retries = opts.max_retries or DEFAULTS.max_retries
   self.max_response_bytes = opts.max_response_bytes or DEFAULTS.max_response_bytes
   self.max_event_bytes = opts.max_event_bytes or DEFAULTS.max_event_bytes

@@ -32,7 +32,7 @@ local SECONDS = { "number", above = 0 }
 local IDLE = { "number", min = 0 }
 
 -- Params that are ours in every helper; the rest go to the API.
-local OWN = { max_retries = RETRIES, timeout = SECONDS, idle_timeout = IDLE }
+local OWN = { max_retries = RETRIES, timeout = SECONDS, idle_timeout = IDLE, first_byte_timeout = IDLE }
 
 local function own_with(more)
   local t = {}

@@ -34,7 +34,7 @@ local RETRIES = { "number", min = 0, max = 100, integer = true }
 local OWN = {
   on_delta = "function", on_event = "function", on_tool_call = "function",
   max_retries = RETRIES, timeout = { "number", above = 0 },
-  idle_timeout = { "number", min = 0 },
+  idle_timeout = { "number", min = 0 }, first_byte_timeout = { "number", min = 0 },
 }
 M.OWN = OWN
 
