@@ -35,8 +35,9 @@ local RETRIES = { "number", min = 0, max = 100, integer = true }
 -- Params that are ours, not request fields of the API.
 local OWN = {
   on_delta = "function", on_chunk = "function", on_tool_call = "function",
-  max_retries = RETRIES, timeout = SECONDS, idle_timeout = { "number", min = 0 },
-  first_byte_timeout = { "number", min = 0 }, headers = "table", query = "table",
+  on_reasoning = "function", max_retries = RETRIES, timeout = SECONDS,
+  idle_timeout = { "number", min = 0 }, first_byte_timeout = { "number", min = 0 },
+  headers = "table", query = "table",
 }
 M.OWN = OWN
 

@@ -242,6 +242,11 @@ local function finish_chat(response)
   if type(message) ~= "table" then
     return nil, parse_error("NO_MESSAGE", "the first choice has no message", response)
   end
+  -- OpenRouter's reasoning text, under the name the others give it (as a
+  -- streamed answer has it: stream.lua)
+  if message.reasoning_content == nil and type(message.reasoning) == "string" then
+    message.reasoning_content = message.reasoning
+  end
   local content = message.content
   if content == nil and message.tool_calls == nil and message.function_call == nil then
     if type(message.refusal) == "string" then
@@ -275,7 +280,7 @@ local function generate(self, path, kind, field, value, finish, params, level, f
   body[field] = value
   if body.model == nil then body.model = self.model end
   local stream
-  if body.stream == true or own.on_delta or own.on_chunk or own.on_tool_call then
+  if body.stream == true or own.on_delta or own.on_chunk or own.on_tool_call or own.on_reasoning then
     body.stream = true
     stream = kind
   end
