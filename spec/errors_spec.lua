@@ -155,7 +155,10 @@ describe("chatgpt.errors", function()
       local err = errors.from_http(429, { ["retry-after"] = "120", ["x-request-id"] = "req_1" },
         '{"error":{"message":"Rate limit reached; try again in 120ms","code":"rate_limit_exceeded"}}')
       assert.are.equal("chatgpt: 429 rate_limit_exceeded: Rate limit reached; try again in 120ms"
-        .. "; retry after 120 s (request req_1)", tostring(err))
+        .. " (request req_1); retry after 120 s", tostring(err))
+      err.attempts = 3
+      assert.are.equal("chatgpt: 429 rate_limit_exceeded: Rate limit reached; try again in 120ms"
+        .. " (request req_1) after 3 attempts; retry after 120 s", tostring(err))
       err = errors.from_http(503, { ["retry-after-ms"] = "1500" }, "")
       assert.are.equal("chatgpt: 503 Service Unavailable (empty body); retry after 1.5 s", tostring(err))
       err.retry_after = 0

@@ -95,15 +95,15 @@ function Error.__tostring(e)
   end
   local s = "chatgpt: " .. head
   if msg then s = s .. ": " .. msg end
+  if e.request_id then s = s .. " (request " .. tostring(e.request_id) .. ")" end
+  local n = e.attempts
+  if type(n) == "number" and n > 1 then s = s .. " after " .. show(n) .. " attempts" end
   -- the server's own word on when to come back, which its message may
   -- not say (or say in other units)
   local after = e.retry_after
   if type(after) == "number" and after >= 0 and after < huge then
     s = s .. "; retry after " .. format(after < 10 and "%.3g" or "%.0f", after) .. " s"
   end
-  if e.request_id then s = s .. " (request " .. tostring(e.request_id) .. ")" end
-  local n = e.attempts
-  if type(n) == "number" and n > 1 then s = s .. " after " .. show(n) .. " attempts" end
   -- one line, whatever a server put in a code, a type or a request id
   return (gsub(s, "[\r\n]", " "))
 end
