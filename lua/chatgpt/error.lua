@@ -24,7 +24,7 @@ local M = {}
 
 local KINDS = {
   network = true, timeout = true, http = true, api = true, parse = true,
-  cancelled = true, callback = true, limit = true, refusal = true,
+  cancelled = true, callback = true, limit = true, refusal = true, auth = true,
 }
 
 local Error = { __name = "chatgpt.error" }
