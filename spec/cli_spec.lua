@@ -429,3 +429,73 @@ describe("chatgpt --responses", function()
     assert.truthy(fake.last().path:find("/responses$"))
   end)
 end)
+
+describe("chatgpt: reasoning text, cut answers, rate limits", function()
+  local function ds(d, finish)
+    return { choices = { { index = 0, delta = d, finish_reason = finish or fake.null } } }
+  end
+  local THINKING = { ds { role = "assistant", reasoning_content = "Let me " },
+                     ds { reasoning_content = "think." }, ds { content = "Four." }, ds({}, "stop"), "[DONE]" }
+
+  it("shows a chat's reasoning text on stderr as it streams, the answer on stdout", function()
+    fake.script { sse = THINKING }
+    local out, err, status = cli.run { "2+2?" }
+    assert.equal(0, status, err)
+    assert.equal("Four.\n", out)
+    assert.equal("Let me think.\n", err)
+  end)
+
+  it("dims it on a terminal, and ends it before the answer", function()
+    fake.script { sse = THINKING }
+    local cmd = cli.command { "2+2?" }
+    local p = io.popen("script -qec " .. cli.quote(cmd .. " </dev/null") .. " /dev/null </dev/null")
+    local tty = p:read("*a")
+    p:close()
+    assert.equal("\27[2mLet me think.\27[0m\r\nFour.\r\n", tty)
+  end)
+
+  it("--no-reasoning hides it", function()
+    fake.script { sse = THINKING }
+    local out, err, status = cli.run { "--no-reasoning", "2+2?" }
+    assert.equal(0, status, err)
+    assert.equal("Four.\n", out)
+    assert.equal("", err)
+  end)
+
+  it("exits 5 with one line on stderr when the answer was cut at the token limit", function()
+    local out, err, status = cli.run { "--max-tokens", "3", "hi" }
+    assert.equal(5, status, err)
+    assert.truthy(#out > 1, out)
+    assert.is_truthy(HELLO:find(out:gsub("\n$", ""), 1, true), out)
+    assert.equal("chatgpt: the answer was cut short: finish_reason length (the token limit)\n", err)
+    -- the conversation is kept for -c
+    local home = cli.home()
+    cli.run({ "--max-tokens", "3", "hi" }, { home = home })
+    local _, err2, status2 = cli.run({ "-c", "go on" }, { home = home })
+    assert.equal(0, status2, err2)
+    assert.equal(3, #fake.last().json.messages)
+  end)
+
+  it("exits 5 when the content filter cut it, and for an incomplete Responses answer", function()
+    fake.script { sse = { ds { role = "assistant", content = "Part" }, ds({}, "content_filter"), "[DONE]" } }
+    local out, err, status = cli.run { "hi" }
+    assert.equal(5, status, err)
+    assert.equal("Part\n", out)
+    assert.equal("chatgpt: the answer was cut short: finish_reason content_filter (the content filter)\n", err)
+    out, err, status = cli.run { "--responses", "--max-tokens", "3", "hi" }
+    assert.equal(5, status, err)
+    assert.truthy(#out > 1, out)
+    assert.equal("chatgpt: the answer was cut short: incomplete (max_output_tokens)\n", err)
+  end)
+
+  it("names the server's retry-after in a rate limit's error line", function()
+    fake.script { status = 429, headers = { { "retry-after", "120" }, { "Content-Type", "application/json" } },
+                  json = { error = { message = "Rate limit reached for gpt-4o-mini.", type = "requests",
+                                     code = "rate_limit_exceeded" } } }
+    local out, err, status = cli.run { "hi" }
+    assert.equal(3, status, err)
+    assert.equal("", out)
+    assert.equal(1, #lines(err), err)
+    assert.truthy(err:find("; retry after 120 s\n$"), err)
+  end)
+end)

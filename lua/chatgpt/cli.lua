@@ -17,7 +17,7 @@ local huge = math.huge
 local M = {}
 
 -- Exit statuses, documented in USAGE and README.
-local EXIT = { ok = 0, failure = 1, usage = 2, api = 3, network = 4, interrupted = 130 }
+local EXIT = { ok = 0, failure = 1, usage = 2, api = 3, network = 4, cut = 5, interrupted = 130 }
 M.EXIT = EXIT
 
 M.USAGE = [[
@@ -37,6 +37,8 @@ terminal) and streams the answer to standard output.
   -c, --continue          continue the last conversation
   -i, --interactive       a chat in the terminal (/help there lists its commands)
       --responses         the Responses API instead of Chat Completions
+      --no-reasoning      do not show the reasoning text some servers stream
+                          (shown on standard error, dimmed on a terminal)
       --models            list the models the server offers
       --base-url URL      the server (default: $OPENAI_BASE_URL, else the OpenAI API)
   -h, --help              this text
@@ -58,6 +60,8 @@ CHATGPT_LOG=info (or debug) logs each request on standard error.
 Exit status: 0 done, 1 another failure (a file that cannot be read or
 written), 2 usage (a bad option, no prompt, no key), 3 the server answered
 with an error or an answer that cannot be used, 4 network or timeout,
+5 the answer was cut short (the token limit, the content filter: what came
+is on standard output, and a line on standard error says why),
 130 interrupted (Ctrl-C).
 ]]
 
@@ -74,6 +78,7 @@ local FLAGS = {
   ["-c"] = { "continue" }, ["--continue"] = { "continue" },
   ["-i"] = { "interactive" }, ["--interactive"] = { "interactive" },
   ["--responses"] = { "responses" }, ["--models"] = { "models" },
+  ["--no-reasoning"] = { "no_reasoning" },
   ["--base-url"] = { "base_url", true },
   ["-h"] = { "help" }, ["--help"] = { "help" }, ["--version"] = { "version" },
 }
@@ -224,16 +229,66 @@ function M.params(o, out)
   return params
 end
 
+-- The reasoning text a chat streams (DeepSeek, vLLM, llama.cpp,
+-- OpenRouter), on stderr as it comes, dimmed on a terminal. w.write is the
+-- on_reasoning callback; w.finish ends its lines before the answer.
+function M.thoughts()
+  local dim, open = core.isatty(2), false
+  local w = {}
+  function w.write(text)
+    if not open then
+      open = true
+      if dim then io.stderr:write("\27[2m") end
+    end
+    io.stderr:write(text)
+    io.stderr:flush()
+  end
+  function w.finish()
+    if not open then return end
+    open = false
+    io.stderr:write(dim and "\27[0m\n" or "\n")
+    io.stderr:flush()
+  end
+  return w
+end
+
+-- The one line to say when an answer was cut short, or nil: a chat's
+-- finish_reason "length" or "content_filter", a Responses answer
+-- "incomplete" with its reason.
+function M.cut(response)
+  if type(response) ~= "table" then return nil end
+  if response.status == "incomplete" then
+    local d = response.incomplete_details
+    local why = type(d) == "table" and type(d.reason) == "string" and d.reason or "no reason given"
+    return "the answer was cut short: incomplete (" .. why .. ")"
+  end
+  local c = type(response.choices) == "table" and response.choices[1]
+  local why = type(c) == "table" and c.finish_reason
+  if why == "length" or why == "content_filter" then
+    return "the answer was cut short: finish_reason " .. why
+           .. (why == "length" and " (the token limit)" or " (the content filter)")
+  end
+end
+
 -- One exchange: conv says prompt; prints the answer (streamed, or the JSON
--- once complete). Returns the exit status.
+-- once complete), the reasoning on stderr (chat, unless --no-reasoning).
+-- Returns the exit status.
 function M.exchange(conv, prompt, o)
   local out = printer()
-  local ok, h = pcall(conv.say_async, conv, prompt, M.params(o, out))
+  local params = M.params(o, out)
+  local thinking = not o.no_reasoning and conv.api ~= "responses" and M.thoughts() or nil
+  if thinking then
+    params.on_reasoning = thinking.write
+    local write = params.on_delta
+    if write then params.on_delta = function(text) thinking.finish(); write(text) end end
+  end
+  local ok, h = pcall(conv.say_async, conv, prompt, params)
   if not ok then
     say_error(raised(h))
     return EXIT.usage
   end
   local reply, response = await(h)
+  if thinking then thinking.finish() end
   if reply == nil then
     out.finish()
     if response == INTERRUPTED then return EXIT.interrupted end
@@ -243,6 +298,11 @@ function M.exchange(conv, prompt, o)
     out.write(config.content_of(response) or "")
   end
   out.finish()
+  local cut = M.cut(response)
+  if cut then
+    say_error(cut)
+    return EXIT.cut
+  end
   return EXIT.ok
 end
 
@@ -363,7 +423,7 @@ local function run(argv)
     return EXIT.usage
   end
   status = M.exchange(conv, prompt, o)
-  if status == EXIT.ok then
+  if status == EXIT.ok or status == EXIT.cut then
     local saved, serr = config.save(conv)
     if not saved then say_error(serr) end
   end

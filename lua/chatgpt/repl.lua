@@ -78,7 +78,7 @@ function M.run(conv, first, o)
     local status = cli.exchange(conv, line, o)
     if status == cli.EXIT.interrupted then
       io.stdout:write("(stopped)\n")
-    elseif status == cli.EXIT.ok then
+    elseif status == cli.EXIT.ok or status == cli.EXIT.cut then
       keep()
     end
   end
