@@ -278,8 +278,8 @@ describe("the first-byte timeout", function()
   end)
 
   it("stops counting once the body has begun: a slow answer after it is the idle timeout's", function()
-    fake.script(midway(JSON_HEAD:format(#JSON_BODY), JSON_BODY, 0.5))
-    local c = T.new { first_byte_timeout = 0.2, idle_timeout = 2, max_retries = 0 }
+    fake.script(midway(JSON_HEAD:format(#JSON_BODY), JSON_BODY, 1))
+    local c = T.new { first_byte_timeout = 0.8 * SLOW, idle_timeout = 2 * SLOW, max_retries = 0 }
     assert.equal("thought", (c:chat("x")))
   end)
 end)
