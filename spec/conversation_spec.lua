@@ -1088,11 +1088,11 @@ describe("conv:say_async", function()
   end
 
   it("returns a pending handle at once; wait() gives reply, response and commits", function()
-    fake.script(slow(0.3, "later"))
+    fake.script(slow(1, "later"))
     local conv = T.new():conversation { system = "S" }
     local t0 = core.now()
     local h = conv:say_async("x")
-    assert.truthy(core.now() - t0 < 0.2)
+    assert.truthy(core.now() - t0 < 0.5)      -- well before the answer, even under valgrind
     assert.equal("pending", h.status)
     assert.is_false(h:done())
     assert.is_nil(h:result())
