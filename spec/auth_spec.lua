@@ -66,11 +66,18 @@ describe("api_key as a function", function()
      function()
     fake.config { require_key = K2 }
     local p = provider { K1, K2 }
-    local c = T.new { api_key = p.fn, max_retries = 0 }
+    local events = {}
+    local c = T.new { api_key = p.fn, max_retries = 0, log = function(e) events[#events + 1] = e end }
     local text, _, info = c:chat("a")
     assert.equal(HELLO, text)
     assert.equal(2, p.calls)
     assert.equal(2, info.attempts)
+    assert.equal("retry", events[1].event)
+    assert.equal(401, events[1].status)
+    assert.truthy(events[1].reason:find("(a new key)", 1, true), events[1].reason)
+    for _, e in ipairs(events) do
+      for _, v in pairs(e) do assert.falsy(tostring(v):find("sk-token", 1, true), tostring(v)) end
+    end
     local reqs = fake.requests()
     assert.equal(2, #reqs)
     assert.equal("Bearer " .. K1, reqs[1].header["authorization"])

@@ -212,7 +212,7 @@ function M.start(self, spec, body, own, job)
   job.log, job.bodies = self._log, self._log_bodies
   local auth = self._auth
   if auth then
-    local respec = job.respec
+    local respec = assert(job.respec, "call.start: a client whose key changes needs job.respec")
     job.auth, job.origin = auth, self._origin
     job.remake = function() return core.transfer(respec(), body, timeout, idle, first) end
   end

@@ -311,6 +311,10 @@ function Request:on_news()
     if status == 401 and auth and not self._rekeyed then
       -- the key was refused: once, with a new one (a second 401 is the answer)
       self._rekeyed = true
+      if self._job.log then
+        self:_log { event = "retry", attempt = self._attempts, status = status,
+                    reason = log.reason(err) .. " (a new key)", delay = 0 }
+      end
       auth:refused(self._job.origin)
       untrack(ud)
       return self:_start()
