@@ -35,10 +35,13 @@ BINDIR             ?= $(PREFIX)/bin
 LUA_BIN     ?= $(shell command -v $(LUA) 2>/dev/null || echo /usr/bin/$(LUA))
 
 # The version has one home, src/defaults.h (core._VERSION reads it too);
-# the release rockspec and `make dist` take it from there.
+# the release rockspec and `make dist` take it from there. The one rockspec
+# in the tree is the scm one (`luarocks make` finds no other); `make
+# rockspec` writes the release one into DIST.
 VERSION     := $(shell sed -n 's/^\#define CHATGPT_VERSION *"\(.*\)"/\1/p' src/defaults.h)
-ROCKSPEC     = lua-chatgpt-$(VERSION)-1.rockspec
 DIST         = dist
+ROCKSPEC     = lua-chatgpt-$(VERSION)-1.rockspec
+TARBALL      = lua-chatgpt-$(VERSION).tar.gz
 RELEASE_URL  = https://github.com/lua-chatgpt/lua-chatgpt/releases/download/v$(VERSION)
 
 SRC     = $(wildcard src/*.c)
@@ -57,18 +60,20 @@ LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null || echo -llua$(L
 DEB_PKGS = lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev lua5.1 liblua5.1-0-dev \
            luajit libluajit-5.1-dev lua-luv neovim love xvfb xauth lua-cjson lua-busted lua-socket lua-check \
            libcurl4-openssl-dev pkg-config gcc make python3 valgrind \
-           nginx-light openssl
+           nginx-light openssl python3-yaml python3-jsonschema
 
-# The real OpenAI captures: kept outside the repository in SHARED_WIRE,
-# copied into FIXTURES_WIRE (which the specs read) by `make fixtures`.
+# The real OpenAI captures and the official OpenAPI description: kept
+# outside the repository in SHARED_WIRE, copied by `make fixtures` into
+# FIXTURES_WIRE and FIXTURES_OPENAPI (which the specs read).
 SHARED_WIRE   ?= ../shared/wire
 FIXTURES_WIRE  = spec/fixtures/wire
+FIXTURES_OPENAPI = spec/fixtures/openapi.yaml
 
 # What `make lint` checks (settings per folder in .luacheckrc).
 LINT_FILES = lua spec $(wildcard bench/*.lua) $(wildcard examples) $(wildcard bin)
 
 .PHONY: all test test-all test-stress test-hosts check valgrind fuzz bench demo deps install clean ctest \
-        fixtures lint rockspec rockspec-check dist
+        fixtures lint rockspec dist
 
 all: $(MODULE)
 
@@ -126,18 +131,20 @@ check: deps
 valgrind: all ctest
 	@CHATGPT_VALGRIND=1 sh spec/support/run.sh "valgrind --quiet --child-silent-after-fork=yes --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(CURDIR)/spec/support/valgrind.supp $(LUA)" $(BUILD)
 
-# Every capture but openapi.yaml (3 MB that no spec reads), SOURCES.md
-# included; files gone from SHARED_WIRE go here too. spec/fixtures_spec.lua
-# checks the two folders match.
+# Every capture, SOURCES.md included, into FIXTURES_WIRE (files gone from
+# SHARED_WIRE go here too; spec/fixtures_spec.lua checks the two folders
+# match); openapi.yaml into FIXTURES_OPENAPI (spec/openapi_spec.lua checks
+# it is the same).
 fixtures:
 	@test -d $(SHARED_WIRE) || { echo "fixtures: no $(SHARED_WIRE) to copy from"; exit 1; }
 	@mkdir -p $(FIXTURES_WIRE)
 	@rm -f $(FIXTURES_WIRE)/*
 	@for f in $(SHARED_WIRE)/*; do \
-	  case $${f##*/} in openapi.yaml) ;; *) cp "$$f" $(FIXTURES_WIRE)/ || exit 1 ;; esac; \
+	  case $${f##*/} in openapi.yaml) cp "$$f" $(FIXTURES_OPENAPI) || exit 1 ;; \
+	                    *) cp "$$f" $(FIXTURES_WIRE)/ || exit 1 ;; esac; \
 	done
-	@chmod 644 $(FIXTURES_WIRE)/*
-	@echo "fixtures: $$(ls $(FIXTURES_WIRE) | wc -l) files in $(FIXTURES_WIRE)"
+	@chmod 644 $(FIXTURES_WIRE)/* $(FIXTURES_OPENAPI)
+	@echo "fixtures: $$(ls $(FIXTURES_WIRE) | wc -l) files in $(FIXTURES_WIRE), and $(FIXTURES_OPENAPI)"
 
 lint:
 	@command -v luacheck >/dev/null 2>&1 || { echo "lint: luacheck not found (make deps installs lua-check)"; exit 1; }
@@ -182,34 +189,43 @@ install: all
 	chmod 755 $(DESTDIR)$(BINDIR)/chatgpt
 	@$(LUA) -e 'if not package.path:find("$(LUA_SHAREDIR)/?.lua", 1, true) then print("for require \"chatgpt\" from $(PREFIX):\n  export LUA_PATH=\"$(LUA_SHAREDIR)/?.lua;$(LUA_SHAREDIR)/?/init.lua;;\"\n  export LUA_CPATH=\"$(LUA_LIBDIR_INSTALL)/?.so;;\"") end'
 
-# The release rockspec: the scm one with the version of src/defaults.h and
-# the tarball `make dist` makes (uploaded to the release) as its source.
+# The release rockspec: the scm one with the version of src/defaults.h (not
+# the scm build's CHATGPT_VERSION define) and the tarball `make dist` makes
+# (uploaded to the release) as its source.
 define release_rockspec
 sed -e 's|^version = "scm-1"|version = "$(VERSION)-1"|' \
-    -e 's|^  url = "git+https://github.com/lua-chatgpt/lua-chatgpt.git",|  url = "$(RELEASE_URL)/lua-chatgpt-$(VERSION).tar.gz",\n  dir = "lua-chatgpt-$(VERSION)",|' \
+    -e 's|^  url = "git+https://github.com/lua-chatgpt/lua-chatgpt.git",|  url = "$(RELEASE_URL)/$(TARBALL)",\n  dir = "lua-chatgpt-$(VERSION)",|' \
+    -e "s|, 'CHATGPT_VERSION=\"scm\"' }, -- .*| },|" \
     lua-chatgpt-scm-1.rockspec
 endef
 
 rockspec:
-	@$(release_rockspec) > $(ROCKSPEC)
-	@echo "rockspec: $(ROCKSPEC)"
+	@mkdir -p $(DIST)
+	@$(release_rockspec) > $(DIST)/$(ROCKSPEC)
+	@echo "rockspec: $(DIST)/$(ROCKSPEC)"
 
-# Fails when $(ROCKSPEC) is not what `make rockspec` makes (spec/install_spec.lua).
-rockspec-check:
-	@$(release_rockspec) | cmp -s - $(ROCKSPEC) || \
-	  { echo "$(ROCKSPEC) differs from the scm rockspec: run make rockspec"; exit 1; }
+# What a release holds: what a user builds, installs, reads and tries - the
+# module, the command, the examples, the docs, and the bundled local server
+# that `make demo` and the quick starts run (spec/support/fake_openai.py and
+# fakeapi/) - but not the tests, their captures, the benchmarks or CI; and
+# the release rockspec in place of the scm one, so that `luarocks make` in
+# the unpacked tree builds the release.
+DIST_DROP = ^(spec/|bench/|\.ci/|\.[^/]*$$|lua-chatgpt-scm-1\.rockspec$$)
+DIST_KEEP = ^spec/support/(fake_openai\.py|fakeapi/[^/]*\.py)$$
 
-# What a maintainer uploads: the source tarball (every file git tracks, as
-# they are in the work tree), the rockspec, and the source rock made of the
-# two as `luarocks pack` makes one (luarocks install ./X.src.rock works
-# offline). The tarball goes to the GitHub release the rockspec names.
-dist: rockspec-check
+# What a maintainer uploads: the source tarball (those files as they are in
+# the work tree), the rockspec, and the source rock made of the two as
+# `luarocks pack` makes one (luarocks install ./X.src.rock works offline).
+# The tarball goes to the GitHub release the rockspec names.
+dist:
 	@command -v git >/dev/null 2>&1 || { echo "dist: git is needed"; exit 1; }
 	@rm -rf $(DIST) && mkdir -p $(DIST)
-	git ls-files | tar -czf $(DIST)/lua-chatgpt-$(VERSION).tar.gz --sort=name --owner=0 --group=0 \
-	  --numeric-owner --mtime="@$$(git log -1 --format=%ct)" --transform 's,^,lua-chatgpt-$(VERSION)/,' -T -
-	cp $(ROCKSPEC) $(DIST)/
-	cd $(DIST) && $(PYTHON) -m zipfile -c lua-chatgpt-$(VERSION)-1.src.rock $(ROCKSPEC) lua-chatgpt-$(VERSION).tar.gz
+	@$(release_rockspec) > $(DIST)/$(ROCKSPEC)
+	{ { git ls-files | grep -Ev '$(DIST_DROP)'; git ls-files | grep -E '$(DIST_KEEP)'; } | LC_ALL=C sort; \
+	  echo "-C $(DIST)"; echo $(ROCKSPEC); } | \
+	  tar -czf $(DIST)/$(TARBALL) --owner=0 --group=0 --numeric-owner \
+	  --mtime="@$$(git log -1 --format=%ct)" --transform 's,^,lua-chatgpt-$(VERSION)/,' -T -
+	cd $(DIST) && $(PYTHON) -m zipfile -c lua-chatgpt-$(VERSION)-1.src.rock $(ROCKSPEC) $(TARBALL)
 	@ls -l $(DIST)
 
 clean:

@@ -268,6 +268,78 @@ describe("client:chat", function()
   end)
 end)
 
+-- What the bundled server answers by itself (spec/support/fakeapi/model.py),
+-- so that every documented example runs against it without a key.
+describe("the bundled server's chat answers", function()
+  before_each(function() T.drain(); fake.reset() end)
+
+  local WEATHER = { { type = "function", ["function"] = { name = "get_weather",
+    parameters = { type = "object", properties = { city = { type = "string" } }, required = { "city" } } } } }
+
+  it("fill a json_schema response_format with an object that fits the schema", function()
+    local schema = { type = "object", additionalProperties = false, required = { "colours", "n" },
+      properties = { colours = { type = "array", items = { type = "string" } }, n = { type = "integer" } } }
+    local text = assert(T.new():chat("Three colours", { response_format = { type = "json_schema",
+      json_schema = { name = "colours", schema = schema, strict = true } } }))
+    assert.same({ colours = { "x" }, n = 1 }, require("chatgpt.core").decode(text))
+  end)
+
+  it("call the first tool when tools are given, streamed or not, and answer its result", function()
+    for _, stream in ipairs { false, true } do
+      local got
+      local text, r = T.new():chat("Is it warm in Paris?", { tools = WEATHER, stream = stream,
+        on_tool_call = stream and function(call) got = call end or nil })
+      assert.is_nil(text)
+      local call = r.choices[1].message.tool_calls[1]
+      assert.equal("tool_calls", r.choices[1].finish_reason)
+      assert.equal("get_weather", call["function"].name)
+      assert.equal('{"city":"x"}', call["function"].arguments)
+      if stream then assert.same(call, got) end
+      text = assert(T.new():chat({ chatgpt.user "Is it warm in Paris?",
+        chatgpt.message("assistant", nil, { tool_calls = { call } }),
+        chatgpt.message("tool", '{"temp_c":21}', { tool_call_id = call.id }) }, { tools = WEATHER, stream = stream }))
+      assert.equal('Tool said: {"temp_c":21}', text)
+    end
+  end)
+
+  it("answer with text when tool_choice is none", function()
+    assert.equal(T.HELLO, (T.new():chat("Hi", { tools = WEATHER, tool_choice = "none" })))
+  end)
+end)
+
+describe("client:chat's text", function()
+  before_each(function() T.drain(); fake.reset() end)
+
+  local function answer(message)
+    local body = '{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,'
+      .. '"message":' .. message .. ',"finish_reason":"stop"}]}'
+    fake.script { path = "/chat/completions", body = body, headers = { { "Content-Type", "application/json" } } }
+  end
+  local function chunks(delta)
+    local c = '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+    fake.script { path = "/chat/completions", sse = { c .. '"delta":' .. delta .. ',"finish_reason":null}]}',
+                                                      c .. '"delta":{},"finish_reason":"stop"}]}', "[DONE]" } }
+  end
+
+  it("is the content of an answer whose tool_calls is [], streamed or not", function()
+    answer('{"role":"assistant","content":"hi","tool_calls":[]}')
+    assert.equal("hi", (T.new():chat("x")))
+    chunks('{"role":"assistant","content":"hi","tool_calls":[]}')
+    assert.equal("hi", (T.new():chat("x", { stream = true })))
+  end)
+
+  it("is the content of an answer with both content and a refusal; the refusal stays in the message", function()
+    answer('{"role":"assistant","content":"partial","refusal":"I cannot finish that."}')
+    local text, response = T.new():chat("x")
+    assert.equal("partial", text)
+    assert.equal("I cannot finish that.", response.choices[1].message.refusal)
+    chunks('{"role":"assistant","content":"partial","refusal":"No."}')
+    text, response = T.new():chat("x", { stream = true })
+    assert.equal("partial", text)
+    assert.equal("No.", response.choices[1].message.refusal)
+  end)
+end)
+
 describe("request headers", function()
   before_each(function() T.drain(); fake.reset() end)
 
@@ -336,6 +408,14 @@ describe("request headers", function()
     assert.equal("api-version=2024-10-21", rec.query)
     c:models()
     assert.equal("api-version=2024-10-21", fake.last().query)
+  end)
+
+  it("refuses a client query whose value is not a string or a number (it would go out as 'table: 0x...')", function()
+    for _, v in ipairs { { "a" }, { k = "v" }, true } do
+      assert.has_error(function() T.new { query = { include = v } } end,
+        "bad argument #1 to 'new' (option 'query': names and values are strings or numbers, got string = "
+        .. type(v) .. ")")
+    end
   end)
 
   it("percent-encodes query parameters", function()

@@ -131,7 +131,8 @@ describe("conv:say", function()
     assert.equal("chat.completion", response.object)
     assert.equal(200, info.status)
     assert.same({ { role = "system", content = "S" }, { role = "user", content = "What does ipairs do?" },
-                  { role = "assistant", content = HELLO } }, conv.messages)
+                  response.choices[1].message }, conv.messages)        -- the reply as received
+    assert.equal(HELLO, conv.messages[3].content)
   end)
 
   it("keeps conv.messages the same table across says", function()
@@ -310,7 +311,7 @@ describe("history editing", function()
   end)
 
   it("conv:fork is an independent copy sharing the client and the tools", function()
-    fake.script { calls { { "c1", "get_weather", '{"city":"Oslo"}' } }, answer("cold") }
+    fake.script { calls { { "c1", "get_weather", '{"city":"Oslo"}' } }, answer("cold"), answer("ok") }
     local conv = weather_conv { system = "S", params = { temperature = 0.5 } }
     conv:say("one")
     local f = conv:fork()
@@ -432,7 +433,7 @@ describe("a reply the conversation could not send back", function()
     assert.equal("BAD_REPLY", err.code)
     assert.equal("chat.completion", err.response.object)
     assert.equal(before, core.encode(conv.messages))
-    assert.equal(HELLO, (conv:say("again")))
+    assert.equal(HELLO, (conv:say("again", { tool_choice = "none" })))
     local path = tmpname()
     assert.is_true(conv:save(path))
     os.remove(path)
@@ -792,8 +793,8 @@ describe("tools", function()
     local pieces = {}
     local reply = conv:say("Paris?", { on_delta = function(p) pieces[#pieces + 1] = p end })
     assert.equal("Paris", got)
-    assert.equal(HELLO, reply)
-    assert.equal(HELLO, table.concat(pieces))
+    assert.equal('Tool said: {"temp_c":21}', reply)         -- the fake's answer to a tool result
+    assert.equal(reply, table.concat(pieces))
     local sent = fake.last().json.messages
     assert.equal('{"city":"Paris"}', sent[2].tool_calls[1]["function"].arguments)
     assert.equal("call_s", sent[3].tool_call_id)

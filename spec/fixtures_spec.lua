@@ -1,12 +1,13 @@
 -- spec/fixtures/wire is the repository's copy of the captures in
--- ../shared/wire (all but openapi.yaml): when that folder is beside the
--- repository, the two must hold the same files, byte for byte.
+-- ../shared/wire (all but openapi.yaml: openapi_spec.lua checks its copy):
+-- when that folder is beside the repository, the two must hold the same
+-- files, byte for byte.
 -- `make fixtures` brings the copy in step.
 local T = require "spec.support.client"
 
 local SHARED = os.getenv("SHARED_WIRE") or "../shared/wire"
 local FIXTURES = "spec/fixtures/wire"
-local SKIP = { ["openapi.yaml"] = true }     -- 3 MB that no spec reads
+local SKIP = { ["openapi.yaml"] = true }     -- spec/fixtures/openapi.yaml: openapi_spec.lua
 
 -- The file names in a folder, as a set; nil when the folder is missing.
 -- (The first line says the folder is there: on 5.1 and LuaJIT a popen's

@@ -1,6 +1,8 @@
--- The install: the rockspecs list every file, the release rockspec is the
--- scm one with the version of src/defaults.h, and `make install PREFIX=`
--- gives a command that works with no LUA_PATH or LUA_CPATH.
+-- The install: the scm rockspec lists every file and is the only one in
+-- the tree, the release rockspec `make rockspec` writes is the scm one with
+-- the version of src/defaults.h, `make dist` holds what a user needs, and
+-- `make install PREFIX=` gives a command that works with no LUA_PATH or
+-- LUA_CPATH.
 local core = require "chatgpt.core"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
@@ -62,14 +64,64 @@ describe("the rockspecs", function()
     assert.equal("bin/chatgpt", spec.build.install.bin.chatgpt)
   end)
 
-  it("have a release one that is the scm one with the version of src/defaults.h", function()
-    local path = "lua-chatgpt-" .. core._VERSION .. "-1.rockspec"
-    local spec = rockspec(path)
+  it("are one in the tree, the scm one: what luarocks make finds (it looks in rockspec/ and rockspecs/ too)",
+    function()
+      assert.same({ "lua-chatgpt-scm-1.rockspec" },
+                  ls("*.rockspec rockspec/*.rockspec rockspecs/*.rockspec 2>/dev/null"))
+      -- and a build of it says scm, not the release's version
+      local defines = rockspec("lua-chatgpt-scm-1.rockspec").build.modules["chatgpt.core"].defines
+      assert.same({ "_GNU_SOURCE", 'CHATGPT_VERSION="scm"' }, defines)
+    end)
+
+  it("make rockspec writes the release one: the scm one with the version of src/defaults.h", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local out, ok = sh("make -s rockspec DIST=" .. dir)
+    assert.is_true(ok, out)
+    local scm = rockspec("lua-chatgpt-scm-1.rockspec")
+    local spec = rockspec(dir .. "/lua-chatgpt-" .. core._VERSION .. "-1.rockspec")
+    sh("rm -rf " .. dir)
     assert.equal(core._VERSION .. "-1", spec.version)
     assert.truthy(spec.source.url:find("/lua-chatgpt-" .. core._VERSION .. ".tar.gz", 1, true))
     assert.equal("lua-chatgpt-" .. core._VERSION, spec.source.dir)
-    local out, ok = sh("make -s rockspec-check")
+    assert.same({ "_GNU_SOURCE" }, spec.build.modules["chatgpt.core"].defines)
+    spec.build.modules["chatgpt.core"].defines = scm.build.modules["chatgpt.core"].defines
+    assert.same(scm.build, spec.build)
+    assert.same(scm.dependencies, spec.dependencies)
+  end)
+end)
+
+describe("make dist", function()
+  it("makes a tarball and a source rock of what a user needs, no test captures, each under 500 KB", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local out, ok = sh("make -s dist DIST=" .. dir)
     assert.is_true(ok, out)
+    local name = "lua-chatgpt-" .. core._VERSION
+    for _, f in ipairs { name .. ".tar.gz", name .. "-1.src.rock" } do
+      local size = #read(dir .. "/" .. f)
+      assert.is_true(size < 500 * 1024, f .. ": " .. size .. " bytes")
+    end
+    local list = sh("tar -tzf " .. dir .. "/" .. name .. ".tar.gz")
+    local rock = sh("cd " .. dir .. " && " .. (os.getenv("PYTHON") or "python3") .. " -m zipfile -l "
+                    .. name .. "-1.src.rock")
+    sh("rm -rf " .. dir)
+    local held = {}
+    for path in list:gmatch("[^\n]+") do
+      assert.equal(name .. "/", path:sub(1, #name + 1))
+      held[path:sub(#name + 2)] = true
+    end
+    -- what builds, installs, runs the quick starts and make demo
+    local want = { "Makefile", "README.md", "bin/chatgpt", "doc/api.md", "examples/chat.lua",
+                   "spec/support/fake_openai.py", "spec/support/fakeapi/model.py", name .. "-1.rockspec" }
+    for _, c in ipairs(ls("src/*.c src/*.h lua/chatgpt/*.lua")) do want[#want + 1] = c end
+    for _, f in ipairs(want) do assert.is_true(held[f], f .. " is not in the tarball") end
+    for path in pairs(held) do
+      assert.falsy(path:match("^spec/fixtures/") or path:match("_spec%.lua$") or path:match("^bench/")
+                   or path:match("^%.") or path == "lua-chatgpt-scm-1.rockspec", path)
+    end
+    assert.truthy(rock:find(name .. "-1.rockspec", 1, true), rock)
+    assert.truthy(rock:find(name .. ".tar.gz", 1, true), rock)
   end)
 end)
 

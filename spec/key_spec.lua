@@ -143,6 +143,19 @@ describe("the API key", function()
     assert.equal("Bearer sk-default-key-000000009999", fake.last().header.authorization)
   end)
 
+  it("api_key_env names a variable whose key goes to this client's server, whatever it is", function()
+    local out = run5("SOME_KEY=sk-from-named-env-0123", string.format([[
+      local chatgpt = require "chatgpt"
+      local c = chatgpt.new { api_key_env = "SOME_KEY", base_url = %q }
+      print(c:key_hint(), (c:chat("a")))
+      print(pcall(chatgpt.new, { api_key_env = "NO_SUCH_KEY_VAR" }))
+    ]], "http://localhost:" .. fake.port() .. "/v1"))
+    assert.equal("Bearer sk-from-named-env-0123", fake.last().header.authorization)
+    assert.truthy(out:find("sk-from-...0123", 1, true), out)
+    assert.truthy(out:find("bad argument #1 to 'new' (option 'api_key_env': $NO_SUCH_KEY_VAR is not set)",
+                           1, true), out)
+  end)
+
   it("an explicit api_key wins over set_key", function()
     chatgpt.set_key("sk-default-key-000000009999")
     T.new():chat("a")

@@ -101,7 +101,7 @@ describe("a Responses conversation", function()
   end)
 
   describe("with store = false", function()
-    it("sends the whole history, output items without their ids, and store = false", function()
+    it("sends the whole history, output items as received (ids too), and store = false", function()
       local conv = conv_of { store = false }
       conv:say("one")
       conv:say("two")
@@ -111,10 +111,10 @@ describe("a Responses conversation", function()
       assert.equal(3, #b.input)
       assert.equal("one", b.input[1].content)
       assert.equal("message", b.input[2].type)
-      assert.is_nil(b.input[2].id)
+      assert.matches("^msg_", b.input[2].id)
+      assert.equal(conv.items[2].id, b.input[2].id)
       assert.equal(T.HELLO, b.input[2].content[1].text)
       assert.equal("two", b.input[3].content)
-      assert.matches("^msg_", conv.items[2].id)        -- the history keeps them
     end)
 
     it("sends reasoning items back only with their encrypted_content", function()
@@ -182,7 +182,7 @@ describe("a Responses conversation", function()
       local types = {}
       for i, it in ipairs(input) do types[i] = it.type or it.role end
       assert.same({ "user", "function_call", "function_call_output" }, types)
-      assert.is_nil(input[2].id)
+      assert.matches("^fc_", input[2].id)
       assert.equal("sunny", input[3].output)
     end)
 

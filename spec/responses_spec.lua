@@ -295,6 +295,20 @@ describe("client:respond", function()
         if stream then assert.same(call, got) end
       end
     end)
+
+    it("a tool call with tool_choice auto too, but not after a function_call_output nor with none", function()
+      local tools = { { type = "function", name = "weather",
+        parameters = { type = "object", properties = { city = { type = "string" } } } } }
+      local c = T.new()
+      local text, r = c:respond("Is it warm?", { tools = tools })
+      assert.is_nil(text)
+      local call = r.output[1]
+      assert.equal("weather", call.name)
+      text = c:respond({ { type = "function_call_output", call_id = call.call_id, output = "sunny" } },
+        { tools = tools, previous_response_id = r.id })
+      assert.equal("Tool said: sunny", text)
+      assert.equal(T.HELLO, (c:respond("Hi", { tools = tools, tool_choice = "none" })))
+    end)
   end)
 
   describe("failures", function()
@@ -430,6 +444,15 @@ describe("client:respond", function()
       while chatgpt.poll(0.05) > 0 do end
       assert.equal(T.HELLO, got)
     end)
+  end)
+
+  it("an answer with both output text and a refusal part gives the text", function()
+    fake.script { path = "/responses", json = { id = "resp_b", object = "response", status = "completed", output = {
+      { type = "message", role = "assistant", content = { { type = "output_text", text = "partial" },
+                                                          { type = "refusal", refusal = "No more." } } } } } }
+    local text, response = T.new():respond("x")
+    assert.equal("partial", text)
+    assert.equal("No more.", response.output[1].content[2].refusal)
   end)
 
   describe("chatgpt.output_text", function()

@@ -1,4 +1,4 @@
-/* Base64 decoding: see base64.h. */
+/* Base64 encoding and decoding: see base64.h. */
 #include "base64.h"
 #include "compat.h"
 
@@ -57,8 +57,37 @@ static int base64_decode(lua_State *L) {
   return 1;
 }
 
+static const char DIGITS[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Into a userdata, as above. A length whose encoding would overflow size_t
+ * is refused before any allocation. */
+static int base64_encode(lua_State *L) {
+  size_t len, i, n = 0;
+  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  char *out;
+  if (len / 3 >= ((size_t)-1) / 4 - 1) return luaL_argerror(L, 1, "too long to encode");
+  out = (char *)compat_newuserdata(L, (len + 2) / 3 * 4 + 1, 0);
+  for (i = 0; i + 2 < len; i += 3) {
+    unsigned long v = (unsigned long)s[i] << 16 | (unsigned long)s[i + 1] << 8 | s[i + 2];
+    out[n++] = DIGITS[v >> 18 & 63];
+    out[n++] = DIGITS[v >> 12 & 63];
+    out[n++] = DIGITS[v >> 6 & 63];
+    out[n++] = DIGITS[v & 63];
+  }
+  if (i < len) {
+    unsigned long v = (unsigned long)s[i] << 16 | (i + 1 < len ? (unsigned long)s[i + 1] << 8 : 0);
+    out[n++] = DIGITS[v >> 18 & 63];
+    out[n++] = DIGITS[v >> 12 & 63];
+    out[n++] = i + 1 < len ? DIGITS[v >> 6 & 63] : '=';
+    out[n++] = '=';
+  }
+  lua_pushlstring(L, out, n);
+  return 1;
+}
+
 static const luaL_Reg base64_funcs[] = {
   {"unbase64", base64_decode},
+  {"base64", base64_encode},
   {NULL, NULL},
 };
 

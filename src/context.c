@@ -36,7 +36,7 @@ static context *make(lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_rawseti(L, -2, CONTEXT_REFS);
-  lua_createtable(L, JSON_CACHE_SLOTS, 0);
+  lua_createtable(L, JSON_ANCHORS, 0);
   lua_rawseti(L, -2, CONTEXT_STRINGS);
   compat_setuservalue(L, -2);
   lua_pushvalue(L, -1);

@@ -23,7 +23,7 @@ typedef struct context {
 /* The tables the context's user value holds. */
 enum {
   CONTEXT_REFS = 1,   /* running transfer (light userdata) -> its userdata, weak values */
-  CONTEXT_STRINGS = 2 /* json_cache's strings, anchored at their slot + 1 */
+  CONTEXT_STRINGS = 2 /* the JSON decoder's anchors: json.h, JSON_ANCHORS */
 };
 
 /* This state's context; pushes nothing. */

@@ -22,6 +22,7 @@
 #include "origin.h"
 #include "process.h"
 #include "protect.h"
+#include "terminal.h"
 #include "transfer.h"
 
 /* clang-format off */
@@ -39,6 +40,7 @@ static void (*const opens[])(lua_State *L) = {
   protect_open,
   base64_open,
   process_open,         /* for the command line only */
+  terminal_open,        /* the same */
   NULL,
 };
 /* clang-format on */

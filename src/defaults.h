@@ -6,7 +6,11 @@
 
 #include "sse.h"
 
+/* The release; the scm rockspec builds with CHATGPT_VERSION "scm" (its
+ * defines), so that what a checkout installs does not pass for it. */
+#ifndef CHATGPT_VERSION
 #define CHATGPT_VERSION    "0.2.0"
+#endif
 #define DEFAULT_USER_AGENT "lua-chatgpt/" CHATGPT_VERSION
 
 /* Seconds. */

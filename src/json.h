@@ -31,12 +31,21 @@
  *                                 array is {}). Which keys hold lists is the
  *                                 caller's policy: the codec knows no field
  *                                 names, and looks the set up for empty
- *                                 tables only
+ *                                 tables without a __jsontype only, i.e.
+ *                                 tables a caller built by hand: what the
+ *                                 decoder made carries its kind
  *   other tables               -> object; integer keys become "123" strings
  *                                 (logit_bias = {[50256] = -100} works);
  *                                 a metatable __jsontype = "object" forces
  *                                 an object; other key types are refused, and
  *                                 so is "array" on a table that is not 1..n
+ *   an object's metatable may also hold, read raw:
+ *     __jsonorder = {"k1", "k2", ...}: those members go first, in that
+ *                                 order (each once; keys it names that the
+ *                                 table lacks are skipped), the rest after
+ *     __jsonnull = {k = true, ...}: members written as null when the table
+ *                                 has no value for them (a value wins)
+ *                                 Either makes the table an object.
  *   functions, userdata, threads are refused, naming the path
  *   nesting deeper than JSON_MAX_DEPTH is refused (cycles included)
  *   A refusal reads "cannot encode: <what> at <path>", e.g. "cannot encode:
@@ -47,17 +56,27 @@
  *
  * Decoding rules
  *   a number without fraction or exponent that fits int64 -> Lua integer,
- *   every other number -> float (locale independent); object members whose
- *   value is null are left out (so they read as nil); null inside an array,
- *   and a top-level null, is the null sentinel; \u escapes, surrogate pairs
- *   included, become UTF-8 (a lone surrogate becomes U+FFFD); raw bytes are
- *   not checked for UTF-8, raw control characters are refused; duplicate
- *   keys: the last wins; whitespace around the value is allowed, anything
- *   else after it is an error. Messages name a 1-based byte offset:
- *   "unexpected 'x' at byte 12", "unexpected end of input at byte 7",
- *   "unterminated string at byte 3" (its opening quote), "invalid number at
- *   byte 5", "trailing garbage at byte 40", "nested too deeply at byte
- *   1001", "empty input".
+ *   every other number -> float (locale independent); \u escapes, surrogate
+ *   pairs included, become UTF-8 (a lone surrogate becomes U+FFFD); raw
+ *   bytes are not checked for UTF-8, raw control characters are refused;
+ *   duplicate keys: the last wins; whitespace around the value is allowed,
+ *   anything else after it is an error.
+ *   What the encoder needs to write the same JSON value back is kept where
+ *   a reader does not see it, so that a decoded value goes back out as it
+ *   came (strings byte-exact, integers as integers):
+ *   - [] and {} get a shared metatable with __jsontype "array" / "object";
+ *   - object members whose value is null are left out (they read as nil),
+ *     and the object's metatable lists them under __jsonnull (one shared,
+ *     immutable metatable per set of names, so an object of a shape seen
+ *     before costs no allocation); null inside an array, and a top-level
+ *     null, is the null sentinel;
+ *   - with core.decode's "ordered", each object also records its members'
+ *     order under __jsonorder (a metatable of its own: for schemas and
+ *     saved files, not for the hot path).
+ *   Messages name a 1-based byte offset: "unexpected 'x' at byte 12",
+ *   "unexpected end of input at byte 7", "unterminated string at byte 3"
+ *   (its opening quote), "invalid number at byte 5", "trailing garbage at
+ *   byte 40", "nested too deeply at byte 1001", "empty input".
  */
 #ifndef CHATGPT_JSON_H
 #define CHATGPT_JSON_H
@@ -74,12 +93,19 @@
 int json_encode_value(lua_State *L, int idx, int keys);
 
 /* Pushes the decoded value and returns 1; on malformed input pushes an error
- * message ("unexpected 'x' at byte 12") and returns 0. Never raises except
- * on memory errors. */
-int json_decode_buffer(lua_State *L, const char *s, size_t len);
+ * message ("unexpected 'x' at byte 12") and returns 0. ordered: record
+ * each object's member order (__jsonorder). Never raises except on memory
+ * errors. */
+int json_decode_buffer(lua_State *L, const char *s, size_t len, int ordered);
+
+/* Pushes the shared metatable {__jsontype = "array"} (JSON_ANCHOR_ARRAY) or
+ * {__jsontype = "object"} (JSON_ANCHOR_OBJECT) of this state, made on first
+ * use: what the decoder gives [] and {}, and chatgpt.array / object. */
+void json_push_marker(lua_State *L, int which);
 
 /* Lua: core.encode(value [, array_keys]) -> json | nil, why
- *      core.decode(string) -> value | nil, why */
+ *      core.decode(string [, "ordered"]) -> value | nil, why
+ *      core.array_mt, core.object_mt: the markers */
 void json_encode_open(lua_State *L);
 void json_decode_open(lua_State *L);
 
@@ -92,11 +118,27 @@ typedef struct json_buffer { /* the encoder's output */
   void *ud;
 } json_buffer;
 
+/* The decoder's anchors, a table of the context (CONTEXT_STRINGS): the
+ * cached strings at 1..JSON_CACHE_SLOTS, the two markers, then the null-set
+ * metatables. */
 #define JSON_CACHE_SLOTS 256
-typedef struct json_cache { /* the decoder's short strings seen lately */
+#define JSON_NULLSET_SLOTS 64
+#define JSON_NULLSET_KEYS 8 /* an object with more null members gets its own */
+#define JSON_ANCHOR_ARRAY (JSON_CACHE_SLOTS + 1)
+#define JSON_ANCHOR_OBJECT (JSON_CACHE_SLOTS + 2)
+#define JSON_ANCHOR_NULLSETS (JSON_CACHE_SLOTS + 3)
+#define JSON_ANCHORS (JSON_ANCHOR_NULLSETS + JSON_NULLSET_SLOTS - 1)
+
+typedef struct json_cache {
+  /* short strings seen lately */
   const char *p[JSON_CACHE_SLOTS];
   size_t len[JSON_CACHE_SLOTS];
   unsigned char members[JSON_CACHE_SLOTS]; /* of the last object this key began */
+  /* null-set metatables, by slot: the names of each (their strings, which
+   * that metatable's set keeps alive), and a count of those made */
+  const char *nullset[JSON_NULLSET_SLOTS][JSON_NULLSET_KEYS];
+  unsigned char nullset_n[JSON_NULLSET_SLOTS];
+  unsigned nullset_gen;
 } json_cache;
 
 void json_buffer_free(json_buffer *b);

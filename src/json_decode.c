@@ -39,8 +39,9 @@ typedef struct {
   const char *s, *p, *end;
   int depth;
   json_cache *sc;
-  int sc_idx;       /* stack slot of the anchoring table */
+  int sc_idx;       /* stack slot of the anchors table (json.h) */
   int slot;         /* cache slot of the last string, or -1 */
+  int ordered;      /* record member order (__jsonorder) */
   const char *errp; /* where the failure is */
   char err[48];     /* what it is */
 } decoder;
@@ -360,11 +361,34 @@ static int dec_value(decoder *d);
  * the rehashes it saves on the wire's small objects (measured). */
 #define DEC_BATCH 32
 
+void json_push_marker(lua_State *L, int which) {
+  context_push(L, CONTEXT_STRINGS);
+  if (lua_rawgeti(L, -1, which) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, which == JSON_ANCHOR_ARRAY ? "array" : "object");
+    lua_setfield(L, -2, "__jsontype");
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, which);
+  }
+  lua_remove(L, -2);
+}
+
+/* Gives the table on top the marker `which`, from the anchors. */
+static void set_marker(decoder *d, int which) {
+  lua_State *L = d->L;
+  if (lua_rawgeti(L, d->sc_idx, which) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    json_push_marker(L, which);
+  }
+  lua_setmetatable(L, -2);
+}
+
 /* d->p is at '[' or '{'. Enters one level, with room for `slots` stack
  * values (a table, a key, a value, a luaL_Buffer box and its work), and
  * skips the blanks after the bracket into *pp. An empty container is
- * pushed, and left, at once: returns DEC_VALUE then, DEC_NULL when there
- * are members to read, or DEC_ERR. */
+ * pushed, with its marker, and left at once: returns DEC_VALUE then,
+ * DEC_NULL when there are members to read, or DEC_ERR. */
 static int dec_open(decoder *d, int slots, char close, const char **pp) {
   const char *p;
   if (d->depth >= JSON_MAX_DEPTH) return dec_fail(d, "nested too deeply", d->p);
@@ -372,6 +396,7 @@ static int dec_open(decoder *d, int slots, char close, const char **pp) {
   p = skip_ws(d->p + 1, d->end);
   if (p < d->end && *p == close) {
     lua_createtable(d->L, 0, 0);
+    set_marker(d, close == ']' ? JSON_ANCHOR_ARRAY : JSON_ANCHOR_OBJECT);
     d->p = p + 1;
     return DEC_VALUE;
   }
@@ -430,32 +455,183 @@ static int dec_array(decoder *d) {
   return DEC_VALUE;
 }
 
-/* An object's table is made once its first member is read: objects on the
+/* The names of an object's null members, as the object is read: where
+ * each is in the input (its opening quote) and, when the string cache
+ * holds it, its string. Past JSON_NULLSET_KEYS of them the names go into a
+ * set table at t + 1 instead (count = -1). */
+typedef struct {
+  int count;
+  unsigned gen; /* json_cache's nullset_gen at the first */
+  const char *at[JSON_NULLSET_KEYS];
+  const char *str[JSON_NULLSET_KEYS];
+} nullnames;
+
+/* Pushes the name whose opening quote is at q again (it was read once, so
+ * it reads again; only a memory error can stop it). */
+static void push_name(decoder *d, const char *q) {
+  const char *p = d->p;
+  int slot = d->slot;
+  d->p = q;
+  (void)dec_string(d);
+  d->p = p;
+  d->slot = slot;
+}
+
+/* A null member of the object whose table is at t, named by the string
+ * whose quote is at q and whose cache slot was `slot` (-1: not cached). */
+static void add_null(decoder *d, int t, nullnames *nn, const char *q, int slot) {
+  lua_State *L = d->L;
+  int i, n = nn->count;
+  if (n >= 0 && n < JSON_NULLSET_KEYS) {
+    if (n == 0) nn->gen = d->sc->nullset_gen;
+    nn->at[n] = q;
+    nn->str[n] = slot >= 0 ? d->sc->p[slot] : NULL;
+    nn->count = n + 1;
+    return;
+  }
+  if (n >= 0) { /* one too many: the set, at t + 1 (the stack holds just t) */
+    lua_createtable(L, 0, 2 * JSON_NULLSET_KEYS);
+    for (i = 0; i < n; i++) {
+      push_name(d, nn->at[i]);
+      lua_pushboolean(L, 1);
+      lua_rawset(L, t + 1);
+    }
+    nn->count = -1;
+  }
+  push_name(d, q);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, t + 1);
+}
+
+/* Gives the object's table at t the metatable {__jsontype = "object",
+ * __jsonnull = set of its null members' names}. For up to
+ * JSON_NULLSET_KEYS cached names the metatable is shared by every object
+ * with the same names in the same order, kept in the anchors by a hash of
+ * the names' strings, so that objects of a shape seen before (a stream's
+ * chunks, with their "logprobs": null) cost no allocation. The strings are
+ * compared by address: a cached entry's strings live as long as it does,
+ * and each name's string was alive when it was read, so one address is
+ * one string, unless an entry was made since (nullset_gen): then the
+ * object gets a new one. Leaves the stack at t. */
+static JSON_NOINLINE void set_nulls(decoder *d, int t, const nullnames *nn) {
+  lua_State *L = d->L;
+  json_cache *sc = d->sc;
+  int i, n = nn->count, slot = -1;
+  if (n > 0) {
+    uint32_t h = (uint32_t)n;
+    for (i = 0; i < n && nn->str[i] != NULL; i++)
+      h = (h ^ (uint32_t)((uintptr_t)nn->str[i] >> 4)) * 0x9E3779B1u;
+    if (i == n) {
+      slot = (int)((h ^ (h >> 16)) % JSON_NULLSET_SLOTS);
+      if (sc->nullset_n[slot] == n && nn->gen == sc->nullset_gen) {
+        for (i = 0; i < n && sc->nullset[slot][i] == nn->str[i]; i++)
+          ;
+        if (i == n) {
+          lua_rawgeti(L, d->sc_idx, JSON_ANCHOR_NULLSETS + slot);
+          lua_setmetatable(L, t);
+          return;
+        }
+      }
+    }
+    lua_createtable(L, 0, n); /* the set, at t + 1 */
+    for (i = 0; i < n; i++) {
+      push_name(d, nn->at[i]);
+      if (slot >= 0) sc->nullset[slot][i] = lua_tostring(L, -1); /* the set keeps it */
+      lua_pushboolean(L, 1);
+      lua_rawset(L, t + 1);
+    }
+  }
+  lua_createtable(L, 0, 2);
+  lua_pushliteral(L, "object");
+  lua_setfield(L, -2, "__jsontype");
+  lua_pushvalue(L, t + 1);
+  lua_setfield(L, -2, "__jsonnull");
+  if (slot >= 0) {
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, d->sc_idx, JSON_ANCHOR_NULLSETS + slot);
+    sc->nullset_n[slot] = (unsigned char)n;
+    sc->nullset_gen++;
+  }
+  lua_setmetatable(L, t);
+  lua_settop(L, t);
+}
+
+/* Ordered mode: the member names, in order, are in the list at t + 1. The
+ * table gets a metatable of its own: {__jsontype = "object", __jsonorder =
+ * list, __jsonnull = the names whose value is nil}. Leaves the stack at t. */
+static void set_order(decoder *d, int t, int n) {
+  lua_State *L = d->L;
+  int i, set = 0;
+  lua_createtable(L, 0, 3); /* the metatable, at t + 2 */
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, t + 1, i);
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, t) == LUA_TNIL) { /* null: the last of its duplicates too */
+      lua_pop(L, 1);
+      if (!set) {
+        lua_createtable(L, 0, 1);
+        lua_insert(L, -2);
+        set = lua_gettop(L) - 1;
+      }
+      lua_pushboolean(L, 1);
+      lua_rawset(L, set);
+    } else
+      lua_pop(L, 2);
+  }
+  if (set) lua_setfield(L, t + 2, "__jsonnull");
+  lua_pushliteral(L, "object");
+  lua_setfield(L, t + 2, "__jsontype");
+  lua_pushvalue(L, t + 1);
+  lua_setfield(L, t + 2, "__jsonorder");
+  lua_setmetatable(L, t);
+  lua_settop(L, t);
+}
+
+/* An object's table is made once its first key is read: objects on the
  * wire come in a few shapes, each known by its first key, so the table is
  * sized for as many members as the last object that began with that key
- * had (no rehash while it fills). */
+ * had (no rehash while it fills). In ordered mode the list of names is
+ * above the table. */
 static int dec_object(decoder *d) {
   lua_State *L = d->L;
   const char *p = NULL;
-  int slot = -1, n = 0, open = dec_open(d, 8, '}', &p);
+  int t = lua_gettop(L) + 1, slot = -1, n = 0;
+  int open = dec_open(d, 10, '}', &p);
+  nullnames nn;
   if (open != DEC_NULL) return open;
+  nn.count = 0;
   for (;;) {
-    int r;
+    const char *q = p;
+    int r, kslot;
     if (p >= d->end || *p != '"') return dec_unexpected(d, p);
     d->p = p;
     if (dec_string(d) == DEC_ERR) return DEC_ERR;
-    if (n == 0) slot = d->slot;
+    kslot = d->slot;
+    if (n++ == 0) {
+      int hint;
+      slot = kslot;
+      hint = slot >= 0 ? d->sc->members[slot] : 0;
+      lua_createtable(L, 0, hint > 0 ? hint : 4);
+      lua_insert(L, -2);
+      if (d->ordered) {
+        lua_createtable(L, 4, 0);
+        lua_insert(L, -2);
+      }
+    }
+    if (d->ordered) {
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, t + 1, n);
+    }
     p = skip_ws(d->p, d->end);
     if (p >= d->end || *p != ':') return dec_unexpected(d, p);
     d->p = skip_ws(p + 1, d->end);
     if ((r = dec_value(d)) == DEC_ERR) return DEC_ERR;
-    if (r == DEC_NULL) lua_pushnil(L); /* omitted; deletes an earlier duplicate */
-    if (n++ == 0) {
-      int hint = slot >= 0 ? d->sc->members[slot] : 0;
-      lua_createtable(L, 0, hint > 0 ? hint : 4);
-      lua_insert(L, -3);
-    }
-    lua_rawset(L, -3);
+    if (r == DEC_NULL) {
+      lua_pushnil(L); /* left out; deletes an earlier duplicate */
+      lua_rawset(L, t);
+      if (!d->ordered) add_null(d, t, &nn, q, kslot); /* ordered: set_order finds them */
+    } else
+      lua_rawset(L, t);
     p = skip_ws(d->p, d->end);
     if (p < d->end && *p == ',')
       p = skip_ws(p + 1, d->end);
@@ -465,6 +641,10 @@ static int dec_object(decoder *d) {
       return dec_unexpected(d, p);
   }
   if (slot >= 0) d->sc->members[slot] = (unsigned char)(n < 255 ? n : 255);
+  if (d->ordered)
+    set_order(d, t, n);
+  else if (nn.count != 0)
+    set_nulls(d, t, &nn);
   d->p = p + 1;
   d->depth--;
   return DEC_VALUE;
@@ -515,7 +695,7 @@ static int dec_value(decoder *d) {
   }
 }
 
-int json_decode_buffer(lua_State *L, const char *s, size_t len) {
+int json_decode_buffer(lua_State *L, const char *s, size_t len, int ordered) {
   decoder d;
   int base = lua_gettop(L), r;
   luaL_checkstack(L, 9, "chatgpt: cannot decode");
@@ -524,6 +704,7 @@ int json_decode_buffer(lua_State *L, const char *s, size_t len) {
   d.sc = &context_push(L, CONTEXT_STRINGS)->decoder;
   d.sc_idx = lua_gettop(L);
   d.slot = -1;
+  d.ordered = ordered;
   d.L = L;
   d.s = s;
   d.end = s + len;
@@ -551,12 +732,18 @@ int json_decode_buffer(lua_State *L, const char *s, size_t len) {
   return 1;
 }
 
-/* core.decode(string) -> value | nil, why */
+/* core.decode(string [, "ordered"]) -> value | nil, why */
 static int json_decode(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
+  int ordered = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    const char *mode = luaL_checkstring(L, 2);
+    if (strcmp(mode, "ordered") != 0) return luaL_argerror(L, 2, "\"ordered\" or nil expected");
+    ordered = 1;
+  }
   lua_settop(L, 1);
-  if (json_decode_buffer(L, s, len)) return 1;
+  if (json_decode_buffer(L, s, len, ordered)) return 1;
   lua_pushnil(L);
   lua_insert(L, -2);
   return 2;
@@ -567,4 +754,10 @@ static const luaL_Reg json_decode_funcs[] = {
   {NULL, NULL},
 };
 
-void json_decode_open(lua_State *L) { luaL_setfuncs(L, json_decode_funcs, 0); }
+void json_decode_open(lua_State *L) {
+  luaL_setfuncs(L, json_decode_funcs, 0);
+  json_push_marker(L, JSON_ANCHOR_ARRAY);
+  lua_setfield(L, -2, "array_mt");
+  json_push_marker(L, JSON_ANCHOR_OBJECT);
+  lua_setfield(L, -2, "object_mt");
+}

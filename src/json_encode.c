@@ -374,10 +374,100 @@ static int enc_array(encoder *e, int t, lua_Integer n, const jpath *at) {
   return ENC_OK;
 }
 
-static int enc_object(encoder *e, int t, const jpath *at) {
+/* Writes the key at index k (a string, or an integer as "123"), its
+ * separator and its colon; step gets its path. */
+static int enc_key(encoder *e, int k, int *first, jpath *step, const jpath *at) {
   lua_State *L = e->L;
-  int first = 1;
+  if (!*first) buf_addchar(L, e->b, ',');
+  *first = 0;
+  switch (lua_type(L, k)) {
+  case LUA_TSTRING: {
+    size_t n;
+    const char *s = lua_tolstring(L, k, &n);
+    step->key = k;
+    if (enc_string(e, s, n, at, 1)) return ENC_ERR;
+    break;
+  }
+  case LUA_TNUMBER:
+    /* Never lua_tolstring a key: it would confuse lua_next. */
+    if (lua_isinteger(L, k)) {
+      step->index = lua_tointeger(L, k);
+      buf_addchar(L, e->b, '"');
+      enc_integer(e, step->index);
+      buf_addchar(L, e->b, '"');
+      break;
+    }
+    return enc_fail(e, "a non-integer number key", at);
+  default:
+    lua_pushfstring(L, "a %s key", luaL_typename(L, k));
+    return enc_fail(e, lua_tostring(L, -1), at);
+  }
+  buf_addchar(L, e->b, ':');
+  return ENC_OK;
+}
+
+/* An object's metatable fields (json.h): stack indices of the __jsonorder
+ * list and the __jsonnull set, or 0; and how many values table_jsontype
+ * left on the stack for them. */
+typedef struct {
+  int order, nulls, pushed;
+} jshape;
+
+/* The members named by the order list first, each once (done: a set of
+ * those written, on the stack); a name the table lacks is written as null
+ * when the null set has it, else skipped. */
+static int enc_ordered(encoder *e, int t, const jshape *sh, int done, int *first, const jpath *at) {
+  lua_State *L = e->L;
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, sh->order);
+  for (i = 1; i <= n; i++) {
+    jpath step;
+    int k, top = lua_gettop(L);
+    step.up = at;
+    step.index = 0;
+    step.key = 0;
+    lua_rawgeti(L, sh->order, i);
+    k = lua_gettop(L);
+    lua_pushvalue(L, k);
+    if (lua_isnil(L, k) || lua_rawget(L, done) != LUA_TNIL) {
+      lua_settop(L, top);
+      continue;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, k);
+    if (lua_rawget(L, t) == LUA_TNIL) {
+      int null = 0;
+      if (sh->nulls) {
+        lua_pushvalue(L, k);
+        lua_rawget(L, sh->nulls);
+        null = lua_toboolean(L, -1);
+      }
+      if (!null) {
+        lua_settop(L, top);
+        continue;
+      }
+      if (enc_key(e, k, first, &step, at)) return ENC_ERR;
+      buf_addlit(L, e->b, "null");
+    } else {
+      if (enc_key(e, k, first, &step, at)) return ENC_ERR;
+      if (enc_value(e, k + 1, &step)) return ENC_ERR;
+    }
+    lua_pushvalue(L, k);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, done);
+    lua_settop(L, top);
+  }
+  return ENC_OK;
+}
+
+static int enc_object(encoder *e, int t, const jshape *sh, const jpath *at) {
+  lua_State *L = e->L;
+  int first = 1, done = 0;
   buf_addchar(L, e->b, '{');
+  if (sh != NULL && sh->order) {
+    lua_newtable(L);
+    done = lua_gettop(L);
+    if (enc_ordered(e, t, sh, done, &first, at)) return ENC_ERR;
+  }
   lua_pushnil(L);
   while (lua_next(L, t)) {
     jpath step;
@@ -385,47 +475,61 @@ static int enc_object(encoder *e, int t, const jpath *at) {
     step.up = at;
     step.index = 0;
     step.key = 0;
-    if (!first) buf_addchar(L, e->b, ',');
-    first = 0;
-    switch (lua_type(L, -2)) {
-    case LUA_TSTRING: {
-      size_t n;
-      const char *k = lua_tolstring(L, -2, &n);
-      step.key = top - 1;
-      if (enc_string(e, k, n, at, 1)) return ENC_ERR;
-      break;
-    }
-    case LUA_TNUMBER:
-      /* Never lua_tolstring a key: it would confuse lua_next. */
-      if (lua_isinteger(L, -2)) {
-        step.index = lua_tointeger(L, -2);
-        buf_addchar(L, e->b, '"');
-        enc_integer(e, step.index);
-        buf_addchar(L, e->b, '"');
-        break;
+    if (done) {
+      lua_pushvalue(L, top - 1);
+      if (lua_rawget(L, done) != LUA_TNIL) {
+        lua_pop(L, 2);
+        continue;
       }
-      return enc_fail(e, "a non-integer number key", at);
-    default:
-      lua_pushfstring(L, "a %s key", luaL_typename(L, -2));
-      return enc_fail(e, lua_tostring(L, -1), at);
+      lua_pop(L, 1);
     }
-    buf_addchar(L, e->b, ':');
+    if (enc_key(e, top - 1, &first, &step, at)) return ENC_ERR;
     if (enc_value(e, top, &step)) return ENC_ERR;
     lua_pop(L, 1);
   }
+  if (sh != NULL && sh->nulls) { /* the null members the table has no value for */
+    lua_pushnil(L);
+    while (lua_next(L, sh->nulls)) {
+      jpath step;
+      int top = lua_gettop(L), skip = !lua_toboolean(L, top);
+      step.up = at;
+      step.index = 0;
+      step.key = 0;
+      if (!skip) {
+        lua_pushvalue(L, top - 1);
+        skip = lua_rawget(L, t) != LUA_TNIL;
+        lua_pop(L, 1);
+      }
+      if (!skip && done) {
+        lua_pushvalue(L, top - 1);
+        skip = lua_rawget(L, done) != LUA_TNIL;
+        lua_pop(L, 1);
+      }
+      if (!skip) {
+        if (enc_key(e, top - 1, &first, &step, at)) return ENC_ERR;
+        buf_addlit(L, e->b, "null");
+      }
+      lua_pop(L, 1);
+    }
+  }
+  if (done) lua_pop(L, 1);
   buf_addchar(L, e->b, '}');
   return ENC_OK;
 }
 
-/* __jsontype = "array" | "object" in the metatable, raw (no __index). */
 enum { JT_ERR = -1, JT_AUTO, JT_ARRAY, JT_OBJECT };
 
-static int table_jsontype(encoder *e, int t, const jpath *at) {
+/* The table's kind from its metatable, read raw (no __index); for an
+ * object, its __jsonorder and __jsonnull tables are left on the stack
+ * (their indices in *sh, 0 when absent). */
+static int table_jsontype(encoder *e, int t, jshape *sh, const jpath *at) {
   lua_State *L = e->L;
-  int jt = JT_AUTO;
+  int jt = JT_AUTO, mt;
+  sh->order = sh->nulls = sh->pushed = 0;
   if (!lua_getmetatable(L, t)) return JT_AUTO;
+  mt = lua_gettop(L);
   lua_pushliteral(L, "__jsontype");
-  lua_rawget(L, -2);
+  lua_rawget(L, mt);
   if (lua_type(L, -1) == LUA_TSTRING) {
     const char *s = lua_tostring(L, -1);
     if (strcmp(s, "array") == 0)
@@ -437,7 +541,31 @@ static int table_jsontype(encoder *e, int t, const jpath *at) {
     enc_fail(e, "a __jsontype that is neither \"array\" nor \"object\"", at);
     return JT_ERR;
   }
-  lua_pop(L, 2);
+  lua_pop(L, 1);
+  if (jt != JT_ARRAY) {
+    static const char *const fields[] = {"__jsonorder", "__jsonnull"};
+    int i, *slots[2];
+    slots[0] = &sh->order;
+    slots[1] = &sh->nulls;
+    for (i = 0; i < 2; i++) {
+      int ft;
+      lua_pushstring(L, fields[i]);
+      ft = lua_rawget(L, mt);
+      if (ft == LUA_TTABLE) {
+        *slots[i] = lua_gettop(L);
+        jt = JT_OBJECT;
+      } else if (ft != LUA_TNIL) {
+        lua_pushfstring(L, "a %s that is not a table", fields[i]);
+        enc_fail(e, lua_tostring(L, -1), at);
+        return JT_ERR;
+      } else
+        lua_pop(L, 1);
+    }
+  }
+  if (!sh->order && !sh->nulls)
+    lua_pop(L, 1); /* the metatable: nothing of it is needed */
+  else
+    sh->pushed = lua_gettop(L) - mt + 1;
   return jt;
 }
 
@@ -445,10 +573,11 @@ static int enc_table(encoder *e, int t, const jpath *at) {
   lua_State *L = e->L;
   lua_Integer n = -1;
   int jt;
+  jshape sh;
   if (e->depth >= JSON_MAX_DEPTH) return enc_fail(e, "table nested too deeply (cycle?)", at);
-  luaL_checkstack(L, 6, "chatgpt: cannot encode");
+  luaL_checkstack(L, 10, "chatgpt: cannot encode");
   e->depth++;
-  if ((jt = table_jsontype(e, t, at)) == JT_ERR) return ENC_ERR;
+  if ((jt = table_jsontype(e, t, &sh, at)) == JT_ERR) return ENC_ERR;
   if (jt != JT_OBJECT) {
     n = table_seqlen(L, t);
     if (n < 0 && jt == JT_ARRAY)
@@ -460,7 +589,8 @@ static int enc_table(encoder *e, int t, const jpath *at) {
         !(e->keys != 0 && at != NULL && at->key != 0 && is_array_key(e, at->key)))
       n = -1; /* {} unless named as a list */
   }
-  if ((n >= 0 ? enc_array(e, t, n, at) : enc_object(e, t, at)) != ENC_OK) return ENC_ERR;
+  if ((n >= 0 ? enc_array(e, t, n, at) : enc_object(e, t, &sh, at)) != ENC_OK) return ENC_ERR;
+  if (sh.pushed) lua_pop(L, sh.pushed); /* the metatable and its fields */
   e->depth--;
   return ENC_OK;
 }

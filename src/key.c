@@ -201,7 +201,7 @@ static int key_file(lua_State *L) {
   size_t got = 0;
   key *k;
   int fd;
-  if (path[0] == '~' && path[1] == '/') { /* README's "~/.config/..." */
+  if (path[0] == '~' && path[1] == '/') { /* doc/security.md's "~/.config/..." */
     const char *home = getenv("HOME");
     if (!home || !*home)
       return fail(L, "api_key_file: cannot expand %s: HOME is not set%s", path, "");

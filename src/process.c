@@ -1,9 +1,11 @@
-/* core.trap_interrupt, core.interrupted, core.umask, core.isatty: see
- * process.h. Lua's standard library has no way to catch Ctrl-C, to create a
- * file that only its owner may read or to tell a terminal from a pipe; the
- * command line needs all three, and LuaPosix is not on every machine. */
+/* core.trap_interrupt, core.interrupted, core.umask, core.isatty,
+ * core.stat, core.getuid: see process.h. Lua's standard library has no way
+ * to catch Ctrl-C, to create a file that only its owner may read, to tell a
+ * terminal from a pipe or to ask who owns a file and who may write it; the
+ * command line needs them all, and LuaPosix is not on every machine. */
 #include "process.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,7 +60,41 @@ static int process_isatty(lua_State *L) {
   return 1;
 }
 
+static int process_stat(lua_State *L) {
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
+  struct stat st;
+  luaL_argcheck(L, strlen(path) == len, 1, "a path without NUL bytes expected");
+  if (stat(path, &st) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(errno));
+    return 2;
+  }
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, (lua_Integer)(st.st_mode & 07777));
+  lua_setfield(L, -2, "mode");
+  lua_pushinteger(L, (lua_Integer)st.st_uid);
+  lua_setfield(L, -2, "uid");
+  lua_pushinteger(L, (lua_Integer)st.st_size);
+  lua_setfield(L, -2, "size");
+  lua_pushstring(L, S_ISREG(st.st_mode)   ? "file"
+                    : S_ISDIR(st.st_mode) ? "directory"
+                    : S_ISFIFO(st.st_mode) ? "fifo"
+                    : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "device"
+                    : S_ISSOCK(st.st_mode) ? "socket"
+                                           : "other");
+  lua_setfield(L, -2, "type");
+  return 1;
+}
+
+static int process_getuid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getuid());
+  return 1;
+}
+
 static const luaL_Reg process_funcs[] = {
+  {"stat", process_stat},
+  {"getuid", process_getuid},
   {"trap_interrupt", process_trap},
   {"interrupted", process_interrupted},
   {"umask", process_umask},

@@ -12,7 +12,11 @@
  *      core.interrupted() -> true once a SIGINT came since the last call
  *        (and clears it)
  *      core.umask(mask) -> the previous mask (mask: an integer 0 to 0777)
- *      core.isatty(fd) -> whether the descriptor is a terminal */
+ *      core.isatty(fd) -> whether the descriptor is a terminal
+ *      core.stat(path) -> {mode (permission bits), uid, size, type = "file"
+ *        | "directory" | "fifo" | "device" | "socket" | "other"} | nil, why
+ *        (links followed)
+ *      core.getuid() -> the real user id */
 void process_open(lua_State *L);
 
 #endif

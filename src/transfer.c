@@ -313,6 +313,17 @@ static const struct {
   {"timeout", "FIRST_BYTE_TIMEOUT", RETRY_FRESH}, /* AB_FIRST */
 };
 
+/* err.os_error: the system's word for why a connection failed ("Connection
+ * refused"), which curl's message does not always carry; the command says
+ * it in its own words. */
+static void push_os_error(lua_State *L, transfer *t) {
+  long e = 0;
+  if (t->abort != AB_NONE || curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &e) != CURLE_OK || e <= 0)
+    return;
+  lua_pushstring(L, strerror((int)e));
+  lua_setfield(L, -2, "os_error");
+}
+
 /* Pushes {kind, code, message, received, retryable} for a transfer that
  * did not complete and returns 1; returns 0 (nothing pushed) otherwise.
  * HTTP statuses are not errors here. */
@@ -381,6 +392,7 @@ static int push_error(lua_State *L, transfer *t) {
   }
   curl_error_push(L, kind, code, msg, t->received > 0,
                   retry == RETRY_FRESH ? t->received == 0 : retry == RETRY_YES);
+  push_os_error(L, t);
   return 1;
 }
 

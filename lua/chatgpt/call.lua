@@ -17,7 +17,9 @@ local argerror = args.error
 local M = {}
 
 -- Request fields whose value is a list: an empty table there goes out as []
--- (core.encode's array_keys; elsewhere an empty table is {}).
+-- (core.encode's array_keys; elsewhere an empty table is {}). This guess is
+-- only for empty tables built by hand: a decoded [] or {} (an item sent
+-- back), chatgpt.array and chatgpt.object carry their kind (json.h).
 M.ARRAY_KEYS = {
   messages = true, tools = true, functions = true, stop = true, tool_calls = true,
   content = true, required = true, enum = true, anyOf = true, allOf = true, oneOf = true,

@@ -1,42 +1,98 @@
--- chatgpt.cli_config: where the `chatgpt` command finds what it needs
--- besides its flags: the config file, the key, a schema file, and the file
--- that keeps the last conversation (for -c).
+-- chatgpt.cli_config: the files the `chatgpt` command reads besides its
+-- input: the config file (checked as ssh checks its own: only you may
+-- write it), its settings and profiles, and a --schema file.
+--
+-- Every error names the file, and the line of the setting when there is
+-- one: "~/.config/lua-chatgpt/config.lua:3: unknown setting 'modle' (did
+-- you mean 'model'?)".
 
-local chatgpt = require "chatgpt"
 local core    = require "chatgpt.core"
+local args    = require "chatgpt.args"
+local compat  = require "chatgpt.compat"
+local options = require("chatgpt.client").OPTIONS
+local suggest = require("chatgpt.cli_args").suggest
 
-local io, ipairs, load, os, pairs, pcall, setmetatable, table, tostring, type =
-      io, ipairs, load, os, pairs, pcall, setmetatable, table, tostring, type
+local io, ipairs, load, os, pairs, pcall, setmetatable, tostring, type =
+      io, ipairs, load, os, pairs, pcall, setmetatable, tostring, type
 local loadstring, setfenv = rawget(_G, "loadstring"), rawget(_G, "setfenv")   -- Lua 5.1, LuaJIT
+local band = compat.band
 
 local M = {}
-
-local DEFAULT_BASE = "https://api.openai.com/v1"
 
 local function env(name)
   local v = os.getenv(name)
   if v and v ~= "" then return v end
 end
+M.env = env
 
-local function under_home(xdg, rest)
-  local dir = env(xdg)
+-- $XDG_<name>, else $HOME .. rest; nil with neither (never the current
+-- folder: a command run from a shared folder must not read or write there).
+local function xdg(name, rest)
+  local dir = env(name)
   if dir then return dir end
   local home = env("HOME")
   return home and (home .. rest) or nil
 end
+M.xdg = xdg
 
--- ---- the config file ------------------------------------------------------
-
--- Settings of the command itself; every other one is a chatgpt.new option,
--- which chatgpt.new checks.
+-- Settings of the command itself; every other one is a chatgpt.new option.
 local OWN = { system = "string", temperature = "number", max_tokens = "number" }
+M.OWN = OWN
+-- The settings that name where the key comes from.
+M.KEY_SOURCES = { "api_key_file", "api_key_cmd", "api_key_env" }
 
 local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local text, rerr = f:read("*a")
   f:close()
+  if not text then return nil, rerr end
   return text
+end
+
+-- ---- who may write it ------------------------------------------------------
+
+local WRITABLE = 18          -- 022: group or others may write
+local STICKY = 512           -- 01000
+
+local function parent(path)
+  return path:match("^(.+)/[^/]+$") or (path:sub(1, 1) == "/" and "/" or nil)
+end
+
+-- Why path (a file that runs as code, or names a command to run) is not
+-- safe to read, with how to fix it; nil when it is. Like ssh: the file and
+-- every folder above it, up to $HOME, must belong to you (or root) and be
+-- writable by nobody else; a folder above the file's own may be a shared
+-- one with the sticky bit (/tmp).
+function M.unsafe(path)
+  local me = core.getuid()
+  local home = env("HOME")
+  local p, own_folder = path, true
+  local first = true
+  while p do
+    local st = core.stat(p)
+    if not st then return nil end                 -- gone: reading it will say so
+    if st.uid ~= me and st.uid ~= 0 then
+      return p .. " belongs to another user (uid " .. tostring(st.uid) .. "), and " .. path
+             .. " runs as you: chown it to you, or remove it"
+    end
+    if band(st.mode, WRITABLE) ~= 0 and (first or own_folder or band(st.mode, STICKY) == 0) then
+      return p .. " can be written by others, and " .. path .. " runs as you: chmod go-w "
+             .. p
+    end
+    if p == home or p == "/" then break end
+    if not first then own_folder = false end
+    first = false
+    p = parent(p)
+  end
+end
+
+-- ---- the config file -------------------------------------------------------
+
+-- config.dir() -> $XDG_CONFIG_HOME/lua-chatgpt (default ~/.config/lua-chatgpt)
+function M.dir()
+  local base = xdg("XDG_CONFIG_HOME", "/.config")
+  return base and (base .. "/lua-chatgpt") or nil
 end
 
 -- config.lua runs with the globals readable (os.getenv ...); it returns a
@@ -61,189 +117,156 @@ local function run_lua(path, text)
   return r
 end
 
--- config.dir() -> $XDG_CONFIG_HOME/lua-chatgpt (default ~/.config/lua-chatgpt)
-function M.dir()
-  local base = under_home("XDG_CONFIG_HOME", "/.config")
-  return base and (base .. "/lua-chatgpt") or nil
+-- "path:line" of the first place the text sets name, else "path".
+local function where(file, name)
+  if type(name) ~= "string" then return file.path end
+  local quoted = name:gsub("%p", "%%%0")
+  local pos = file.json and file.text:find('"' .. quoted .. '"%s*:')
+              or file.text:find("%f[%w_]" .. quoted .. "%f[^%w_]%s*=[^=]")
+              or file.text:find('%[%s*["\']' .. quoted .. '["\']%s*%]%s*=')
+  if not pos then return file.path end
+  local _, lines = file.text:sub(1, pos):gsub("\n", "")
+  return file.path .. ":" .. (lines + 1)
 end
+M.where = where
 
--- config.load() -> settings (a table, empty without a config file) | nil, why
-function M.load()
-  local dir = M.dir()
-  if not dir then return {} end
-  local settings, err, path
-  path = dir .. "/config.lua"
-  local text = read(path)
-  if text then
-    settings, err = run_lua(path, text)
-  else
-    path = dir .. "/config.json"
-    text = read(path)
-    if not text then return {} end
-    settings, err = core.decode(text)
-    if type(settings) ~= "table" then
-      settings, err = nil, path .. ": not a JSON object (" .. tostring(err or "") .. ")"
+-- Checks one table of settings (the file's, or a profile's).
+local function check(file, t, in_profile)
+  for k, v in pairs(t) do
+    local at = where(file, k)
+    if type(k) ~= "string" then
+      return nil, at .. ": settings are name = value pairs, found a " .. type(k) .. " key"
+    elseif k == "api_key" then
+      return nil, at .. ": api_key is not read from a config file: put the key in a file only "
+             .. "you can read and name it with api_key_file, or use api_key_cmd or api_key_env"
+    elseif k == "profiles" and not in_profile then
+      if type(v) ~= "table" then return nil, at .. ": profiles must be a table of profiles" end
+      for name, p in pairs(v) do
+        if type(name) ~= "string" or type(p) ~= "table" then
+          return nil, where(file, name) .. ": profiles: each is name = { settings }"
+        end
+        local ok, why = check(file, p, true)
+        if not ok then return nil, why end
+      end
+    elseif OWN[k] then
+      if type(v) ~= OWN[k] then return nil, at .. ": " .. k .. " must be a " .. OWN[k] end
+    elseif options[k] and k ~= "log" or (k == "log" and not file.json) then
+      local p = args.problem(v, options[k])
+      if p then return nil, at .. ": " .. k .. ": " .. p end
+    else
+      local names = {}
+      for name in pairs(options) do if name ~= "api_key" then names[#names + 1] = name end end
+      for name in pairs(OWN) do names[#names + 1] = name end
+      if not in_profile then names[#names + 1] = "profiles" end
+      local s = suggest(k, names)
+      return nil, at .. ": unknown setting '" .. k .. "'" .. (s and (" (did you mean '" .. s .. "'?)") or "")
     end
-  end
-  if not settings then return nil, err end
-  M.path, M.settings = path, settings
-  if settings.api_key ~= nil then
-    return nil, path .. ": api_key is not read from a config file: put the key in a file "
-           .. "only you can read and name it with api_key_file, or use api_key_cmd"
-  end
-  for k, want in pairs(OWN) do
-    if settings[k] ~= nil and type(settings[k]) ~= want then
-      return nil, path .. ": " .. k .. " must be a " .. want
-    end
-  end
-  return settings
-end
-
--- ---- the client --------------------------------------------------------------
-
-local function split(s)
-  local argv = {}
-  for word in s:gmatch("%S+") do argv[#argv + 1] = word end
-  return argv
-end
-
--- The key's source, in this order: $OPENAI_API_KEY (where chatgpt.new
--- lets it go: the OpenAI API or $OPENAI_BASE_URL), $OPENAI_API_KEY_FILE,
--- $CHATGPT_API_KEY_CMD, the config file's api_key_file or api_key_cmd.
--- A server the environment's key may not go to, with no other source,
--- gets no key.
-local function choose_key(opts)
-  if opts.auth == "none" then return true end
-  local base = opts.base_url or env("OPENAI_BASE_URL") or DEFAULT_BASE
-  local here = core.origin_of(base)
-  local env_ok = env("OPENAI_API_KEY") and here == core.origin_of(env("OPENAI_BASE_URL") or DEFAULT_BASE)
-  if env_ok then
-    opts.api_key_file, opts.api_key_cmd = nil, nil
-  elseif env("OPENAI_API_KEY_FILE") then
-    opts.api_key_file, opts.api_key_cmd = env("OPENAI_API_KEY_FILE"), nil
-  elseif env("CHATGPT_API_KEY_CMD") then
-    opts.api_key_file, opts.api_key_cmd = nil, split(env("CHATGPT_API_KEY_CMD"))
-  elseif opts.api_key_file == nil and opts.api_key_cmd == nil then
-    if here == core.origin_of(DEFAULT_BASE) then
-      return nil, "no API key: set OPENAI_API_KEY, OPENAI_API_KEY_FILE or CHATGPT_API_KEY_CMD "
-                  .. "(chatgpt --help tells more)"
-    end
-    opts.auth = "none"
   end
   return true
 end
 
--- config.client(options, settings) -> client | nil, why (one line)
-function M.client(o, settings)
-  local opts = {}
-  for k, v in pairs(settings) do
-    if not OWN[k] then opts[k] = v end
+-- config.load([profile]) -> config | nil, why. config.settings: the file's
+-- settings, with the profile's over them (no profiles field); config.file:
+-- {path, text, json} or nil; config.key_table: the table (the file's top,
+-- or the profile) that names the key's source, and config.key_base the
+-- base_url that table binds it to (nil: none, the key is ambient);
+-- config.profile_base: the profile's own base_url.
+function M.load(profile)
+  local dir = M.dir()
+  local none = { settings = {} }
+  if not dir then
+    if profile then return nil, "--profile " .. profile .. ": there is no config file (neither "
+                           .. "XDG_CONFIG_HOME nor HOME is set)" end
+    return none
   end
-  if o.base_url then
-    opts.base_url = o.base_url
-  elseif env("OPENAI_BASE_URL") then
-    opts.base_url = nil                  -- the environment over the file
+  local file = { path = dir .. "/config.lua" }
+  local text = read(file.path)
+  if not text then
+    file = { path = dir .. "/config.json", json = true }
+    text = read(file.path)
   end
-  opts.model = o.model or opts.model
-  local has, why = choose_key(opts)
-  if not has then return nil, why end
-  local ok, client = pcall(chatgpt.new, opts)
-  if not ok then
-    why = (tostring(client):gsub("^[^\n]-%.lua:%d+: ", ""))
-    local name = why:match("^bad argument #1 to 'new' %(%a* ?option '([^']*)'")
-    if name and M.path and settings[name] ~= nil then why = M.path .. ": " .. why end
-    return nil, why
+  if not text then
+    if profile then return nil, "--profile " .. profile .. ": there is no config file in " .. dir end
+    return none
   end
-  return client
+  file.text = text
+  local bad = M.unsafe(file.path)
+  if bad then return nil, bad end
+  local top, err
+  if file.json then
+    top, err = core.decode(text)
+    if type(top) ~= "table" then
+      return nil, file.path .. ": not a JSON object (" .. tostring(err or "") .. ")"
+    end
+  else
+    top, err = run_lua(file.path, text)
+    if not top then return nil, err end
+  end
+  local ok, why = check(file, top, false)
+  if not ok then return nil, why end
+
+  local settings = {}
+  for k, v in pairs(top) do
+    if k ~= "profiles" then settings[k] = v end
+  end
+  local chosen = nil
+  if profile then
+    local profiles = type(top.profiles) == "table" and top.profiles or {}
+    chosen = profiles[profile]
+    if not chosen then
+      local s = suggest(profile, profiles)
+      return nil, "--profile " .. profile .. ": " .. file.path .. " has no such profile"
+             .. (s and (" (did you mean " .. s .. "?)") or "")
+    end
+    for k, v in pairs(chosen) do settings[k] = v end
+  end
+  local function names_key(t)
+    for _, k in ipairs(M.KEY_SOURCES) do if t[k] ~= nil then return true end end
+  end
+  -- a key goes with the base_url of the table that names it
+  local key_table, key_base
+  if chosen and names_key(chosen) then
+    key_table, key_base = chosen, chosen.base_url or top.base_url
+  elseif names_key(top) then
+    key_table, key_base = top, top.base_url
+  end
+  return { settings = settings, file = file, key_table = key_table, key_base = key_base,
+           profile = profile, profile_base = chosen and chosen.base_url }
 end
 
--- ---- --schema FILE and --json ------------------------------------------------
+-- ---- --schema FILE -----------------------------------------------------------
+
+-- The file's JSON, decoded. The lead switches this to the codec's
+-- order-keeping decode when it lands, so that a schema's properties go out
+-- in the file's order (structured output is generated in that order).
+local function decode_schema(text)
+  return core.decode(text)
+end
+M.decode_schema = decode_schema
 
 -- config.read_schema(path) -> {name, schema, strict, description} | nil, why.
 -- The file holds a JSON schema, or OpenAI's {name, schema, strict} around one.
 function M.read_schema(path)
-  local text = read(path)
-  if not text then return nil, "--schema: cannot read " .. path end
-  local doc, err = core.decode(text)
+  local text, rerr = read(path)
+  if not text then return nil, "--schema " .. path .. ": cannot read it: "
+                               .. tostring(rerr):gsub("^[^:]*: ", "") end
+  local doc, err = decode_schema(text)
   if type(doc) ~= "table" then
-    return nil, "--schema: " .. path .. " is not a JSON object (" .. tostring(err or "") .. ")"
+    return nil, "--schema " .. path .. ": not a JSON object (" .. tostring(err or "a JSON " .. type(doc)) .. ")"
   end
   local wrapped = type(doc.schema) == "table" and doc.type == nil
   local name = wrapped and doc.name
-  if type(name) ~= "string" then
+  if type(name) ~= "string" or not name:match("^[%w_%-]+$") then
     name = (path:match("([^/]+)$"):gsub("%.[^.]*$", ""):gsub("[^%w_%-]", "_")):sub(1, 64)
     if name == "" then name = "schema" end
   end
   local strict, description
   if wrapped then strict, description = doc.strict, doc.description end
+  if strict ~= nil and type(strict) ~= "boolean" then
+    return nil, "--schema " .. path .. ": strict must be true or false"
+  end
   return { name = name, schema = wrapped and doc.schema or doc, strict = strict,
            description = type(description) == "string" and description or nil }
-end
-
--- The answer's text in a response: Chat Completions' first choice, or the
--- output_text parts of a Responses answer.
-function M.content_of(response)
-  if type(response) ~= "table" then return nil end
-  local choices = response.choices
-  if type(choices) == "table" and type(choices[1]) == "table" and type(choices[1].message) == "table" then
-    return choices[1].message.content
-  end
-  local parts = {}
-  for _, item in ipairs(type(response.output) == "table" and response.output or {}) do
-    for _, c in ipairs(type(item) == "table" and type(item.content) == "table" and item.content or {}) do
-      if type(c) == "table" and c.type == "output_text" and type(c.text) == "string" then
-        parts[#parts + 1] = c.text
-      end
-    end
-  end
-  return #parts > 0 and table.concat(parts) or nil
-end
-
--- JSON mode is refused by the API unless a message names JSON: when none
--- does, the system message asks for a JSON object.
-function M.name_json(conv, prompt)
-  local function names(s) return type(s) == "string" and s:lower():find("json", 1, true) end
-  if names(prompt) then return end
-  for _, m in ipairs(conv.messages) do
-    if names(m.content) then return end
-  end
-  local hint = "Answer with a JSON object."
-  local first = conv.messages[1]
-  if first and first.role == "system" and type(first.content) == "string" then
-    first.content = first.content .. "\n\n" .. hint
-  else
-    table.insert(conv.messages, 1, { role = "system", content = hint })
-  end
-end
-
--- ---- the last conversation -------------------------------------------------------
-
--- config.state_file() -> $XDG_STATE_HOME/lua-chatgpt/last.json (default
--- ~/.local/state/lua-chatgpt/last.json)
-function M.state_file()
-  local base = under_home("XDG_STATE_HOME", "/.local/state")
-  return (base or ".") .. "/lua-chatgpt/last.json"
-end
-
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
--- config.save(conv) -> true | nil, why. The file, and any folder made for
--- it, can be read by the user only (umask 077 while they are made).
-function M.save(conv)
-  local path = M.state_file()
-  local dir = path:match("^(.*)/[^/]*$")
-  local old = core.umask(63)             -- 077
-  os.remove(path .. ".tmp")              -- an older one would keep its mode
-  local ok, err = conv:save(path)
-  if not ok then                         -- the folder is not there yet
-    os.execute("mkdir -p " .. quote(dir) .. " 2>/dev/null")
-    ok, err = conv:save(path)
-  end
-  core.umask(old)
-  if not ok then return nil, "cannot keep the conversation in " .. path .. ": " .. tostring(err) end
-  return true
 end
 
 return M

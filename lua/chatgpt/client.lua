@@ -35,7 +35,7 @@ local RETRIES = { "number", min = 0, max = 100, integer = true }
 
 -- Option name -> rule (lua/chatgpt/args.lua), for chatgpt.new.
 local OPTIONS = {
-  api_key = "string|function", api_key_file = "string", api_key_cmd = "table",
+  api_key = "string|function", api_key_file = "string", api_key_cmd = "table", api_key_env = "string",
   api_key_cmd_timeout = { "number", above = 0, max = 3600 }, api_key_cmd_ttl = SECONDS,
   base_url = "string", model = "string", organization = "string", project = "string",
   auth = "string", headers = "table", query = "table",
@@ -46,6 +46,7 @@ local OPTIONS = {
   proxy = "string", no_proxy = "string", cert_file = "string", key_file = "string",
   log = "function", log_level = "string",
 }
+M.OPTIONS = OPTIONS          -- the command checks its config file's settings against them
 
 -- The facts and the plumbing the endpoint modules share (call.lua).
 M.ARRAY_KEYS, M.OWN = call.ARRAY_KEYS, call.OWN
@@ -66,10 +67,11 @@ local function env(name)
   if v and v ~= "" then return v end
 end
 
--- The key and where it came from: "given" (api_key, a file, a command,
--- chatgpt.set_key) or "env" (OPENAI_API_KEY); nil when there is none.
--- Third, for a key that changes, how to fetch it again (auth.lua): an
--- api_key function (no key yet: the first request asks it), or the command.
+-- The key and where it came from: "given" (api_key, a file, a command, a
+-- variable named by api_key_env, chatgpt.set_key) or "env"
+-- (OPENAI_API_KEY); nil when there is none. Third, for a key that changes,
+-- how to fetch it again (auth.lua): an api_key function (no key yet: the
+-- first request asks it), or the command.
 local function resolve_key(opts, level)
   local k, msg
   if opts.api_key_cmd_ttl ~= nil and opts.api_key_cmd == nil then
@@ -83,6 +85,10 @@ local function resolve_key(opts, level)
     return r, "given"
   elseif opts.api_key_file ~= nil then
     k, msg = core.key_file(opts.api_key_file)
+  elseif opts.api_key_env ~= nil then           -- a variable named on purpose: sent anywhere
+    k, msg = core.key_env(opts.api_key_env)
+    if not k then fail(level + 1, "option 'api_key_env': " .. (msg or "$" .. opts.api_key_env .. " is not set")) end
+    return k, "given"
   elseif opts.api_key_cmd ~= nil then
     local argv = {}                        -- a copy: it is run again later
     for i = 1, #opts.api_key_cmd do
@@ -196,7 +202,13 @@ function M.new(opts)
 
   -- The query string and the fixed headers are built once.
   local q = {}
-  for k, v in pairs(opts.query or {}) do q[#q + 1] = urlencode(k) .. "=" .. urlencode(v) end
+  for k, v in pairs(opts.query or {}) do
+    local tk, tv = type(k), type(v)
+    if (tk ~= "string" and tk ~= "number") or (tv ~= "string" and tv ~= "number") then
+      fail(2, "option 'query': names and values are strings or numbers, got " .. tk .. " = " .. tv)
+    end
+    q[#q + 1] = urlencode(k) .. "=" .. urlencode(v)
+  end
   table.sort(q)
   self._query = #q > 0 and ("?" .. table.concat(q, "&")) or ""
   self._query_map = {}                -- for per-call query params, merged over it

@@ -44,8 +44,8 @@ local savefile = require "chatgpt.savefile"
 local tables   = require "chatgpt.tables"
 local tools    = require "chatgpt.tools"
 
-local error, getmetatable, ipairs, pairs, require, setmetatable, string, table, tostring, type =
-      error, getmetatable, ipairs, pairs, require, setmetatable, string, table, tostring, type
+local error, getmetatable, ipairs, pairs, rawget, require, setmetatable, string, table, tostring, type =
+      error, getmetatable, ipairs, pairs, rawget, require, setmetatable, string, table, tostring, type
 -- a say waits (yields, inside chatgpt.spawn) under these: 5.1 needs compat's
 local compat   = require "chatgpt.compat"
 local xpcall, ypcall = compat.yxpcall, compat.ypcall
@@ -282,37 +282,86 @@ end
 
 local call_seq = 0
 
--- The assistant message to keep: only the fields a request may carry back
--- (and an id for a tool call that came without one). nil, what is wrong
--- when the reply could not be sent back (see the header).
+-- Fields of an assistant message that servers refuse to get back in a
+-- request (README, "conv:say"): DeepSeek's and Groq's reasoning text.
+local REFUSED = { reasoning_content = true, reasoning = true }
+
+-- A copy of t without the keys of drop, nor their nulls (a decoded
+-- object's metatable lists its null members: json.h).
+local function without(t, drop)
+  local copy = {}
+  for k, v in pairs(t) do
+    if not drop[k] then copy[k] = v end
+  end
+  local mt = getmetatable(t)
+  local nulls = type(mt) == "table" and rawget(mt, "__jsonnull")
+  if type(nulls) == "table" then
+    local kept, changed = {}, false
+    for k, v in pairs(nulls) do
+      if drop[k] then changed = true else kept[k] = v end
+    end
+    if changed then
+      local m = {}
+      for k, v in pairs(mt) do m[k] = v end
+      m.__jsonnull = kept
+      mt = m
+    end
+  end
+  return setmetatable(copy, mt)
+end
+
+-- A tool call as it goes back: as received, but with an id when it came
+-- without one (its result must name it), and a function call with its
+-- type and its arguments as a string (some servers send an object, or
+-- nothing). nil, what is wrong.
+local function keep_call(c, i)
+  if type(c) ~= "table" then return nil, "tool call #" .. i .. " is a " .. type(c) end
+  local f, id = c["function"], c.id
+  local fix_id = type(id) ~= "string" or id == ""
+  local fix_type = c.type == nil and type(f) == "table"
+  local fix_args = type(f) == "table" and type(f.arguments) ~= "string"
+  if not (fix_id or fix_type or fix_args) then return c end
+  c = without(c, {})
+  if fix_id then
+    call_seq = call_seq + 1
+    c.id = string.format("call_lua%d", call_seq)
+  end
+  if fix_type then c.type = "function" end
+  if fix_args then
+    local s, why = try_encode(f.arguments or {})
+    if not s then return nil, "tool call #" .. i .. "'s arguments: " .. why end
+    c["function"] = without(f, {})
+    c["function"].arguments = s
+  end
+  return c
+end
+
+-- The assistant message to keep: the reply as received, less what the API
+-- refuses in a request (REFUSED, and a tool_calls that is empty or null),
+-- with the fixes of keep_call. nil, what is wrong when the reply could not
+-- be sent back (see the header).
 local function keep_message(msg)
   local content = msg.content
   if content ~= nil and type(content) ~= "string" then
     return nil, "its content is a " .. type(content) .. ", not text"
   end
-  local m = { role = "assistant", content = content }
-  if type(msg.refusal) == "string" then m.refusal = msg.refusal end
-  if type(msg.tool_calls) == "table" and #msg.tool_calls > 0 then
-    local calls = {}
-    for i, c in ipairs(msg.tool_calls) do
-      local f = type(c["function"]) == "table" and c["function"] or {}
-      local id = c.id
-      if type(id) ~= "string" or id == "" then
-        call_seq = call_seq + 1
-        id = string.format("call_lua%d", call_seq)
-      end
-      local arguments = f.arguments
-      if type(arguments) ~= "string" then    -- some servers send an object
-        local s, why = try_encode(arguments or {})
-        if not s then return nil, "tool call #" .. i .. "'s arguments: " .. why end
-        arguments = s
-      end
-      calls[i] = { id = id, type = c.type or "function",
-                   ["function"] = { name = f.name, arguments = arguments } }
+  local m = without(msg, REFUSED)
+  m.role = "assistant"
+  local calls = msg.tool_calls
+  if type(calls) == "table" and calls[1] ~= nil then
+    local list = setmetatable({}, getmetatable(calls))
+    for i, c in ipairs(calls) do
+      local why
+      list[i], why = keep_call(c, i)
+      if not list[i] then return nil, why end
     end
-    m.tool_calls = calls
+    m.tool_calls = list
+  else
+    m = without(m, { tool_calls = true })
   end
-  if m.content == nil and m.tool_calls == nil and m.refusal == nil then m.content = "" end
+  if m.content == nil and m.tool_calls == nil and m.refusal == nil and m.function_call == nil then
+    m.content = ""
+  end
   return m
 end
 
@@ -360,8 +409,7 @@ local function prepare(self, fname, what, params, level)
     argerror(level + 1, 2, fname, "give 'schema' or 'json', not both")
   end
   if own.schema then
-    local s = own.schema
-    args.check_schema(level + 1, fname, s)
+    local s = tools.schema_param(level + 1, fname, own.schema)
     body.response_format = { type = "json_schema", json_schema = {
       name = s.name, description = s.description, schema = s.schema, strict = s.strict ~= false,
     } }
@@ -424,7 +472,7 @@ function Conversation:_run(msg, job, h)
         local err = hook(own.before_tool, call)
         if err then return nil, err end
         if h and h.status ~= "pending" then return nil, h._err end
-        local content, failure = tools.run(self._tools[call["function"].name], call)
+        local content, failure = tools.run(self._tools[tools.name_of(call)], call)
         err = hook(own.after_tool, call, content, failure)
         if err then return nil, err end
         local result = { role = "tool", tool_call_id = call.id, content = content }

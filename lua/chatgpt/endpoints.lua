@@ -128,6 +128,8 @@ local function endpoint(self, t, key)
   return spec
 end
 
+-- A call's query: arrays as name[]=v, tables as name[key]=v (form.flatten:
+-- the API's style, e.g. include[] and metadata[k]); chatgpt.null left out.
 local function query_string(q)
   if q == nil then return "" end
   local keys = {}
@@ -135,11 +137,10 @@ local function query_string(q)
   table.sort(keys)
   local out = {}
   for _, k in ipairs(keys) do
-    local v = q[k]
-    if type(v) == "table" then
-      for _, x in ipairs(v) do out[#out + 1] = urlencode(k .. "[]") .. "=" .. urlencode(x) end
-    elseif type(v) ~= "userdata" then                   -- chatgpt.null: left out
-      out[#out + 1] = urlencode(k) .. "=" .. urlencode(v)
+    for _, leaf in ipairs(form.flatten(k, q[k])) do
+      if type(leaf[2]) ~= "userdata" then
+        out[#out + 1] = urlencode(leaf[1]) .. "=" .. urlencode(leaf[2])
+      end
     end
   end
   return table.concat(out, "&")

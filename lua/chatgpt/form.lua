@@ -71,33 +71,42 @@ local function field_text(v)
   end
 end
 
--- Appends the parts of one field to plain / files (flattening tables);
--- raises at level as argument n of fname.
-local function add_field(level, n, fname, name, v, plain, files)
-  if M.is_file(v) then
-    files[#files + 1] = { name = name, file = v.path, type = v.type, filename = v.filename }
-    return
+--- form.flatten(name, v [, out]) -> {{name, value}, ...}: the leaves of a
+-- field (or query parameter) as the SDKs name them: a list's elements
+-- name[], a table's fields name[key] (sorted by key), an empty table none;
+-- a chatgpt.file is a leaf.
+function M.flatten(name, v, out)
+  out = out or {}
+  if type(v) ~= "table" or M.is_file(v) then
+    out[#out + 1] = { name, v }
+  elseif v[1] ~= nil or next(v) == nil then
+    for _, x in ipairs(v) do M.flatten(name .. "[]", x, out) end
+  else
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    for _, k in ipairs(keys) do M.flatten(name .. "[" .. tostring(k) .. "]", v[k], out) end
   end
-  if type(v) == "table" then
-    if v[1] ~= nil or next(v) == nil then
-      for _, x in ipairs(v) do add_field(level + 1, n, fname, name .. "[]", x, plain, files) end
+  return out
+end
+
+-- Appends the parts of one field to plain / files; raises at level as
+-- argument n of fname.
+local function add_field(level, n, fname, name, v, plain, files)
+  for _, leaf in ipairs(M.flatten(name, v)) do
+    local lname, x = leaf[1], leaf[2]
+    if M.is_file(x) then
+      files[#files + 1] = { name = lname, file = x.path, type = x.type, filename = x.filename }
     else
-      local keys = {}
-      for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-      table.sort(keys)
-      for _, k in ipairs(keys) do
-        add_field(level + 1, n, fname, name .. "[" .. k .. "]", v[k], plain, files)
+      local text = field_text(x)
+      if text ~= nil then
+        plain[#plain + 1] = { name = lname, data = text }
+      elseif type(x) ~= "userdata" then              -- chatgpt.null: no part
+        args.error(level + 1, n, fname, "field '" .. lname .. "': a string, number, boolean, list, "
+                   .. "table or chatgpt.file expected, got " .. (type(x) == "number" and tostring(x) or type(x)))
       end
     end
-    return
   end
-  local text = field_text(v)
-  if text == nil then
-    if type(v) == "userdata" then return end          -- chatgpt.null: no part
-    args.error(level + 1, n, fname, "field '" .. name .. "': a string, number, boolean, list, "
-               .. "table or chatgpt.file expected, got " .. (type(v) == "number" and tostring(v) or type(v)))
-  end
-  plain[#plain + 1] = { name = name, data = text }
 end
 
 local function by_name(a, b) return a.name < b.name end

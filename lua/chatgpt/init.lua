@@ -61,15 +61,46 @@ M.developer = role "developer"
 M.user      = role "user"
 M.assistant = role "assistant"
 
--- JSON shape markers for tables whose emptiness is ambiguous.
-local ARRAY, OBJECT = { __jsontype = "array" }, { __jsontype = "object" }
+-- JSON shape markers for tables whose emptiness is ambiguous: the ones
+-- the decoder gives [] and {} (json.h). object(t, order): t's members go
+-- out in the order of the list of names `order` (others after them).
+local ARRAY, OBJECT = core.array_mt, core.object_mt
 function M.array(t) return setmetatable(t or {}, ARRAY) end
-function M.object(t) return setmetatable(t or {}, OBJECT) end
+function M.object(t, order)
+  if order == nil then return setmetatable(t or {}, OBJECT) end
+  if type(order) ~= "table" then
+    args.error(2, 2, "object", "list of member names expected, got " .. type(order))
+  end
+  local list = {}
+  for i = 1, #order do
+    if type(order[i]) ~= "string" then
+      args.error(2, 2, "object", "member name #" .. i .. " is a " .. type(order[i]) .. ", not a string")
+    end
+    list[i] = order[i]
+  end
+  return setmetatable(t or {}, { __jsontype = "object", __jsonorder = list })
+end
+
+-- chatgpt.decode(text) -> value | nil, why: JSON text read so that it goes
+-- back out as it came: [] and {} keep their kind, null members their
+-- place, objects their key order (a JSON schema's properties, say).
+function M.decode(text)
+  if type(text) ~= "string" then
+    args.error(2, 1, "decode", "string expected, got " .. type(text))
+  end
+  return core.decode(text, "ordered")
+end
 
 -- Multipart bodies for client:request (form.lua).
 local form = require "chatgpt.lazy" "chatgpt.form"
 function M.form(fields) return form.form(fields) end
 function M.file(path, mime, filename) return form.file(path, mime, filename) end
+
+-- Content parts for images and files (parts.lua): in chat's spelling, sent
+-- in the Responses API's by client:respond.
+local parts = require "chatgpt.lazy" "chatgpt.parts"
+function M.image(src, opts) return parts.image(src, opts) end
+function M.file_part(src, opts) return parts.file_part(src, opts) end
 
 -- The output text of a Responses API response object (every output_text
 -- part of its message items, joined), or nil.

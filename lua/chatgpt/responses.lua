@@ -4,7 +4,7 @@
 --
 --   local text, response, info = client:respond("Hello", { instructions = "Be terse." })
 --
--- How a response becomes results (README, "client:respond", says why):
+-- How a response becomes results (doc/responses.md, "client:respond", says why):
 --   completed                 text (nil without output_text: a pure tool call)
 --   a refusal part, no text   nil, err{kind = "refusal"}
 --   incomplete, with text     the text so far; response.status and
@@ -20,6 +20,7 @@
 local client  = require "chatgpt.client"
 local errors  = require "chatgpt.lazy" "chatgpt.error"
 local rstream = require "chatgpt.lazy" "chatgpt.response_stream"
+local content = require "chatgpt.lazy" "chatgpt.parts"
 local argerror = require("chatgpt.args").error
 
 local ipairs, type = ipairs, type
@@ -120,7 +121,8 @@ function M.body(input, params, level, fname, model)
     argerror(level + 1, 1, fname, "string or list of input items expected, got " .. type(input))
   end
   local body, own = split(params, level + 1, fname, 2, OWN)
-  body.input = input
+  -- content parts in chat's spelling (chatgpt.image ...) go out in this API's
+  body.input = type(input) == "table" and content.for_responses(input) or input
   if body.model == nil then body.model = model end
   local stream
   if body.stream == true or own.on_delta or own.on_event or own.on_tool_call then

@@ -11,9 +11,8 @@
 -- keeps it, and each say sends only what is new, with previous_response_id
 -- = the last response of the conversation (conv.response_id); undo and
 -- fork go back to, or branch from, an earlier response id. With store =
--- false every say sends the whole history (conv.items); reasoning items go
--- back only with their encrypted_content, and output items without their
--- ids, which the server did not keep.
+-- false every say sends the whole history (conv.items), each item as it
+-- came; a reasoning item only with its encrypted_content.
 --
 -- Every say is all-or-nothing, as in chat: its items (the user message,
 -- the tool rounds' calls and outputs, the answer) join conv.items, and
@@ -52,6 +51,14 @@ local OWN = { schema = "table", json = "boolean", before_tool = "function", afte
 
 local USAGE = { "input_tokens", "output_tokens", "total_tokens" }
 
+-- A list's items, deep-copied, in a fresh list: a decoded list (a saved
+-- file's) may carry a JSON mark, and an empty one may be an object's.
+local function copy_list(list)
+  local out = {}
+  for i, item in ipairs(list) do out[i] = deepcopy(item) end
+  return out
+end
+
 local function make(client, o)
   local params = o.params and deepcopy(o.params) or {}
   local store = o.store
@@ -64,7 +71,7 @@ local function make(client, o)
     params = params,
     store = store,
     max_tool_rounds = o.max_tool_rounds or 8,
-    items = o.items and deepcopy(o.items) or {},
+    items = o.items and copy_list(o.items) or {},
     response_id = o.previous_response_id,
     usage = {},
     _sent = o.sent or 0,        -- items[1.._sent] are in the server's chain at response_id
@@ -195,8 +202,7 @@ function Conversation:_prepare(fname, what, params, level)
   if own.schema and own.json then argerror(level + 1, 2, fname, "give 'schema' or 'json', not both") end
   local text = type(body.text) == "table" and deepcopy(body.text) or body.text
   if own.schema then
-    args.check_schema(level + 1, fname, own.schema)
-    local s = own.schema
+    local s = tools.schema_param(level + 1, fname, own.schema)
     text = type(text) == "table" and text or {}
     text.format = { type = "json_schema", name = s.name, description = s.description,
                     schema = s.schema, strict = s.strict ~= false }
@@ -235,20 +241,12 @@ local function add_usage(self, usage)
   end
 end
 
--- An item as it goes back with store off: output items without the ids the
--- server did not keep; a reasoning item only with its encrypted_content.
-local function stateless(item)
-  local t = item.type
-  if t == "reasoning" then
-    if type(item.encrypted_content) ~= "string" then return nil end
-    return item
-  end
-  if item.id ~= nil and (t == "message" or t == "function_call") then
-    local copy = {}
-    for k, v in pairs(item) do if k ~= "id" then copy[k] = v end end
-    return copy
-  end
-  return item
+-- With store off, every item goes back exactly as it came (a decoded item
+-- keeps its [], {} and nulls: json.h), ids included, but for the one change
+-- the API requires: a reasoning item without its encrypted_content is left
+-- out, as the server kept nothing its id could name.
+local function sendable(item)
+  return item.type ~= "reasoning" or type(item.encrypted_content) == "string"
 end
 
 -- The whole say: requests, tool rounds, commit. h is say_async's handle.
@@ -270,7 +268,9 @@ function Conversation:_run(item, job, h)
       body.previous_response_id = chain
     else
       for _, list in ipairs { history, scratch } do
-        for _, it in ipairs(list) do input[#input + 1] = stateless(it) end
+        for _, it in ipairs(list) do
+          if sendable(it) then input[#input + 1] = it end
+        end
       end
       body.store = false
     end
@@ -332,13 +332,20 @@ end
 
 -- ---- save and load ----------------------------------------------------------------
 
+-- list's items in a new table that goes out as [] even when empty.
+local function as_array(list)
+  local out = setmetatable({}, core.array_mt)
+  for i, v in ipairs(list) do out[i] = v end
+  return out
+end
+
 function Conversation:save(path)
   if type(path) ~= "string" then argerror(2, 1, "save", "string expected, got " .. type(path)) end
   return savefile.write(path, {
     api = "responses", model = self.model, instructions = self.instructions,
     params = setmetatable(tables.plain(self.params), { __jsontype = "object" }),
-    store = self.store, items = self.items, response_id = self.response_id, sent = self._sent,
-    turns = self._turns, usage = self.usage, max_tool_rounds = self.max_tool_rounds,
+    store = self.store, items = as_array(self.items), response_id = self.response_id, sent = self._sent,
+    turns = as_array(self._turns), usage = self.usage, max_tool_rounds = self.max_tool_rounds,
   })
 end
 

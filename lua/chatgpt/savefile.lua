@@ -1,5 +1,8 @@
 -- A conversation's saved file: JSON with a version, written to a temporary
 -- file and renamed over the target; read back with every field checked.
+-- Lossless both ways: what was decoded keeps its [], {} and nulls (json.h),
+-- and the file is read with its key order kept (a schema in params goes
+-- out in its order again).
 
 local core = require "chatgpt.core"
 local tables = require "chatgpt.tables"
@@ -41,7 +44,7 @@ function M.read(path)
   local text = f:read("*a")
   f:close()
   if not text then return nil, path .. ": cannot read" end
-  local doc, perr = decode(text)
+  local doc, perr = decode(text, "ordered")
   if type(doc) ~= "table" then
     return nil, path .. ": not a saved conversation (invalid JSON: " .. tostring(perr or "not an object") .. ")"
   end

@@ -100,11 +100,23 @@ local function new_choice(self, idx)
 end
 
 -- A tool call is complete once it has its arguments: give it the fields a
--- non-streamed call always has (arguments "", type, id).
+-- non-streamed call always has (arguments "", type, id). A custom tool's
+-- call has its input instead (joined in t.input), and no function.
 local function finalize_call(t)
   local call = t.call
-  call["function"].arguments = joined(t)
-  if call.type == nil then call.type = "function" end
+  local custom = call.custom
+  if custom then
+    custom.input = t.input and joined(t.input) or ""
+    if call.type == nil then call.type = "custom" end
+  else
+    local f = call["function"]
+    if not f then
+      f = {}
+      call["function"] = f
+    end
+    f.arguments = joined(t)
+    if call.type == nil then call.type = "function" end
+  end
   if call.id == nil then call.id = new_call_id() end
   return call
 end
@@ -135,7 +147,7 @@ end
 local function new_tool(self, st, k)
   -- a new, higher index means every call below it is complete
   report_calls(self, st, k)
-  local t = { n = 0, call = { ["function"] = {} } }
+  local t = { n = 0, call = {} }
   st.tools[k] = t
   append_index(st.tidx, k)
   if st.tmax == nil or k > st.tmax then st.tmax = k end
@@ -189,7 +201,25 @@ local function merge_tool_calls(self, st, list)
         if type(v) == "string" and v ~= "" then call.type = v end
       end
       local fn = f["function"]
-      if type(fn) == "table" then merge_fn(call["function"], t, fn) end
+      if type(fn) == "table" then
+        local named = call["function"]
+        if not named then
+          named = {}
+          call["function"] = named
+        end
+        merge_fn(named, t, fn)
+      end
+      fn = f.custom                  -- a custom tool's call: {name, input}
+      if type(fn) == "table" then
+        local named = call.custom
+        if not named then
+          named = {}
+          call.custom = named
+          t.input = { n = 0 }
+        end
+        if named.name == nil and type(fn.name) == "string" and fn.name ~= "" then named.name = fn.name end
+        if type(fn.input) == "string" and fn.input ~= "" then append(t.input, fn.input) end
+      end
     end
   end
 end

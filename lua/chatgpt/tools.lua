@@ -48,6 +48,21 @@ function M.check_body(level, fname, body, rules)
   if why then args.error(level + 1, 2, fname, why) end
 end
 
+-- A say's `schema` param, checked (args.check_schema), as {name, schema,
+-- description, strict}: its schema may be JSON text, read with its key
+-- order kept (the order of properties is the order of the answer's).
+function M.schema_param(level, fname, s)
+  if type(s.schema) == "string" then
+    local v, why = decode(s.schema, "ordered")
+    if type(v) ~= "table" then
+      args.error(level + 1, 2, fname, "schema.schema is not a JSON object (" .. tostring(why or type(v)) .. ")")
+    end
+    s = { name = s.name, schema = v, description = s.description, strict = s.strict }
+  end
+  args.check_schema(level + 1, fname, s)
+  return s
+end
+
 local callable = args.callable
 
 -- Raises at `level` unless name is 1 to 64 letters, digits, '_' or '-'.
@@ -69,7 +84,7 @@ function M.define(level, name, spec, fn)
     name = name,
     description = spec.description,
     parameters = spec.parameters and tables.deepcopy(spec.parameters)
-                 or { type = "object", properties = setmetatable({}, { __jsontype = "object" }) },
+                 or { type = "object", properties = setmetatable({}, core.object_mt) },
     strict = spec.strict,
   }
   return { def = { type = "function", ["function"] = f }, fn = fn }
@@ -96,12 +111,27 @@ local function first_line(msg)
   return (tostring(msg):match("^[^\n]*"))
 end
 
+-- tools.name_of(call) -> the name of the tool a chat tool call is for: a
+-- function's, or a custom tool's (call.custom.name).
+function M.name_of(call)
+  local f = call["function"]
+  if type(f) == "table" then return f.name end
+  local c = call.custom
+  if type(c) == "table" then return c.name end
+end
+
 -- tools.run(tool, call) -> the tool message's content, and nil or what
 -- went wrong (with a traceback when the tool raised). tool is nil for a
--- name the conversation does not know.
+-- name the conversation does not know. A conversation runs function tools
+-- only: a call of another kind (custom) gets an error result.
 function M.run(tool, call)
   local f = type(call["function"]) == "table" and call["function"] or {}
   local name, raw = f.name, f.arguments
+  if call.type ~= nil and call.type ~= "function" then
+    local msg = "tool '" .. tostring(M.name_of(call)) .. "' is a " .. tostring(call.type)
+                .. " tool: a conversation runs function tools only"
+    return error_content(msg), msg
+  end
   if not tool then
     local msg = "unknown tool '" .. tostring(name) .. "'"
     return error_content(msg), msg

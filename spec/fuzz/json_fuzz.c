@@ -102,7 +102,7 @@ static void round_trip(const uint8_t *data, size_t size) {
   size_t n1, n2;
   const char *e1, *e2;
   lua_settop(L, 0);
-  if (!json_decode_buffer(L, (const char *)data, size)) {
+  if (!json_decode_buffer(L, (const char *)data, size, 0)) {
     CHECK(lua_gettop(L) == 1 && lua_type(L, 1) == LUA_TSTRING);
     lua_settop(L, 0);
     return;
@@ -119,12 +119,12 @@ static void round_trip(const uint8_t *data, size_t size) {
     return;
   }
   e1 = lua_tolstring(L, 2, &n1);
-  CHECK(json_decode_buffer(L, e1, n1));                      /* 3: y */
+  CHECK(json_decode_buffer(L, e1, n1, 0));                   /* 3: y */
   CHECK(same(L, 1, 3, 0));
   CHECK(try_encode(L, 3));                                   /* 4: e2 */
   e2 = lua_tolstring(L, 4, &n2);
   CHECK(n1 == n2);
-  CHECK(json_decode_buffer(L, e2, n2));                      /* 5: z */
+  CHECK(json_decode_buffer(L, e2, n2, 0));                   /* 5: z */
   CHECK(same(L, 3, 5, 0));
   lua_settop(L, 0);
 }
@@ -161,7 +161,7 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 static int decode_encode(lua_State *L) {
   const char *s = (const char *)lua_touserdata(L, 1);
   size_t n = (size_t)lua_tointeger(L, 2);
-  if (json_decode_buffer(L, s, n))
+  if (json_decode_buffer(L, s, n, 0))
     json_encode_value(L, -1, 0);
   return 0;
 }

@@ -5,6 +5,7 @@
 --   local cli = require "spec.support.cli"
 --   local out, err, status = cli.run({ "-m", "gpt-4o", "hello" }, { stdin = "...", env = {...} })
 --   local pid, done = cli.start(args, opts)   -- in the background; done() -> status | nil
+--   local r = cli.pty(args, steps, opts)       -- in a real terminal: r.status, r.output, r.failed
 --
 -- env: extra variables (false unsets one); wrap: a command to run it in
 -- ("unshare -n": no network at all). By default OPENAI_BASE_URL is
@@ -57,7 +58,7 @@ function M.command(args, opts)
   for _, k in ipairs(UNSET) do parts[#parts + 1] = "-u " .. k end
   local names = {}
   for k, v in pairs(vars) do
-    if v then names[#names + 1] = k end
+    if v then names[#names + 1] = k else parts[#parts + 1] = "-u " .. k end
   end
   table.sort(names)
   for _, k in ipairs(names) do parts[#parts + 1] = k .. "=" .. quote(vars[k]) end
@@ -112,6 +113,33 @@ function M.start(args, opts)
     return rc and tonumber(rc:match("%d+"))
   end
   return pid, done, { out = base .. ".out", err = base .. ".err" }
+end
+
+-- cli.pty(args, steps [, opts]) -> {status, output, failed}: the command
+-- in a real terminal (spec/support/pty_run.py), typed at as the steps say
+-- ({expect = text} | {send = keys} | {sleep = s}). opts as for run, plus
+-- cols, rows and timeout; TERM is xterm unless opts.env says otherwise.
+function M.pty(args, steps, opts)
+  opts = opts or {}
+  local env = { TERM = "xterm" }
+  for k, v in pairs(opts.env or {}) do env[k] = v end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.env = env
+  local cmd = M.command(args, o)
+  local cjson = require("cjson").new()
+  local base = os.tmpname()
+  write(base, cjson.encode { command = cmd, steps = steps, cols = opts.cols or 80,
+                             rows = opts.rows or 24, timeout = opts.timeout or 20 })
+  local p = io.popen("python3 spec/support/pty_run.py " .. quote(base))
+  local text = p:read("*a")
+  p:close()
+  os.remove(base)
+  local r = cjson.decode(text)
+  r.output = require("chatgpt.core").unbase64(r.output)
+  if r.failed == cjson.null then r.failed = nil end
+  if r.status == cjson.null then r.status = nil end
+  return r
 end
 
 return M

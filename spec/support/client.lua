@@ -7,7 +7,7 @@ local fake = require "spec.support.fake"
 
 local M = {}
 
--- The fake server's default chat text (CHAT_TEXT in spec/support/fakeapi/api.py).
+-- The fake server's default chat text (CHAT_TEXT in spec/support/fakeapi/model.py).
 M.HELLO = "Hello! I am the local fake OpenAI server."
 
 -- Runs the loop until no request is in flight (at most 10 s), so that one

@@ -5,11 +5,16 @@ Python 3 standard library only. Usage:
 
     python3 spec/support/fake_openai.py [--port N] [--host 127.0.0.1]
         [--port-file PATH] [--exit-on-stdin-eof] [--wire-dir DIR] [--verbose]
+        [--run COMMAND [ARG...]]
 
 Binds a loopback address (port 0 = ephemeral), prints the port alone on the
 first stdout line (and, with --port-file, writes it to PATH via a rename), then
 serves until POST /_fake/shutdown, SIGTERM/SIGINT, or (with
 --exit-on-stdin-eof) the end of its stdin or the death of its parent.
+
+--run COMMAND [ARG...] (the last option) tries a program without a key: it
+runs COMMAND with OPENAI_BASE_URL set to this server and OPENAI_API_KEY
+unset, prints no port, serves while COMMAND runs, and exits with its status.
 Relative body_file/sse_file names resolve against --wire-dir (default:
 $WIRE_DIR, else spec/fixtures/wire).
 
@@ -25,15 +30,16 @@ API (matched by path suffix, query ignored)
   POST .../chat/completions   chat.completion, or SSE chunks when stream:true
                               (n choices, interleaved; include_usage honoured;
                               max_tokens/max_completion_tokens cut the reply
-                              with finish_reason "length")
+                              with finish_reason "length"); tool calls and
+                              json_schema answers: see fakeapi/model.py
   POST .../completions        legacy text_completion (stream too)
   GET  .../models, .../models/ID
   POST .../embeddings         deterministic 8-float vectors ("dimensions"
                               honoured); encoding_format "base64" = LE float32
   POST .../responses          a response, or its SSE events when stream:true
-                              (tool calls, json_schema, max_output_tokens,
-                              store, previous_response_id, background: see
-                              fakeapi/platform.py); GET/DELETE .../responses/ID,
+                              (tool calls and json_schema as for chat;
+                              max_output_tokens, store, previous_response_id,
+                              background: see fakeapi/platform.py); GET/DELETE .../responses/ID,
                               POST .../responses/ID/cancel
   POST .../moderations        flagged when the text says "kill"
   POST .../images/generations b64_json (a 1x1 PNG) or url (dall-e-*)
@@ -127,14 +133,17 @@ Reply object (all fields optional)
 import os
 import signal
 import socket
+import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fakeapi import server                  # noqa: E402
 from fakeapi.state import DEFAULT_WIRE_DIR, STATE  # noqa: E402
 
 USAGE = ("usage: fake_openai.py [--port N] [--host 127.0.0.1] [--port-file PATH]\n"
-         "                      [--exit-on-stdin-eof] [--wire-dir DIR] [--verbose]\n")
+         "                      [--exit-on-stdin-eof] [--wire-dir DIR] [--verbose]\n"
+         "                      [--run COMMAND [ARG...]]\n")
 
 
 def parse_args(argv):
@@ -146,6 +155,7 @@ def parse_args(argv):
         exit_on_stdin_eof = False
         wire_dir = os.environ.get("WIRE_DIR") or DEFAULT_WIRE_DIR
         verbose = False
+        run = None
     a = A()
     valued = {"--port": "port", "--host": "host", "--port-file": "port_file",
               "--wire-dir": "wire_dir"}
@@ -166,6 +176,11 @@ def parse_args(argv):
             setattr(a, valued[name], val)
         elif arg in flags:
             setattr(a, flags[arg], True)
+        elif arg == "--run":
+            a.run = argv[i + 1:]
+            if not a.run:
+                usage_error("--run needs a command")
+            break
         else:
             usage_error("unknown argument %r" % arg)
         i += 1
@@ -179,6 +194,26 @@ def parse_args(argv):
 def usage_error(msg):
     sys.stderr.write(USAGE + "fake_openai.py: error: %s\n" % msg)
     sys.exit(2)
+
+
+def run(lsock, port, argv):
+    """Serves while argv runs with OPENAI_BASE_URL pointing here; its status."""
+    base = "http://127.0.0.1:%d/v1" % port if ":" not in lsock.getsockname()[0] \
+        else "http://[::1]:%d/v1" % port
+    env = dict(os.environ, OPENAI_BASE_URL=base)
+    env.pop("OPENAI_API_KEY", None)
+    # Ctrl-C is the command's: a handler (not SIG_IGN) here, so that the
+    # command starts with the default one
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    threading.Thread(target=server.accept_loop, args=(lsock,), daemon=True).start()
+    sys.stderr.write("[the bundled local server at %s; no key needed]\n" % base)
+    sys.stderr.flush()
+    try:
+        status = subprocess.call(argv, env=env)
+    except OSError as e:
+        sys.stderr.write("fake_openai.py: cannot run %s: %s\n" % (argv[0], e.strerror))
+        return 127
+    return 128 - status if status < 0 else status
 
 
 def main(argv):
@@ -204,6 +239,8 @@ def main(argv):
     signal.signal(signal.SIGINT, bye)
     if a.exit_on_stdin_eof:
         server.watch_stdin(os.getppid())
+    if a.run:
+        sys.exit(run(lsock, port, a.run))
     if a.port_file:
         tmp = "%s.%d.tmp" % (a.port_file, os.getpid())
         with open(tmp, "w") as f:

@@ -9,6 +9,7 @@
                resets)
     api.py     the API emulation: one function per endpoint, its default
                reply; auth and error bodies worded as the real API words them
+    model.py   what the fake model says: text, JSON for a schema, tool calls
     script.py  scripting: reply objects (validated), the queue they wait in,
                matching them to requests, the /_fake/ control API
     server.py  the accept loop and one thread per connection, tying the

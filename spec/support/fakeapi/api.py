@@ -27,10 +27,10 @@ import re
 import struct
 import time
 
+from .model import answer, arguments, tool_to_call
 from .reply import DONE, Body, Resp, dumps_pretty, httpdate, reason_of, sse_event
 from .state import STATE
 
-CHAT_TEXT = "Hello! I am the local fake OpenAI server."
 COMPLETION_TEXT = "Once upon a time there was a fake server."
 
 MODELS = [
@@ -252,34 +252,72 @@ def include_usage(js):
     return isinstance(so, dict) and so.get("include_usage") is True
 
 
+def chat_tools(js):
+    """The request's function tools, as model.py takes them."""
+    return [t["function"] for t in js.get("tools") or []
+            if isinstance(t, dict) and t.get("type") == "function"
+            and isinstance(t.get("function"), dict)]
+
+
+def chat_results(messages):
+    """The contents of the tool messages that end the history."""
+    msgs = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+    tail = []
+    while msgs and msgs[-1].get("role") == "tool":
+        tail.insert(0, msgs.pop().get("content"))
+    return tail
+
+
+def chat_call(tool, config, k):
+    return {"id": "call_fake%d_%d" % (STATE.next_obj(), k), "type": "function",
+            "function": {"name": tool.get("name"), "arguments": arguments(tool, config)}}
+
+
 @endpoint("POST", "/chat/completions")
 def chat_reply(req, config):
+    """The default text (model.py's answer), cut by max_tokens, or a tool call
+    (its tool_to_call) in every choice; streamed as the API streams them."""
     js, e = parse_body_json(req)
     if e:
         return e
     if "messages" not in js:
         return err(400, "Missing required parameter: 'messages'.", param="messages",
                    code="missing_required_parameter")
-    model, n = js["model"], n_of(js)
-    ws, finish = limit_words(js, words(config.get("chat_text", CHAT_TEXT)))
+    model_name, n = js["model"], n_of(js)
+    results = chat_results(js["messages"])
+    tool = tool_to_call(chat_tools(js), js.get("tool_choice"), bool(results))
+    calls = [chat_call(tool, config, i) for i in range(n)] if tool else None
+    if calls:
+        ws, finish = [], "tool_calls"
+        completion = tokens(calls[0]["function"]["arguments"])
+    else:
+        fmt = js.get("response_format")
+        if isinstance(fmt, dict) and isinstance(fmt.get("json_schema"), dict):
+            fmt = dict(fmt, schema=fmt["json_schema"].get("schema"))
+        ws, finish = limit_words(js, words(answer(fmt, results, config.get("chat_text"))))
+        completion = len(ws)
     text = "".join(ws)
     p = prompt_tokens(js.get("messages"))
-    usage = chat_usage(p, len(ws) * n)
+    usage = chat_usage(p, completion * n)
     cid = "chatcmpl-fake%d" % STATE.next_obj()
     created = int(time.time())
     if js.get("stream") is not True:
-        body = {"id": cid, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": i,
-                             "message": {"role": "assistant", "content": text,
-                                         "refusal": None, "annotations": []},
-                             "logprobs": None, "finish_reason": finish} for i in range(n)],
+        def message(i):
+            if calls:
+                return {"role": "assistant", "content": None, "tool_calls": [calls[i]],
+                        "refusal": None, "annotations": []}
+            return {"role": "assistant", "content": text, "refusal": None, "annotations": []}
+        body = {"id": cid, "object": "chat.completion", "created": created, "model": model_name,
+                "choices": [{"index": i, "message": message(i), "logprobs": None,
+                             "finish_reason": finish} for i in range(n)],
                 "usage": usage, "service_tier": "default", "system_fingerprint": "fp_fake"}
         return json_reply(body)
     inc = include_usage(js)
 
     def chunk(choices, usage=None):
-        d = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-             "service_tier": "default", "system_fingerprint": "fp_fake", "choices": choices}
+        d = {"id": cid, "object": "chat.completion.chunk", "created": created,
+             "model": model_name, "service_tier": "default", "system_fingerprint": "fp_fake",
+             "choices": choices}
         if inc:
             d["usage"] = usage
         return sse_event(d)
@@ -287,8 +325,16 @@ def chat_reply(req, config):
     def choice(i, delta, fr=None):
         return [{"index": i, "delta": delta, "logprobs": None, "finish_reason": fr}]
 
-    evs = [chunk(choice(i, {"role": "assistant", "content": "", "refusal": None}))
-           for i in range(n)]
+    evs = [chunk(choice(i, {"role": "assistant", "content": None if calls else "",
+                            "refusal": None})) for i in range(n)]
+    if calls:
+        for i, c in enumerate(calls):
+            args = c["function"]["arguments"]
+            evs.append(chunk(choice(i, {"tool_calls": [{"index": 0, "id": c["id"], "type": "function",
+                                                       "function": {"name": c["function"]["name"],
+                                                                    "arguments": ""}}]})))
+            evs.extend(chunk(choice(i, {"tool_calls": [{"index": 0, "function": {
+                "arguments": args[k:k + 8]}}]})) for k in range(0, len(args), 8))
     for w in ws:
         evs.extend(chunk(choice(i, {"content": w})) for i in range(n))
     evs.extend(chunk(choice(i, {}, finish)) for i in range(n))

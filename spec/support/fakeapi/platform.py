@@ -11,15 +11,10 @@ their streams `event: <type>` + compact `data:` lines with the keys after
 with [DONE]; speech binary and chunked.
 
 Default behaviour of POST /responses (no scripted reply):
-  text          config "respond_text", else "chat_text", else CHAT_TEXT; one
-                output_text.delta per word when streamed
-  tool calls    with function tools and tool_choice "required" (the first
-                one) or {"type": "function", "name": N}: one function_call,
-                arguments config "tool_arguments", else an instance of the
-                tool's parameters schema
-  tool results  input ending in function_call_output items: the text is
-                "Tool said: <output>" (several joined with "; ")
-  json_schema   text.format json_schema: an instance of the schema as text
+  text, tool calls  as model.py decides (text.format is the format; the
+                tool results are the function_call_output items ending the
+                input): one function_call item, or a message whose text
+                comes as one output_text.delta per word when streamed
   max_output_tokens  fewer words than the text: status "incomplete",
                 incomplete_details {reason: "max_output_tokens"}
   store         (default true) keeps the response: GET/DELETE
@@ -37,8 +32,9 @@ import json
 import time
 
 from . import multipart
-from .api import BAD_JSON, CHAT_TEXT, default_headers, endpoint, err, json_reply, \
+from .api import BAD_JSON, default_headers, endpoint, err, json_reply, \
     parse_body_json, tokens, words
+from .model import answer, arguments, tool_to_call
 from .reply import Body, Resp, utf8
 from .state import STATE
 
@@ -69,33 +65,6 @@ def not_found(what, oid):
 # ---------------------------------------------------------------------------
 # Responses: the answer
 
-def instance(schema, depth=0):
-    """A small value that fits a JSON schema (enough for the fake)."""
-    if not isinstance(schema, dict) or depth > 8:
-        return {}
-    if schema.get("enum"):
-        return schema["enum"][0]
-    t = schema.get("type")
-    if isinstance(t, list):
-        t = next((x for x in t if x != "null"), "null")
-    if t == "object" or "properties" in schema:
-        props = schema.get("properties") or {}
-        return {k: instance(v, depth + 1) for k, v in props.items()}
-    if t == "array":
-        return [instance(schema.get("items") or {}, depth + 1)]
-    if t == "string":
-        return "x"
-    if t == "integer":
-        return 1
-    if t == "number":
-        return 1.5
-    if t == "boolean":
-        return True
-    if t == "null":
-        return None
-    return {}
-
-
 def input_items(js):
     inp = js.get("input")
     if isinstance(inp, str):
@@ -104,20 +73,17 @@ def input_items(js):
 
 
 def function_tools(js):
+    """The request's function tools, as model.py takes them."""
     return [t for t in js.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"]
 
 
-def forced_tool(js):
-    """The function tool the request makes the model call, or None."""
-    tools = function_tools(js)
-    choice = js.get("tool_choice")
-    if not tools:
-        return None
-    if choice == "required":
-        return tools[0]
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        return next((t for t in tools if t.get("name") == choice.get("name")), None)
-    return None
+def tool_results(items):
+    """The outputs of the function_call_output items that end the input."""
+    outs = [i for i in items if isinstance(i, dict)]
+    tail = []
+    while outs and outs[-1].get("type") == "function_call_output":
+        tail.insert(0, outs.pop().get("output"))
+    return tail
 
 
 def message_item(text, status="completed"):
@@ -127,26 +93,14 @@ def message_item(text, status="completed"):
 
 
 def call_item(tool, config):
-    args = config.get("tool_arguments")
-    if not isinstance(args, str):
-        args = json.dumps(instance(tool.get("parameters") or {}), separators=(",", ":"))
-    return {"id": ids("fc"), "type": "function_call", "status": "completed", "arguments": args,
+    return {"id": ids("fc"), "type": "function_call", "status": "completed",
+            "arguments": arguments(tool, config),
             "call_id": "call_" + ids("x")[2:26], "name": tool.get("name")}
 
 
-def answer_text(js, items, config):
-    outs = [i for i in items if isinstance(i, dict)]
-    tail = []
-    while outs and outs[-1].get("type") == "function_call_output":
-        tail.insert(0, outs.pop())
-    if tail:
-        return "Tool said: " + "; ".join(str(i.get("output")) for i in tail)
-    fmt = (js.get("text") or {}).get("format") if isinstance(js.get("text"), dict) else None
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        return json.dumps(instance(fmt.get("schema") or {}), separators=(",", ":"))
-    if isinstance(fmt, dict) and fmt.get("type") == "json_object":
-        return '{"answer":"x"}'
-    return config.get("respond_text", config.get("chat_text", CHAT_TEXT))
+def answer_text(js, results, config):
+    text = js.get("text") if isinstance(js.get("text"), dict) else {}
+    return answer(text.get("format"), results, config.get("respond_text", config.get("chat_text")))
 
 
 def response_obj(rid, js, status, output, usage, created):
@@ -208,12 +162,13 @@ def responses(req, config):
                 return err(400, "No tool output found for function call %s." % o["call_id"],
                            param="input")
         history = chain_items(prev)
-    tool = forced_tool(js)
+    results = tool_results(items)
+    tool = tool_to_call(function_tools(js), js.get("tool_choice"), bool(results))
     ws = []
     if tool is not None:
         output, status = [call_item(tool, config)], "completed"
     else:
-        ws = words(answer_text(js, items, config))
+        ws = words(answer_text(js, results, config))
         lim = js.get("max_output_tokens")
         status = "completed"
         if isinstance(lim, int) and not isinstance(lim, bool) and 0 <= lim < len(ws):
