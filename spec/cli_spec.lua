@@ -170,6 +170,24 @@ describe("chatgpt --json and --schema", function()
     assert.same({ "colours" }, rf.json_schema.schema.required)
   end)
 
+  it("--schema sends the file's properties in the file's order (structured output follows it)", function()
+    local path = cli.home() .. "/ordered.json"
+    local names = { "zeta", "reasoning", "alpha", "answer", "mid" }
+    local props = {}
+    for i, n in ipairs(names) do props[i] = '"' .. n .. '": {"type": "string"}' end
+    write(path, '{"type": "object", "properties": {' .. table.concat(props, ", ") .. '},'
+                .. ' "required": ["zeta", "reasoning", "alpha", "answer", "mid"], "additionalProperties": false}')
+    local _, err, status = cli.run { "--schema", path, "x" }
+    assert.equal(0, status, err)
+    local body = fake.last().body
+    local at, last = {}, 0
+    for _, n in ipairs(names) do
+      at[n] = assert(body:find('"' .. n .. '":{', 1, true), n)
+      assert(at[n] > last, body)
+      last = at[n]
+    end
+  end)
+
   it("--schema takes OpenAI's {name, schema, strict} as well, and exits 1 for a missing file", function()
     local dir = cli.home()
     local path = dir .. "/s.json"

@@ -236,13 +236,12 @@ end
 
 -- ---- --schema FILE -----------------------------------------------------------
 
--- The file's JSON, decoded. The lead switches this to the codec's
--- order-keeping decode when it lands, so that a schema's properties go out
--- in the file's order (structured output is generated in that order).
+-- The file's JSON, decoded with its member order kept, so that a schema's
+-- properties go out in the file's order (structured output is generated in
+-- that order).
 local function decode_schema(text)
-  return core.decode(text)
+  return core.decode(text, "ordered")
 end
-M.decode_schema = decode_schema
 
 -- config.read_schema(path) -> {name, schema, strict, description} | nil, why.
 -- The file holds a JSON schema, or OpenAI's {name, schema, strict} around one.
