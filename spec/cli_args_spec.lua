@@ -87,7 +87,7 @@ describe("chatgpt's flags", function()
   end)
 end)
 
-describe("chatgpt's exit statuses (README's table)", function()
+describe("chatgpt's exit statuses (doc/command.md's table)", function()
   it("0: done", function()
     local out, err, status = cli.run { "hi" }
     assert.equal(0, status, err)
@@ -143,6 +143,13 @@ describe("chatgpt's exit statuses (README's table)", function()
     local _, err, status = cli.run({ "hi" }, { home = home })
     assert.equal(4, status, err)
     assert.truthy(err:find("^chatgpt: timeout IDLE_TIMEOUT"), err)
+  end)
+
+  it("5: the answer was cut short, what came on stdout and one line saying why", function()
+    local out, err, status = cli.run { "--max-tokens", "3", "hi" }
+    assert.equal(5, status, err)
+    assert.truthy(#out > 1, out)
+    assert.equal("chatgpt: the answer was cut short: finish_reason length (the token limit)\n", err)
   end)
 
   it("130: interrupted, with one line, while the key command runs too", function()

@@ -481,6 +481,20 @@ describe("chatgpt: reasoning text, cut answers, rate limits", function()
     assert.falsy(r.output:gsub("\27%[[02]m", ""):find("\27", 1, true), r.output)
   end)
 
+  it("shows a Responses reasoning summary on stderr, its parts a blank line apart", function()
+    local name = "responses_stream_reasoning_summary_o3-mini_2025-09.sse"
+    fake.script { sse_file = name }
+    local evs = require("spec.support.wire").events(require("spec.support.wire").read(name))
+    local final = core.decode(evs[#evs]).response
+    local out, err, status = cli.run { "--responses", "hi" }
+    assert.equal(0, status, err)
+    assert.equal(final.output[2].content[1].text .. "\n", out)
+    local parts = {}
+    for i, p in ipairs(final.output[1].summary) do parts[i] = p.text end
+    assert.equal(4, #parts)
+    assert.equal(table.concat(parts, "\n\n") .. "\n", err)
+  end)
+
   it("--no-reasoning hides it", function()
     fake.script { sse = THINKING }
     local out, err, status = cli.run { "--no-reasoning", "2+2?" }
@@ -489,18 +503,16 @@ describe("chatgpt: reasoning text, cut answers, rate limits", function()
     assert.equal("", err)
   end)
 
-  it("exits 5 with one line on stderr when the answer was cut at the token limit", function()
-    local out, err, status = cli.run { "--max-tokens", "3", "hi" }
-    assert.equal(5, status, err)
-    assert.truthy(#out > 1, out)
-    assert.is_truthy(HELLO:find(out:gsub("\n$", ""), 1, true), out)
-    assert.equal("chatgpt: the answer was cut short: finish_reason length (the token limit)\n", err)
-    -- the conversation is kept for -c
+  it("keeps an answer cut at the token limit for -c", function()
     local home = cli.home()
-    cli.run({ "--max-tokens", "3", "hi" }, { home = home })
+    local out, err, status = cli.run({ "--max-tokens", "3", "hi" }, { home = home })
+    assert.equal(5, status, err)
+    assert.is_truthy(HELLO:find(out:gsub("\n$", ""), 1, true), out)
     local _, err2, status2 = cli.run({ "-c", "go on" }, { home = home })
     assert.equal(0, status2, err2)
-    assert.equal(3, #fake.last().json.messages)
+    local msgs = fake.last().json.messages
+    assert.equal(3, #msgs)
+    assert.equal(out:gsub("\n$", ""), msgs[2].content)
   end)
 
   it("exits 5 when the content filter cut it, and for an incomplete Responses answer", function()
@@ -512,6 +524,16 @@ describe("chatgpt: reasoning text, cut answers, rate limits", function()
     out, err, status = cli.run { "--responses", "--max-tokens", "3", "hi" }
     assert.equal(5, status, err)
     assert.truthy(#out > 1, out)
+    assert.equal("chatgpt: the answer was cut short: incomplete (max_output_tokens)\n", err)
+  end)
+
+  it("exits 5 for a Responses answer cut before any text (the tokens went to reasoning)", function()
+    fake.script { json = { id = "resp_c", object = "response", status = "incomplete",
+                           incomplete_details = { reason = "max_output_tokens" },
+                           output = { { id = "rs_1", type = "reasoning", summary = {} } } } }
+    local out, err, status = cli.run { "--responses", "hi" }
+    assert.equal(5, status, err)
+    assert.equal("", out)
     assert.equal("chatgpt: the answer was cut short: incomplete (max_output_tokens)\n", err)
   end)
 

@@ -170,7 +170,7 @@ end
 function M.exchange(run, conv, prompt)
   local o, out = run.o, run.term.out
   local params = M.params(o, out)
-  local thinking = not o.no_reasoning and not conv.items and thoughts(run.term.err) or nil
+  local thinking = not o.no_reasoning and thoughts(run.term.err) or nil
   if thinking then
     params.on_reasoning = thinking.write
     local write = params.on_delta
@@ -186,9 +186,10 @@ function M.exchange(run, conv, prompt)
       return EXIT.interrupted
     end
     local cut
-    if chatgpt.is_error(response) and response.code == "BAD_JSON" then
-      out:write(M.content_of(response.response) or "")
-      cut = words.cut(response.response)     -- JSON cut short: that is why
+    if chatgpt.is_error(response) then
+      if response.code == "BAD_JSON" then out:write(M.content_of(response.response) or "") end
+      -- JSON cut short, a Responses answer cut before any text: that is why
+      cut = words.cut(response.response)
     end
     out:finish()
     if cut then return run:fail(cut, EXIT.cut) end
