@@ -47,12 +47,14 @@ RELEASE_URL  = https://github.com/lua-chatgpt/lua-chatgpt/releases/download/v$(V
 SRC     = $(wildcard src/*.c)
 HDR     = $(wildcard src/*.h)
 LUASRC  = $(wildcard lua/chatgpt/*.lua)
+# the tokenizer's vocabularies, installed beside tokenizer.lua (vocab/SOURCES.md)
+VOCAB   = $(wildcard lua/chatgpt/vocab/*.bpe)
 BUILD   ?= $(if $(filter lua5.4,$(LUA)),build,build/$(LUA))
 MODULE  = $(BUILD)/chatgpt/core.so
 ASAN    = $(BUILD)/asan/chatgpt/core.so
 SAN     = -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CTESTS  = $(patsubst spec/%_test.c,$(BUILD)/%_test,$(wildcard spec/*_test.c))
-HOSTS   = $(BUILD)/two_states $(BUILD)/alloc_count
+HOSTS   = $(BUILD)/two_states $(BUILD)/alloc_count $(BUILD)/tokenizer_threads
 export CHATGPT_HOSTS = $(BUILD)
 LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null || echo -llua$(LUA_VERSION))
 
@@ -60,7 +62,7 @@ LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null || echo -llua$(L
 DEB_PKGS = lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev lua5.1 liblua5.1-0-dev \
            luajit libluajit-5.1-dev lua-luv neovim love xvfb xauth lua-cjson lua-busted lua-socket lua-check \
            libcurl4-openssl-dev pkg-config gcc make python3 valgrind \
-           nginx-light openssl python3-yaml python3-jsonschema
+           nginx-light openssl python3-yaml python3-jsonschema unicode-data
 
 # The real OpenAI captures and the official OpenAPI description: kept
 # outside the repository in SHARED_WIRE, copied by `make fixtures` into
@@ -91,7 +93,7 @@ $(BUILD)/%_test: spec/%_test.c src/%.c $(HDR)
 	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Isrc -o $@ $< src/$*.c
 
 # C hosts that embed Lua, for the specs (spec/support/*.c).
-$(BUILD)/two_states $(BUILD)/alloc_count: $(BUILD)/%: spec/support/%.c
+$(HOSTS): $(BUILD)/%: spec/support/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(LUA_LIBS) -lpthread
 
@@ -182,9 +184,10 @@ deps:
 # A PREFIX outside Lua's own path needs LUA_PATH and LUA_CPATH for
 # `require "chatgpt"` (printed below); the command finds its module itself.
 install: all
-	install -d $(DESTDIR)$(LUA_LIBDIR_INSTALL)/chatgpt $(DESTDIR)$(LUA_SHAREDIR)/chatgpt $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(LUA_LIBDIR_INSTALL)/chatgpt $(DESTDIR)$(LUA_SHAREDIR)/chatgpt/vocab $(DESTDIR)$(BINDIR)
 	install -m 755 $(MODULE) $(DESTDIR)$(LUA_LIBDIR_INSTALL)/chatgpt/core.so
 	install -m 644 $(LUASRC) $(DESTDIR)$(LUA_SHAREDIR)/chatgpt/
+	install -m 644 $(VOCAB) $(DESTDIR)$(LUA_SHAREDIR)/chatgpt/vocab/
 	sed '1s|.*|#!$(LUA_BIN)|' bin/chatgpt > $(DESTDIR)$(BINDIR)/chatgpt
 	chmod 755 $(DESTDIR)$(BINDIR)/chatgpt
 	@$(LUA) -e 'if not package.path:find("$(LUA_SHAREDIR)/?.lua", 1, true) then print("for require \"chatgpt\" from $(PREFIX):\n  export LUA_PATH=\"$(LUA_SHAREDIR)/?.lua;$(LUA_SHAREDIR)/?/init.lua;;\"\n  export LUA_CPATH=\"$(LUA_LIBDIR_INSTALL)/?.so;;\"") end'

@@ -36,7 +36,8 @@ build = {
         "src/base64.c", "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
         "src/engine.c", "src/form.c", "src/headers.c", "src/json_decode.c", "src/json_encode.c",
         "src/key.c", "src/message.c", "src/origin.c", "src/process.c", "src/protect.c",
-        "src/sockets.c", "src/sse.c", "src/terminal.c", "src/transfer.c",
+        "src/bpe.c", "src/pretokenize.c", "src/sockets.c", "src/sse.c", "src/terminal.c",
+        "src/tokenizer.c", "src/transfer.c", "src/unicode_class.c", "src/vocab.c",
       },
       defines = { "_GNU_SOURCE", 'CHATGPT_VERSION="scm"' }, -- --version says scm; make dist drops it
       incdirs = { "$(CURL_INCDIR)" },
@@ -77,6 +78,7 @@ build = {
     ["chatgpt.savefile"]     = "lua/chatgpt/savefile.lua",
     ["chatgpt.stream"]       = "lua/chatgpt/stream.lua",
     ["chatgpt.tables"]       = "lua/chatgpt/tables.lua",
+    ["chatgpt.tokenizer"]    = "lua/chatgpt/tokenizer.lua",
     ["chatgpt.tools"]        = "lua/chatgpt/tools.lua",
     ["chatgpt.uv"]           = "lua/chatgpt/uv.lua",
   },
@@ -84,6 +86,12 @@ build = {
   -- this rock is installed for
   install = {
     bin = { chatgpt = "bin/chatgpt" },
+    -- the tokenizer's vocabularies, beside tokenizer.lua in chatgpt/vocab/
+    -- (a file that is not .lua keeps its name there)
+    lua = {
+      ["chatgpt.vocab.o200k_base"] = "lua/chatgpt/vocab/o200k_base.bpe",
+      ["chatgpt.vocab.cl100k_base"] = "lua/chatgpt/vocab/cl100k_base.bpe",
+    },
   },
 }
 

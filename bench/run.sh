@@ -14,10 +14,11 @@
 #   BENCH_MODULE_ROOT=/tmp/other sh bench/run.sh
 #                                       benchmark the lua/ and build/ of another
 #                                       tree (e.g. a patched copy) with this harness
-#   BENCH_ONLY=scale sh bench/run.sh    run only some parts: harness, scale, idle
-#                                       (comma-separated; default all three)
+#   BENCH_ONLY=scale sh bench/run.sh    run only some parts: harness, scale, idle,
+#                                       tokenizer (comma-separated; default all four)
 #   BENCH_IDLE_ROUNDS=9 sh bench/run.sh rounds of the idle-editor runs (default 7)
-# Takes about 6 minutes on 2 cores (harness 1-2, scale ~2, idle ~3).
+# Takes about 9 minutes on 2 cores (harness 1-2, scale ~2, idle ~3,
+# tokenizer ~3).
 #
 # What it does:
 #  1. Installs what is missing when it can (root or sudo, apt): nginx-light
@@ -45,6 +46,11 @@
 #     stream (bench/idle_nvim.lua) on the uv adapter or a 10 ms polling
 #     timer; builds the module for LuaJIT (make LUA=luajit) first; writes
 #     its section into RESULTS.md's hand-written part. Skipped without nvim.
+#  8. bench/tokenizer.py: chatgpt.tokenizer against tiktoken (WASM) and
+#     js-tiktoken (npm, bench/package.json) on prose, code, CJK and one
+#     repeated character; writes its section into RESULTS.md's hand-written
+#     part. Needs no server: it runs before them, and alone with
+#     BENCH_ONLY=tokenizer.
 # bench/.work and bench/node_modules are git-ignored scratch.
 set -eu
 cd "$(dirname "$0")/.."
@@ -56,7 +62,7 @@ LUA=${LUA:-lua5.4}
 PY=${PYTHON:-python3}
 MROOT=${BENCH_MODULE_ROOT:-$ROOT}
 MODULE=$MROOT/build/chatgpt/core.so
-ONLY=${BENCH_ONLY:-harness,scale,idle}
+ONLY=${BENCH_ONLY:-harness,scale,idle,tokenizer}
 want_part() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 
 say() { echo "bench: $*"; }
@@ -93,7 +99,7 @@ elif ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 else
   want=$(sed -n 's/.*"openai": *"\([^"]*\)".*/\1/p' bench/package.json)
   have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' bench/node_modules/openai/package.json 2>/dev/null | head -n 1)
-  if [ "$have" != "$want" ]; then
+  if [ "$have" != "$want" ] || [ ! -d bench/node_modules/tiktoken ] || [ ! -d bench/node_modules/js-tiktoken ]; then
     say "npm install openai@$want into bench/node_modules"
     timeout 300 npm install --prefix bench --no-audit --no-fund --no-package-lock \
       --loglevel=error >"$WORK/npm-install.log" 2>&1 || true
@@ -120,6 +126,19 @@ CURL_CFLAGS=$(pkg-config --cflags libcurl 2>/dev/null || true)
 CURL_LIBS=$(pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 cc -O2 -Wall -Wextra -o "$WORK/bin/measure" bench/measure.c
 cc -O2 -Wall -Wextra $CURL_CFLAGS -o "$WORK/bin/raw_curl" bench/raw_curl.c $CURL_LIBS
+
+# ---- 2b. the tokenizer against tiktoken and js-tiktoken (no server) ------------
+if want_part tokenizer; then
+  TOK_NODE=""
+  [ -n "$NODE" ] && node -e "require('./bench/node_modules/tiktoken'); require('./bench/node_modules/js-tiktoken/dist/lite.cjs')" \
+    >/dev/null 2>&1 && TOK_NODE=$NODE
+  [ -z "$TOK_NODE" ] && say "tokenizer: tiktoken or js-tiktoken missing from bench/node_modules; lua-chatgpt alone"
+  "$PY" bench/tokenizer.py --work "$WORK" --lua "$LUA" \
+    --lua-path "$MROOT/lua/?.lua;$MROOT/lua/?/init.lua;;" --lua-cpath "$MROOT/build/?.so;;" \
+    ${TOK_NODE:+--node "$TOK_NODE"} --rounds "$ROUNDS" --out "$OUT"
+  sed -n '/<!-- begin tokenizer -->/,/<!-- end tokenizer -->/p' "$OUT" | grep '^|' | head -n 30
+fi
+case ",$ONLY," in *,harness,* | *,scale,* | *,idle,*) ;; *) exit 0 ;; esac
 
 # ---- 3. fixtures -------------------------------------------------------------
 freeport() {

@@ -946,6 +946,41 @@ describe("context budget", function()
     assert.is_true(seen["hello there"])
   end)
 
+  it("counts exactly with the model's tokenizer when its encoding is known", function()
+    local function msgs(...)
+      local t = {}
+      for i, c in ipairs { ... } do
+        t[i] = { role = i == 1 and "system" or (i % 2 == 0 and "user" or "assistant"), content = c }
+      end
+      return t
+    end
+    -- what is sent is what count_tokens counts, to the token
+    local fits = assert(chatgpt.count_tokens(msgs("S", "q2", "r2", "q3"), "gpt-4o"))
+    local conv = T.new():conversation { model = "gpt-4o", system = "S", max_context_tokens = fits }
+    three(conv)
+    assert.same({ "S", "q2", "r2", "q3" }, contents(fake.last().json.messages))
+    conv = T.new():conversation { model = "gpt-4o", system = "S", max_context_tokens = fits - 1 }
+    three(conv)
+    assert.same({ "S", "q3" }, contents(fake.last().json.messages))
+  end)
+
+  it("falls back to the estimate for a model whose encoding is not known", function()
+    -- per message 4 + the estimate of its text: 5 each
+    local conv = T.new():conversation { model = "local-llama", system = "S", max_context_tokens = 20 }
+    three(conv)
+    assert.same({ "S", "q2", "r2", "q3" }, contents(fake.last().json.messages))
+    conv = T.new():conversation { model = "local-llama", system = "S", max_context_tokens = 19 }
+    three(conv)
+    assert.same({ "S", "q3" }, contents(fake.last().json.messages))
+  end)
+
+  it("lets count_tokens override the model's tokenizer", function()
+    local conv = T.new():conversation { model = "gpt-4o", system = "S", max_context_tokens = 30,
+                                        count_tokens = bytes }
+    three(conv)
+    assert.same({ "S", "q2", "r2", "q3" }, contents(fake.last().json.messages))
+  end)
+
   it("never drops the newest user message, even when it alone is over budget", function()
     local conv = T.new():conversation { system = "S", max_context_tokens = 5, count_tokens = bytes }
     fake.script(answer("r1"))

@@ -62,6 +62,11 @@ describe("the rockspecs", function()
       assert.equal(name, mapped[lua], lua .. " is not mapped to its module name")
     end
     assert.equal("bin/chatgpt", spec.build.install.bin.chatgpt)
+    -- the vocabularies go beside tokenizer.lua, in chatgpt/vocab/
+    for _, bpe in ipairs(ls("lua/chatgpt/vocab/*.bpe")) do
+      local name = "chatgpt.vocab." .. bpe:match("([^/]+)%.bpe$")
+      assert.equal(bpe, spec.build.install.lua[name], bpe .. " is not installed by the rockspec")
+    end
   end)
 
   it("are one in the tree, the scm one: what luarocks make finds (it looks in rockspec/ and rockspecs/ too)",
@@ -92,15 +97,19 @@ describe("the rockspecs", function()
 end)
 
 describe("make dist", function()
-  it("makes a tarball and a source rock of what a user needs, no test captures, each under 500 KB", function()
+  it("makes a tarball and a source rock of what a user needs, no test captures, each under 500 KB "
+     .. "besides the tokenizer's vocabularies", function()
     local dir = os.tmpname()
     os.remove(dir)
     local out, ok = sh("make -s dist DIST=" .. dir)
     assert.is_true(ok, out)
     local name = "lua-chatgpt-" .. core._VERSION
+    -- the vocabularies, compressed as the archives compress them (~1.5 MB)
+    local vocab = tonumber((sh("cat lua/chatgpt/vocab/*.bpe | gzip -6 | wc -c")))
+    assert.is_true(vocab > 1000 * 1000 and vocab < 2000 * 1000, tostring(vocab))
     for _, f in ipairs { name .. ".tar.gz", name .. "-1.src.rock" } do
       local size = #read(dir .. "/" .. f)
-      assert.is_true(size < 500 * 1024, f .. ": " .. size .. " bytes")
+      assert.is_true(size < vocab + 500 * 1024, f .. ": " .. size .. " bytes")
     end
     local list = sh("tar -tzf " .. dir .. "/" .. name .. ".tar.gz")
     local rock = sh("cd " .. dir .. " && " .. (os.getenv("PYTHON") or "python3") .. " -m zipfile -l "
@@ -114,7 +123,9 @@ describe("make dist", function()
     -- what builds, installs, runs the quick starts and make demo
     local want = { "Makefile", "README.md", "bin/chatgpt", "doc/api.md", "examples/chat.lua",
                    "spec/support/fake_openai.py", "spec/support/fakeapi/model.py", name .. "-1.rockspec" }
-    for _, c in ipairs(ls("src/*.c src/*.h lua/chatgpt/*.lua")) do want[#want + 1] = c end
+    for _, c in ipairs(ls("src/*.c src/*.h lua/chatgpt/*.lua lua/chatgpt/vocab/*.bpe")) do
+      want[#want + 1] = c
+    end
     for _, f in ipairs(want) do assert.is_true(held[f], f .. " is not in the tarball") end
     for path in pairs(held) do
       assert.falsy(path:match("^spec/fixtures/") or path:match("_spec%.lua$") or path:match("^bench/")
@@ -153,5 +164,10 @@ describe("make install PREFIX=...", function()
     local got = sh("cd / && LUA_PATH='" .. lpath .. "' LUA_CPATH='" .. cpath .. "' lua5.4 -e "
                    .. "'print(require(\"chatgpt\")._VERSION, package.searchpath(\"chatgpt.core\", package.cpath))'")
     assert.equal("lua-chatgpt " .. core._VERSION .. "\t" .. prefix .. "/lib/lua/5.4/chatgpt/core.so\n", got)
+    -- with the tokenizer's vocabularies, found beside the installed tokenizer.lua
+    got = sh("cd / && env -u CHATGPT_VOCAB_DIR LUA_PATH='" .. lpath .. "' LUA_CPATH='" .. cpath .. "' lua5.4 -e "
+             .. "'print(require(\"chatgpt\").count_tokens(\"Hello\", \"gpt-4o\"), "
+             .. "require(\"chatgpt.tokenizer\").vocab_dir())'")
+    assert.equal("8\t" .. prefix .. "/share/lua/5.4/chatgpt/vocab\n", got)
   end)
 end)

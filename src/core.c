@@ -23,6 +23,7 @@
 #include "process.h"
 #include "protect.h"
 #include "terminal.h"
+#include "tokenizer.h"
 #include "transfer.h"
 
 /* clang-format off */
@@ -39,6 +40,7 @@ static void (*const opens[])(lua_State *L) = {
   headers_open,
   protect_open,
   base64_open,
+  tokenizer_open,
   process_open,         /* for the command line only */
   terminal_open,        /* the same */
   NULL,

@@ -18,10 +18,10 @@
 --   compat.has_pairs_mm  __pairs is honoured (5.2+), else pairs sees raw fields
 --   compat.version       "5.1" | "5.2" | "5.3" | "5.4"; compat.luajit: bool
 
-local _G, _VERSION, coroutine, load, math, pairs, pcall, rawget, require, select, setmetatable, string,
-      table, type, xpcall =
-      _G, _VERSION, coroutine, load, math, pairs, pcall, rawget, require, select, setmetatable, string,
-      table, type, xpcall
+local _G, _VERSION, coroutine, load, math, package, pairs, pcall, rawget, require, select, setmetatable,
+      string, table, type, xpcall =
+      _G, _VERSION, coroutine, load, math, package, pairs, pcall, rawget, require, select, setmetatable,
+      string, table, type, xpcall
 local floor, huge = math.floor, math.huge
 
 local M = {}
@@ -30,6 +30,9 @@ M.version = _VERSION:match("%d+%.%d+")
 M.luajit = type(rawget(_G, "jit")) == "table"
 
 M.unpack = table.unpack or rawget(_G, "unpack")
+
+-- package.searchpath(name, path) -> file | nil; nil where there is none (5.1)
+M.searchpath = rawget(package, "searchpath")
 
 function M.pack(...)
   return { n = select("#", ...), ... }

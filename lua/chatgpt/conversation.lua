@@ -451,7 +451,7 @@ function Conversation:_run(msg, job, h)
     local list = {}
     for i = 1, #history do list[i] = history[i] end
     for i = 1, #scratch do list[#list + 1] = scratch[i] end
-    local send, dropped = budget.trim(list, self.max_context_tokens, self.count_tokens)
+    local send, dropped = budget.trim(list, self.max_context_tokens, self.count_tokens, body.model)
     if not send then return nil, dropped end
     local req = client:chat_async(send, body)   -- say's arguments were checked by prepare
     if h then h._req = req end

@@ -106,6 +106,26 @@ function M.file_part(src, opts) return parts.file_part(src, opts) end
 -- part of its message items, joined), or nil.
 function M.output_text(response) return require("chatgpt.responses").output_text(response) end
 
+-- Exact token counts (tokenizer.lua, budget.lua).
+-- chatgpt.tokenizer(name_or_model [, vocab_dir]) -> tokenizer | nil, err
+function M.tokenizer(name, dir)
+  local p = args.problem(name, "string")
+  if p then args.error(2, 1, "tokenizer", p) end
+  p = dir ~= nil and args.problem(dir, "string")
+  if p then args.error(2, 2, "tokenizer", p) end
+  return require("chatgpt.tokenizer").get(name, dir)
+end
+
+-- chatgpt.count_tokens(messages, model) -> prompt tokens | nil, err
+function M.count_tokens(messages, model)
+  if type(messages) ~= "string" and type(messages) ~= "table" then
+    args.error(2, 1, "count_tokens", "string or list of messages expected, got " .. type(messages))
+  end
+  local p = args.problem(model, "string")
+  if p then args.error(2, 2, "count_tokens", p) end
+  return require("chatgpt.budget").prompt_tokens(messages, model)
+end
+
 -- chatgpt.load(path, client) -> conversation saved with conv:save(path)
 function M.load(path, c)
   return require("chatgpt.conversation").load(path, c)
