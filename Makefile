@@ -155,6 +155,10 @@ lint:
 FUZZ_SECONDS ?= 60
 fuzz:
 	@sh spec/fuzz/run.sh $(FUZZ_SECONDS)
+	@echo "== responses: randomized event sequences for $(FUZZ_SECONDS) s, twice (direct, end to end)"
+	@$(MAKE) --no-print-directory all
+	@CHATGPT_BUILD=$(BUILD) CHATGPT_FUZZ_SECONDS=$(FUZZ_SECONDS) $(LUA) "$$(command -v busted)" --ignore-lua \
+	  spec/responses_fuzz_spec.lua
 
 bench: all
 	@sh bench/run.sh

@@ -36,8 +36,8 @@ build = {
         "src/base64.c", "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
         "src/engine.c", "src/form.c", "src/headers.c", "src/json_decode.c", "src/json_encode.c",
         "src/key.c", "src/message.c", "src/origin.c", "src/process.c", "src/protect.c",
-        "src/bpe.c", "src/pretokenize.c", "src/sockets.c", "src/sse.c", "src/terminal.c",
-        "src/tokenizer.c", "src/transfer.c", "src/unicode_class.c", "src/vocab.c",
+        "src/bpe.c", "src/pretokenize.c", "src/regular.c", "src/sockets.c", "src/sse.c",
+        "src/terminal.c", "src/tokenizer.c", "src/transfer.c", "src/unicode_class.c", "src/vocab.c",
       },
       defines = { "_GNU_SOURCE", 'CHATGPT_VERSION="scm"' }, -- --version says scm; make dist drops it
       incdirs = { "$(CURL_INCDIR)" },
@@ -71,6 +71,7 @@ build = {
     ["chatgpt.pending"]      = "lua/chatgpt/pending.lua",
     ["chatgpt.repl"]         = "lua/chatgpt/repl.lua",
     ["chatgpt.request"]      = "lua/chatgpt/request.lua",
+    ["chatgpt.response_items"] = "lua/chatgpt/response_items.lua",
     ["chatgpt.response_stream"] = "lua/chatgpt/response_stream.lua",
     ["chatgpt.responses"]    = "lua/chatgpt/responses.lua",
     ["chatgpt.responses_conversation"] = "lua/chatgpt/responses_conversation.lua",

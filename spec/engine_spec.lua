@@ -342,7 +342,8 @@ describe("core.defaults and core._VERSION", function()
     assert.same({
       timeout = 600, connect_timeout = 10, idle_timeout = 60, first_byte_timeout = 0, max_retries = 2,
       max_response_bytes = 64 * 1024 * 1024, max_event_bytes = 8 * 1024 * 1024,
-      max_header_bytes = 256 * 1024, max_host_connections = 256, max_total_connections = 0,
+      max_stream_bytes = 256 * 1024 * 1024, max_header_bytes = 256 * 1024,
+      max_host_connections = 256, max_total_connections = 0,
       key_cmd_timeout = 10, user_agent = "lua-chatgpt/0.2.0",
     }, core.defaults)
     local _, def = core.configure()

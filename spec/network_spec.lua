@@ -2,6 +2,7 @@
 -- no_proxy options over libcurl's http_proxy/https_proxy/no_proxy), client
 -- certificates (cert_file, key_file).
 local socket = require "socket"
+local chatgpt = require "chatgpt"
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 local pki = require "spec.support.pki"
@@ -109,6 +110,90 @@ describe("per-call headers and query", function()
     n = 0
     for _ in pairs(c._custom) do n = n + 1 end
     assert.is_true(n <= 32)
+  end)
+end)
+
+describe("framing and routing headers", function()
+  local NAMES = { "Host", "host", "Content-Length", "CONTENT-LENGTH", "Transfer-Encoding",
+                  "transfer-encoding", "Connection", "Expect", "Keep-Alive", "Upgrade", "TE", "Trailer",
+                  "Proxy-Connection", "HTTP2-Settings" }
+  local VALUES = { Host = "evil.example", ["Content-Length"] = "0", ["Transfer-Encoding"] = "chunked" }
+
+  for _, name in ipairs(NAMES) do
+    it(name .. " is refused as a client option, a call's param and a request's, even as false", function()
+      local value = VALUES[name] or "1"
+      raises("bad argument #1 to 'new' (option 'headers': " .. name .. " is not a header to set", function()
+        T.new { headers = { [name] = value } }
+      end)
+      local c = T.new()
+      for _, v in ipairs { value, false } do
+        raises("bad argument #2 to 'chat' (param 'headers': " .. name .. " is not a header to set", function()
+          c:chat("hi", { headers = { [name] = v } })
+        end)
+        raises("bad argument #2 to 'chat' (param 'headers': " .. name, function()
+          c:chat("hi", { stream = true, headers = { ["X-Ok"] = "1", [name] = v } })
+        end)
+        raises("bad argument #4 to 'request' (param 'headers': " .. name, function()
+          c:request("GET", "/models", nil, { headers = { [name] = v } })
+        end)
+        raises("param 'headers': " .. name, function()
+          c:conversation { params = { headers = { [name] = v } } }:say("hi")
+        end)
+      end
+      assert.is_nil(fake.last())
+    end)
+  end
+
+  describe("Authorization and api-key", function()
+    local function credentials(req)
+      local found = {}
+      for _, h in ipairs(req.headers) do
+        local n = h[1]:lower()
+        if n == "authorization" or n == "api-key" then found[#found + 1] = h[1] .. ": " .. h[2] end
+      end
+      return found
+    end
+
+    it("beside a key, as a client option, are refused; without one (auth = 'none') they go out", function()
+      for _, name in ipairs { "Authorization", "authorization", "AUTHORIZATION", "api-key", "Api-Key" } do
+        raises("option 'headers': " .. name .. " would go beside the key", function()
+          T.new { headers = { [name] = "Bearer mine" } }
+        end)
+        raises("option 'headers': " .. name .. " would go beside the key", function()
+          T.new { auth = "api-key", headers = { [name] = "mine" } }
+        end)
+      end
+      local c = chatgpt.new { base_url = fake.base_url(), auth = "none",
+                              headers = { Authorization = "Bearer gateway" } }
+      c:chat("hi")
+      assert.same({ "Authorization: Bearer gateway" }, credentials(fake.last()))
+    end)
+
+    for _, case in ipairs {
+      { auth = "bearer", name = "Authorization", value = "Bearer per-call" },
+      { auth = "bearer", name = "authorization", value = "Bearer lower" },
+      { auth = "bearer", name = "api-key", value = "other-key" },
+      { auth = "api-key", name = "api-key", value = "per-call-key" },
+      { auth = "api-key", name = "AUTHORIZATION", value = "Bearer entra-token" },
+    } do
+      it(("a call's %s replaces the key of an auth = %q client, never beside it"):format(case.name, case.auth),
+         function()
+        local c = T.new { auth = case.auth }
+        c:chat("hi", { headers = { [case.name] = case.value } })
+        assert.same({ case.name .. ": " .. case.value }, credentials(fake.last()))
+        assert.is_nil(fake.last().body:find(T.MARKER, 1, true))
+        c:chat("hi", { stream = true })
+        assert.equal(1, #credentials(fake.last()))                  -- the key again
+        c:request("GET", "/models", nil, { headers = { [case.name] = case.value } })
+        assert.same({ case.name .. ": " .. case.value }, credentials(fake.last()))
+        c:chat("hi", { headers = { [case.name] = false } })          -- false: neither
+        assert.same({}, credentials(fake.last()))
+        c:chat("hi")
+        local again = credentials(fake.last())
+        assert.equal(1, #again)
+        assert.truthy(again[1]:find(T.MARKER, 1, true))
+      end)
+    end
   end)
 end)
 
@@ -293,5 +378,110 @@ describe("client certificates", function()
     assert.truthy(tostring(err):find("certificate", 1, true), tostring(err))
   end)
 
+  describe("an encrypted key (key_passphrase)", function()
+    local PASS = "p4ss MARKERk3y ph\xc3\xa9rase"           -- spaces and UTF-8 are fine
+    local keys = {}                                       -- form -> path
+    setup(function()
+      if not dir then return end
+      local function sh(cmd) assert(os.execute(cmd .. " >/dev/null 2>&1")) end
+      keys.pkcs8 = dir .. "/client-pkcs8.key"
+      sh(("openssl pkey -in %s/client.key -aes256 -passout 'pass:%s' -out %s"):format(dir, PASS, keys.pkcs8))
+      keys.traditional = dir .. "/client-trad.key"
+      sh(("openssl rsa -in %s/client.key -aes128 -traditional -passout 'pass:%s' -out %s")
+         :format(dir, PASS, keys.traditional))
+      keys.des3 = dir .. "/client-des3.key"
+      sh(("openssl pkey -in %s/client.key -des3 -passout 'pass:%s' -out %s"):format(dir, PASS, keys.des3))
+    end)
+
+    local function client(form, opts)
+      opts = opts or {}
+      opts.base_url = "https://localhost:" .. port .. "/v1"
+      opts.ca_file = dir .. "/ca.pem"
+      opts.max_retries = 0
+      -- a certificate file of its own: libcurl reuses a connection made
+      -- with the same certificate, whatever the key's passphrase
+      local cert = ("%s/client-%s-%d.pem"):format(dir, form, math.random(1e9))
+      assert(os.execute(("cp %s/client.pem %s"):format(dir, cert)))
+      opts.cert_file, opts.key_file = cert, keys[form]
+      return T.new(opts)
+    end
+
+    for _, form in ipairs { "pkcs8", "traditional", "des3" } do
+      case(form .. ": with key_passphrase, the server gets the certificate", function()
+        local text, response, info = client(form, { key_passphrase = PASS }):chat("hi")
+        assert.equal("over tls", text, tostring(response))
+        assert.truthy(info.headers["x-client-subject"]:find("lua-chatgpt-client", 1, true))
+      end)
+
+      case(form .. ": without one, a clean error at once, never a prompt (no terminal)", function()
+        local code = ([[
+          local T = require "spec.support.client"
+          local c = T.new { base_url = %q, ca_file = %q, cert_file = %q, key_file = %q, max_retries = 0 }
+          local t, err = c:chat("hi")
+          print("RESULT", t, err.kind, err.code, err.message)
+        ]]):format("https://localhost:" .. port .. "/v1", dir .. "/ca.pem", dir .. "/client.pem", keys[form])
+        local out = T.run("", "io.stdin:close() " .. code)      -- no terminal, stdin closed
+        assert.truthy(out:find("RESULT\tnil\tnetwork\tSSL_CERTPROBLEM\t", 1, true), out)
+        assert.truthy(out:find("an encrypted key_file needs key_passphrase", 1, true), out)
+        assert.falsy(out:lower():find("pass phrase", 1, true), out)
+      end)
+
+      case(form .. ": a wrong passphrase is the same clean error, which never shows it", function()
+        local wrong = "wrong MARKERk3y"
+        local lines = {}
+        local c = client(form, { key_passphrase = wrong, log_level = "debug",
+                                 log = function(ev) lines[#lines + 1] = ev end })
+        local t, err = c:chat("hi")
+        assert.is_nil(t)
+        assert.equal("SSL_CERTPROBLEM", err.code)
+        assert.truthy(err.message:find("is key_passphrase the key's?", 1, true), err.message)
+        assert.falsy(T.leaks(err))
+        assert.falsy(T.leaks(lines))
+        assert.falsy(T.leaks(c))
+        assert.falsy(tostring(c):find("MARKER", 1, true))
+      end)
+    end
+
+    case("with a terminal, OpenSSL never asks: the call returns at once", function()
+      local script = os.tmpname()
+      local f = assert(io.open(script, "w"))
+      f:write(([[
+        local T = require "spec.support.client"
+        local c = T.new { base_url = %q, ca_file = %q, cert_file = %q, key_file = %q, max_retries = 0,
+                          timeout = 30 }
+        local req = c:chat_async("hi")
+        local t, err = req:wait(20)
+        print("RESULT", t, err and err.code)
+      ]]):format("https://localhost:" .. port .. "/v1", dir .. "/ca.pem", dir .. "/client.pem", keys.pkcs8))
+      f:close()
+      local cmd = ("timeout 25 script -qec 'env LUA_PATH=\"lua/?.lua;lua/?/init.lua;./?.lua;;\" "
+        .. "LUA_CPATH=\"%s/?.so;;\" %s %s' /dev/null </dev/null 2>&1")
+        :format(os.getenv("CHATGPT_BUILD") or "build", os.getenv("CHATGPT_LUA") or "lua5.4", script)
+      local t0 = socket.gettime()
+      local p = io.popen(cmd)
+      local out = p:read("*a")
+      p:close()
+      os.remove(script)
+      assert.truthy(out:find("RESULT\tnil\tSSL_CERTPROBLEM", 1, true), out)
+      assert.falsy(out:lower():find("pass phrase", 1, true), out)
+      assert.is_true(socket.gettime() - t0 < 20)
+    end)
+  end)
+
   if not dir then pending(why) end
+end)
+
+describe("key_passphrase", function()
+  it("raises on anything but 1 to 1023 bytes without NUL, and never echoes it", function()
+    for _, bad in ipairs { "", "a\0MARKERk3y", string.rep("MARKERk3y", 114), 42, true } do
+      local ok, err = pcall(T.new, { key_passphrase = bad })
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("bad argument #1 to 'new' (option 'key_passphrase': ", 1, true),
+                    tostring(err))
+      assert.falsy(tostring(err):find("MARKER", 1, true))
+    end
+    local c = T.new { key_passphrase = string.rep("x", 1014) .. "MARKERk3y" }
+    assert.falsy(T.leaks(c))
+    assert.equal(T.HELLO, (c:chat("hi")))       -- no certificate: it is not used
+  end)
 end)

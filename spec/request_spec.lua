@@ -221,6 +221,18 @@ describe("client:request", function()
       end
     end)
 
+    it("a stream of events over max_stream_bytes ends with kind 'limit': the list stops growing", function()
+      local ev = '{"type":"response.output_text.delta","delta":"' .. ("e"):rep(5000) .. '"}'
+      fake.script { sse_repeat = { data = ev, count = 1000 } }
+      local seen = 0
+      local list, err = T.new { max_stream_bytes = 100000 }:request("POST", "/responses",
+        { model = "m", input = "x", stream = true }, { on_event = function() seen = seen + 1 end })
+      assert.is_nil(list)
+      assert.equal("limit", err.kind)
+      assert.equal("STREAM_TOO_LARGE", err.code)
+      assert.truthy(seen > 0 and seen * #ev <= 100000, seen)
+    end)
+
     it("reads a JSON body with stream = true as events", function()
       local list = T.new():request("POST", "/responses", { model = "m", input = "x", stream = true })
       assert.equal("response.created", list[1].type)
@@ -313,6 +325,94 @@ describe("client:request", function()
         chatgpt.form { file = chatgpt.file("/nonexistent/y") })
       assert.equal("failed", req.status)
       assert.equal("READ_ERROR", select(2, req:wait()).code)
+    end)
+
+    describe("a part that is not a regular file", function()
+      local function refused(path, what)
+        local c = T.new { timeout = 5, max_retries = 0 }
+        local t0 = require("chatgpt.core").now()
+        local body, err = c:request("POST", "/files", chatgpt.form { purpose = "batch", file = chatgpt.file(path) })
+        assert.is_nil(body)
+        assert.equal("network", err.kind)
+        assert.equal("READ_ERROR", err.code)
+        assert.truthy(err.message:find(path, 1, true), err.message)
+        assert.truthy(err.message:find(what .. ", not a regular file", 1, true), err.message)
+        local req = c:request_async("POST", "/files", chatgpt.form { file = chatgpt.file(path, "text/plain") })
+        assert.equal("failed", req.status)
+        assert.is_true(require("chatgpt.core").now() - t0 < 2)
+        assert.equal(0, #fake.requests())
+      end
+
+      it("a FIFO without a writer is refused at once: nothing blocks, nothing is sent", function()
+        local fifo = os.tmpname()
+        os.remove(fifo)
+        os.execute("mkfifo " .. fifo)
+        -- should open(2) ever block on it again, a writer comes after 4 s
+        os.execute("timeout 6 sh -c 'sleep 4; exec 3>" .. fifo .. "' >/dev/null 2>&1 &")
+        refused(fifo, "a FIFO")
+        os.remove(fifo)
+      end)
+
+      for _, dev in ipairs { "/dev/zero", "/dev/null", "/dev/urandom" } do
+        it(dev .. ", a device, is refused: never read, nothing sent", function() refused(dev, "a device") end)
+      end
+
+      it("a directory is refused", function() refused("/tmp", "a directory") end)
+    end)
+
+    describe("a file that changes size while it is sent", function()
+      local BYTES = string.rep("0123456789abcdef", 4096)                  -- 64 KiB
+      local CHANGES = {
+        ["emptied"] = function(path) io.open(path, "wb"):close() end,
+        ["one byte shorter"] = function(path)
+          local f = assert(io.open(path, "wb")); f:write(BYTES:sub(2)); f:close()
+        end,
+        ["one byte longer"] = function(path)
+          local f = assert(io.open(path, "ab")); f:write("!"); f:close()
+        end,
+        ["a megabyte longer"] = function(path)
+          local f = assert(io.open(path, "ab")); f:write(string.rep("x", 1024 * 1024)); f:close()
+        end,
+      }
+      for what, change in pairs(CHANGES) do
+        it(what .. ": nil, err{kind = 'network', code = 'READ_ERROR'} saying so, not retried", function()
+          local path = tmpfile(BYTES)
+          local c = T.new { max_retries = 2 }
+          local req = c:request_async("POST", "/files", chatgpt.form { purpose = "batch",
+                                                                      file = chatgpt.file(path) })
+          change(path)                             -- after the part was made, before curl reads it
+          local body, err = req:wait(10)
+          assert.is_nil(body)
+          assert.equal("network", err.kind)
+          assert.equal("READ_ERROR", err.code)
+          assert.truthy(err.message:find(path, 1, true), err.message)
+          assert.truthy(err.message:find("changed size while it was sent", 1, true), err.message)
+          assert.is_false(err.retryable)
+          assert.equal(0, #fake.requests())
+          assert.equal("file", (c:request("POST", "/files", chatgpt.form { purpose = "batch",
+                                                                         file = chatgpt.file(path) })).object)
+          os.remove(path)
+        end)
+      end
+    end)
+
+    it("a part's type, file name or field name with CR or LF raises: no header or body line is injected",
+       function()
+      local path = tmpfile("x")
+      for _, bad in ipairs { "text/plain\r\nX-Evil: 1", "text/plain\nX-Evil: 1", "a\rb", "\r\n\r\nbody" } do
+        assert.has_error(function() chatgpt.file(path, bad) end,
+          "bad argument #2 to 'file' (mime: a string without CR or LF expected, got " .. ("%q"):format(bad) .. ")")
+        assert.has_error(function() chatgpt.file(path, "text/plain", "x" .. bad) end)
+        assert.has_error(function() chatgpt.form { ["f" .. bad] = "v" } end)
+        assert.has_error(function() chatgpt.form { meta = { ["k" .. bad] = "v" } } end)
+        assert.has_error(function() chatgpt.form { meta = { inner = { ["k" .. bad] = "v" } } } end)
+        assert.has_error(function() T.new():transcribe(chatgpt.file(path, bad)) end)
+      end
+      assert.has_error(function() chatgpt.file("/tmp/a\nX-Evil: 1.txt") end,
+        "bad argument #1 to 'file' (path: its last part is the file name sent, and has CR or LF; give a filename)")
+      assert.has_error(function() chatgpt.form { meta = { ['k"'] = "v" } } end)
+      assert.equal(0, #fake.requests())
+      os.remove(path)
     end)
 
     it("chatgpt.form and chatgpt.file raise on what cannot be sent", function()

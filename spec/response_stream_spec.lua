@@ -200,8 +200,9 @@ describe("chatgpt.response_stream", function()
       local acc = feed(msg_events { "x" })
       acc:add(ev("response.something_new", { foo = 1 }))
       acc:add("not a table")
-      acc:add(ev("response.output_text.delta", { output_index = 0, content_index = 0, delta = 5 }))
-      assert.equal("x", acc:text())
+      acc:add(ev("response.output_text.delta", { output_index = 0, content_index = 0, delta = "y",
+                                                 something = { new = true } }))
+      assert.equal("xy", acc:text())
     end)
 
     it("finish() falls back to the assembled output when the terminal response has none", function()
@@ -260,6 +261,16 @@ describe("chatgpt.response_stream", function()
       assert.same({ "f" }, calls)
     end)
 
+    it("counts a missing index as 0, as some compatible servers leave them out", function()
+      local acc = feed {
+        ev("response.output_item.added", { item = { type = "message", content = {} } }),
+        ev("response.content_part.added", { part = { type = "output_text", text = "" } }),
+        ev("response.output_text.delta", { delta = "no " }),
+        ev("response.output_text.delta", { delta = "index" }),
+      }
+      assert.equal("no index", acc:text())
+    end)
+
     it("assembles 20,000 deltas in linear time", function()
       local evs = msg_events {}
       local acc = feed(evs)
@@ -269,5 +280,149 @@ describe("chatgpt.response_stream", function()
       assert.equal(40000, #acc:text())
       assert.is_true(os.clock() - t0 < (os.getenv("CHATGPT_VALGRIND") and 50 or 1) * 0.5)
     end)
+  end)
+
+  describe("events from a hostile server", function()
+    local function ev(t, fields)
+      fields = fields or {}
+      fields.type = t
+      return fields
+    end
+    local START = {
+      ev("response.created", { response = { id = "resp_h", status = "in_progress", output = {} } }),
+      ev("response.output_item.added", { output_index = 0,
+        item = { id = "msg_h", type = "message", role = "assistant", content = {} } }),
+      ev("response.content_part.added", { output_index = 0, content_index = 0,
+        part = { type = "output_text", text = "", annotations = {} } }),
+      ev("response.output_text.delta", { output_index = 0, content_index = 0, delta = "ok" }),
+    }
+    local function started(handlers)
+      local acc = rstream.new(handlers)
+      for _, e in ipairs(START) do assert.is_true(acc:add(e)) end
+      return acc
+    end
+
+    -- After a malformed event: parse error, no handler again, and every
+    -- later call on the accumulator still works.
+    local function refused(acc, e, field)
+      local go, err = acc:add(e)
+      assert.is_false(go)
+      assert.equal("parse", err.kind)
+      assert.equal("BAD_EVENT", err.code)
+      assert.truthy(err.message:find(field, 1, true), err.message)
+      assert.equal("ok", acc:text())
+      assert.equal("table", type(acc:snapshot().output))
+      assert.equal("table", type(acc:finish()))
+    end
+
+    local BAD_INDICES = { 1.5, -1, -0.5, 1e12, 2 ^ 53, 1048577, math.huge, -math.huge, 0 / 0,
+                          "1", "x", true, {}, { 1 } }
+    local WHERE = {
+      output_index = { "response.output_item.added", { item = { type = "message", content = {} } } },
+      content_index = { "response.output_text.delta", { output_index = 0, delta = "x" } },
+      summary_index = { "response.reasoning_summary_text.delta", { output_index = 0, delta = "x" } },
+      annotation_index = { "response.output_text.annotation.added",
+                           { output_index = 0, content_index = 0, annotation = { type = "url_citation" } } },
+    }
+    for field, where in pairs(WHERE) do
+      for _, bad in ipairs(BAD_INDICES) do
+        local shown = type(bad) == "table" and "a table" or tostring(bad)
+        it(("ends with nil, err{kind = 'parse', code = 'BAD_EVENT'} for %s = %s"):format(field, shown), function()
+          local n = 0
+          local acc = started { on_delta = function() n = n + 1 end, on_event = function() n = n + 1 end }
+          n = 0
+          local e = ev(where[1], {})
+          for k, v in pairs(where[2]) do e[k] = v end
+          e[field] = bad
+          refused(acc, e, field)
+          acc:add(ev("response.output_text.delta", { output_index = 0, content_index = 0, delta = "more" }))
+          assert.equal(0, n)
+        end)
+      end
+    end
+
+    local BAD_PAYLOADS = {
+      { "response.output_text.delta", "delta", 5 },
+      { "response.output_text.delta", "delta", { "a" } },
+      { "response.output_text.delta", "logprobs", "x" },
+      { "response.output_item.added", "item", "an item" },
+      { "response.output_item.done", "item", 7 },
+      { "response.content_part.added", "part", true },
+      { "response.output_text.done", "text", { 1 } },
+      { "response.refusal.delta", "delta", false },
+      { "response.function_call_arguments.delta", "delta", 1 },
+      { "response.function_call_arguments.done", "arguments", {} },
+      { "response.output_text.annotation.added", "annotation", "x" },
+      { "response.reasoning_summary_part.added", "part", 0 },
+      { "response.created", "response", "x" },
+      { "response.completed", "response", 42 },
+    }
+    for _, case in ipairs(BAD_PAYLOADS) do
+      it(("ends with BAD_EVENT for %s whose %s is a %s"):format(case[1], case[2], type(case[3])), function()
+        local e = ev(case[1], { output_index = 0, content_index = 0, summary_index = 0 })
+        e[case[2]] = case[3]
+        refused(started(), e, case[2])
+      end)
+    end
+
+    it("makes an index an integer, and 1.0 the same index as 1", function()
+      local acc = started()
+      assert.is_true(acc:add(ev("response.output_item.added", { output_index = 1.0,
+        item = { type = "message", content = {} } })))
+      assert.is_true(acc:add(ev("response.content_part.added", { output_index = 1, content_index = 0.0,
+        part = { type = "output_text", text = "" } })))
+      assert.is_true(acc:add(ev("response.output_text.delta", { output_index = 1.0, content_index = 0,
+        delta = "!" })))
+      assert.equal("ok!", acc:text())
+      assert.equal(2, #acc:snapshot().output)
+    end)
+
+    it("spends no time on an index's value: items at 0, 1048576 and 500000 come out in order", function()
+      local acc = started()
+      for _, oi in ipairs { 1048576, 500000, 3 } do
+        assert.is_true(acc:add(ev("response.output_item.added", { output_index = oi,
+          item = { type = "function_call", name = "f" .. oi, arguments = "{}" } })))
+      end
+      local out = acc:snapshot().output
+      assert.equal(4, #out)
+      assert.same({ "message", "f3", "f500000", "f1048576" },
+                  { out[1].type, out[2].name, out[3].name, out[4].name })
+      -- many items, indices counting down: one sort
+      acc = rstream.new()
+      local t0 = os.clock()
+      for oi = 1048576, 1048576 - 20000, -1 do
+        acc:add(ev("response.output_item.added", { output_index = oi, item = { type = "x", n = oi } }))
+      end
+      out = acc:snapshot().output
+      assert.equal(20001, #out)
+      assert.equal(1048576 - 20000, out[1].n)
+      assert.is_true(os.clock() - t0 < (os.getenv("CHATGPT_VALGRIND") and 50 or 1) * 2)
+    end)
+
+    for _, name in ipairs { "response.completed", "response.incomplete", "response.failed" } do
+      it("ignores every event after " .. name .. ": no handler runs, the response stays", function()
+        local n = 0
+        local acc = started { on_delta = function() n = n + 1 end, on_event = function() n = n + 1 end,
+                              on_tool_call = function() n = n + 1 end }
+        local final = { id = "resp_h", status = name:match("%.(%a+)$"),
+          output = { { type = "message", content = { { type = "output_text", text = "ok" } } } } }
+        assert.is_true(acc:add(ev(name, { response = final })))
+        n = 0
+        for _, e in ipairs {
+          ev("response.output_text.delta", { output_index = 0, content_index = 0, delta = "late" }),
+          ev("response.output_item.done", { output_index = 1,
+            item = { type = "function_call", name = "f", call_id = "c", arguments = "{}" } }),
+          ev("response.completed", { response = { id = "other", status = "completed", output = {} } }),
+          ev("response.output_text.delta", { output_index = 1.5, delta = 5 }),     -- malformed too
+          ev("error", { message = "late" }),
+        } do
+          assert.is_true(acc:add(e))
+        end
+        assert.equal(0, n)
+        assert.is_true(acc:over())
+        assert.equal(final, acc:finish())
+        assert.equal("ok", acc:text())
+      end)
+    end
   end)
 end)

@@ -382,6 +382,106 @@ describe("a Responses conversation", function()
     end)
   end)
 
+  describe("an answer it cannot keep", function()
+    local GOOD = { type = "message", role = "assistant",
+                   content = { { type = "output_text", text = "fine" } } }
+    local BAD = {
+      ["a number"] = { 5 },
+      ["a string"] = { "item" },
+      ["a list"] = { { 1, 2 } },
+      ["an object without a type"] = { { role = "assistant", content = "x" } },
+      ["a type that is a number"] = { { type = 7 } },
+      ["a function_call without call_id"] = { { type = "function_call", name = "f", arguments = "{}" } },
+      ["a function_call whose arguments are an object"] =
+        { { type = "function_call", name = "f", call_id = "c", arguments = { a = 1 } } },
+      ["a message whose content is a number"] = { { type = "message", role = "assistant", content = 5 } },
+      ["a message with a part that is a string"] = { { type = "message", role = "assistant", content = { "x" } } },
+      ["an item whose id is an object"] = { GOOD, { type = "web_search_call", id = { 1 } } },
+      ["an output that is an object"] = { first = GOOD },
+    }
+    for what, output in pairs(BAD) do
+      for _, store in ipairs { true, false } do
+        it(("(%s, store %s): nil, err{kind = 'parse', code = 'BAD_REPLY'}, nothing kept, the next say works")
+           :format(what, tostring(store)), function()
+          local conv = conv_of { store = store }
+          conv:say("first")
+          local items, id = #conv.items, conv.response_id
+          fake.script { path = "/responses", json = { id = "resp_bad", object = "response", status = "completed",
+                                                      output = output } }
+          local reply, err = conv:say("second")
+          assert.is_nil(reply)
+          assert.equal("parse", err.kind)
+          assert.equal("BAD_REPLY", err.code)
+          assert.equal("resp_bad", err.response.id)
+          assert.equal(items, #conv.items)
+          assert.equal(id, conv.response_id)
+          assert.equal(T.HELLO, (conv:say("third")))
+          assert.equal(items + 2, #conv.items)
+          local path = os.tmpname()
+          assert.is_true(conv:save(path))
+          assert.truthy(chatgpt.load(path, T.new()))
+          os.remove(path)
+        end)
+      end
+    end
+
+    it("an id that is not a string, streamed or not, a tool round's answer: BAD_REPLY, nothing kept", function()
+      local conv = conv_of()
+      fake.script { path = "/responses", json = { id = 12, object = "response", status = "completed",
+                                                  output = { GOOD } } }
+      local _, err = conv:say("x")
+      assert.equal("BAD_REPLY", err.code)
+      assert.equal(0, #conv.items)
+      fake.script { path = "/responses", sse_raw = "event: response.completed\ndata: "
+        .. '{"type":"response.completed","response":{"id":"r","status":"completed","output":[3]}}\n\n' }
+      _, err = conv:say("x", { on_delta = function() end })
+      assert.equal("BAD_REPLY", err.code)
+      assert.equal(0, #conv.items)
+      conv:tool("weather", WEATHER, function() return "sunny" end)
+      fake.script { path = "/responses", json = { id = "r1", object = "response", status = "completed",
+        output = { { type = "function_call", name = "weather", call_id = "c1", arguments = "{}" } } } }
+      fake.script { path = "/responses", json = { id = "r2", object = "response", status = "completed",
+        output = { { type = "function_call", name = "weather", arguments = "{}" } } } }
+      _, err = conv:say("x")
+      assert.equal("BAD_REPLY", err.code)
+      assert.equal(0, #conv.items)
+      assert.is_nil(conv.response_id)
+    end)
+
+    it("chatgpt.load refuses a file whose items break the same rules, naming the item", function()
+      local function plain(v)         -- (fake.script marked the lists for cjson)
+        if type(v) ~= "table" then return v end
+        local t = {}
+        for k, x in pairs(v) do t[k] = plain(x) end
+        return t
+      end
+      local path = os.tmpname()
+      for what, output in pairs(BAD) do
+        if what ~= "an object without a type" and what ~= "an output that is an object" then
+          local f = assert(io.open(path, "w"))
+          f:write((assert(require("chatgpt.core").encode { version = 1, api = "responses",
+            items = { { role = "user", content = "hi" }, plain(output[#output]) } })))
+          f:close()
+          local conv, err = chatgpt.load(path, T.new())
+          assert.is_nil(conv, what)
+          assert.truthy(err:find("'items' must be a list of items (item #2: ", 1, true), err)
+        end
+      end
+      os.remove(path)
+    end)
+
+    it("conv:add and the items option raise on an item it could not send back", function()
+      local conv = conv_of()
+      assert.has_error(function() conv:add { type = "function_call", name = "f" } end,
+        "bad argument #1 to 'add' (function_call: call_id must be a string)")
+      assert.has_error(function() conv_of { items = { { foo = 1 } } } end,
+        "bad argument #1 to 'conversation' (option 'items': item #1: an object without a type or a role)")
+      assert.has_error(function() conv:say { role = "user", content = 5 } end,
+        "bad argument #1 to 'say' (content must be a string or a list of parts)")
+      assert.equal(0, #conv.items)
+    end)
+  end)
+
   describe("options", function()
     it("raises on an unknown option, and takes api = 'chat' for the chat flavour", function()
       assert.has_error(function() conv_of { max_context_tokens = 10 } end,

@@ -418,6 +418,65 @@ describe("memory while streaming", function()
   end)
 end)
 
+describe("a stream's size (max_stream_bytes)", function()
+  before_each(function() T.drain(); fake.reset() end)
+
+  local function chunk(content)
+    return '{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"'
+           .. content .. '"}}]}'
+  end
+
+  -- every way a stream's bytes reach its assembly: many small events, a
+  -- few large ones, and gzip, where the cap counts what curl decompressed
+  local CASES = {
+    ["many small events"] = { reply = { sse_repeat = { data = chunk("y"), count = 100000 } },
+                              cap = 200000 },
+    ["a few large events"] = { reply = { sse_repeat = { data = chunk(("z"):rep(60000)), count = 50 } },
+                               cap = 1000000 },
+    ["a gzip body far smaller than its text"] = {
+      reply = { sse_repeat = { data = chunk(("g"):rep(20000)), count = 500 }, gzip = true },
+      cap = 1000000 },                       -- ~50 KB on the wire: bytes are counted decompressed
+  }
+  for what, case in pairs(CASES) do
+    it(what .. ": nil, err{kind = 'limit', code = 'STREAM_TOO_LARGE'} with the partial text, once",
+       function()
+      fake.script(case.reply)
+      local c = T.new { max_stream_bytes = case.cap, max_retries = 2, timeout = 60 }
+      local got = 0
+      local text, err = c:chat("x", { on_delta = function(p) got = got + #p end })
+      assert.is_nil(text)
+      assert.equal("limit", err.kind)
+      assert.equal("STREAM_TOO_LARGE", err.code)
+      assert.truthy(err.message:find(case.cap .. " bytes (max_stream_bytes)", 1, true), err.message)
+      assert.is_false(err.retryable)
+      assert.equal(1, err.attempts)
+      assert.equal(1, #fake.requests())
+      -- what was assembled stays under the cap, and is the partial answer
+      assert.truthy(#err.partial <= case.cap and #err.partial == got, #err.partial)
+      assert.truthy(got > 0)
+      assert.equal(T.HELLO, (c:chat("again", { stream = true })))   -- the client goes on
+    end)
+  end
+
+  it("a stream just under the cap is whole; the default cap is 256 MiB", function()
+    local data = chunk("w")
+    -- each event is "data: " .. data .. "\n\n"; then "data: [DONE]\n\n"
+    local bytes = 1000 * (#data + 8) + 14
+    fake.script { sse_repeat = { data = data, count = 1000 }, ["repeat"] = 2 }
+    assert.equal(("w"):rep(1000), (T.new { max_stream_bytes = bytes }:chat("x", { stream = true })))
+    local _, err = T.new { max_stream_bytes = bytes - 1 }:chat("x", { stream = true })
+    assert.equal("STREAM_TOO_LARGE", err.code)
+    assert.equal(256 * 1024 * 1024, chatgpt.defaults and chatgpt.defaults.max_stream_bytes
+                 or require("chatgpt.core").defaults.max_stream_bytes)
+  end)
+
+  it("max_stream_bytes is an integer >= 1", function()
+    for _, bad in ipairs { 0, -1, 1.5, "1e6", true } do
+      assert.has_error(function() T.new { max_stream_bytes = bad } end)
+    end
+  end)
+end)
+
 describe("spelled-out failures keep the client usable", function()
   it("the next stream on the same client works after a cancel", function()
     fake.reset()

@@ -15,6 +15,7 @@
 #include "defaults.h"
 #include "endpoint.h"
 #include "engine.h"
+#include "form.h"
 #include "headers.h"
 #include "json.h"
 #include "key.h"
@@ -33,6 +34,7 @@ static void (*const opens[])(lua_State *L) = {
   origin_open,
   endpoint_open,
   transfer_open,
+  form_open,
   curl_errors_open,
   message_open,
   json_encode_open,
@@ -65,6 +67,8 @@ static void push_defaults(lua_State *L) {
   lua_setfield(L, -2, "max_response_bytes");
   lua_pushinteger(L, DEFAULT_MAX_EVENT_BYTES);
   lua_setfield(L, -2, "max_event_bytes");
+  lua_pushinteger(L, DEFAULT_MAX_STREAM_BYTES);
+  lua_setfield(L, -2, "max_stream_bytes");
   lua_pushinteger(L, DEFAULT_MAX_HEADER_BYTES);
   lua_setfield(L, -2, "max_header_bytes");
   lua_pushinteger(L, DEFAULT_MAX_HOST_CONNECTIONS);

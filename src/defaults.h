@@ -25,6 +25,10 @@
 /* Bytes. */
 #define DEFAULT_MAX_RESPONSE_BYTES (64 * 1024 * 1024)
 #define DEFAULT_MAX_EVENT_BYTES    SSE_DEFAULT_MAX_EVENT
+/* A stream's bytes, after decompression: what its answer is assembled
+ * from, so what bounds the memory it takes. The largest real streams
+ * (128k tokens, with logprobs) stay well under it. */
+#define DEFAULT_MAX_STREAM_BYTES (256 * 1024 * 1024)
 #define DEFAULT_MAX_HEADER_BYTES   (256 * 1024)
 
 /* Connections of the state's engine (core.configure). 256 per host: 64

@@ -5,6 +5,7 @@
 #include "endpoint.h"
 #include "compat.h"
 #include "defaults.h"
+#include "key.h"
 #include "origin.h"
 
 #include <math.h>
@@ -35,6 +36,7 @@ static void endpoint_free(endpoint *s) {
   wipe_list(s->headers);
   s->headers = NULL;
   if (s->proxy) explicit_bzero(s->proxy, strlen(s->proxy)); /* user:password@ */
+  if (s->key_pass) explicit_bzero(s->key_pass, strlen(s->key_pass));
   free(s->url);
   free(s->user_agent);
   free(s->ca_file);
@@ -42,8 +44,9 @@ static void endpoint_free(endpoint *s) {
   free(s->noproxy);
   free(s->cert_file);
   free(s->key_file);
+  free(s->key_pass);
   s->url = s->user_agent = s->ca_file = s->proxy = s->noproxy = NULL;
-  s->cert_file = s->key_file = NULL;
+  s->cert_file = s->key_file = s->key_pass = NULL;
 }
 
 static int endpoint_gc(lua_State *L) {
@@ -191,6 +194,7 @@ static int endpoint_new(lua_State *L) {
   s->max_body = (size_t)optnum(L, "max_body", DEFAULT_MAX_RESPONSE_BYTES, 1, MAX_BYTES);
   s->max_header = (size_t)optnum(L, "max_header", DEFAULT_MAX_HEADER_BYTES, 1, MAX_BYTES);
   s->max_event = (size_t)optnum(L, "max_event", DEFAULT_MAX_EVENT_BYTES, 1, MAX_BYTES);
+  s->max_stream = (size_t)optnum(L, "max_stream", DEFAULT_MAX_STREAM_BYTES, 1, MAX_BYTES);
   if ((s->url = origin_url(o, path, optstr(L, "query", ""), &why)) == NULL)
     return luaL_error(L, "chatgpt: %s", why);
   /* a proxy from the environment could not reach this machine's own
@@ -201,6 +205,10 @@ static int endpoint_new(lua_State *L) {
       !optcopy(L, "key_file", &s->key_file) || !optcopy(L, "proxy", &s->proxy) ||
       !optcopy(L, "no_proxy", &s->noproxy))
     return luaL_error(L, "chatgpt: out of memory");
+  if (lua_getfield(L, 1, "key_passphrase") != LUA_TNIL &&
+      (s->key_pass = dupstr(secret_bytes(L, -1))) == NULL)
+    return luaL_error(L, "chatgpt: out of memory");
+  lua_pop(L, 1);
 
   if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
     n = luaL_len(L, -1);
@@ -221,7 +229,7 @@ static int endpoint_new(lua_State *L) {
    * ask for it: a chat answer is small, and libcurl's writing the header
    * costs more than it saves there. */
   if (!addheader(s, "Expect:") || (!s->compressed && !addheader(s, "Accept-Encoding:")) ||
-      !addauth(L, s, 2))
+      (!optbool(L, "without_key") && !addauth(L, s, 2)))
     return luaL_error(L, "chatgpt: out of memory");
   return 1;
 }
@@ -256,6 +264,12 @@ static void configure(endpoint *s, CURL *c) {
   }
   if (s->cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, s->cert_file);
   if (s->key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, s->key_file);
+  /* Always a passphrase with a certificate: without one libcurl lets
+   * OpenSSL prompt for it on the terminal, from inside a poll. "" makes an
+   * encrypted key fail instead. (libcurl keeps its own copy, freed but not
+   * wiped with the handle.) */
+  if (s->cert_file || s->key_file)
+    curl_easy_setopt(c, CURLOPT_KEYPASSWD, s->key_pass ? s->key_pass : "");
   if (s->ca_file) /* a private CA; verification stays on */
     curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");

@@ -22,13 +22,14 @@ typedef struct endpoint {
   char *url, *user_agent, *ca_file;
   char *proxy, *noproxy;      /* CURLOPT_PROXY (may hold a password: wiped), CURLOPT_NOPROXY */
   char *cert_file, *key_file; /* a client certificate for mutual TLS */
+  char *key_pass;             /* the key's passphrase, or NULL: wiped when freed */
   int post;   /* POST with a body, else GET (or DELETE) without */
   int remove; /* DELETE */
   int stream; /* ENDPOINT_SSE or ENDPOINT_BYTES: a 2xx body goes to the event queue */
   int compressed;
   int no_proxy; /* never through a proxy: the origin is loopback */
   long connect_ms;
-  size_t max_body, max_header, max_event;
+  size_t max_body, max_header, max_event, max_stream;
   CURL *pool[ENDPOINT_POOL];
   int npool;
   int nout;   /* handles lent to transfers */
@@ -44,13 +45,17 @@ void endpoint_give(endpoint *ep, CURL *c);
 
 /* Lua: core.endpoint{origin, path, query, method = "GET" | "POST" | "DELETE",
  *   headers = {"Name: value"...}, connect_timeout, max_body, max_header,
- *   max_event, stream = true (SSE) | "bytes" | nil, compressed, user_agent,
- *   ca_file, proxy, no_proxy, cert_file, key_file} -> endpoint
+ *   max_event, max_stream, stream = true (SSE) | "bytes" | nil, compressed, user_agent,
+ *   ca_file, proxy, no_proxy, cert_file, key_file, key_passphrase (a
+ *   secret, key.h), without_key} -> endpoint
  * The URL is the origin's base URL + path + query, checked to stay on the
- * origin (origin.h); the key, and how it goes out, are the origin's.
+ * origin (origin.h); the key, and how it goes out, are the origin's
+ * (without_key: a call that brings its own Authorization sends no key).
  * Absent numbers and user_agent are defaults.h's. proxy and no_proxy go to
  * libcurl as they are (absent: libcurl reads http_proxy, https_proxy,
- * no_proxy...), except for a loopback origin, never proxied. */
+ * no_proxy...), except for a loopback origin, never proxied. With a
+ * certificate, OpenSSL is never let ask for a passphrase on the terminal:
+ * an encrypted key without key_passphrase fails the transfer instead. */
 void endpoint_open(lua_State *L);
 
 #endif

@@ -6,6 +6,7 @@
 #include "key.h"
 #include "compat.h"
 #include "defaults.h"
+#include "regular.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -191,9 +192,8 @@ static const char *checkcstring(lua_State *L, int arg, const char *msg) {
 }
 
 /* Like ssh with its private keys: a key file that others can read is
- * refused, because the key in it is no longer a secret. O_NONBLOCK (and
- * fstat before any read) so that a FIFO or a device never blocks new();
- * O_NOCTTY so that a terminal never becomes ours. */
+ * refused, because the key in it is no longer a secret. regular_open: a
+ * FIFO or a device never blocks new(), and only a regular file is read. */
 static int key_file(lua_State *L) {
   const char *path = checkcstring(L, 1, "api_key_file holds a NUL");
   struct stat st;
@@ -208,12 +208,9 @@ static int key_file(lua_State *L) {
     path = lua_pushfstring(L, "%s%s", home, path + 1);
   }
   k = newkey(L, MAX_KEY + 2); /* before open: it may raise */
-  fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return fail(L, "api_key_file: cannot open %s: %s", path, strerror(errno));
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return fail(L, "api_key_file: %s is not a regular file%s", path, "");
-  }
+  fd = regular_open(path, &st);
+  if (fd == -1) return fail(L, "api_key_file: cannot open %s: %s", path, strerror(errno));
+  if (fd < 0) return fail(L, "api_key_file: %s is not a regular file%s", path, "");
   if (st.st_mode & (S_IRWXG | S_IRWXO)) {
     close(fd);
     return fail(L, "api_key_file: %s is readable by group or others; chmod 600 it%s", path, "");
@@ -415,6 +412,58 @@ int key_redact(lua_State *L) {
   return 1;
 }
 
+/* ---- other secrets: a client key's passphrase ---------------------------- */
+
+/* Held as the key is (bytes in a userdata, wiped when collected, never
+ * handed back to Lua) but shown as nothing at all: not even a hint. */
+#define MAX_SECRET 1023 /* OpenSSL's passphrase buffer holds 1024 bytes, NUL included */
+
+static int secret_tostring(lua_State *L) {
+  luaL_checkudata(L, 1, SECRET_TYPE);
+  lua_pushliteral(L, "chatgpt.secret");
+  return 1;
+}
+
+static int secret_gc(lua_State *L) {
+  key *k = (key *)luaL_checkudata(L, 1, SECRET_TYPE);
+  explicit_bzero(k->bytes, k->len);
+  k->len = 0;
+  return 0;
+}
+
+const char *secret_bytes(lua_State *L, int idx) {
+  return ((key *)luaL_checkudata(L, idx, SECRET_TYPE))->bytes;
+}
+
+/* core.secret(s) -> secret | nil, why */
+static int secret_new(lua_State *L) {
+  size_t len;
+  const char *s;
+  key *k;
+  if (lua_type(L, 1) != LUA_TSTRING) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "string expected, got %s", luaL_typename(L, 1));
+    return 2;
+  }
+  s = lua_tolstring(L, 1, &len);
+  if (len == 0 || len > MAX_SECRET || strlen(s) != len) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "1 to 1023 bytes without NUL expected");
+    return 2;
+  }
+  k = (key *)compat_newuserdata(L, sizeof(key) + len, 0);
+  k->len = len;
+  memcpy(k->bytes, s, len + 1);
+  luaL_setmetatable(L, SECRET_TYPE);
+  return 1;
+}
+
+static const luaL_Reg secret_meta[] = {
+  {"__tostring", secret_tostring},
+  {"__gc", secret_gc},
+  {NULL, NULL},
+};
+
 static const luaL_Reg key_methods[] = {
   {"hint", key_hint},
   {NULL, NULL},
@@ -434,6 +483,7 @@ static const luaL_Reg key_funcs[] = {
   {"key_file", key_file},
   {"key_cmd", key_cmd},
   {"redact", key_redact},
+  {"secret", secret_new},
   {NULL, NULL},
 };
 /* clang-format on */
@@ -444,6 +494,11 @@ void key_open(lua_State *L) {
   luaL_newlib(L, key_methods);
   lua_setfield(L, -2, "__index");
   lua_pushliteral(L, "not yours"); /* getmetatable(key) hides it */
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, SECRET_TYPE);
+  luaL_setfuncs(L, secret_meta, 0);
+  lua_pushliteral(L, "not yours");
   lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
   luaL_setfuncs(L, key_funcs, 0);

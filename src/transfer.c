@@ -153,8 +153,15 @@ static int decide(transfer *t, const char *data, size_t len) {
   return 1;
 }
 
-/* Feeds SSE bytes; returns what on_write returns. */
+/* Feeds SSE bytes; returns what on_write returns. They count against
+ * max_stream as curl hands them over, decompressed: a small gzip body
+ * may expand to any size. */
 static size_t feed_sse(transfer *t, const char *data, size_t len) {
+  if (len > t->max_stream - t->streamed) { /* streamed <= max_stream */
+    t->abort = AB_STREAM;
+    return 0;
+  }
+  t->streamed += len;
   switch (sse_feed(&t->sse, data, len)) {
   case SSE_OK: return len;
   case SSE_LIMIT: t->abort = AB_EVENT; return 0;
@@ -247,8 +254,9 @@ static int transfer_start(lua_State *L) {
   sse_reset(&t->sse);
   t->decided = t->sse_on = t->bytes_on = t->done_seen = t->body_seen = t->connected = 0;
   t->abort = AB_NONE;
+  t->form.failed = 0;
   t->result = CURLE_OK;
-  t->received = 0;
+  t->received = t->streamed = 0;
   t->errbuf[0] = '\0';
   t->last_byte = engine_clock();
   t->deadline = t->last_byte + t->timeout;
@@ -274,6 +282,7 @@ static int transfer_event(lua_State *L) {
       t->result = CURLE_OPERATION_TIMEDOUT;
     }
     t->ev_off = t->events.len;
+    t->done_seen = 0; /* a [DONE] dropped with the rest never ended the stream for Lua */
   }
   if (t->ev_off >= t->events.len) {
     t->events.len = t->ev_off = 0;
@@ -310,6 +319,7 @@ static const struct {
   {"limit", "EVENT_TOO_LARGE", RETRY_NO},   /* AB_EVENT */
   {"limit", "HEADERS_TOO_LARGE", RETRY_NO}, /* AB_HEADER */
   {"limit", "OUT_OF_MEMORY", RETRY_NO},     /* AB_NOMEM */
+  {"limit", "STREAM_TOO_LARGE", RETRY_NO},  /* AB_STREAM */
   {"timeout", "FIRST_BYTE_TIMEOUT", RETRY_FRESH}, /* AB_FIRST */
 };
 
@@ -332,6 +342,10 @@ static int push_error(lua_State *L, transfer *t) {
   int retry = RETRY_NO;
   char msg[CURL_ERROR_SIZE + 64];
   if (t->state != ST_DONE || (t->result == CURLE_OK && !t->abort)) return 0;
+  if (t->form.failed && !t->abort) { /* a file part that could not be sent whole */
+    curl_error_push(L, "network", "READ_ERROR", t->form.msg, t->received > 0, 0);
+    return 1;
+  }
   snprintf(msg, sizeof msg, "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
   if (t->abort != AB_NONE) {
     kind = aborts[t->abort].kind;
@@ -354,6 +368,9 @@ static int push_error(lua_State *L, transfer *t) {
     snprintf(msg, sizeof msg, "response headers over %zu bytes", t->max_header);
     break;
   case AB_NOMEM: snprintf(msg, sizeof msg, "out of memory"); break;
+  case AB_STREAM:
+    snprintf(msg, sizeof msg, "stream over %zu bytes (max_stream_bytes)", t->max_stream);
+    break;
   case AB_TOTAL:
     snprintf(msg, sizeof msg, "no complete answer within %g s (timeout)", t->timeout);
     /* fall through */
@@ -382,6 +399,10 @@ static int push_error(lua_State *L, transfer *t) {
       kind = e ? e->kind : "network";
       code = e ? e->name : NULL;
       retry = e ? e->retry : RETRY_NO;
+      if (t->result == CURLE_SSL_CERTPROBLEM && strstr(msg, "private key"))
+        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (%s)",
+                 t->endpoint->key_pass ? "is key_passphrase the key's?"
+                                       : "an encrypted key_file needs key_passphrase");
     }
   }
   if (code == NULL) { /* not in the list */
@@ -465,6 +486,7 @@ static int transfer_new(lua_State *L) {
   t->timeout = timeout;
   t->max_body = ep->max_body;
   t->max_header = ep->max_header;
+  t->max_stream = ep->max_stream;
   sse_init(&t->sse, ep->max_event, on_event, t);
   if ((c = endpoint_take(ep, &fresh)) == NULL)
     return luaL_error(L, "chatgpt: curl_easy_init failed");
@@ -495,7 +517,7 @@ static int transfer_new(lua_State *L) {
   } else if (form) {
     /* t owns it from here: an error in form_build leaks nothing */
     if ((t->mime = curl_mime_init(c)) == NULL) return luaL_error(L, "chatgpt: out of memory");
-    form_build(L, 2, t->mime);
+    form_build(L, 2, t->mime, &t->form);
     if (curl_easy_setopt(c, CURLOPT_MIMEPOST, t->mime) != CURLE_OK)
       return luaL_error(L, "chatgpt: curl_easy_setopt(CURLOPT_MIMEPOST) failed");
   }

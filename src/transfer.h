@@ -18,6 +18,7 @@
 
 #include "endpoint.h"
 #include "engine.h"
+#include "form.h"
 #include "sse.h"
 
 #define TRANSFER_TYPE "chatgpt.transfer"
@@ -26,7 +27,8 @@
 enum { ST_IDLE, ST_RUNNING, ST_DONE, ST_CLOSED };
 
 /* Why we ended it, when we did (else curl's result says it). */
-enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_TOTAL, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM, AB_FIRST };
+enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_TOTAL, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM, AB_STREAM,
+       AB_FIRST };
 
 typedef struct tbuf {
   char *p;
@@ -54,12 +56,14 @@ typedef struct transfer {
   int stream; /* the endpoint's ENDPOINT_* mode */
   int decided, sse_on, done_seen;
   int bytes_on;    /* a 2xx body goes to the event queue as it arrives */
-  curl_mime *mime; /* a multipart body (form.h), or NULL */
+  curl_mime *mime;  /* a multipart body (form.h), or NULL */
+  form_status form; /* why its file part failed, if one did */
   int body_seen; /* a body byte came (this attempt) */
   int connected; /* a connection, TLS included, was ready */
   tbuf body, hdrs, events;
   size_t ev_off;
   size_t max_body, max_header;
+  size_t max_stream, streamed; /* an SSE body's bytes (decompressed): its cap, so far */
   sse_parser sse;
   size_t received; /* header + body bytes */
   char errbuf[CURL_ERROR_SIZE];

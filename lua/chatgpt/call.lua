@@ -45,6 +45,21 @@ M.OWN = OWN
 
 local TOKEN = "^[%w!#$%%&'*+%-.^_`|~]+$"        -- a header name (RFC 9110 token)
 
+-- Headers that frame or route a message: libcurl writes them from the
+-- request itself. One given by hand could smuggle a second body or request
+-- past a proxy (Content-Length beside Transfer-Encoding), or send the
+-- request to another virtual host (Host), so none is taken, from any place.
+local FRAMING = {
+  host = true, ["content-length"] = true, ["transfer-encoding"] = true, connection = true,
+  expect = true, ["keep-alive"] = true, upgrade = true, te = true, trailer = true,
+  ["proxy-connection"] = true, ["http2-settings"] = true,
+}
+
+-- The headers that carry a key: a call that gives one brings its own
+-- credentials, and the client's key is not sent beside it (call.endpoint).
+local CREDENTIALS = { authorization = true, ["api-key"] = true }
+M.CREDENTIALS = CREDENTIALS
+
 local function urlencode(s)
   return (tostring(s):gsub("[^%w%-%._~]", function(c)
     return string.format("%%%02X", c:byte())
@@ -52,11 +67,15 @@ local function urlencode(s)
 end
 M.urlencode = urlencode
 
--- "Name: value", or nil and why: a name that is a token, a value without
--- CR, LF or NUL (a number is written as a string).
+-- "Name: value", or nil and why: a name that is a token and not one of
+-- the framing headers, a value without CR, LF or NUL (a number is written
+-- as a string).
 local function header_check(name, value)
   if type(name) ~= "string" or not name:find(TOKEN) then
     return nil, "bad header name " .. tostring(name)
+  end
+  if FRAMING[name:lower()] then
+    return nil, name .. " is not a header to set: libcurl writes it from the request"
   end
   if type(value) == "number" then value = tostring(value) end
   if type(value) ~= "string" or value:find("[\r\n%z]") then
@@ -165,7 +184,13 @@ function M.endpoint(self, t)
   for _, line in ipairs(self._headers) do headers[#headers + 1] = line end
   local query = self._query
   local own = t.own
-  if own and own.headers then headers = merge_headers(headers, own.headers) end
+  local without_key = false
+  if own and own.headers then
+    headers = merge_headers(headers, own.headers)
+    for name in pairs(own.headers) do       -- its own credentials (or false): not the key
+      if CREDENTIALS[name:lower()] then without_key = true end
+    end
+  end
   if own and own.query then query = merge_query(self, own.query) end
   if t.query and t.query ~= "" then
     query = (query == "" and "?" or query .. "&") .. t.query
@@ -174,9 +199,11 @@ function M.endpoint(self, t)
     origin = self._origin, path = t.path, query = query, method = t.method,
     headers = headers, connect_timeout = self.connect_timeout,
     max_body = self.max_response_bytes, max_event = self.max_event_bytes,
+    max_stream = self.max_stream_bytes,
     stream = t.stream, compressed = t.compressed or false, user_agent = USER_AGENT,
     ca_file = self.ca_file, proxy = self.proxy, no_proxy = self.no_proxy,
     cert_file = self.cert_file, key_file = self.key_file,
+    key_passphrase = self._key_passphrase or nil, without_key = without_key,
   }
 end
 

@@ -42,8 +42,10 @@ local OPTIONS = {
   timeout = SECONDS, connect_timeout = SECONDS, idle_timeout = { "number", min = 0 },
   first_byte_timeout = { "number", min = 0 },
   max_retries = RETRIES, max_response_bytes = BYTES, max_event_bytes = BYTES,
+  max_stream_bytes = BYTES,
   allow_insecure = "boolean", ca_file = "string",
   proxy = "string", no_proxy = "string", cert_file = "string", key_file = "string",
+  key_passphrase = "string",
   log = "function", log_level = "string",
 }
 M.OPTIONS = OPTIONS          -- the command checks its config file's settings against them
@@ -149,11 +151,19 @@ function M.new(opts)
   self.max_retries = opts.max_retries or DEFAULTS.max_retries
   self.max_response_bytes = opts.max_response_bytes or DEFAULTS.max_response_bytes
   self.max_event_bytes = opts.max_event_bytes or DEFAULTS.max_event_bytes
+  self.max_stream_bytes = opts.max_stream_bytes or DEFAULTS.max_stream_bytes
   self.allow_insecure = opts.allow_insecure or false
   self.ca_file = opts.ca_file
   if opts.proxy then check_proxy(2, opts.proxy) end
   self.proxy, self.no_proxy = opts.proxy, opts.no_proxy
   self.cert_file, self.key_file = opts.cert_file, opts.key_file
+  -- the passphrase, like the key, lives in C memory only (core.secret)
+  self._key_passphrase = false
+  if opts.key_passphrase ~= nil then
+    local secret, swhy = core.secret(opts.key_passphrase)
+    if not secret then fail(2, "option 'key_passphrase': " .. swhy) end
+    self._key_passphrase = secret
+  end
   -- logging: nothing is loaded, and nothing runs per request, without it
   -- (false, not nil: a missing field would go through Client's __index on
   -- every request)
@@ -220,6 +230,10 @@ function M.new(opts)
   for name in pairs(opts.headers or {}) do names[#names + 1] = tostring(name) end
   table.sort(names)
   for _, name in ipairs(names) do
+    if key and call.CREDENTIALS[name:lower()] then    -- never two credentials on a request
+      fail(2, "option 'headers': " .. name .. " would go beside the key; give the key as api_key, "
+           .. "or auth = \"none\" with a header of your own")
+    end
     h[#h + 1] = header_line(2, "headers", name, opts.headers[name])
   end
   self._headers = h

@@ -14,10 +14,11 @@
 -- [type]). Plain fields go first, then files, each sorted by name.
 
 local args = require "chatgpt.args"
+local form_file = require("chatgpt.core").form_file
 
 local floor, huge = math.floor, math.huge
-local getmetatable, io, ipairs, next, pairs, setmetatable, string, table, tostring, type =
-      getmetatable, io, ipairs, next, pairs, setmetatable, string, table, tostring, type
+local getmetatable, ipairs, next, pairs, setmetatable, string, table, tostring, type =
+      getmetatable, ipairs, next, pairs, setmetatable, string, table, tostring, type
 
 local M = {}
 
@@ -44,13 +45,27 @@ local function nonul(level, n, fname, what, v)
   end
 end
 
+-- What goes into a part's header lines (its name, file name and type) is
+-- checked as a request header's value is: CR or LF there would start
+-- header lines, or body lines, of their own.
+local function header_value(level, n, fname, what, v)
+  nonul(level + 1, n, fname, what, v)
+  if v:find("[\r\n]") then
+    args.error(level + 1, n, fname, what .. ": a string without CR or LF expected, got " .. ("%q"):format(v))
+  end
+end
+
 --- chatgpt.file(path [, mime [, filename]]) -> a file part for chatgpt.form
 -- mime: the part's content type (default: from the extension);
 -- filename: the name sent (default: path's last component).
 function M.file(path, mime, filename)
   nonul(2, 1, "file", "path", path)
-  if mime ~= nil then nonul(2, 2, "file", "mime", mime) end
-  if filename ~= nil then nonul(2, 3, "file", "filename", filename) end
+  if mime ~= nil then header_value(2, 2, "file", "mime", mime) end
+  if filename ~= nil then
+    header_value(2, 3, "file", "filename", filename)
+  elseif path:match("[^/]*$"):find("[\r\n]") then
+    args.error(2, 1, "file", "path: its last part is the file name sent, and has CR or LF; give a filename")
+  end
   if mime == nil then
     local ext = path:match("%.([%w]+)$")
     mime = ext and TYPES[ext:lower()] or "application/octet-stream"
@@ -90,11 +105,19 @@ function M.flatten(name, v, out)
   return out
 end
 
+local function check_name(level, n, fname, name)
+  if name:find("[%z\r\n\"]") then
+    args.error(level + 1, n, fname, "field names are strings without NUL, CR, LF or '\"', got "
+               .. string.format("%q", name))
+  end
+end
+
 -- Appends the parts of one field to plain / files; raises at level as
 -- argument n of fname.
 local function add_field(level, n, fname, name, v, plain, files)
   for _, leaf in ipairs(M.flatten(name, v)) do
     local lname, x = leaf[1], leaf[2]
+    check_name(level + 1, n, fname, lname)         -- a table's keys are in it: name[key]
     if M.is_file(x) then
       files[#files + 1] = { name = lname, file = x.path, type = x.type, filename = x.filename }
     else
@@ -118,7 +141,7 @@ function M.build(fields, level, fname, n)
   local plain, files = {}, {}
   local names = {}
   for k in pairs(fields) do
-    if type(k) ~= "string" or k == "" or k:find("[%z\r\n\"]") then
+    if type(k) ~= "string" or k == "" then
       args.error(level + 1, n, fname, "field names are strings without NUL, CR, LF or '\"', got "
                  .. (type(k) == "string" and string.format("%q", k) or type(k)))
     end
@@ -142,16 +165,15 @@ end
 --- form.parts(form) -> the list core.transfer takes
 function M.parts(form) return form.parts end
 
---- form.unreadable(form) -> nil, or the first file that cannot be read and
+--- form.unreadable(form) -> nil, or the first file that cannot be sent and
 -- why: checked before a request goes out, so a wrong path costs no upload.
+-- Only a regular file is sent; a FIFO, a device or a directory is refused,
+-- without blocking (core.form_file).
 function M.unreadable(form)
   for _, p in ipairs(form.parts) do
     if p.file then
-      local f, err = io.open(p.file, "rb")
-      if not f then return p.file, err end
-      local ok, rerr = f:read(0)
-      f:close()
-      if ok == nil and rerr then return p.file, p.file .. ": " .. tostring(rerr) end
+      local size, why = form_file(p.file)
+      if not size then return p.file, why end
     end
   end
 end

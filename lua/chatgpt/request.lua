@@ -11,7 +11,7 @@ local log     = lazy "chatgpt.log"
 local retry   = lazy "chatgpt.retry"
 local stream  = lazy "chatgpt.stream"
 
-local next, rawset, setmetatable, type = next, rawset, setmetatable, type
+local next, rawset, setmetatable, tostring, type = next, rawset, setmetatable, tostring, type
 local compat  = require "chatgpt.compat"
 local xpcall, has_pairs_mm = compat.xpcall, compat.has_pairs_mm
 local decode, now, parse_headers = core.decode, core.now, core.headers
@@ -46,10 +46,12 @@ Request.__index = Request
 --   auth, origin, remake: a client whose key changes (auth.lua, call.start):
 --     its auth, the origin whose key the transfer carries, and a function
 --     that makes the transfer again from the client's origin of the moment }
--- An accumulator has add(chunk) -> go_on, text() -> partial, whole(response)
--- -> go_on, finish() -> response; and, for streams that do not end with
--- data: [DONE], complete(done_seen) -> ended, why; raw = true takes the
--- events undecoded (the pieces of a "bytes" endpoint).
+-- An accumulator has add(chunk) -> go_on [, err] (err: why it stopped, a
+-- malformed chunk), text() -> partial, whole(response) -> go_on, finish()
+-- -> response; and, for streams that do not end with data: [DONE],
+-- complete(done_seen) -> ended, why, and over() -> whether its own end
+-- came (no later event is handed to it then); raw = true takes the events
+-- undecoded (the pieces of a "bytes" endpoint).
 -- Everything from the wire that reaches an error or info passes through
 -- job.clean: a server may echo the key anywhere (body, headers, events).
 function Request.new(ud, job)
@@ -224,11 +226,11 @@ end
 -- call is never retried.
 function Request:_add(chunk)
   self._delivered = true
-  local ok, go = xpcall(self._acc.add, traceback, self._acc, chunk)
+  local ok, go, why = xpcall(self._acc.add, traceback, self._acc, chunk)
   if not ok then return self:_fail(callback_error(go)) end
   if go == false then
-    return self:_fail(errors.new { kind = "cancelled", code = "STOPPED",
-                                   message = "stopped by a callback" })
+    return self:_fail(why or errors.new { kind = "cancelled", code = "STOPPED",
+                                          message = "stopped by a callback" })
   end
   return true
 end
@@ -267,11 +269,14 @@ end
 -- Called by the loop when the C transfer has news.
 function Request:on_news()
   local ud = self._ud
-  if self._acc then
+  local acc = self._acc
+  if acc then
+    local own_end = acc.over       -- a stream that ends with an event of its own
     while self.status == "pending" do
       local data, typ = ud:event()
       if data == nil then break end
-      if not self:_event(data, typ) then return end
+      -- after its end nothing counts, an error event included
+      if not (own_end and acc:over()) and not self:_event(data, typ) then return end
     end
   end
   if self.status ~= "pending" or ud:state() ~= "done" then return end
@@ -281,14 +286,19 @@ function Request:on_news()
   if self._job.bodies and body then
     self:_log { event = "response_body", status = status, body = body }
   end
-  if terr then
+  local events = body == nil and acc and not acc.raw      -- read as SSE
+  if terr and not (events and (ud:stream_done() or (acc.over and acc:over()))) then
+    -- (once a stream has had its end, a later failure does not matter)
     err = errors.from_transport(terr)
     if status ~= 0 then err.status = status end
+    if events and err.code == "PARTIAL_FILE" then   -- cut inside its framing
+      err.code = "STREAM_TRUNCATED"
+      err.message = "the stream was cut before its end (" .. tostring(err.message) .. ")"
+    end
   elseif status < 200 or status > 299 then
     local clean = self._job.clean
     err = errors.from_http(status, parse_headers(clean(raw)), body or "", clean)
   elseif body == nil then            -- read as SSE (or handed on as bytes)
-    local acc = self._acc
     local ended, why
     if acc.complete then
       ended, why = acc:complete(ud:stream_done())
@@ -299,7 +309,7 @@ function Request:on_news()
       err = errors.new { kind = "network", code = "STREAM_TRUNCATED", status = status,
                          message = why }
     else
-      local ok, r = xpcall(self._acc.finish, traceback, self._acc)
+      local ok, r = xpcall(acc.finish, traceback, acc)
       if ok then response = r else err = callback_error(r) end
     end
   else

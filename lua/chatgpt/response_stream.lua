@@ -13,12 +13,19 @@
 --
 -- Per event this module allocates nothing but the slot of a part buffer
 -- ({n = count, piece, ...}): text is joined once, never with s = s .. piece.
+--
+-- The server's events are checked where they are taken in (add): an event
+-- whose numbers or fields are wrong ends the stream as malformed, and
+-- nothing after the terminal event counts. So the handlers below trust
+-- what they read, and no index costs time or memory for its value.
 
-local ipairs, pairs, setmetatable, type = ipairs, pairs, setmetatable, type
-local concat = table.concat
+local ipairs, pairs, setmetatable, tostring, type = ipairs, pairs, setmetatable, tostring, type
+local concat, sort = table.concat, table.sort
 
 local args = require "chatgpt.args"
+local errors = require "chatgpt.lazy" "chatgpt.error"
 local tables = require "chatgpt.tables"
+local tointeger = require("chatgpt.compat").tointeger
 local append, joined = tables.append, tables.joined
 
 local M = {}
@@ -42,8 +49,9 @@ local function fire(self, fn, a, b)
   return true
 end
 
+-- Indices were checked by add (integers, or nil: 0).
 local function index_of(v)
-  return type(v) == "number" and v or 0
+  return v or 0
 end
 
 -- The item at output_index oi (0-based), or nil.
@@ -51,16 +59,34 @@ local function item_at(self, oi)
   return self.items[index_of(oi)]
 end
 
--- The buffer of one text field: key is "oi ci field" (content parts) or
--- "oi s si" (summary parts), so that one table holds them all.
-local function buffer(self, key)
+-- The buffer of one text field of the item at output index oi: key is
+-- "oi ci field" (content parts) or "oi si summary" (summary parts), so that
+-- one table holds them all; keys[oi] lists an item's own, so that its done
+-- event drops them without a look at any other's.
+local function buffer(self, oi, key)
   local b = self.bufs[key]
   if not b then
     b = { n = 0 }
     self.bufs[key] = b
     self.nbufs = self.nbufs + 1
+    local keys = self.keys[oi]
+    if not keys then
+      keys = {}
+      self.keys[oi] = keys
+    end
+    keys[key] = true
   end
   return b
+end
+
+-- Drops the buffer key of the item at oi: a done event brought the whole.
+local function drop(self, oi, key)
+  if self.bufs[key] then
+    self.bufs[key] = nil
+    self.nbufs = self.nbufs - 1
+    self.keys[oi][key] = nil
+    self.last_text = nil
+  end
 end
 
 local function key_of(e, field)
@@ -122,12 +148,23 @@ ON["response.created"] = take_response
 ON["response.in_progress"] = take_response
 ON["response.queued"] = take_response
 
+-- Output items by output_index, and the indices in the order they came
+-- (sorted once by snapshot: an index costs nothing for its value).
+local function put_item(self, oi, item)
+  local items = self.items
+  if items[oi] == nil then
+    local order = self.order
+    local n = #order
+    if n > 0 and order[n] > oi then self.unsorted = true end
+    order[n + 1] = oi
+  end
+  items[oi] = item
+end
+
 ON["response.output_item.added"] = function(self, e)
   local item = e.item
   if type(item) ~= "table" then return end
-  local oi = index_of(e.output_index)
-  self.items[oi] = item
-  if oi > self.last then self.last = oi end
+  put_item(self, index_of(e.output_index), item)
 end
 
 ON["response.output_item.done"] = function(self, e)
@@ -135,18 +172,12 @@ ON["response.output_item.done"] = function(self, e)
   if type(item) ~= "table" then return end
   local oi = index_of(e.output_index)
   -- the done item is whole: deltas still buffered for it are dropped
-  if self.nbufs > 0 then
-    local prefix = oi .. " "
-    for key in pairs(self.bufs) do
-      if key:sub(1, #prefix) == prefix then
-        self.bufs[key] = nil
-        self.nbufs = self.nbufs - 1
-        self.last_text = nil
-      end
-    end
+  local keys = self.keys[oi]
+  if keys then
+    for key in pairs(keys) do drop(self, oi, key) end
+    self.keys[oi] = nil
   end
-  self.items[oi] = item
-  if oi > self.last then self.last = oi end
+  put_item(self, oi, item)
   report_call(self, oi, item)
 end
 
@@ -159,14 +190,9 @@ end
 ON["response.content_part.done"] = function(self, e)
   local item, part = item_at(self, e.output_index), e.part
   if type(item) ~= "table" or type(part) ~= "table" then return end
-  for _, field in ipairs { "text", "refusal" } do
-    local key = key_of(e, field)
-    if self.bufs[key] then
-      self.bufs[key] = nil
-      self.nbufs = self.nbufs - 1
-      self.last_text = nil
-    end
-  end
+  local oi = index_of(e.output_index)
+  drop(self, oi, key_of(e, "text"))
+  drop(self, oi, key_of(e, "refusal"))
   list_of(item, "content")[index_of(e.content_index) + 1] = part
 end
 
@@ -176,7 +202,7 @@ ON["response.output_text.delta"] = function(self, e)
   local oi, ci = e.output_index, e.content_index
   local b = self.last_text
   if not (b and oi == self.last_oi and ci == self.last_ci) then
-    b = buffer(self, key_of(e, "text"))
+    b = buffer(self, index_of(oi), key_of(e, "text"))
     self.last_text, self.last_oi, self.last_ci = b, oi, ci
   end
   append(b, d)
@@ -199,12 +225,7 @@ local function text_done(field, from)
     local item = item_at(self, e.output_index)
     local v = e[from]
     if type(item) ~= "table" or type(v) ~= "string" then return end
-    local key = key_of(e, field)
-    if self.bufs[key] then
-      self.bufs[key] = nil
-      self.nbufs = self.nbufs - 1
-      if self.last_text then self.last_text = nil end
-    end
+    drop(self, index_of(e.output_index), key_of(e, field))
     local ci = index_of(e.content_index) + 1
     local content = list_of(item, "content")
     local part = content[ci]
@@ -221,7 +242,9 @@ ON["response.reasoning_text.done"] = text_done("text", "text")
 
 local function delta_into(field)
   return function(self, e)
-    if type(e.delta) == "string" then append(buffer(self, key_of(e, field)), e.delta) end
+    if type(e.delta) == "string" then
+      append(buffer(self, index_of(e.output_index), key_of(e, field)), e.delta)
+    end
   end
 end
 ON["response.refusal.delta"] = delta_into("refusal")
@@ -235,7 +258,7 @@ end
 
 ON["response.reasoning_text.delta"] = function(self, e)
   if type(e.delta) ~= "string" then return end
-  append(buffer(self, key_of(e, "text")), e.delta)
+  append(buffer(self, index_of(e.output_index), key_of(e, "text")), e.delta)
   reasoning(self, e.delta, e)
 end
 
@@ -251,18 +274,16 @@ end
 
 ON["response.function_call_arguments.delta"] = function(self, e)
   if type(e.delta) == "string" then
-    append(buffer(self, index_of(e.output_index) .. " 0 arguments"), e.delta)
+    local oi = index_of(e.output_index)
+    append(buffer(self, oi, oi .. " 0 arguments"), e.delta)
   end
 end
 
 ON["response.function_call_arguments.done"] = function(self, e)
   local item = item_at(self, e.output_index)
   if type(item) ~= "table" or type(e.arguments) ~= "string" then return end
-  local key = index_of(e.output_index) .. " 0 arguments"
-  if self.bufs[key] then
-    self.bufs[key] = nil
-    self.nbufs = self.nbufs - 1
-  end
+  local oi = index_of(e.output_index)
+  drop(self, oi, oi .. " 0 arguments")
   item.arguments = e.arguments
 end
 
@@ -279,18 +300,14 @@ end
 
 ON["response.reasoning_summary_text.delta"] = function(self, e)
   if type(e.delta) ~= "string" then return end
-  append(buffer(self, summary_key(e)), e.delta)
+  append(buffer(self, index_of(e.output_index), summary_key(e)), e.delta)
   reasoning(self, e.delta, e)
 end
 
 local function summary_done(self, e, part)
   local item = item_at(self, e.output_index)
   if type(item) ~= "table" then return end
-  local key = summary_key(e)
-  if self.bufs[key] then
-    self.bufs[key] = nil
-    self.nbufs = self.nbufs - 1
-  end
+  drop(self, index_of(e.output_index), summary_key(e))
   local list = list_of(item, "summary")
   local si = index_of(e.summary_index) + 1
   if part then
@@ -317,6 +334,64 @@ local function terminal(self, e)
 end
 for name in pairs(TERMINAL) do ON[name] = terminal end
 
+-- ---- what an event may hold ---------------------------------------------------
+
+-- An index is a whole number from 0 to MAX_INDEX, far beyond any real
+-- answer's count of items or parts; add makes it an integer. (Missing, it
+-- counts as 0: some compatible servers leave it out.)
+local MAX_INDEX = 1048576         -- 2^20
+local INDICES = { "output_index", "content_index", "summary_index", "annotation_index" }
+
+-- The JSON type of each field a known event brings, when it is there (an
+-- event without its payload changes nothing); unknown events go to
+-- on_event only, and are not checked.
+local RESPONSE, ITEM, PART = { "response", "table" }, { "item", "table" }, { "part", "table" }
+local DELTA = { "delta", "string" }
+local PAYLOAD = {
+  ["response.output_item.added"] = ITEM, ["response.output_item.done"] = ITEM,
+  ["response.content_part.added"] = PART, ["response.content_part.done"] = PART,
+  ["response.output_text.delta"] = { "delta", "string", "logprobs", "table" },
+  ["response.output_text.done"] = { "text", "string" },
+  ["response.refusal.delta"] = DELTA, ["response.refusal.done"] = { "refusal", "string" },
+  ["response.reasoning_text.delta"] = DELTA, ["response.reasoning_text.done"] = { "text", "string" },
+  ["response.output_text.annotation.added"] = { "annotation", "table" },
+  ["response.function_call_arguments.delta"] = DELTA,
+  ["response.function_call_arguments.done"] = { "arguments", "string" },
+  ["response.reasoning_summary_part.added"] = PART, ["response.reasoning_summary_part.done"] = PART,
+  ["response.reasoning_summary_text.delta"] = DELTA,
+  ["response.reasoning_summary_text.done"] = { "text", "string" },
+}
+for _, name in ipairs { "response.created", "response.in_progress", "response.queued",
+                        "response.completed", "response.incomplete", "response.failed" } do
+  PAYLOAD[name] = RESPONSE
+end
+
+-- Why the event e is malformed, or nil (its indices made integers).
+local function malformed(e)
+  for i = 1, #INDICES do
+    local k = INDICES[i]
+    local v = e[k]
+    if v ~= nil then
+      local n = type(v) == "number" and v >= 0 and v <= MAX_INDEX and tointeger(v)
+      if not n then
+        return k .. " must be a whole number from 0 to " .. MAX_INDEX .. ", got "
+               .. (type(v) == "number" and tostring(v) or type(v))
+      end
+      e[k] = n
+    end
+  end
+  local want = PAYLOAD[e.type]
+  if want then
+    for i = 1, #want, 2 do
+      local v = e[want[i]]
+      if v ~= nil and type(v) ~= want[i + 1] then
+        return want[i] .. " must be " .. (want[i + 1] == "table" and "an object or a list" or "a string")
+               .. ", got " .. type(v)
+      end
+    end
+  end
+end
+
 -- ---- the accumulator -----------------------------------------------------
 
 --- response_stream.new(handlers) -> accumulator
@@ -335,20 +410,30 @@ function M.new(handlers)
     events = 0,
     stopped = false,
     items = {},        -- output_index -> item
-    last = -1,         -- the highest output_index seen
+    order = {},        -- the output indices of items, as they came
+    unsorted = false,  -- order needs a sort
     bufs = {},         -- "oi ci field" -> part buffer of deltas not yet done
+    keys = {},         -- output_index -> {key = true} of its buffers
     nbufs = 0,
     reported = {},     -- output_index -> true once on_tool_call had it
   }, Accumulator)
 end
 
---- acc:add(event) -> go_on
+--- acc:add(event) -> go_on [, err]
 -- Merges one decoded event (on_event first, then on_delta, on_reasoning or
 -- on_tool_call).
 -- Returns false once a handler returned false; handler errors propagate.
+-- A malformed event gives false, err{kind = "parse", code = "BAD_EVENT"};
+-- an event after the terminal one is ignored (no handler sees it).
 function Accumulator:add(e)
   self.events = self.events + 1
-  if type(e) ~= "table" then return not self.stopped end
+  if self.final or type(e) ~= "table" then return not self.stopped end
+  local why = malformed(e)
+  if why then
+    self.stopped = true
+    return false, errors.new { kind = "parse", code = "BAD_EVENT",
+      message = "malformed event " .. tostring(e.type):sub(1, 60) .. ": " .. why }
+  end
   local h = self.on_event
   if h and not self.stopped then fire(self, h, e) end
   local on = ON[e.type]
@@ -364,17 +449,24 @@ function Accumulator:complete(done_seen)
   return false, "the stream ended before its terminal event (response.completed)"
 end
 
+--- acc:over() -> whether the terminal event came: nothing after it counts.
+function Accumulator:over()
+  return self.final ~= nil
+end
+
 --- acc:snapshot() -> the response as assembled from the events so far: the
 -- latest response object seen with the output items built from the events.
 function Accumulator:snapshot()
   flush(self)
   local r = {}
   for k, v in pairs(self.response or {}) do r[k] = v end
-  local out = {}
-  for i = 0, self.last do
-    local item = self.items[i]
-    if item ~= nil then out[#out + 1] = item end
+  local order, items = self.order, self.items
+  if self.unsorted then
+    sort(order)
+    self.unsorted = false
   end
+  local out = {}
+  for i = 1, #order do out[i] = items[order[i]] end
   r.output = out
   return r
 end

@@ -23,6 +23,7 @@ local args     = require "chatgpt.args"
 local chat     = require "chatgpt.conversation"
 local errors   = require "chatgpt.error"
 local responses = require "chatgpt.responses"
+local items_check = require "chatgpt.response_items"
 local savefile = require "chatgpt.savefile"
 local tables   = require "chatgpt.tables"
 local tools    = require "chatgpt.tools"
@@ -85,11 +86,8 @@ end
 
 local function check_items(level, fname, n, items)
   if not is_list(items) then argerror(level + 1, n, fname, "option 'items' must be a list of input items") end
-  for i, item in ipairs(items) do
-    if type(item) ~= "table" then
-      argerror(level + 1, n, fname, "item #" .. i .. " is a " .. type(item) .. ", not a table")
-    end
-  end
+  local why = items_check.list_problem(items)
+  if why then argerror(level + 1, n, fname, "option 'items': " .. why) end
 end
 
 -- client:conversation { api = "responses", ... } -> conversation (a tail
@@ -126,7 +124,7 @@ function Conversation:add(role, content)
   else
     argerror(2, 1, "add", "an item, or a role and its content expected")
   end
-  local _, why = tools.encode(item)
+  local why = items_check.problem(item)
   if why then argerror(2, 1, "add", why) end
   self.items[#self.items + 1] = item
   return item
@@ -196,7 +194,7 @@ function Conversation:_prepare(fname, what, params, level)
   else
     argerror(level + 1, 1, fname, "string, item or list of content parts expected, got " .. type(what))
   end
-  local _, why = tools.encode(item)
+  local why = items_check.problem(item)
   if why then argerror(level + 1, 1, fname, why) end
   local body, own = args.split_params(level + 1, fname, OWN, self.params, params)
   if own.schema and own.json then argerror(level + 1, 2, fname, "give 'schema' or 'json', not both") end
@@ -284,7 +282,12 @@ function Conversation:_run(item, job, h)
     end
     add_usage(self, response.usage)
     if h and h.status ~= "pending" then return nil, h._err end
-    local output = type(response.output) == "table" and response.output or {}
+    local bad = items_check.answer_problem(response)     -- nothing unsendable is kept
+    if bad then
+      return nil, errors.new { kind = "parse", code = "BAD_REPLY", response = response,
+        message = "the answer cannot be kept in the conversation: " .. bad }
+    end
+    local output = response.output or {}
     for _, it in ipairs(output) do scratch[#scratch + 1] = it end
     chain, unsent, fresh = response.id, #history + 1, #scratch + 1
     local calls = {}
@@ -358,10 +361,8 @@ end
 function M.restore(path, doc, client)
   local function bad(field, what) return nil, path .. ": '" .. field .. "' must be " .. what end
   local items = doc.items or {}
-  if not is_list(items) then return bad("items", "a list of input items") end
-  for _, it in ipairs(items) do
-    if type(it) ~= "table" then return bad("items", "a list of input items") end
-  end
+  local why = items_check.list_problem(items)
+  if why then return bad("items", "a list of items (" .. why .. ")") end
   if doc.instructions ~= nil and type(doc.instructions) ~= "string" then return bad("instructions", "a string") end
   if doc.response_id ~= nil and type(doc.response_id) ~= "string" then return bad("response_id", "a string") end
   if doc.store ~= nil and type(doc.store) ~= "boolean" then return bad("store", "a boolean") end

@@ -7,16 +7,33 @@
 local core = require "chatgpt.core"
 local tables = require "chatgpt.tables"
 
-local io, os, require, tostring, type = io, os, require, tostring, type
+local getmetatable, io, os, pairs, require, setmetatable, tostring, type =
+      getmetatable, io, os, pairs, require, setmetatable, tostring, type
 local encode, decode, check_messages = core.encode, core.decode, core.check_messages
 
 local M = {}
 
 M.VERSION = 1
 
+-- A saved conversation is data: its params are the API fields a user chose
+-- (model, temperature ...), never the options of our own that a call takes
+-- (headers, query, timeouts, retries, callbacks), which a file must not
+-- choose for every later say. They are not written, and a file that has
+-- one is refused.
+local function own_option(k)
+  return require("chatgpt.call").OWN[k] ~= nil or require("chatgpt.responses").OWN[k] ~= nil
+end
+
 -- savefile.write(path, doc) -> true | nil, msg
 function M.write(path, doc)
   doc.version = M.VERSION
+  if type(doc.params) == "table" then
+    local params = setmetatable({}, getmetatable(doc.params))
+    for k, v in pairs(doc.params) do
+      if not own_option(k) then params[k] = v end
+    end
+    doc.params = params
+  end
   local text, why = encode(doc, require("chatgpt.client").ARRAY_KEYS)
   if not text then return nil, path .. ": cannot encode the conversation: " .. why end
   local tmp = path .. ".tmp"
@@ -62,6 +79,12 @@ function M.read(path)
   end
   if doc.model ~= nil and type(doc.model) ~= "string" then return bad("model", "a string") end
   if doc.params ~= nil and type(doc.params) ~= "table" then return bad("params", "an object") end
+  for k in pairs(doc.params or {}) do
+    if own_option(k) then
+      return bad("params", "API fields only ('" .. tostring(k) .. "' is an option of the call: "
+                 .. "a saved conversation never chooses one)")
+    end
+  end
   local r = doc.max_tool_rounds
   if r ~= nil and (type(r) ~= "number" or r < 0 or r % 1 ~= 0) then
     return bad("max_tool_rounds", "a non-negative integer")
