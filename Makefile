@@ -75,7 +75,7 @@ FIXTURES_OPENAPI = spec/fixtures/openapi.yaml
 LINT_FILES = lua spec $(wildcard bench/*.lua) $(wildcard examples) $(wildcard bin)
 
 .PHONY: all test test-all test-stress test-hosts check valgrind fuzz bench demo deps install clean ctest \
-        fixtures lint rockspec dist
+        fixtures lint rockspec dist nvim
 
 all: $(MODULE)
 
@@ -121,6 +121,19 @@ test-all: deps
 test-hosts: deps
 	@$(MAKE) --no-print-directory LUA=luajit all
 	@CHATGPT_BUILD=build/luajit sh spec/hosts/run.sh
+
+# For Neovim (and LOVE): the LuaJIT build, put where Neovim's own loader
+# looks, beside the Lua files (git-ignored), so that the repository in a
+# pack/*/start/ folder, or where a plugin manager clones it (build = "make
+# nvim"), loads with no path to set. `install` replaces the file rather
+# than writing into it: a running Neovim keeps the one it loaded. No
+# `deps`: a plugin manager runs this on a user's machine.
+NVIM_MODULE = lua/chatgpt/core.so
+nvim:
+	@$(MAKE) --no-print-directory LUA=luajit BUILD=build/luajit all || \
+	  { echo "make nvim needs a C compiler, LuaJIT's headers and libcurl's (Debian: apt install gcc make libluajit-5.1-dev libcurl4-openssl-dev pkg-config)"; exit 1; }
+	@install -m 755 build/luajit/chatgpt/core.so $(NVIM_MODULE)
+	@echo "nvim: $(NVIM_MODULE) (LuaJIT build)"
 
 check: deps
 	@$(MAKE) --no-print-directory $(ASAN) ctest
@@ -236,4 +249,4 @@ dist:
 	@ls -l $(DIST)
 
 clean:
-	rm -rf $(BUILD) $(DIST)
+	rm -rf $(BUILD) $(DIST) $(NVIM_MODULE)

@@ -63,6 +63,7 @@ build = {
     ["chatgpt.endpoints"]    = "lua/chatgpt/endpoints.lua",
     ["chatgpt.error"]        = "lua/chatgpt/error.lua",
     ["chatgpt.form"]         = "lua/chatgpt/form.lua",
+    ["chatgpt.health"]       = "lua/chatgpt/health.lua",
     ["chatgpt.lazy"]         = "lua/chatgpt/lazy.lua",
     ["chatgpt.line_editor"]  = "lua/chatgpt/line_editor.lua",
     ["chatgpt.log"]          = "lua/chatgpt/log.lua",

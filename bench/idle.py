@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """An idle editor stays idle: the CPU of headless Neovim (LuaJIT) over the
 same 5.5 s, idle, with the module loaded, with one 5-second streaming
-request driven by the uv adapter, and with the same request driven by a
-10 ms polling timer. Run by bench/run.sh (its servers; the module built for
+request driven by the uv adapter (its turns on the main loop, the default
+in Neovim, and inside libuv's callbacks), and with the same request driven
+by a 10 ms polling timer; and the latency from a socket's wake-up to its
+on_delta in either uv mode (what scheduling the turns adds). Run by bench/run.sh (its servers; the module built for
 LuaJIT); writes its section into bench/RESULTS.md's hand-written part
 (between <!-- begin idle --> and <!-- end idle -->).
 
@@ -41,9 +43,11 @@ ROUTE = "p%ds%d" % (GAP, N_CHUNKS)
 MODES = [
     ("idle", "idle Neovim"),
     ("loaded", "idle, `require \"chatgpt\"` and a client made"),
-    ("uv", "one streaming request, uv adapter (`chatgpt.uv` on `vim.loop`)"),
+    ("uv", "one streaming request, uv adapter (`chatgpt.uv` on `vim.loop`; turns from the main loop)"),
+    ("uvfast", "the same, `{schedule = false}`: turns inside libuv's callbacks"),
     ("poll", "the same request, 10 ms `vim.loop` timer calling `chatgpt.poll(0)`"),
 ]
+STREAMING = ("uv", "uvfast", "poll")
 pids = [int(p) for p in A.server_pids.split(",") if p]
 # the text the request must return: the content of the served chunks
 TEXT = os.path.join(A.work, "www", "stream%d.txt" % N_CHUNKS)
@@ -78,7 +82,7 @@ for rnd in range(1, A.rounds + 1):
             why = "exit %s: %s" % (m.get("status"), line[:160])
         elif not line.startswith("ok "):
             why = "no ok line: " + (line[:160] or "(nothing)")
-        elif mode in ("uv", "poll") and res.get("deltas") != N_CHUNKS - 2:
+        elif mode in STREAMING and res.get("deltas") != N_CHUNKS - 2:
             why = "deltas=%s" % res.get("deltas")
         r = {"cpu": (m.get("user", 0) + m.get("sys", 0)) * 1000, "rss": m.get("maxrss_kb", 0) / 1024,
              "res": res, "failed": why}
@@ -148,7 +152,7 @@ for mode, label in MODES:
     p = proc(mode)
     w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         label, f(p, "%.1f"), spread(mode), f(ratio(p, base), "%.2f"), f(ratio(p, loaded), "%.2f"),
-        f(window(mode), "%.1f"), f(window(mode, "req_ms"), "%.1f") if mode in ("uv", "poll") else "",
+        f(window(mode), "%.1f"), f(window(mode, "req_ms"), "%.1f") if mode in STREAMING else "",
         f(med([r["rss"] for r in ok_runs(mode)]), "%.1f"), result(mode)))
 w("")
 ru, rpl = window("uv", "req_ms"), window("poll", "req_ms")
@@ -158,7 +162,16 @@ w("The request itself: %s ms of CPU with the uv adapter (%s `drive` calls, %s µ
       f(None if ru is None or not window("uv", "drives") else ru * 1000 / window("uv", "drives"), "%.0f"),
       f(rpl, "%.1f"), f(window("poll", "polls"), "%.0f"), f(ratio(rpl, ru), "%.1f")))
 w("")
-w("### Targets (issue 13: an idle editor stays idle)")
+ls, lf = window("uv", "lat_us_med"), window("uvfast", "lat_us_med")
+added = None if ls is None or lf is None else ls - lf
+w("From a socket's wake-up (its poll handle's callback) to the `on_delta` it brings, medians of "
+  "each run's median (and 90th percentile) over its %d deltas: %s µs (%s µs) with the turns on the "
+  "main loop, %s µs (%s µs) inside libuv's callback; scheduling adds %s µs. The turns asked of "
+  "`vim.schedule` per run: %s `drive` calls (one a chunk: one turn wakes for each, never two queued)." % (
+      N_CHUNKS - 2, f(ls, "%.0f"), f(window("uv", "lat_us_p90"), "%.0f"), f(lf, "%.0f"),
+      f(window("uvfast", "lat_us_p90"), "%.0f"), f(added, "%.0f"), f(window("uv", "drives"), "%.0f")))
+w("")
+w("### Targets (issue 13: an idle editor stays idle; issue 20: callbacks on the main loop)")
 w("")
 w("| target | measured | verdict |")
 w("|---|---|---|")
@@ -166,13 +179,17 @@ r1, r2 = ratio(proc("uv"), loaded), ratio(proc("uv"), base)
 est = None if ru is None or not loaded else 1 + ru / loaded
 w("| uv adapter, one 5-second stream: process CPU ≤ 1.5 × an idle Neovim with the module "
   "loaded | %s × (medians: %s ms vs %s ms; the loaded editor's median plus the request's own "
-  "%s ms: %s ×); the polling timer: %s × | %s |" % (
+  "%s ms: %s ×); turns inside libuv's callbacks: %s ×; the polling timer: %s × | %s |" % (
       f(r1, "%.2f"), f(proc("uv"), "%.1f"), f(loaded, "%.1f"), f(ru, "%.1f"), f(est, "%.2f"),
-      f(ratio(proc("poll"), loaded), "%.2f"), verdict(None if r1 is None else r1 <= 1.5)))
+      f(ratio(proc("uvfast"), loaded), "%.2f"), f(ratio(proc("poll"), loaded), "%.2f"),
+      verdict(None if r1 is None else r1 <= 1.5)))
 w("| the same against a bare idle Neovim (no module) | %s × (%s ms vs %s ms); the polling "
   "timer: %s ×; loading the module alone: %s × | %s |" % (
       f(r2, "%.2f"), f(proc("uv"), "%.1f"), f(base, "%.1f"), f(ratio(proc("poll"), base), "%.2f"),
       f(ratio(loaded, base), "%.2f"), verdict(None if r2 is None else r2 <= 1.5)))
+w("| the latency that running the turns from the main loop adds to a delta: median < 1 ms "
+  "| %s µs (%s µs against %s µs) | %s |" % (
+      f(added, "%.0f"), f(ls, "%.0f"), f(lf, "%.0f"), verdict(None if added is None else added < 1000)))
 w("")
 w("Rerun: `BENCH_ONLY=idle sh bench/run.sh` (`BENCH_IDLE_ROUNDS=9` for more rounds); raw "
   "result lines in `bench/.work/runs/idle.*`.")

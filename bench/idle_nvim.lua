@@ -1,16 +1,24 @@
 -- Runs inside headless Neovim for bench/idle.py: what one streaming request
 -- costs an otherwise idle editor.
 --
---   BENCH_MODE=idle|loaded|uv|poll BENCH_SECONDS=5.5 BENCH_URL=... BENCH_TEXT=...
---   BENCH_RESULT=file BENCH_ROOT=repo BENCH_BUILD=build/luajit \
+--   BENCH_MODE=idle|loaded|uv|uvfast|poll BENCH_SECONDS=5.5 BENCH_URL=...
+--   BENCH_TEXT=... BENCH_RESULT=file BENCH_ROOT=repo BENCH_BUILD=build/luajit \
 --     nvim --headless -u NONE -i NONE -c 'luafile bench/idle_nvim.lua'
 --
 -- idle    nothing: Neovim waits BENCH_SECONDS, then quits
 -- loaded  require "chatgpt" and make a client, then the same wait
 -- uv      the same, plus one streamed chat_async from BENCH_URL driven by
---         Neovim's loop: require("chatgpt.uv").attach(vim.loop)
+--         Neovim's loop: require("chatgpt.uv").attach(vim.loop), whose
+--         turns run from the main loop (vim.schedule, the default)
+-- uvfast  the same with { schedule = false }: turns inside libuv's
+--         callbacks, where vim.api may not be called (before issue 20)
 -- poll    the same request driven by a 10 ms vim.loop timer calling
 --         chatgpt.poll(0), stopped once poll returns 0
+-- uv and uvfast give the adapter a luv whose poll handles note when they
+-- fire (a table over vim.loop: the adapter's calls are the same), and
+-- on_delta measures the time since: lat_us_med / lat_us_p90 over the
+-- deltas. The difference between the two modes' medians is what
+-- scheduling adds to a delta.
 -- Every mode quits BENCH_SECONDS after this script starts, so that the
 -- process lives the same time in each (bench/measure.c measures it from
 -- outside). The text must equal BENCH_TEXT's (the content of the served
@@ -38,7 +46,7 @@ end
 
 local result                      -- set by the request's end: a line, or an error
 local function quit()
-  if mode == "uv" or mode == "poll" then
+  if mode ~= "idle" and mode ~= "loaded" then
     if not result then result = "fail the request was not done after " .. seconds .. " s" end
   end
   if result and result:sub(1, 5) == "fail " then return finish(result) end
@@ -47,8 +55,8 @@ local function quit()
 end
 
 local ok, err = pcall(function()
-  if not (mode == "idle" or mode == "loaded" or mode == "uv" or mode == "poll") then
-    error("BENCH_MODE: idle, loaded, uv or poll, not " .. tostring(mode))
+  if not (mode == "idle" or mode == "loaded" or mode == "uv" or mode == "uvfast" or mode == "poll") then
+    error("BENCH_MODE: idle, loaded, uv, uvfast or poll, not " .. tostring(mode))
   end
   if mode == "idle" then return end
   local root, build = env("BENCH_ROOT"), env("BENCH_BUILD")
@@ -66,11 +74,34 @@ local ok, err = pcall(function()
     return text
   end
 
-  local deltas, parts, c_first = 0, {}, nil
+  -- the luv the adapter gets: poll handles that note when they fire
+  local fired                      -- uv.hrtime() of the last poll callback
+  local function noting(new)
+    return function(fd)
+      local h, err = new(fd)
+      if not h then return h, err end
+      local proxy = {}
+      function proxy.start(_, events, cb)
+        return h:start(events, function(...)
+          fired = uv.hrtime()
+          return cb(...)
+        end)
+      end
+      function proxy.stop() return h:stop() end
+      function proxy.close() return h:close() end
+      function proxy.is_closing() return h:is_closing() end
+      return proxy
+    end
+  end
+  local timed_uv = setmetatable({ new_socket_poll = noting(uv.new_socket_poll), new_poll = noting(uv.new_poll) },
+                                { __index = uv })
+
+  local deltas, parts, c_first, lat = 0, {}, nil, {}
   local params = { on_delta = function(s)
     deltas = deltas + 1
     parts[#parts + 1] = s
     c_first = c_first or clock()
+    if fired then lat[#lat + 1] = (uv.hrtime() - fired) / 1e3 end
   end }
   -- counts the engine's turns: chatgpt.uv calls chatgpt.drive through the
   -- module table (fd ready, or its one timer fired)
@@ -81,7 +112,9 @@ local ok, err = pcall(function()
     return drive(fd, what)
   end
   if mode == "uv" then
-    require("chatgpt.uv").attach(uv)
+    require("chatgpt.uv").attach(timed_uv)
+  elseif mode == "uvfast" then
+    require("chatgpt.uv").attach(timed_uv, { schedule = false })
   end
   local polls, poll = 0, chatgpt.poll
   local c_req = clock()
@@ -98,9 +131,12 @@ local ok, err = pcall(function()
     else
       -- req_ms: CPU from chat_async to the end; first_ms: to the first delta
       -- (connecting, and the modules a first request loads)
-      result = ("deltas=%d chars=%d request_s=%.3f req_ms=%.3f first_ms=%.3f drives=%d timer_drives=%d polls=%d")
+      table.sort(lat)
+      local function pct(p) return lat[1] and lat[math.max(1, math.ceil(#lat * p))] or -1 end
+      result = ("deltas=%d chars=%d request_s=%.3f req_ms=%.3f first_ms=%.3f drives=%d timer_drives=%d polls=%d"
+                .. " lat_us_med=%.1f lat_us_p90=%.1f lat_n=%d")
         :format(deltas, #text, (uv.hrtime() - w0) / 1e9, (c_end - c_req) * 1e3,
-                ((c_first or c_end) - c_req) * 1e3, drives, timer_drives, polls)
+                ((c_first or c_end) - c_req) * 1e3, drives, timer_drives, polls, pct(0.5), pct(0.9), #lat)
     end
   end)
   if mode == "poll" then

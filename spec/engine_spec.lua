@@ -141,8 +141,12 @@ describe("connection limits (core.configure)", function()
   end)
 
   it("runs 64 chats to one host at once", function()
-    local took = chats({ T.new() }, 64, 0.3)
-    assert.truthy(took < 0.6 * SLOW, "64 x 300 ms took " .. took .. " s")
+    -- Counted in connections, not in time (a loaded machine can take seconds
+    -- to open 64): a request held 1 s by the server keeps its connection,
+    -- so more than 32 of them means no limit of 32 or less held them back.
+    chats({ T.new() }, 64, 1)
+    local n = conns(fake.requests())
+    assert.truthy(n > 32, "64 chats of 1 s went over only " .. n .. " connections")
   end)
 
   it("max_host_connections = 1 runs the chats of every client one after another", function()

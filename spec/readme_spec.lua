@@ -213,7 +213,7 @@ describe("README's commands without a key", function()
   end
 
   it("are there for the script, the command, Neovim and LÖVE", function()
-    assert.same({ "lua5.4 hello.lua", "bin/chatgpt -i", "nvim", "love examples/love" }, commands)
+    assert.same({ "lua5.4 hello.lua", "bin/chatgpt -i", "nvim --cmd 'set rtp^=.'", "love examples/love" }, commands)
   end)
 
   case("run the script of the quick start: lua5.4 hello.lua", function()

@@ -286,9 +286,14 @@ static int engine_now(lua_State *L) {
   return 1;
 }
 
+/* core.curl_version() -> version, TLS backend ("OpenSSL/3.0.11", or nil),
+ * whether it speaks HTTP/2 (for :checkhealth) */
 static int engine_curl_version(lua_State *L) {
-  lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
-  return 1;
+  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+  lua_pushstring(L, v->version);
+  lua_pushstring(L, v->ssl_version);
+  lua_pushboolean(L, (v->features & CURL_VERSION_HTTP2) != 0);
+  return 3;
 }
 
 /* ---- core.poll ------------------------------------------------------- */

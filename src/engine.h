@@ -76,7 +76,7 @@ long engine_ms(double s, long max);
  *                       max_total_connections = 0..100000}])
  *        -> current settings, defaults (each a table of those two keys)
  *      core.now() -> monotonic seconds
- *      core.curl_version() -> "7.88.1"
+ *      core.curl_version() -> "7.88.1", TLS backend ("OpenSSL/3.0.11" | nil), HTTP/2 (bool)
  * Also runs libcurl's global setup, once per process. */
 void engine_open(lua_State *L);
 

@@ -3,11 +3,17 @@
 #include "compat.h"
 #include "engine.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#define HAVE_EPOLL 1
+#endif
 
 #include <lauxlib.h>
 
@@ -21,7 +27,39 @@ static void mark_changed(sockets *s, esock *k) {
   s->changed_tail = &k->changed_next;
 }
 
-/* CURLMOPT_SOCKETFUNCTION: only records. */
+/* Puts k into the epoll set for what curl wants, or takes it out (none,
+ * or removed: curl says so before it closes the socket). Returns -1 when
+ * the set cannot take it. Level-triggered, as poll(2) is: a socket left
+ * ready at the end of a turn keeps the set readable. */
+static int ep_set(sockets *s, esock *k) {
+#ifdef HAVE_EPOLL
+  struct epoll_event ev;
+  if (s->epfd < 0) return 0;
+  if (k->what <= 0) {
+    if (k->in_ep) {
+      epoll_ctl(s->epfd, EPOLL_CTL_DEL, k->fd, NULL);
+      k->in_ep = 0;
+      s->ep_n--;
+    }
+    return 0;
+  }
+  memset(&ev, 0, sizeof ev);
+  ev.events = ((k->what & CURL_POLL_IN) ? EPOLLIN : 0) | ((k->what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+  ev.data.fd = k->fd;
+  if (k->in_ep) return epoll_ctl(s->epfd, EPOLL_CTL_MOD, k->fd, &ev);
+  if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, k->fd, &ev) != 0 &&
+      !(errno == EEXIST && epoll_ctl(s->epfd, EPOLL_CTL_MOD, k->fd, &ev) == 0))
+    return -1;
+  k->in_ep = 1;
+  s->ep_n++;
+#else
+  (void)s;
+  (void)k;
+#endif
+  return 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: only records (and keeps the epoll set, plain C). */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
   engine *e = (engine *)userp;
   sockets *s = &e->socks;
@@ -37,6 +75,8 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     s->n++;
     curl_multi_assign(e->multi, fd, k);
   }
+  k->what = what == CURL_POLL_REMOVE ? -1 : what;
+  if (ep_set(s, k) != 0) return -1; /* curl fails the transfers on it */
   if (what == CURL_POLL_REMOVE) { /* off `all`; freed once the host has heard */
     if (k->prev)
       k->prev->next = k->next;
@@ -45,9 +85,6 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     if (k->next) k->next->prev = k->prev;
     k->prev = k->next = NULL;
     s->n--;
-    k->what = -1;
-  } else {
-    k->what = what;
   }
   mark_changed(s, k);
   return 0;
@@ -65,6 +102,7 @@ void sockets_init(engine *e) {
   sockets *s = &e->socks;
   memset(s, 0, sizeof *s);
   s->due = -1;
+  s->epfd = -1;
   s->changed_tail = &s->changed;
   curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
@@ -87,8 +125,38 @@ static void drain(sockets *s, void (*fn)(void *, esock *), void *ud) {
 
 void sockets_forget_removed(sockets *s) { drain(s, NULL, NULL); }
 
+/* Back to one descriptor per socket: closing the set empties it. */
+static void ep_close(sockets *s) {
+  esock *k;
+  if (s->epfd < 0) return;
+  close(s->epfd);
+  s->epfd = -1;
+  s->ep_n = 0;
+  for (k = s->all; k; k = k->next) k->in_ep = 0;
+}
+
+/* Makes the epoll set with every socket curl watches; 0 when the platform
+ * has none or the set cannot be made (the host then watches each socket). */
+static int ep_open(sockets *s) {
+#ifdef HAVE_EPOLL
+  esock *k;
+  if (s->epfd >= 0) return 1;
+  if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) return 0;
+  for (k = s->all; k; k = k->next)
+    if (ep_set(s, k) != 0) {
+      ep_close(s);
+      return 0;
+    }
+  return 1;
+#else
+  (void)s;
+  return 0;
+#endif
+}
+
 void sockets_free(sockets *s) {
   esock *k, *next;
+  ep_close(s);
   drain(s, NULL, NULL);
   for (k = s->all; k; k = next) {
     next = k->next;
@@ -113,10 +181,36 @@ static void timer_action(engine *e) {
   }
 }
 
+/* The epoll set is readable: hands curl its ready sockets, for at most
+ * SOCKETS_TURN_BUDGET (those left are still ready, and keep the set
+ * readable for the host's next call). */
+static void ep_action(engine *e) {
+#ifdef HAVE_EPOLL
+  struct epoll_event evs[64];
+  double start = engine_clock();
+  int n, i, running;
+  do {
+    n = epoll_wait(e->socks.epfd, evs, 64, 0);
+    for (i = 0; i < n; i++) {
+      uint32_t r = evs[i].events;
+      int ev = ((r & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((r & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+               ((r & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+      if (i > 0 && engine_clock() - start > SOCKETS_TURN_BUDGET) return;
+      curl_multi_socket_action(e->multi, evs[i].data.fd, ev, &running);
+    }
+  } while (n == 64 && engine_clock() - start <= SOCKETS_TURN_BUDGET);
+#else
+  (void)e;
+#endif
+}
+
 void sockets_action(engine *e, curl_socket_t fd, int ev) {
   int running;
   engine_feed(e);
-  if (fd != CURL_SOCKET_BAD) curl_multi_socket_action(e->multi, fd, ev, &running);
+  if (fd != CURL_SOCKET_BAD && fd == e->socks.epfd)
+    ep_action(e);
+  else if (fd != CURL_SOCKET_BAD)
+    curl_multi_socket_action(e->multi, fd, ev, &running);
   timer_action(e);
 }
 
@@ -168,17 +262,20 @@ void sockets_poll(engine *e, double wait) {
 
 /* ---- Lua ------------------------------------------------------------- */
 
-/* core.attach(on): a host watches the sockets from now on (or no longer).
- * On attaching, every socket curl has is news for the host. */
+/* core.attach(on [, one_fd]) -> one_fd: a host watches the sockets from
+ * now on (or no longer), each, or all through one descriptor. On
+ * attaching, every socket curl has is news for the host. */
 static int sockets_attach(lua_State *L) {
   engine *e = engine_get(L);
-  int on = lua_toboolean(L, 1);
+  int on = lua_toboolean(L, 1), one = on && lua_toboolean(L, 2);
   esock *k;
+  if (!one) ep_close(&e->socks);
   if (on && !e->socks.attached)
     for (k = e->socks.all; k; k = k->next) mark_changed(&e->socks, k);
   if (!on) sockets_forget_removed(&e->socks);
   e->socks.attached = on;
-  return 0;
+  lua_pushboolean(L, one && ep_open(&e->socks));
+  return 1;
 }
 
 static int ev_of(const char *what) {
@@ -226,14 +323,24 @@ static int sockets_changes(lua_State *L) {
   esock *k;
   int n = 0;
   lua_settop(L, 0);
-  for (k = e->socks.changed; k; k = k->changed_next) n++;
-  luaL_checkstack(L, 2 * n + 1, "too many socket changes"); /* before the drain */
+  if (e->socks.epfd < 0)
+    for (k = e->socks.changed; k; k = k->changed_next) n++;
+  luaL_checkstack(L, 2 * n + 3, "too many socket changes"); /* before the drain */
   if (e->socks.due >= 0 && e->socks.due < at) at = e->socks.due;
   if (e->queue != NULL) at = now; /* transfers wait for their turn */
   if (at < HUGE_VAL)
     lua_pushnumber(L, at > now ? at : now);
   else
     lua_pushboolean(L, 0);
+  if (e->socks.epfd >= 0) { /* the host watches the set, while it holds a socket */
+    drain(&e->socks, NULL, NULL);
+    lua_pushinteger(L, (lua_Integer)e->socks.epfd);
+    if (e->socks.ep_n > 0)
+      lua_pushliteral(L, "r");
+    else
+      lua_pushboolean(L, 0);
+    return 3;
+  }
   drain(&e->socks, push_change, L);
   return lua_gettop(L);
 }

@@ -6,7 +6,11 @@
  *   - polling (the default): engine.c's drive() poll(2)s them itself;
  *   - attached (chatgpt.attach): the host's event loop watches them, told
  *     by Lua what changed (core.changes) after curl has returned, and
- *     calls core.action when one is ready or the timer fires.
+ *     calls core.action when one is ready or the timer fires;
+ *   - attached with one descriptor (Linux): the sockets go into our own
+ *     epoll set, and the host watches only that set for reading. A host's
+ *     poller then never sees a socket's error itself (libuv reports
+ *     POLLERR on a refused or reset socket as EBADF, which luv prints).
  * Switching between the two is a flag: nothing in flight notices. */
 #ifndef CHATGPT_SOCKETS_H
 #define CHATGPT_SOCKETS_H
@@ -25,6 +29,7 @@ typedef struct esock {
   curl_socket_t fd;
   int what;    /* CURL_POLL_IN/OUT/INOUT, 0: none; -1: removed by curl */
   int changed; /* on the changed list */
+  int in_ep;   /* in the epoll set */
   struct esock *prev, *next, *changed_next;
 } esock;
 
@@ -34,6 +39,8 @@ typedef struct sockets {
   int n;                              /* sockets on `all` */
   double due;                         /* curl's timer: monotonic time, < 0 none */
   int attached;
+  int epfd; /* the epoll set the host watches (one descriptor), or -1 */
+  int ep_n; /* sockets in it */
   struct pollfd *pfd;
   int pfd_cap;
   int turn; /* where the next turn's hand-over begins (after a cut one) */
@@ -52,10 +59,13 @@ void sockets_action(struct engine *e, curl_socket_t fd, int ev_bitmask);
 /* Drops the records of removed sockets that no host needs to hear of. */
 void sockets_forget_removed(sockets *s);
 
-/* Lua: core.attach(on) -> nothing; core.action([fd, what]) -> like
- *      core.poll; core.changes() -> the engine's next deadline
- *      (core.now's clock; false: none), then fd, what ("r", "w", "rw", or false:
- *      stop watching) for each socket changed since the last call. */
+/* Lua: core.attach(on [, one_fd]) -> whether the host watches one
+ *      descriptor (one_fd asked for, and epoll there); core.action([fd,
+ *      what]) -> like core.poll; core.changes() -> the engine's next
+ *      deadline (core.now's clock; false: none), then fd, what ("r", "w",
+ *      "rw", or false: stop watching) for each socket changed since the
+ *      last call (with one descriptor: that one, "r" while it holds a
+ *      socket, else false). */
 void sockets_open(lua_State *L);
 
 #endif

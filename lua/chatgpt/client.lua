@@ -58,6 +58,7 @@ local urlencode, header_check, split, send = call.urlencode, call.header_check, 
 local NO_OWN = call.NO_OWN
 
 local DEFAULT_BASE = "https://api.openai.com/v1"
+M.DEFAULT_BASE = DEFAULT_BASE   -- :checkhealth names it (health.lua)
 local AUTH = { bearer = true, ["api-key"] = true, none = true }
 
 local function fail(level, msg)

@@ -6,7 +6,9 @@
 -- Its interface, for request.lua and conversation.lua (as luv's handles
 -- talk to their loop):
 --   loop.track(ud, obj)       obj:on_news() runs when the C transfer ud has
---                             news (events, or its end); held weakly
+--                             news (events, or its end); held weakly.
+--                             obj:on_news(err): it must end with err (a
+--                             host callback raised)
 --   loop.untrack(ud)
 --   loop.after(s, fn [, holds]) -> timer   fn() runs from a poll after s
 --                             seconds; timer:cancel(). A timer that holds
@@ -21,9 +23,13 @@
 -- after each turn the host hears what changed (flush). The timer covers
 -- curl's timer, the transfers' idle and total timeouts, retry timers and
 -- coroutines ready to resume; with nothing running there is no timer.
+-- A host's watch or timer that raises ends the work in flight with
+-- err{kind = "callback"} (host_failed): nothing may wait on a host that was
+-- not told.
 
 local core = require "chatgpt.core"
 local args = require "chatgpt.args"
+local errors = require "chatgpt.lazy" "chatgpt.error"
 
 local coroutine, error, setmetatable, tostring, type =
       coroutine, error, setmetatable, tostring, type
@@ -51,9 +57,12 @@ local news, nhead, ntail = {}, 1, 0   -- transfers whose news waits for its turn
 local handler                 -- M.on_error's function
 local polling = false
 local host                    -- chatgpt.attach's {watch, timer}, when attached
-local watched = {}            -- fd -> what the host watches it for
+local watched = {}            -- fd -> what the host watches it for (UNKNOWN: its watch raised)
 local timer_at                -- when the host's timer fires (monotonic), or nil
 local flush                   -- tells the host what changed (below)
+local flushing = false        -- inside flush: a nested one leaves it to the outer
+local host_err                -- the first error of a host callback, for flush
+local UNKNOWN = {}
 
 function M.track(ud, obj)
   tracked[ud] = obj
@@ -275,16 +284,32 @@ end
 
 -- ---- the host's event loop ----------------------------------------------------
 
--- Hands the host the socket changes since the last call and sets its one
+-- Calls the host's watch or timer; an error is kept for flush, as the
+-- text (with a traceback) of what `name` raised. Returns whether it returned.
+local function traceback(e)     -- loads chatgpt.error only when one raised
+  return errors.traceback(e)
+end
+
+local function call_host(name, fn, a, b)
+  local ok, err = xpcall(fn, traceback, a, b)
+  if not ok and not host_err then
+    host_err = "chatgpt.attach's " .. name .. " raised: " .. err
+  end
+  return ok
+end
+
+-- Hands host h the socket changes since the last call and sets its one
 -- timer to the earliest deadline: the engine's (curl's timer, idle and
--- total timeouts), a Lua timer's, or now when a coroutine is ready.
-local function tell(at, ...)
+-- total timeouts), a Lua timer's, or now when a coroutine is ready. What
+-- the host was told is recorded only once its callback has returned.
+local function tell(h, at, ...)
   for i = 1, select("#", ...), 2 do
     local fd, what = select(i, ...)
     what = what or nil
     if watched[fd] ~= what then
-      watched[fd] = what
-      host.watch(fd, what)
+      watched[fd] = UNKNOWN
+      if call_host("watch", h.watch, fd, what) then watched[fd] = what end
+      if host ~= h then return end              -- its watch detached
     end
   end
   at = at or nil
@@ -296,48 +321,128 @@ local function tell(at, ...)
   if not at then
     if timer_at then
       timer_at = nil
-      host.timer(-1)
+      call_host("timer", h.timer, -1)
     end
   elseif not timer_at or at < timer_at - 0.001 then
     -- a later deadline keeps the earlier timer: it fires, and is set again
-    timer_at = at
     local ms = ceil((at - now()) * 1000)
-    host.timer(ms >= 1 and ms or 0)   -- never -0 (LuaJIT's ceil keeps the sign)
+    timer_at = nil
+    if call_host("timer", h.timer, ms >= 1 and ms or 0) then  -- never -0 (LuaJIT's ceil)
+      timer_at = at
+    end
   end
 end
 
-flush = function() tell(cchanges()) end
+-- A host callback raised `text`: the host may not know of a socket or of
+-- the timer, so no work in flight can count on being driven. One turn,
+-- run here: timers that hold (retries waiting) fire now, every request
+-- in flight ends with err{kind = "callback"} (obj:on_news(err)), and the
+-- coroutines woken resume. Returns whether it ended anything.
+local function host_failed(text)
+  local ended = false
+  polling = true
+  local ok, err = protect(function()
+    for i = 1, #timers do
+      local tm = timers[i]
+      if tm.fn and tm.holds then
+        tm.at = -huge
+        ended = true
+      end
+    end
+    if ended then fire_timers() end
+    local list = {}
+    for ud, obj in pairs(tracked) do
+      if ud:state() == "running" then list[#list + 1] = obj end
+    end
+    for i = 1, #list do
+      list[i]:on_news(errors.new { kind = "callback", code = "HOST_CALLBACK", message = text })
+    end
+    ended = ended or #list > 0
+  end)
+  polling = false
+  if not ok then error(err, 0) end
+  if resumable[1] then resume_queued() end
+  return ended
+end
 
-local function check_host(h)
-  if type(h) ~= "table" or type(h.watch) ~= "function" or type(h.timer) ~= "function" then
-    args.error(3, 1, "attach", "{watch = function, timer = function} expected, got " .. type(h))
+-- Tells the host what changed. After a host callback raised, the work in
+-- flight ends and the host hears of that end; an error with nothing in
+-- flight goes to chatgpt.errors(). Each round ends what the last one's
+-- callbacks started, so this stops with the work.
+local function tell_all()
+  tell(host, cchanges())
+  while host_err and host do
+    local text = host_err
+    host_err = nil
+    if not host_failed(text) then
+      report(nil, text)
+      break
+    end
+    tell(host, cchanges())
   end
 end
 
--- chatgpt.detach(): back to polling; the host stops watching everything.
+flush = function()
+  if flushing then return end
+  flushing = true
+  local ok, err = protect(tell_all)      -- no closure a call: one per turn
+  flushing = false
+  if host_err then
+    report(nil, host_err)
+    host_err = nil
+  end
+  if not ok then error(err, 0) end
+end
+
+-- chatgpt.detach(): back to polling; the host stops watching everything
+-- (an error of its callbacks then goes to chatgpt.errors(): nothing in
+-- flight depends on the host any more).
 function M.detach()
   if polling then error("chatgpt.detach: called from inside a callback", 2) end
   local h = host
   if not h then return end
   host = nil
   cattach(false)
-  for fd in pairs(watched) do h.watch(fd, nil) end
+  local fds = watched
   watched = {}
+  for fd in pairs(fds) do call_host("watch", h.watch, fd, nil) end
   if timer_at then
     timer_at = nil
-    h.timer(-1)
+    call_host("timer", h.timer, -1)
+  end
+  if host_err and not flushing then
+    report(nil, host_err)
+    host_err = nil
   end
 end
 
--- chatgpt.attach{watch = fn(fd, what), timer = fn(ms)}: the host's event
--- loop drives the engine from now on (requests in flight carry on).
+local function check_host(h)
+  if type(h) ~= "table" or type(h.watch) ~= "function" or type(h.timer) ~= "function" then
+    args.error(3, 1, "attach", "{watch = function, timer = function} expected, got " .. type(h))
+  end
+  if h.one_fd ~= nil and type(h.one_fd) ~= "boolean" then
+    args.error(3, 1, "attach", "one_fd: boolean expected, got " .. type(h.one_fd))
+  end
+end
+
+-- chatgpt.attach{watch = fn(fd, what), timer = fn(ms) [, one_fd = true]}:
+-- the host's event loop drives the engine from now on (requests in flight
+-- carry on). one_fd: the host watches one descriptor, an epoll set of
+-- curl's sockets (Linux; elsewhere each socket); attach returns whether.
 function M.attach(h)
   check_host(h)
   if polling then error("chatgpt.attach: called from inside a callback", 2) end
   M.detach()
   host = { watch = h.watch, timer = h.timer }
-  cattach(true)
+  local one = cattach(true, h.one_fd)
   flush()
+  return one
+end
+
+-- One turn for the host (no closure a call: one per chunk of a stream).
+local function host_step(fd, what)
+  dispatch(caction(fd, what))
+  if timers[1] then fire_timers() end
 end
 
 -- chatgpt.drive([fd, what]): the host saw fd ready for what ("r", "w",
@@ -349,15 +454,16 @@ function M.drive(fd, what)
   if not host then error("chatgpt.drive: not attached (chatgpt.attach first)", 2) end
   if fd == nil then timer_at = nil end   -- the host's timer has fired
   polling = true
-  local ok, err = protect(function()
-    dispatch(caction(fd, what))
-    if timers[1] then fire_timers() end
-  end)
+  local ok, err = protect(host_step, fd, what)
   polling = false
   if not ok then error(err, 0) end
   if resumable[1] then resume_queued() end
   if host then flush() end
 end
+
+-- loop.busy() -> whether a turn is running: a callback of the module is on
+-- the stack (a host adapter that is asked for a turn then must not drive).
+function M.busy() return polling end
 
 -- chatgpt.errors() -> list of errors raised in spawned coroutines since the
 -- last call (each a message with a traceback).

@@ -266,8 +266,10 @@ function Request:_body(status, raw, body)
   return response
 end
 
--- Called by the loop when the C transfer has news.
-function Request:on_news()
+-- Called by the loop when the C transfer has news; with an error, when the
+-- loop can no longer drive it (a host callback raised).
+function Request:on_news(fail)
+  if fail then return self:_fail(fail) end
   local ud = self._ud
   local acc = self._acc
   if acc then

@@ -1,10 +1,16 @@
--- A minimal Neovim plugin on lua-chatgpt: :ChatGPT {prompt} streams the
+-- A minimal Neovim plugin on lua-chatgpt: :LuaChatGPT {prompt} streams the
 -- answer into a scratch buffer; <C-c> in that buffer cancels it. The key
 -- comes from OPENAI_API_KEY (or set vim.g.chatgpt_api_key_cmd to a command
 -- list, e.g. {"pass", "show", "openai"}); OPENAI_BASE_URL picks the server.
 --
--- Neovim runs LuaJIT: build the module with `make LUA=luajit` and put
--- build/luajit (chatgpt/core.so) on package.cpath and lua/ on package.path.
+-- Try it with no key and no network, against the fake OpenAI server that
+-- the tests use (it builds the module first when needed):
+--
+--   sh examples/nvim/try.sh
+--
+-- To use it for real: the repository on the runtimepath (a pack/*/start/
+-- folder, or a plugin manager with build = "make nvim": `:help
+-- chatgpt-install`), and this folder too (`set rtp+=.../examples/nvim`).
 local chatgpt = require "chatgpt"
 
 local M = {}
@@ -38,26 +44,28 @@ function M.ask(prompt)
   local buf = vim.api.nvim_create_buf(false, true)
   vim.api.nvim_buf_set_name(buf, "chatgpt://" .. buf)
   vim.api.nvim_set_current_buf(buf)
-  local req = get_client():chat_async(prompt, {
-    -- callbacks run from libuv's callbacks (a "fast event"): the buffer is
-    -- touched from vim.schedule
-    on_delta = function(d) vim.schedule(function() append(buf, d) end) end,
-  })
+  local ok, c = pcall(get_client)
+  if not ok then                         -- no key, a bad OPENAI_BASE_URL ...
+    append(buf, "[error] " .. tostring(c))
+    vim.b[buf].chatgpt_status = "failed"
+    return buf
+  end
+  -- callbacks run on Neovim's main loop (chatgpt.uv): vim.api is allowed
+  local req = c:chat_async(prompt, { on_delta = function(d) append(buf, d) end })
   vim.keymap.set("n", "<C-c>", function() req:cancel() end, { buffer = buf })
   -- the end, heard without a timer: wait() in a spawned coroutine yields to
   -- the engine, which resumes it when the request settles
   chatgpt.spawn(function()
     local text, err = req:wait()
-    vim.schedule(function()
-      if not text and err.kind ~= "cancelled" then append(buf, "\n[error] " .. tostring(err)) end
-      if vim.api.nvim_buf_is_valid(buf) then vim.b[buf].chatgpt_status = req.status end
-    end)
+    if not text and err.kind ~= "cancelled" then append(buf, "\n[error] " .. tostring(err)) end
+    if vim.api.nvim_buf_is_valid(buf) then vim.b[buf].chatgpt_status = req.status end
   end)
   return buf, req
 end
 
 function M.setup()
-  vim.api.nvim_create_user_command("ChatGPT", function(o) M.ask(o.args) end, { nargs = "+" })
+  vim.api.nvim_create_user_command("LuaChatGPT", function(o) M.ask(o.args) end,
+                                   { nargs = "+", desc = "lua-chatgpt's example: stream an answer" })
 end
 
 return M

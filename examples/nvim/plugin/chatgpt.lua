@@ -1,2 +1,0 @@
--- Loaded by Neovim from the plugin folder: defines :ChatGPT {prompt}.
-require("chatgpt_nvim").setup()
