@@ -308,7 +308,7 @@ describe("cancel", function()
 
   it("cancelling during a retry wait stops the retries", function()
     fake.script { status = 503, json = { error = { message = "busy", type = "server_error" } },
-                  headers = { { "retry-after", "1" } } }
+                  headers = { { "retry-after", "5" } } }     -- a wait no loaded machine outruns
     local req = T.new { max_retries = 3 }:chat_async("x")
     local t0 = core.now()
     while #fake.requests() < 1 and core.now() - t0 < 2 do chatgpt.poll(0.01) end
