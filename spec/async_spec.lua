@@ -22,7 +22,7 @@ describe("chat_async", function()
   before_each(function() drain(); fake.reset() end)
 
   it("returns a pending request at once", function()
-    fake.script(slow(0.5))
+    fake.script(slow(1))
     local t0 = core.now()
     local req = T.new():chat_async("x")
     assert.truthy(core.now() - t0 < 0.1 * SLOW)
