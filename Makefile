@@ -74,7 +74,7 @@ FIXTURES_OPENAPI = spec/fixtures/openapi.yaml
 # What `make lint` checks (settings per folder in .luacheckrc).
 LINT_FILES = lua spec $(wildcard bench/*.lua) $(wildcard examples) $(wildcard bin)
 
-.PHONY: all test test-all test-hosts check valgrind fuzz bench demo deps install clean ctest \
+.PHONY: all test test-all test-stress test-hosts check valgrind fuzz bench demo deps install clean ctest \
         fixtures lint rockspec dist nvim
 
 all: $(MODULE)
@@ -102,6 +102,12 @@ ctest: $(CTESTS) $(HOSTS)
 test: deps
 	@$(MAKE) --no-print-directory all ctest
 	@sh spec/support/run.sh $(LUA) $(BUILD) $(CTESTS)
+
+# The suite five times in a row while it also runs beside itself: no spec
+# may depend on how network timing meets curl (spec/support/stress.sh).
+test-stress: deps
+	@$(MAKE) --no-print-directory all ctest
+	@sh spec/support/stress.sh $(LUA) $(BUILD) $(CTESTS)
 
 # The whole suite against a module built with ASan/UBSan. lua5.4 itself is
 # not instrumented, so the runtime is preloaded; the module pins itself in

@@ -47,6 +47,7 @@ build = {
     },
     ["chatgpt"]              = "lua/chatgpt/init.lua",
     ["chatgpt.args"]         = "lua/chatgpt/args.lua",
+    ["chatgpt.auth"]         = "lua/chatgpt/auth.lua",
     ["chatgpt.budget"]       = "lua/chatgpt/budget.lua",
     ["chatgpt.call"]         = "lua/chatgpt/call.lua",
     ["chatgpt.cli"]          = "lua/chatgpt/cli.lua",

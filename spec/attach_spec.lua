@@ -122,7 +122,7 @@ describe("chatgpt.attach", function()
 
   it("ends a stalled stream at its idle_timeout through the host's timer", function()
     cuv.attach(uv)
-    fake.script { stall_after_headers = 3 }
+    fake.script { chunk_delay = 3 }                   -- a first event, then nothing for 3 s
     local req = T.new { idle_timeout = 0.3, max_retries = 0 }:chat_async("x", { stream = true })
     local t0 = core.now()
     run_uv()
@@ -372,8 +372,9 @@ describe("a host callback that raises", function()
       local ok = c:chat_async("y")
       h.run(function() return ok:done() end, 5)
       assert.equal(HELLO, (ok:result()))
-      -- ... and one that stalls ends at its idle_timeout, through the host's timer
-      fake.script(stall)
+      -- ... and one that stalls midway ends at its idle_timeout, through the
+      -- host's timer (a first event, then nothing for 3 s)
+      fake.script { chunk_delay = 3 }
       local slow = T.new { idle_timeout = 0.3, max_retries = 0 }:chat_async("z", { stream = true })
       local took = h.run(function() return slow:done() end, 5)
       local _, err = slow:result()

@@ -87,7 +87,7 @@ describe("chatgpt's flags", function()
   end)
 end)
 
-describe("chatgpt's exit statuses (README's table)", function()
+describe("chatgpt's exit statuses (doc/command.md's table)", function()
   it("0: done", function()
     local out, err, status = cli.run { "hi" }
     assert.equal(0, status, err)
@@ -137,10 +137,19 @@ describe("chatgpt's exit statuses (README's table)", function()
     -- the client's idle timeout is 60 s: a smaller one from the config file
     local home = cli.home()
     write(home .. "/config/lua-chatgpt/config.json", '{"idle_timeout": 0.3, "max_retries": 0}')
-    fake.script { stall = 5 }
+    -- a stream that stalls midway (the idle timeout counts once the body began)
+    local chunk = { choices = { { index = 0, delta = { content = "x" } } } }
+    fake.script { status = 200, sse = { chunk, chunk }, chunk_delay = 5 }
     local _, err, status = cli.run({ "hi" }, { home = home })
     assert.equal(4, status, err)
     assert.truthy(err:find("^chatgpt: timeout IDLE_TIMEOUT"), err)
+  end)
+
+  it("5: the answer was cut short, what came on stdout and one line saying why", function()
+    local out, err, status = cli.run { "--max-tokens", "3", "hi" }
+    assert.equal(5, status, err)
+    assert.truthy(#out > 1, out)
+    assert.equal("chatgpt: the answer was cut short: finish_reason length (the token limit)\n", err)
   end)
 
   it("130: interrupted, with one line, while the key command runs too", function()

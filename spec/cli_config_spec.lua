@@ -207,6 +207,20 @@ profiles = {
     assert.truthy(err:find("--profile othr: " .. cfg .. " has no such profile (did you mean other?)", 1, true), err)
   end)
 
+  it("takes api_key_cmd_ttl with api_key_cmd, and lets it be when another key is chosen", function()
+    local home = cli.home()
+    local cfg = home .. "/config/lua-chatgpt/config.lua"
+    write(cfg, 'api_key_cmd = { "echo", "sk-cmd-0123456789" }\napi_key_cmd_ttl = 3600\n')
+    sh("chmod 600 " .. cli.quote(cfg))
+    local _, err, status = cli.run({ "hi" }, { home = home, env = NO_ENV_KEY })
+    assert.equal(0, status, err)
+    assert.equal("Bearer sk-cmd-0123456789", fake.last().header["authorization"])
+    _, err, status = cli.run({ "--base-url", elsewhere(), "--key-env", "OTHER_KEY", "hi" },
+                             { home = home, env = { OTHER_KEY = "sk-named-env-0123456789" } })
+    assert.equal(0, status, err)
+    assert.equal("Bearer sk-named-env-0123456789", fake.last().header["authorization"])
+  end)
+
   it("names where a refused key came from", function()
     local home = cli.home()
     local keyfile = home .. "/key"

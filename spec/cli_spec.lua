@@ -447,3 +447,123 @@ describe("chatgpt --responses", function()
     assert.truthy(fake.last().path:find("/responses$"))
   end)
 end)
+
+describe("chatgpt: reasoning text, cut answers, rate limits", function()
+  local function ds(d, finish)
+    return { choices = { { index = 0, delta = d, finish_reason = finish or fake.null } } }
+  end
+  local THINKING = { ds { role = "assistant", reasoning_content = "Let me " },
+                     ds { reasoning_content = "think." }, ds { content = "Four." }, ds({}, "stop"), "[DONE]" }
+
+  it("shows a chat's reasoning text on stderr as it streams, the answer on stdout", function()
+    fake.script { sse = THINKING }
+    local out, err, status = cli.run { "2+2?" }
+    assert.equal(0, status, err)
+    assert.equal("Four.\n", out)
+    assert.equal("Let me think.\n", err)
+  end)
+
+  it("dims it on a terminal, and ends it before the answer", function()
+    fake.script { sse = THINKING }
+    local r = cli.pty({ "2+2?" }, {})
+    assert.is_nil(r.failed, r.output)
+    assert.equal(0, r.status)
+    assert.truthy(r.output:find("\27[2mLet me think.\27[0m\r\nFour.\r\n", 1, true), r.output)
+  end)
+
+  it("shows the control characters of the reasoning text on a terminal instead of obeying them", function()
+    fake.script { sse = { ds { role = "assistant", reasoning_content = "a\27]0;owned\7b \27[8mhidden" },
+                          ds { content = "Four." }, ds({}, "stop"), "[DONE]" } }
+    local r = cli.pty({ "2+2?" }, {})
+    assert.equal(0, r.status)
+    assert.truthy(r.output:find("\27[2ma^[]0;owned^Gb ^[[8mhidden\27[0m\r\nFour.", 1, true), r.output)
+    -- the dimming is the only escape sequence
+    assert.falsy(r.output:gsub("\27%[[02]m", ""):find("\27", 1, true), r.output)
+  end)
+
+  it("shows a Responses reasoning summary on stderr, its parts a blank line apart", function()
+    local name = "responses_stream_reasoning_summary_o3-mini_2025-09.sse"
+    fake.script { sse_file = name }
+    local evs = require("spec.support.wire").events(require("spec.support.wire").read(name))
+    local final = core.decode(evs[#evs]).response
+    local out, err, status = cli.run { "--responses", "hi" }
+    assert.equal(0, status, err)
+    assert.equal(final.output[2].content[1].text .. "\n", out)
+    local parts = {}
+    for i, p in ipairs(final.output[1].summary) do parts[i] = p.text end
+    assert.equal(4, #parts)
+    assert.equal(table.concat(parts, "\n\n") .. "\n", err)
+  end)
+
+  it("--no-reasoning hides it", function()
+    fake.script { sse = THINKING }
+    local out, err, status = cli.run { "--no-reasoning", "2+2?" }
+    assert.equal(0, status, err)
+    assert.equal("Four.\n", out)
+    assert.equal("", err)
+  end)
+
+  it("keeps an answer cut at the token limit for -c", function()
+    local home = cli.home()
+    local out, err, status = cli.run({ "--max-tokens", "3", "hi" }, { home = home })
+    assert.equal(5, status, err)
+    assert.is_truthy(HELLO:find(out:gsub("\n$", ""), 1, true), out)
+    local _, err2, status2 = cli.run({ "-c", "go on" }, { home = home })
+    assert.equal(0, status2, err2)
+    local msgs = fake.last().json.messages
+    assert.equal(3, #msgs)
+    assert.equal(out:gsub("\n$", ""), msgs[2].content)
+  end)
+
+  it("exits 5 when the content filter cut it, and for an incomplete Responses answer", function()
+    fake.script { sse = { ds { role = "assistant", content = "Part" }, ds({}, "content_filter"), "[DONE]" } }
+    local out, err, status = cli.run { "hi" }
+    assert.equal(5, status, err)
+    assert.equal("Part\n", out)
+    assert.equal("chatgpt: the answer was cut short: finish_reason content_filter (the content filter)\n", err)
+    out, err, status = cli.run { "--responses", "--max-tokens", "3", "hi" }
+    assert.equal(5, status, err)
+    assert.truthy(#out > 1, out)
+    assert.equal("chatgpt: the answer was cut short: incomplete (max_output_tokens)\n", err)
+  end)
+
+  it("exits 5 for a Responses answer cut before any text (the tokens went to reasoning)", function()
+    fake.script { json = { id = "resp_c", object = "response", status = "incomplete",
+                           incomplete_details = { reason = "max_output_tokens" },
+                           output = { { id = "rs_1", type = "reasoning", summary = {} } } } }
+    local out, err, status = cli.run { "--responses", "hi" }
+    assert.equal(5, status, err)
+    assert.equal("", out)
+    assert.equal("chatgpt: the answer was cut short: incomplete (max_output_tokens)\n", err)
+  end)
+
+  it("says so in -i as well, keeps the cut answer in the chat and goes on", function()
+    fake.script { { sse = { ds { role = "assistant", content = "Part" }, ds({}, "length"), "[DONE]" } } }
+    local out, err, status = cli.run({ "-i" }, { stdin = "hi\nagain\n" })
+    assert.equal(0, status, err)
+    assert.equal("Part\n" .. HELLO .. "\n", out)
+    assert.equal("chatgpt: the answer was cut short: finish_reason length (the token limit)\n", err)
+    local msgs = fake.last().json.messages
+    assert.equal(3, #msgs)
+    assert.equal("Part", msgs[2].content)
+  end)
+
+  it("--json cut at the token limit prints what came and exits 5, saying why", function()
+    fake.script { sse = { ds { role = "assistant", content = '{"primes": [2, 3' }, ds({}, "length"), "[DONE]" } }
+    local out, err, status = cli.run { "--json", "Three primes" }
+    assert.equal(5, status, err)
+    assert.equal('{"primes": [2, 3\n', out)
+    assert.equal("chatgpt: the answer was cut short: finish_reason length (the token limit)\n", err)
+  end)
+
+  it("names the server's retry-after in a rate limit's error line", function()
+    fake.script { status = 429, headers = { { "retry-after", "120" }, { "Content-Type", "application/json" } },
+                  json = { error = { message = "Rate limit reached for gpt-4o-mini.", type = "requests",
+                                     code = "rate_limit_exceeded" } } }
+    local out, err, status = cli.run { "hi" }
+    assert.equal(3, status, err)
+    assert.equal("", out)
+    assert.equal(1, #lines(err), err)
+    assert.truthy(err:find("; retry after 120 s\n$"), err)
+  end)
+end)

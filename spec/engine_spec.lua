@@ -268,7 +268,7 @@ describe("error tables of the C core (curl_errors.h)", function()
     local ep = core.endpoint { origin = origin, path = "/chat/completions", method = "POST",
                                max_body = opts.max_body }
     local t = core.transfer(ep, '{"model":"m","messages":[]}', opts.timeout or 10,
-                            opts.idle_timeout or 0)
+                            opts.idle_timeout or 0, opts.first_byte_timeout)
     t:start()
     local t0 = core.now()
     while t:state() == "running" and core.now() - t0 < 10 * SLOW do
@@ -303,8 +303,10 @@ describe("error tables of the C core (curl_errors.h)", function()
   it("retries a timeout only when no byte came, and never a limit or a cancel", function()
     check(run({ stall = 3 }, { timeout = 0.3 }), "timeout", "TOTAL_TIMEOUT", true, false)
     check(run({ stall_after_headers = 3 }, { timeout = 0.3 }), "timeout", "TOTAL_TIMEOUT", false, true)
-    check(run({ stall_after_headers = 3 }, { idle_timeout = 0.3 }), "timeout", "IDLE_TIMEOUT", false, true)
-    check(run({ stall = 3 }, { idle_timeout = 0.3 }), "timeout", "IDLE_TIMEOUT", true, false)
+    check(run({ split = 20, chunk_delay = 3 }, { idle_timeout = 0.3 }), "timeout", "IDLE_TIMEOUT", false, true)
+    check(run({ stall = 3 }, { first_byte_timeout = 0.3 }), "timeout", "FIRST_BYTE_TIMEOUT", true, false)
+    check(run({ stall_after_headers = 3 }, { first_byte_timeout = 0.3 }), "timeout", "FIRST_BYTE_TIMEOUT",
+          false, true)
     check(run({}, { max_body = 10 }), "limit", "BODY_TOO_LARGE", false, true)
     check(run({ delay = 1 }, { cancel_after = 0.1 }), "cancelled", "CANCELLED", false, false)
   end)
@@ -342,7 +344,7 @@ describe("core.defaults and core._VERSION", function()
   it("hand the Lua side the version and every default, from defaults.h", function()
     assert.equal("0.2.0", core._VERSION)
     assert.same({
-      timeout = 600, connect_timeout = 10, idle_timeout = 60, max_retries = 2,
+      timeout = 600, connect_timeout = 10, idle_timeout = 60, first_byte_timeout = 0, max_retries = 2,
       max_response_bytes = 64 * 1024 * 1024, max_event_bytes = 8 * 1024 * 1024,
       max_stream_bytes = 256 * 1024 * 1024, max_header_bytes = 256 * 1024,
       max_host_connections = 256, max_total_connections = 0,

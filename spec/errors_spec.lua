@@ -151,6 +151,24 @@ describe("chatgpt.errors", function()
         .. " (request req_abc123)", tostring(err))
     end)
 
+    it("tostring names the server's retry_after, in seconds, when it gave one", function()
+      local err = errors.from_http(429, { ["retry-after"] = "120", ["x-request-id"] = "req_1" },
+        '{"error":{"message":"Rate limit reached; try again in 120ms","code":"rate_limit_exceeded"}}')
+      assert.are.equal("chatgpt: 429 rate_limit_exceeded: Rate limit reached; try again in 120ms"
+        .. " (request req_1); retry after 120 s", tostring(err))
+      err.attempts = 3
+      assert.are.equal("chatgpt: 429 rate_limit_exceeded: Rate limit reached; try again in 120ms"
+        .. " (request req_1) after 3 attempts; retry after 120 s", tostring(err))
+      err = errors.from_http(503, { ["retry-after-ms"] = "1500" }, "")
+      assert.are.equal("chatgpt: 503 Service Unavailable (empty body); retry after 1.5 s", tostring(err))
+      err.retry_after = 0
+      assert.truthy(tostring(err):find("; retry after 0 s", 1, true))
+      err.retry_after = 86400
+      assert.truthy(tostring(err):find("; retry after 86400 s", 1, true))
+      err.retry_after = nil
+      assert.are.equal("chatgpt: 503 Service Unavailable (empty body)", tostring(err))
+    end)
+
     it("tostring omits missing parts cleanly", function()
       assert.are.equal("chatgpt: cancelled", tostring(errors.new { kind = "cancelled" }))
       assert.are.equal("chatgpt: server_error: oops",

@@ -182,8 +182,7 @@ describe("network failures", function()
     local c = T.new { max_retries = 0 }
     local text, err = c:chat("x")
     assert.is_nil(text)
-    assert.equal("network", err.kind)
-    assert.truthy(err.code == "RECV_ERROR" or err.code == "GOT_NOTHING", err.code)
+    T.cut(err)
     fake.reset()
     survives(c)
   end)
@@ -194,15 +193,14 @@ describe("network failures", function()
     local c = T.new { max_retries = 0 }
     local text, err = c:chat("x")
     assert.is_nil(text)
-    assert.equal("network", err.kind)
-    assert.truthy(err.code == "RECV_ERROR" or err.code == "PARTIAL_FILE", err.code)
+    T.cut(err)             -- curl's send may meet the reset first: SEND_ERROR (seen under load)
     survives(c)
   end)
 
   it("a reset right after the headers is kind 'network'", function()
     fake.script { status = 200, json = { choices = {} }, drop_after = 150 }
     local _, err = T.new { max_retries = 0 }:chat("x")
-    assert.equal("network", err.kind)
+    T.cut(err)
   end)
 
   it("a body over max_response_bytes is kind 'limit'", function()

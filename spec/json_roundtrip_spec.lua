@@ -188,9 +188,9 @@ local function gen(rnd, depth)
   end
   if r == 4 then
     local x = (rnd(2000001) - 1000001) / 1024 + 1 / 3
-    -- (made at run time: 5.1 files a -0.0 literal under its function's
-    -- constant 0, which ints above has already made)
-    if rnd(10) == 1 then x = -1 / math.huge end
+    -- negated at run time: Lua 5.1 files the constant -0.0 as the 0 already
+    -- in this function's constants (0 == -0), and x was then +0
+    if rnd(10) == 1 then x = 0.0; x = -x end
     if rnd(10) == 1 then x = x * 1e300 end
     return { "float", x }
   end

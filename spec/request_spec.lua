@@ -108,7 +108,7 @@ describe("client:request", function()
       local _, err = T.new { max_response_bytes = 100000 }:request("GET", "/big")
       assert.equal("limit", err.kind)
       assert.equal("BODY_TOO_LARGE", err.code)
-      fake.script { stall_after_headers = 2 }
+      fake.script { json = { ok = true }, split = 4, chunk_delay = 2 }     -- stalls after 4 bytes
       local _, err2 = T.new { max_retries = 0 }:request("GET", "/x", nil, { idle_timeout = 0.2 })
       assert.equal("timeout", err2.kind)
       assert.equal("IDLE_TIMEOUT", err2.code)

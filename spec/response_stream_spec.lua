@@ -152,6 +152,25 @@ describe("chatgpt.response_stream", function()
       return list
     end
 
+    it("hands on_reasoning the raw reasoning text some servers stream, and a whole answer's", function()
+      local got = {}
+      local acc = rstream.new { on_reasoning = function(t, e) got[#got + 1] = { t, e.type } end }
+      acc:add(ev("response.output_item.added", { output_index = 0, item = { type = "reasoning", content = {} } }))
+      acc:add(ev("response.reasoning_text.delta", { output_index = 0, content_index = 0, delta = "Two " }))
+      acc:add(ev("response.reasoning_text.delta", { output_index = 0, content_index = 0, delta = "and two." }))
+      assert.same({ { "Two ", "response.reasoning_text.delta" }, { "and two.", "response.reasoning_text.delta" } },
+                  got)
+      got = {}
+      acc = rstream.new { on_reasoning = function(t) got[#got + 1] = t end }
+      acc:whole { output = {
+        { type = "reasoning", summary = {}, content = { { type = "reasoning_text", text = "Raw." } } },
+        { type = "reasoning",
+          summary = { { type = "summary_text", text = "One." }, { type = "summary_text", text = "Two." } },
+          content = { { type = "reasoning_text", text = "not shown: the summary is" } } },
+        { type = "message", content = { { type = "output_text", text = "Four." } } } } }
+      assert.same({ "Raw.\n\nOne.\n\nTwo." }, got)
+    end)
+
     it("raises on handlers that are not functions", function()
       assert.has_error(function() rstream.new { on_delta = 1 } end,
         "bad argument #1 to 'new' (on_delta: function expected, got number)")

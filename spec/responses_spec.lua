@@ -160,6 +160,26 @@ describe("client:respond", function()
       assert.equal("max_output_tokens", r.incomplete_details.reason)
     end)
 
+    it("hands on_reasoning each piece of the reasoning summary, with its event, before the text", function()
+      local evs = replay("responses_stream_reasoning_summary_o3-mini_2025-09.sse", { split = "random", seed = 5 })
+      local parts, order = {}, {}
+      local text = T.new():respond("x", {
+        on_reasoning = function(p, e)
+          assert.equal("response.reasoning_summary_text.delta", e.type)
+          local i = e.summary_index + 1
+          parts[i] = (parts[i] or "") .. p
+          if order[#order] ~= "reasoning" then order[#order + 1] = "reasoning" end
+        end,
+        on_delta = function() if order[#order] ~= "text" then order[#order + 1] = "text" end end,
+      })
+      assert.is_string(text)
+      local want = evs[#evs].response.output[1].summary
+      assert.equal(4, #parts)
+      for i = 1, 4 do assert.equal(want[i].text, parts[i]) end
+      assert.same({ "reasoning", "text" }, order)
+      assert.is_true(fake.last().json.stream)     -- on_reasoning alone asks for a stream
+    end)
+
     it("hands on_tool_call the streamed call with its arguments joined", function()
       replay("responses_stream_function_call_gpt-4.1_2025-05.sse", { split = "bytes" })
       local got
@@ -398,6 +418,16 @@ describe("client:respond", function()
       local text = T.new():respond("x", { on_delta = function(p) pieces[#pieces + 1] = p end })
       assert.equal(text, table.concat(pieces))
       assert.equal(1, #pieces)
+    end)
+
+    it("a plain JSON answer to a stream request hands on_reasoning its summary once", function()
+      local r = replay("responses_reasoning_summary_gpt-5.6-sol_2026-08.json")
+      local pieces = {}
+      T.new():respond("x", { on_reasoning = function(p, resp)
+        assert.equal(r.id, resp.id)
+        pieces[#pieces + 1] = p
+      end })
+      assert.same({ r.output[1].summary[1].text }, pieces)
     end)
 
     it("an error raised in a callback is kind 'callback'", function()

@@ -285,9 +285,11 @@ describe("retries of async requests", function()
 
   it("cancel() during a retry wait ends it: no more tries", function()
     fake.script(api_error(429, { { "retry-after", "1" } }))
-    local req = T.new():chat_async("x")
+    local waiting                          -- the log tells when the wait begins
+    local req = T.new { log = function(ev) waiting = waiting or ev.event == "retry" end }:chat_async("x")
     local t0 = core.now()
-    while #fake.requests() < 1 or core.now() - t0 < 0.2 do chatgpt.poll(0.05) end
+    while not waiting and core.now() - t0 < 10 do chatgpt.poll(0.05) end
+    assert.is_true(waiting)
     req:cancel()
     assert.equal("cancelled", req.status)
     local _, err = req:result()

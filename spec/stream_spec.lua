@@ -311,7 +311,7 @@ describe("chatgpt.stream", function()
 
     it("ignores unknown delta fields, obfuscation and JSON nulls left in", function()
       local _, res = feed("chat", {
-        chunk({ delta { content = "a", reasoning_content = "hmm", audio = {} } },
+        chunk({ delta { content = "a", thinking = "hmm", audio = {} } },
           { obfuscation = "xyz" }),
         chunk({ delta { content = cjson.null, refusal = cjson.null, role = cjson.null } },
           { usage = cjson.null, system_fingerprint = cjson.null }),
@@ -320,7 +320,7 @@ describe("chatgpt.stream", function()
       local msg = res.choices[1].message
       assert.are.equal("ab", msg.content)
       assert.is_nil(msg.refusal)
-      assert.is_nil(msg.reasoning_content)
+      assert.is_nil(msg.thinking)
       assert.are.equal("assistant", msg.role)
       assert.is_nil(res.usage)
       assert.is_nil(res.obfuscation)
@@ -589,6 +589,68 @@ describe("chatgpt.stream", function()
       assert.matches("boom in handler", err)
       acc:finish()
       assert.are.equal(0, calls)
+    end)
+  end)
+
+  describe("reasoning text", function()
+    -- as DeepSeek, vLLM and llama.cpp stream it (delta.reasoning_content),
+    -- and OpenRouter (delta.reasoning)
+    local function think(s, index) return chunk { delta({ reasoning_content = s }, index) } end
+
+    it("joins delta.reasoning_content per choice into message.reasoning_content", function()
+      local _, res = feed("chat", {
+        chunk { delta({ role = "assistant", content = "", reasoning_content = "" }) },
+        think("Let me "), think("count."), think("B?", 1),
+        content("Two."), chunk { delta({ reasoning_content = cjson.null }, 0, "stop") },
+      })
+      assert.are.equal("Let me count.", res.choices[1].message.reasoning_content)
+      assert.are.equal("Two.", res.choices[1].message.content)
+      assert.are.equal("B?", res.choices[2].message.reasoning_content)
+      assert.is_nil(res.choices[2].message.content)
+    end)
+
+    it("takes OpenRouter's delta.reasoning, and one of the two when a server sends both", function()
+      local _, res = feed("chat", {
+        chunk { delta { reasoning = "Hm" } },
+        chunk { delta { reasoning = ", ", reasoning_content = ", " } },
+        chunk { delta { reasoning = "ok", reasoning_content = "" } },
+        content("Yes"),
+      })
+      assert.are.equal("Hm, ok", res.choices[1].message.reasoning_content)
+      assert.is_nil(res.choices[1].message.reasoning)
+    end)
+
+    it("leaves message.reasoning_content out when no reasoning came", function()
+      local _, res = feed("chat", { content("a") })
+      assert.is_nil(res.choices[1].message.reasoning_content)
+    end)
+
+    it("hands on_reasoning each piece with the choice's index; false stops", function()
+      local log = {}
+      local acc, res = feed("chat", { think("a"), think("b", 1), content("c"), think(""), think("d") }, {
+        on_reasoning = function(s, i) log[#log + 1] = i .. s end,
+        on_delta = function(s) log[#log + 1] = s end,
+      })
+      assert.are.same({ "0a", "1b", "c", "0d" }, log)
+      assert.is_false(acc.stopped)
+      assert.are.equal("ad", res.choices[1].message.reasoning_content)
+      local n = 0
+      acc = stream.new("chat", { on_reasoning = function() n = n + 1; return false end })
+      assert.is_false(acc:add(think("x")))
+      assert.is_false(acc:add(think("y")))
+      assert.are.equal(1, n)
+    end)
+
+    it("whole() hands on_reasoning the reasoning of a plain JSON answer, before its content", function()
+      local log = {}
+      local acc = stream.new("chat", {
+        on_reasoning = function(s, i) log[#log + 1] = "r" .. i .. s end,
+        on_delta = function(s) log[#log + 1] = s end,
+      })
+      assert.is_true(acc:whole { choices = {
+        { index = 0, message = { role = "assistant", content = "A", reasoning_content = "why" } },
+        { index = 1, message = { role = "assistant", content = "B", reasoning = "how" } } } })
+      assert.are.same({ "r0why", "A", "r1how", "B" }, log)
     end)
   end)
 

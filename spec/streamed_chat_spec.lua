@@ -307,6 +307,57 @@ describe("streaming requests", function()
   end)
 end)
 
+describe("reasoning text of compatible servers", function()
+  before_each(function() T.drain(); fake.reset() end)
+
+  -- DeepSeek's stream: reasoning_content first (content null), then content
+  local function ds(d, finish)
+    return { id = "c-ds", object = "chat.completion.chunk", created = 1, model = "deepseek-reasoner",
+             choices = { { index = 0, delta = d, finish_reason = finish or chatgpt.null } } }
+  end
+  local DEEPSEEK = {
+    ds { role = "assistant", content = chatgpt.null, reasoning_content = "" },
+    ds { content = chatgpt.null, reasoning_content = "The user " },
+    ds { content = chatgpt.null, reasoning_content = "says hi." },
+    ds { content = "Hello", reasoning_content = chatgpt.null },
+    ds({ content = "!", reasoning_content = chatgpt.null }, "stop"), "[DONE]",
+  }
+
+  it("a stream's reasoning_content reaches on_reasoning as it comes and the message at the end", function()
+    fake.script { sse = DEEPSEEK }
+    local log = {}
+    local text, r = T.new():chat("hi", {
+      on_reasoning = function(s, i) log[#log + 1] = { s, i } end,
+      on_delta = function(s) log[#log + 1] = s end,
+    })
+    assert.equal("Hello!", text)
+    assert.same({ { "The user ", 0 }, { "says hi.", 0 }, "Hello", "!" }, log)
+    assert.equal("The user says hi.", r.choices[1].message.reasoning_content)
+    assert.is_true(fake.last().json.stream)
+  end)
+
+  it("on_reasoning alone asks for a stream", function()
+    fake.script { sse = DEEPSEEK }
+    local got = {}
+    local text = T.new():chat("hi", { on_reasoning = function(s) got[#got + 1] = s end })
+    assert.equal("Hello!", text)
+    assert.equal("The user says hi.", table.concat(got))
+    assert.is_true(fake.last().json.stream)
+  end)
+
+  it("a non-streamed answer keeps reasoning_content; OpenRouter's reasoning is given that name too", function()
+    fake.script { json = { id = "c", object = "chat.completion", choices = { { index = 0, finish_reason = "stop",
+      message = { role = "assistant", content = "Hi", reasoning_content = "Greeting." } } } } }
+    local _, r = T.new():chat("hi")
+    assert.equal("Greeting.", r.choices[1].message.reasoning_content)
+    fake.script { json = { id = "c", object = "chat.completion", choices = { { index = 0, finish_reason = "stop",
+      message = { role = "assistant", content = "Hi", reasoning = "Short." } } } } }
+    _, r = T.new():chat("hi")
+    assert.equal("Short.", r.choices[1].message.reasoning_content)
+    assert.equal("Short.", r.choices[1].message.reasoning)
+  end)
+end)
+
 describe("streamed legacy completions", function()
   before_each(function() T.drain(); fake.reset() end)
 

@@ -1,7 +1,9 @@
 -- Timeouts: `timeout` ends a request even while its callbacks keep Lua
 -- busy; CONNECT_TIMEOUT or TOTAL_TIMEOUT says whether a connection (TLS
--- included) was ever made; `idle_timeout` ends a silent stream, and SSE
--- comments keep one alive. Whether a timeout is retried: retry_spec.
+-- included) was ever made; `idle_timeout` ends an answer that falls
+-- silent once its body has begun (never the wait for it: a model may think
+-- for minutes), and SSE comments keep one alive; `first_byte_timeout`
+-- bounds that wait when asked to. Whether a timeout is retried: retry_spec.
 local core = require "chatgpt.core"
 local socket = require "socket"
 local fake = require "spec.support.fake"
@@ -161,19 +163,74 @@ describe("timeout codes", function()
   end)
 end)
 
+-- A whole HTTP response whose head comes at once and whose body follows,
+-- in one piece, `pause` seconds later: raw bytes written in pieces the
+-- size of the head, which a header pads to the body's length.
+local function late_body(head, body, pause)
+  local pad = ("p"):rep(math.max(0, #body - #head - 9))
+  head = head:gsub("\r\n\r\n$", "\r\nx-pad: " .. pad .. "\r\n\r\n")
+  return { raw = head .. body, split = #head, chunk_delay = pause }
+end
+
+-- The head and half the body at once, the rest `pause` seconds later.
+local function midway(head, body, pause)
+  return { raw = head .. body, split = #head + math.ceil(#body / 2), chunk_delay = pause }
+end
+
+local JSON_HEAD = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+local JSON_BODY = '{"id":"chatcmpl-t","object":"chat.completion","created":1,"model":"gpt-4o-mini",'
+  .. '"choices":[{"index":0,"message":{"role":"assistant","content":"thought"},"finish_reason":"stop"}]}'
+local SSE_HEAD = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n"
+local SSE_BODY = "data: " .. CHUNK .. "\n\ndata: [DONE]\n\n"
+
 describe("the idle timeout", function()
   before_each(function() drain(); fake.reset() end)
 
-  it("idle_timeout per call ends a stalled stream with code IDLE_TIMEOUT", function()
-    fake.script { status = 200, stall_after_headers = 3 }
-    local c = T.new { max_retries = 0 }
+  it("idle_timeout per call ends a stream that stalls midway with code IDLE_TIMEOUT", function()
+    fake.script { status = 200, sse = { CHUNK, CHUNK }, chunk_delay = 3 }
+    local c = T.new { max_retries = 2 }
     local took, text, err = timed(c.chat, c, "x", { stream = true, idle_timeout = 0.3 })
     assert.is_nil(text)
     assert.equal("timeout", err.kind)
     assert.equal("IDLE_TIMEOUT", err.code)
     assert.equal(200, err.status)
-    assert.is_false(err.retryable)        -- the headers came: not retried
+    assert.equal("x", err.partial)
+    assert.equal(1, err.attempts)
+    assert.is_false(err.retryable)        -- bytes came: not retried
     assert.truthy(took >= 0.28 and took < 1.5 * SLOW, "took " .. took)
+  end)
+
+  it("a non-streamed answer the server holds 3 s with idle_timeout = 1: one request, and it succeeds",
+     function()
+    fake.script { delay = 3 }
+    local c = T.new { idle_timeout = 1 }
+    local took, text, _, info = timed(c.chat, c, "x")
+    assert.is_string(text)
+    assert.equal(1, info.attempts)
+    assert.equal(1, #fake.requests())
+    assert.truthy(took >= 2.9, "took " .. took)
+  end)
+
+  it("does not count the wait between the headers and the body's first byte", function()
+    fake.script(late_body(JSON_HEAD:format(#JSON_BODY), JSON_BODY, 1))
+    local c = T.new { idle_timeout = 0.3, max_retries = 0 }
+    assert.equal("thought", (c:chat("x")))
+    fake.script(late_body(SSE_HEAD:format(#SSE_BODY), SSE_BODY, 1))
+    assert.equal("x", (c:chat("x", { stream = true })))
+  end)
+
+  it("idle_timeout = 0 lets an answer that stalls midway go on to its end", function()
+    fake.script(midway(JSON_HEAD:format(#JSON_BODY), JSON_BODY, 0.5))
+    assert.equal("thought", (T.new { idle_timeout = 0, max_retries = 0 }:chat("x")))
+  end)
+
+  it("a stalled stream with timeout only ends at TOTAL_TIMEOUT, whatever idle_timeout says", function()
+    fake.script { status = 200, stall_after_headers = 3 }
+    local c = T.new { max_retries = 0, idle_timeout = 0.2, timeout = 0.8 }
+    local took, text, err = timed(c.chat, c, "x", { stream = true })
+    assert.is_nil(text)
+    assert.equal("TOTAL_TIMEOUT", err.code, err.message)
+    assert.truthy(took >= 0.75, "took " .. took)
   end)
 
   it("SSE comment lines keep a stream alive past idle_timeout", function()
@@ -185,5 +242,44 @@ describe("the idle timeout", function()
     local took, text = timed(c.chat, c, "x", { stream = true })
     assert.equal("alive", text)
     assert.truthy(took >= 0.95, "took " .. took)
+  end)
+end)
+
+describe("the first-byte timeout", function()
+  before_each(function() drain(); fake.reset() end)
+
+  it("is off by default: a server silent for longer than idle_timeout is waited for", function()
+    fake.script { delay = 1 }
+    local text = T.new { idle_timeout = 0.3, max_retries = 0 }:chat("x")
+    assert.is_string(text)
+  end)
+
+  it("ends a request whose answer has not begun after first_byte_timeout (FIRST_BYTE_TIMEOUT)", function()
+    fake.script { stall = 3 }
+    local c = T.new { first_byte_timeout = 0.4, max_retries = 0 }
+    local took, text, err = timed(c.chat, c, "x")
+    assert.is_nil(text)
+    assert.equal("timeout", err.kind)
+    assert.equal("FIRST_BYTE_TIMEOUT", err.code)
+    assert.truthy(err.message:find("first_byte_timeout", 1, true), err.message)
+    assert.is_true(err.retryable)         -- nothing came: another try may do
+    assert.truthy(took >= 0.38 and took < 1.5 * SLOW, "took " .. took)
+  end)
+
+  it("counts up to the body's first byte, headers or not, per call too", function()
+    fake.script(late_body(JSON_HEAD:format(#JSON_BODY), JSON_BODY, 2))
+    local c = T.new { max_retries = 2 }
+    local _, text, err = timed(c.chat, c, "x", { first_byte_timeout = 0.3 })
+    assert.is_nil(text)
+    assert.equal("FIRST_BYTE_TIMEOUT", err.code)
+    assert.equal(200, err.status)
+    assert.equal(1, err.attempts)
+    assert.is_false(err.retryable)        -- the headers came: not retried
+  end)
+
+  it("stops counting once the body has begun: a slow answer after it is the idle timeout's", function()
+    fake.script(midway(JSON_HEAD:format(#JSON_BODY), JSON_BODY, 1))
+    local c = T.new { first_byte_timeout = 0.8 * SLOW, idle_timeout = 2 * SLOW, max_retries = 0 }
+    assert.equal("thought", (c:chat("x")))
   end)
 end)

@@ -59,6 +59,8 @@ static void push_defaults(lua_State *L) {
   lua_setfield(L, -2, "connect_timeout");
   lua_pushinteger(L, DEFAULT_IDLE_TIMEOUT);
   lua_setfield(L, -2, "idle_timeout");
+  lua_pushinteger(L, DEFAULT_FIRST_BYTE_TIMEOUT);
+  lua_setfield(L, -2, "first_byte_timeout");
   lua_pushinteger(L, DEFAULT_MAX_RETRIES);
   lua_setfield(L, -2, "max_retries");
   lua_pushinteger(L, DEFAULT_MAX_RESPONSE_BYTES);

@@ -16,7 +16,8 @@
 /* Seconds. */
 #define DEFAULT_TIMEOUT         600 /* a whole request */
 #define DEFAULT_CONNECT_TIMEOUT 10  /* DNS, TCP and TLS */
-#define DEFAULT_IDLE_TIMEOUT    60  /* no byte for this long ends a request; 0: none */
+#define DEFAULT_IDLE_TIMEOUT    60  /* no byte for this long, once the body has begun; 0: none */
+#define DEFAULT_FIRST_BYTE_TIMEOUT 0 /* no body byte this long after the start; 0: none */
 #define DEFAULT_KEY_CMD_TIMEOUT 10  /* api_key_cmd: enough for a password manager */
 
 #define DEFAULT_MAX_RETRIES 2

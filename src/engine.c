@@ -104,11 +104,20 @@ void engine_finish(transfer *t, CURLcode code) {
   engine_mark_ready(t);
 }
 
-/* The earliest of t's own deadlines. */
+/* The earliest of t's own deadlines: the total one; until the body
+ * begins the first-byte one, after it the idle one. */
 static double due_of(const transfer *t) {
   double at = t->deadline;
-  if (t->idle > 0 && t->last_byte + t->idle < at) at = t->last_byte + t->idle;
+  if (!t->body_seen) {
+    if (t->first_deadline < at) at = t->first_deadline;
+  } else if (t->idle > 0 && t->last_byte + t->idle < at) {
+    at = t->last_byte + t->idle;
+  }
   return at;
+}
+
+void engine_due(transfer *t, double at) {
+  if (t->eng && at < t->eng->check_at) t->eng->check_at = at;
 }
 
 void engine_add(lua_State *L, engine *e, transfer *t, int idx) {
@@ -325,7 +334,11 @@ static void drive(engine *e, double wait) {
 
 /* Ends the transfers past their total timeout (curl's own timer only fires
  * inside curl_multi_perform, and a callback-heavy Lua side may not get
- * there in time) and those with no byte for idle_timeout seconds.
+ * there in time), those whose body has not begun by first_byte_timeout,
+ * and those with no byte for idle_timeout seconds once it has. Before the
+ * body, silence is the server thinking (a reasoning model may take
+ * minutes): only the total and connect timeouts, and first_byte_timeout
+ * when asked for, apply there.
  *
  * The idle timeout is ours rather than CURLOPT_LOW_SPEED_LIMIT/TIME: curl's
  * check is a rate (bytes per second, averaged over its last few seconds)
@@ -337,7 +350,8 @@ static void drive(engine *e, double wait) {
  * with many streams in flight it was a fifth of the CPU of a drive
  * (bench/RESULTS.md). Deadlines only move later (a byte pushes an idle
  * one on), so a check_at that came too early only costs one walk, which
- * sets it right. */
+ * sets it right; the one deadline that can come earlier, the idle one
+ * that starts with the body, is told with engine_due. */
 static void sweep(engine *e) {
   double now = engine_clock(), at = HUGE_VAL;
   transfer *t, *next;
@@ -347,7 +361,10 @@ static void sweep(engine *e) {
     if (now >= t->deadline) {
       t->abort = AB_TOTAL;
       engine_finish(t, CURLE_OPERATION_TIMEDOUT);
-    } else if (t->idle > 0 && now - t->last_byte >= t->idle) {
+    } else if (!t->body_seen && now >= t->first_deadline) {
+      t->abort = AB_FIRST;
+      engine_finish(t, CURLE_ABORTED_BY_CALLBACK);
+    } else if (t->body_seen && t->idle > 0 && now - t->last_byte >= t->idle) {
       t->abort = AB_IDLE;
       engine_finish(t, CURLE_ABORTED_BY_CALLBACK);
     } else if (due_of(t) < at) {

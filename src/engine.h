@@ -44,6 +44,9 @@ void engine_add(lua_State *L, engine *e, struct transfer *t, int idx);
 void engine_feed(engine *e);
 /* Takes a running t out of the multi with this result, and marks it ready. */
 void engine_finish(struct transfer *t, CURLcode code);
+/* t has a deadline at `at` (monotonic seconds) that may come before the
+ * others: the engine looks at it by then. */
+void engine_due(struct transfer *t, double at);
 /* t has news for Lua (events, or its end): the next poll hands it back. */
 void engine_mark_ready(struct transfer *t);
 void engine_unmark_ready(struct transfer *t);

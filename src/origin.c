@@ -165,10 +165,12 @@ static const char *strfield(lua_State *L, const char *k) {
   return s;
 }
 
-/* core.origin{url, key, auth, allow_insecure} -> origin | nil, why */
+/* core.origin{url, key, auth, allow_insecure, key_later} -> origin | nil, why
+ * key_later: no key yet, one will come (a new origin of the same URL holds
+ * it): the URL is judged as if it had one. */
 static int origin_new(lua_State *L) {
   const char *url, *auth, *why;
-  int insecure, has_key;
+  int insecure, has_key, keyed;
   origin *o;
   parts p;
   size_t n;
@@ -183,6 +185,9 @@ static int origin_new(lua_State *L) {
   lua_getfield(L, 1, "key");                   /* stack: opts, insecure, key */
   if (!lua_isnil(L, -1)) key_bytes(L, -1, &n); /* raises when not a key */
   has_key = !lua_isnil(L, -1) && strcmp(auth, "none") != 0;
+  lua_getfield(L, 1, "key_later");
+  keyed = has_key || (lua_toboolean(L, -1) && strcmp(auth, "none") != 0);
+  lua_pop(L, 1);
 
   if ((why = parse(url, &p)) != NULL) return fail(L, why);
   if (p.userinfo)
@@ -193,7 +198,7 @@ static int origin_new(lua_State *L) {
     parts_free(&p);
     return fail(L, why);
   }
-  if (has_key && strcmp(p.scheme, "http") == 0 && !is_loopback(p.host) && !insecure) {
+  if (keyed && strcmp(p.scheme, "http") == 0 && !is_loopback(p.host) && !insecure) {
     lua_pushnil(L);
     lua_pushfstring(L,
                     "refusing to send the API key over plain http:// to %s; use https://, "

@@ -34,7 +34,9 @@ const char *origin_key(lua_State *L, int idx, size_t *len);
  * would leave the origin or is not a URL. */
 char *origin_url(const origin *o, const char *path, const char *query, const char **why);
 
-/* Lua: core.origin{url, key, auth, allow_insecure} -> origin | nil, why
+/* Lua: core.origin{url, key, auth, allow_insecure, key_later} -> origin | nil, why
+ *      (key_later: no key yet, but a new origin of this URL will hold one:
+ *      the URL is refused as if it had it)
  *      core.origin_of(url) -> "scheme://host:port" | nil, why
  * Methods: o:url(), o:hint() -> "sk-...wxyz" | nil, o:redact(s) -> s
  * with every copy of the key replaced by its hint, o:loopback(). */

@@ -176,7 +176,10 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud) {
   size_t len = size * n;
   t->last_byte = engine_clock();
   t->received += len;
-  t->body_seen = 1;
+  if (!t->body_seen) { /* the idle timeout starts now */
+    t->body_seen = 1;
+    if (t->idle > 0) engine_due(t, t->last_byte + t->idle);
+  }
   /* undecided: leading white space waits in body (never on a "bytes"
    * endpoint: its first byte decides) */
   if (t->bytes_on) return queue_bytes(t, data, len);
@@ -258,6 +261,7 @@ static int transfer_start(lua_State *L) {
   t->errbuf[0] = '\0';
   t->last_byte = engine_clock();
   t->deadline = t->last_byte + t->timeout;
+  t->first_deadline = t->first_byte > 0 ? t->last_byte + t->first_byte : HUGE_VAL;
   engine_add(L, e, t, 1);
   return 0;
 }
@@ -348,6 +352,7 @@ static const struct {
   {"limit", "HEADERS_TOO_LARGE", RETRY_NO}, /* AB_HEADER */
   {"limit", "OUT_OF_MEMORY", RETRY_NO},     /* AB_NOMEM */
   {"limit", "STREAM_TOO_LARGE", RETRY_NO},  /* AB_STREAM */
+  {"timeout", "FIRST_BYTE_TIMEOUT", RETRY_FRESH}, /* AB_FIRST */
 };
 
 /* err.os_error: the system's word for why a connection failed ("Connection
@@ -382,6 +387,9 @@ static int push_error(lua_State *L, transfer *t) {
   switch (t->abort) {
   case AB_CANCEL: snprintf(msg, sizeof msg, "request cancelled"); break;
   case AB_IDLE: snprintf(msg, sizeof msg, "no data for %g s (idle_timeout)", t->idle); break;
+  case AB_FIRST:
+    snprintf(msg, sizeof msg, "no answer began within %g s (first_byte_timeout)", t->first_byte);
+    break;
   case AB_BODY:
     snprintf(msg, sizeof msg, "response body over %zu bytes (max_response_bytes)", t->max_body);
     break;
@@ -472,7 +480,8 @@ static int transfer_stream_done(lua_State *L) {
 
 /* ---- construction ---------------------------------------------------- */
 
-/* core.transfer(endpoint, body, timeout, idle_timeout) -> an idle transfer.
+/* core.transfer(endpoint, body, timeout, idle_timeout, first_byte_timeout)
+ * -> an idle transfer.
  * Only what differs between calls is set here; the rest is the endpoint's
  * (the body is copied, a multipart body built once: a retry sends either
  * again). */
@@ -483,6 +492,7 @@ static int transfer_new(lua_State *L) {
   const char *body = form ? NULL : luaL_optlstring(L, 2, NULL, &bodylen);
   double timeout = luaL_optnumber(L, 3, DEFAULT_TIMEOUT);
   double idle = luaL_optnumber(L, 4, DEFAULT_IDLE_TIMEOUT);
+  double first = luaL_optnumber(L, 5, DEFAULT_FIRST_BYTE_TIMEOUT);
   transfer *t;
   CURL *c;
   long ms;
@@ -492,16 +502,19 @@ static int transfer_new(lua_State *L) {
   luaL_argcheck(L, isfinite(timeout) && timeout > 0, 3, "timeout must be a finite number > 0");
   luaL_argcheck(L, isfinite(idle) && idle >= 0, 4,
                 "idle_timeout must be a finite number >= 0 (0: none)");
-  lua_settop(L, 4); /* the body stays on the stack */
+  luaL_argcheck(L, isfinite(first) && first >= 0, 5,
+                "first_byte_timeout must be a finite number >= 0 (0: none)");
+  lua_settop(L, 5); /* the body stays on the stack */
   t = (transfer *)compat_newuserdata(L, sizeof(transfer), 1);
   memset(t, 0, sizeof *t);
   t->state = ST_CLOSED; /* closed until fully built */
   luaL_setmetatable(L, TRANSFER_TYPE);
   lua_pushvalue(L, 1);
-  compat_setuservalue(L, 5); /* keeps the endpoint alive */
+  compat_setuservalue(L, 6); /* keeps the endpoint alive */
   t->endpoint = ep;
   t->stream = ep->stream;
   t->idle = idle;
+  t->first_byte = first;
   t->timeout = timeout;
   t->max_body = ep->max_body;
   t->max_header = ep->max_header;

@@ -27,7 +27,8 @@
 enum { ST_IDLE, ST_RUNNING, ST_DONE, ST_CLOSED };
 
 /* Why we ended it, when we did (else curl's result says it). */
-enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_TOTAL, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM, AB_STREAM };
+enum { AB_NONE, AB_CANCEL, AB_IDLE, AB_TOTAL, AB_BODY, AB_EVENT, AB_HEADER, AB_NOMEM, AB_STREAM,
+       AB_FIRST };
 
 typedef struct tbuf {
   char *p;
@@ -46,8 +47,11 @@ typedef struct transfer {
   int in_ready, in_multi;
   int state, abort;
   CURLcode result;
-  double idle, last_byte;   /* idle_timeout (0: none), time of the last byte */
+  double idle, last_byte;   /* idle_timeout (0: none), time of the last byte; the
+                               idle timeout runs once the body has begun */
   double timeout, deadline; /* deadline: this attempt's start + timeout */
+  double first_byte, first_deadline; /* first_byte_timeout (0: none); until the
+                                        body begins: start + it, else HUGE_VAL */
   /* transfer.c's */
   int stream; /* the endpoint's ENDPOINT_* mode */
   int decided, sse_on, done_seen;
@@ -65,10 +69,14 @@ typedef struct transfer {
   char errbuf[CURL_ERROR_SIZE];
 } transfer;
 
-/* Lua: core.transfer(endpoint, body, timeout, idle_timeout) -> transfer
+/* Lua: core.transfer(endpoint, body, timeout, idle_timeout, first_byte_timeout)
+ *   -> transfer
  *   (created idle; t:start() runs it; timeout: finite > 0 seconds, default
  *   DEFAULT_TIMEOUT; idle_timeout: finite >= 0, 0 = none, default
- *   DEFAULT_IDLE_TIMEOUT; body: for a POST endpoint a string, or a list of
+ *   DEFAULT_IDLE_TIMEOUT, counted only once the body has begun (its first
+ *   byte after the headers: a model may think for minutes before that);
+ *   first_byte_timeout: finite >= 0, 0 = none (the default), seconds from
+ *   the start to the body's first byte; body: for a POST endpoint a string, or a list of
  *   multipart parts (form.h: the parts are sent again on a retry, files
  *   read from disk by curl), nil for GET and DELETE)
  * Methods: start(), cancel(), close(), event() -> data, type|nil (nothing

@@ -4,7 +4,7 @@
 
 local error, getmetatable, ipairs, pairs, tostring, type =
       error, getmetatable, ipairs, pairs, tostring, type
-local find, format = string.find, string.format
+local find, format, gsub = string.find, string.format, string.gsub
 local huge = math.huge
 
 local M = {}
@@ -36,16 +36,18 @@ local function show(v)
 end
 
 -- Why the value v does not fit rule r, or nil. A rule is a type name
--- ("string", "table", "function", "boolean") or a table { "number", min =
--- ..., max = ..., above = ..., integer = true } / { "string", ... }.
--- Strings never hold a NUL byte: they go to C.
+-- ("string", "table", "function", "boolean"), several ("string|function"),
+-- or a table { "number", min = ..., max = ..., above = ..., integer = true }
+-- / { "string", ... }. Strings never hold a NUL byte: they go to C.
 function M.problem(v, r)
-  local want = type(r) == "table" and r[1] or r
-  if type(v) ~= want then return want .. " expected, got " .. type(v) end
-  if want == "number" and type(r) == "table" then
+  local want, t = type(r) == "table" and r[1] or r, type(v)
+  if t ~= want and not (find(want, "|", 1, true) and find("|" .. want .. "|", "|" .. t .. "|", 1, true)) then
+    return (gsub(want, "|", " or ")) .. " expected, got " .. t
+  end
+  if t == "number" and type(r) == "table" then
     local p = number_problem(v, r)
     if p then return p .. ", got " .. show(v) end
-  elseif want == "string" and find(v, "\0", 1, true) then
+  elseif t == "string" and find(v, "\0", 1, true) then
     return "a string without NUL bytes expected"
   end
 end

@@ -37,7 +37,8 @@ local RETRIES = { "number", min = 0, max = 100, integer = true }
 -- Params that are ours, not request fields of the API.
 local OWN = {
   on_delta = "function", on_chunk = "function", on_tool_call = "function",
-  max_retries = RETRIES, timeout = SECONDS, idle_timeout = { "number", min = 0 },
+  on_reasoning = "function", max_retries = RETRIES, timeout = SECONDS,
+  idle_timeout = { "number", min = 0 }, first_byte_timeout = { "number", min = 0 },
   headers = "table", query = "table",
 }
 M.OWN = OWN
@@ -224,8 +225,15 @@ local function launch(self, spec, body, own, job)
   if self._log_bodies and type(body) == "string" then
     self._log({ event = "request_body", method = job.method, path = job.path, body = body }, self._clean)
   end
-  local ud = core.transfer(spec, body, own.timeout or self.timeout,
-                           own.idle_timeout or self.idle_timeout)
+  local timeout, idle = own.timeout or self.timeout, own.idle_timeout or self.idle_timeout
+  local first = own.first_byte_timeout or self.first_byte_timeout
+  local ud = core.transfer(spec, body, timeout, idle, first)
+  local auth = self._auth
+  if auth then
+    local respec = assert(job.respec, "call.start: a client whose key changes needs job.respec")
+    job.auth, job.origin = auth, self._origin
+    job.remake = function() return core.transfer(respec(), body, timeout, idle, first) end
+  end
   return Request.new(ud, job)
 end
 
@@ -233,7 +241,10 @@ end
 -- (what core.transfer takes) on a prepared endpoint, with the call's own
 -- params (callbacks, timeouts, retries) over the client's. job as in
 -- Request.new (with its method and path, for the log); its callbacks,
--- max_retries, clean and log are filled in here.
+-- max_retries, clean and log are filled in here. For a client whose key
+-- changes (auth.lua), job.respec() gives the endpoint again (made from the
+-- client's origin of the moment), and the request remakes its transfer
+-- from it when the key changed.
 function M.start(self, spec, body, own, job)
   job.callbacks = own
   job.max_retries = own.max_retries or self.max_retries
@@ -279,8 +290,15 @@ function M.send(self, method, path, body, own, finish, stream, level, fname, job
     body, why = encode(body, ARRAY_KEYS)
     if not body then argerror(level + 1, 2, fname, why) end
   end
-  if job then
+  if job or self._auth then
+    job = job or {}
     job.finish, job.stream, job.method, job.path = finish, stream, method, path
+    if self._auth then
+      job.respec = function()
+        if own.headers or own.query then return custom_spec(self, method, path, stream ~= nil, own) end
+        return spec_for(self, method, path, stream ~= nil)
+      end
+    end
     return M.start(self, spec, body, own, job)
   end
   -- the common call: its job in one constructor (a table grown a field at

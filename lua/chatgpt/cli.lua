@@ -135,28 +135,70 @@ function M.params(o, out)
   return params
 end
 
+-- The reasoning text some servers stream before the answer (DeepSeek,
+-- vLLM, llama.cpp and OpenRouter in chat; a Responses reasoning summary),
+-- on stderr as it comes, dimmed on a terminal. write is the on_reasoning
+-- callback; finish ends it, before the answer's first piece.
+local function thoughts(err)
+  local open, part = false, nil
+  local w = {}
+  function w.write(text, at)
+    -- a Responses summary comes in parts (paragraphs): a blank line between
+    local this = type(at) == "table" and tostring(at.output_index) .. " " .. tostring(at.summary_index)
+    if open and this and part and this ~= part then err:write("\n\n") end
+    part = this or part
+    if not open then
+      open = true
+      err:dim()
+    end
+    err:write(text)
+  end
+  function w.finish()
+    if not open then return end
+    open, part = false, nil
+    err:finish()
+  end
+  return w
+end
+
 -- One exchange: conv says prompt (text, or a list of content parts);
 -- the answer is streamed, or, for --json and --schema, printed once
--- complete (a reply that is not JSON is printed as it came, and gives 3).
--- Returns the exit status; Ctrl-C (130) is left to the caller to say.
+-- complete (a reply that is not JSON is printed as it came, and gives 3);
+-- the reasoning goes to stderr (unless --no-reasoning). An answer cut
+-- short is kept, and says so (5). Returns the exit status; Ctrl-C (130)
+-- is left to the caller to say.
 function M.exchange(run, conv, prompt)
   local o, out = run.o, run.term.out
-  local ok, h = pcall(conv.say_async, conv, prompt, M.params(o, out))
+  local params = M.params(o, out)
+  local thinking = not o.no_reasoning and thoughts(run.term.err) or nil
+  if thinking then
+    params.on_reasoning = thinking.write
+    local write = params.on_delta
+    if write then params.on_delta = function(text) thinking.finish(); write(text) end end
+  end
+  local ok, h = pcall(conv.say_async, conv, prompt, params)
   if not ok then return run:fail(raised(h), EXIT.usage) end
   local reply, response = await(h)
+  if thinking then thinking.finish() end
   if reply == nil then
     if response == INTERRUPTED then          -- said by the caller: -i goes on
       out:finish()
       return EXIT.interrupted
     end
-    if chatgpt.is_error(response) and response.code == "BAD_JSON" then
-      out:write(M.content_of(response.response) or "")
+    local cut
+    if chatgpt.is_error(response) then
+      if response.code == "BAD_JSON" then out:write(M.content_of(response.response) or "") end
+      -- JSON cut short, a Responses answer cut before any text: that is why
+      cut = words.cut(response.response)
     end
     out:finish()
+    if cut then return run:fail(cut, EXIT.cut) end
     return run:report(response)
   end
   if o.json or o.schema then out:write(M.content_of(response) or "") end
   out:finish()
+  local cut = words.cut(response)
+  if cut then return run:fail(cut, EXIT.cut) end
   return EXIT.ok
 end
 
@@ -294,7 +336,7 @@ local function run_command(argv)
   end
   status = M.exchange(run, conv, with_parts(prompt, list))
   if status == EXIT.interrupted then return run:interrupted() end
-  if status == EXIT.ok then
+  if status == EXIT.ok or status == EXIT.cut then     -- a cut answer is kept for -c
     local saved, serr = state.save(conv)
     if not saved then return run:fail(serr, EXIT.failure) end
   end

@@ -31,6 +31,8 @@ terminal) and streams the answer to standard output.
   -c, --continue          continue the last conversation
   -i, --interactive       a chat in the terminal (/help there lists its commands)
       --responses         the Responses API instead of Chat Completions
+      --no-reasoning      do not show the reasoning text some servers stream
+                          (shown on standard error, dimmed on a terminal)
       --models            list the models the server offers
       --base-url URL      the server (default: $OPENAI_BASE_URL, else the OpenAI API)
       --profile NAME      the settings of profiles.NAME in the config file
@@ -58,7 +60,9 @@ standard error.
 Exit status: 0 done, 1 another failure (a file that cannot be read or
 written), 2 usage (a bad option, no prompt, no key, a bad config file),
 3 the server answered with an error or an answer that cannot be used,
-4 network or timeout, 130 interrupted (Ctrl-C).
+4 network or timeout, 5 the answer was cut short (the token limit, the
+content filter: what came is on standard output, and a line on standard
+error says why), 130 interrupted (Ctrl-C).
 ]]
 
 -- flag -> { name, takes a value, repeatable }
@@ -73,6 +77,7 @@ local FLAGS = {
   ["-c"] = { "continue" }, ["--continue"] = { "continue" },
   ["-i"] = { "interactive" }, ["--interactive"] = { "interactive" },
   ["--responses"] = { "responses" }, ["--models"] = { "models" },
+  ["--no-reasoning"] = { "no_reasoning" },
   ["--base-url"] = { "base_url", true }, ["--profile"] = { "profile", true },
   ["--key-file"] = { "key_file", true }, ["--key-env"] = { "key_env", true },
   ["--raw"] = { "raw" },

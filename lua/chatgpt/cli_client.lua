@@ -136,6 +136,8 @@ function M.new(o, cfg, log_line)
       opts.auth = "none"
     end
   end
+  -- the lifetime of a command's key, when the key chosen is no command's
+  if opts.api_key_cmd == nil then opts.api_key_cmd_ttl = nil end
   local ok, client = pcall(chatgpt.new, opts)
   if not ok then return nil, refusal(client, label) end
   ctx.base_url = client.base_url

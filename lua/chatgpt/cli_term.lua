@@ -12,7 +12,9 @@
 --
 -- Both streams remember whether they stand at the start of a line, shared
 -- when both are the same terminal: a log line or an error then starts on a
--- line of its own, never glued to the answer.
+-- line of its own, never glued to the answer. The reasoning text some
+-- servers stream goes to stderr dimmed on a terminal (stream:dim), the one
+-- escape sequence of ours.
 
 local core   = require "chatgpt.core"
 local compat = require "chatgpt.compat"
@@ -96,6 +98,22 @@ function Stream:write(text)
   self.screen.last = sub(text, -1)
 end
 
+-- stream:dim(): on a terminal, what is written next is dimmed, up to the
+-- next finish or line; nothing elsewhere.
+function Stream:dim()
+  if self.tty and not self.dimmed then
+    self.file:write("\27[2m")
+    self.dimmed = true
+  end
+end
+
+local function undim(self)
+  if self.dimmed then
+    self.file:write("\27[0m")
+    self.dimmed = false
+  end
+end
+
 -- stream:finish(): what was held written, and a newline when the stream
 -- stands in the middle of a line (the shell's prompt, the next log line).
 function Stream:finish()
@@ -105,6 +123,7 @@ function Stream:finish()
     self.file:write(M.neutral(held))
     self.screen.last = sub(held, -1)
   end
+  undim(self)
   if self.screen.last ~= "\n" then
     self.file:write("\n")
     self.screen.last = "\n"
@@ -115,6 +134,7 @@ end
 -- stream:line(text): one whole line, on a line of its own (text without
 -- its newline; several lines are written as they are, each shown clean).
 function Stream:line(text)
+  undim(self)
   if self.screen.last ~= "\n" then self.file:write("\n") end
   self.file:write(self.clean and M.neutral(text) or text, "\n")
   self.file:flush()
@@ -123,7 +143,7 @@ end
 
 local function stream(file, fd, raw, screen)
   local tty = core.isatty(fd)
-  return setmetatable({ file = file, tty = tty, clean = tty and not raw, held = "",
+  return setmetatable({ file = file, tty = tty, clean = tty and not raw, held = "", dimmed = false,
                         screen = screen or { last = "\n" } }, Stream)
 end
 

@@ -11,7 +11,7 @@ local tostring, type = tostring, type
 local M = {}
 
 -- Exit statuses, documented in the usage text and doc/command.md.
-local EXIT = { ok = 0, failure = 1, usage = 2, api = 3, network = 4, interrupted = 130 }
+local EXIT = { ok = 0, failure = 1, usage = 2, api = 3, network = 4, cut = 5, interrupted = 130 }
 M.EXIT = EXIT
 
 -- The exit status for an error object of the module.
@@ -57,6 +57,24 @@ local NETWORK = {
            .. attempts(err) .. ")"
   end,
 }
+
+-- words.cut(response) -> the one line to say when an answer was cut short,
+-- or nil: a chat's finish_reason "length" or "content_filter", a Responses
+-- answer "incomplete" with its reason.
+function M.cut(response)
+  if type(response) ~= "table" then return nil end
+  if response.status == "incomplete" then
+    local d = response.incomplete_details
+    local why = type(d) == "table" and type(d.reason) == "string" and d.reason or "no reason given"
+    return "the answer was cut short: incomplete (" .. why .. ")"
+  end
+  local c = type(response.choices) == "table" and response.choices[1]
+  local why = type(c) == "table" and c.finish_reason
+  if why == "length" or why == "content_filter" then
+    return "the answer was cut short: finish_reason " .. why
+           .. (why == "length" and " (the token limit)" or " (the content filter)")
+  end
+end
 
 -- words.error(err, ctx) -> the line to show (without "chatgpt: "). ctx:
 -- {base_url, withheld = "OPENAI_API_KEY" (a key not sent to this server)}.

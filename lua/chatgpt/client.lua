@@ -35,11 +35,12 @@ local RETRIES = { "number", min = 0, max = 100, integer = true }
 
 -- Option name -> rule (lua/chatgpt/args.lua), for chatgpt.new.
 local OPTIONS = {
-  api_key = "string", api_key_file = "string", api_key_cmd = "table", api_key_env = "string",
-  api_key_cmd_timeout = { "number", above = 0, max = 3600 },
+  api_key = "string|function", api_key_file = "string", api_key_cmd = "table", api_key_env = "string",
+  api_key_cmd_timeout = { "number", above = 0, max = 3600 }, api_key_cmd_ttl = SECONDS,
   base_url = "string", model = "string", organization = "string", project = "string",
   auth = "string", headers = "table", query = "table",
   timeout = SECONDS, connect_timeout = SECONDS, idle_timeout = { "number", min = 0 },
+  first_byte_timeout = { "number", min = 0 },
   max_retries = RETRIES, max_response_bytes = BYTES, max_event_bytes = BYTES,
   max_stream_bytes = BYTES,
   allow_insecure = "boolean", ca_file = "string",
@@ -71,10 +72,17 @@ end
 
 -- The key and where it came from: "given" (api_key, a file, a command, a
 -- variable named by api_key_env, chatgpt.set_key) or "env"
--- (OPENAI_API_KEY); nil when there is none.
+-- (OPENAI_API_KEY); nil when there is none. Third, for a key that changes,
+-- how to fetch it again (auth.lua): an api_key function (no key yet: the
+-- first request asks it), or the command.
 local function resolve_key(opts, level)
   local k, msg
-  if opts.api_key ~= nil then
+  if opts.api_key_cmd_ttl ~= nil and opts.api_key_cmd == nil then
+    fail(level + 1, "option 'api_key_cmd_ttl' is the lifetime of api_key_cmd's key: give api_key_cmd")
+  end
+  if type(opts.api_key) == "function" then
+    return nil, "given", require("chatgpt.auth").provider(opts.api_key)
+  elseif opts.api_key ~= nil then
     local r, why = core.key(opts.api_key)
     if not r then fail(level + 1, "option 'api_key': " .. why) end
     return r, "given"
@@ -85,12 +93,15 @@ local function resolve_key(opts, level)
     if not k then fail(level + 1, "option 'api_key_env': " .. (msg or "$" .. opts.api_key_env .. " is not set")) end
     return k, "given"
   elseif opts.api_key_cmd ~= nil then
-    local argv = opts.api_key_cmd
-    for i = 1, #argv do
-      local p = args.problem(argv[i], "string")
+    local argv = {}                        -- a copy: it is run again later
+    for i = 1, #opts.api_key_cmd do
+      local p = args.problem(opts.api_key_cmd[i], "string")
       if p then fail(level + 1, "option 'api_key_cmd': element " .. i .. ": " .. p) end
+      argv[i] = opts.api_key_cmd[i]
     end
     k, msg = core.key_cmd(argv, opts.api_key_cmd_timeout)
+    if not k then fail(level + 1, msg) end
+    return k, "given", require("chatgpt.auth").command(argv, opts.api_key_cmd_timeout)
   elseif M.default_key then
     return M.default_key, "given"
   else
@@ -137,6 +148,7 @@ function M.new(opts)
   self.timeout = opts.timeout or DEFAULTS.timeout
   self.connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout
   self.idle_timeout = opts.idle_timeout or DEFAULTS.idle_timeout
+  self.first_byte_timeout = opts.first_byte_timeout or DEFAULTS.first_byte_timeout
   self.max_retries = opts.max_retries or DEFAULTS.max_retries
   self.max_response_bytes = opts.max_response_bytes or DEFAULTS.max_response_bytes
   self.max_event_bytes = opts.max_event_bytes or DEFAULTS.max_event_bytes
@@ -171,26 +183,33 @@ function M.new(opts)
   local base = opts.base_url or env("OPENAI_BASE_URL") or DEFAULT_BASE
   local here, why = core.origin_of(base)
   if not here then fail(2, "option 'base_url': " .. why) end
-  local key, source
+  local key, source, fetch
   if self.auth ~= "none" then
-    key, source = resolve_key(opts, 2)
+    key, source, fetch = resolve_key(opts, 2)
     local openai = core.origin_of(env("OPENAI_BASE_URL") or DEFAULT_BASE)
     if source == "env" and here ~= openai then
       fail(2, "OPENAI_API_KEY is sent only to " .. openai .. " (the OpenAI API, or $OPENAI_BASE_URL); "
            .. "give api_key for " .. here .. ", or auth = \"none\" for a server that needs no key")
     end
-    if not key and here == core.origin_of(DEFAULT_BASE) then
+    if not key and not fetch and here == core.origin_of(DEFAULT_BASE) then
       fail(2, "no API key: give api_key, api_key_file or api_key_cmd, call "
            .. "chatgpt.set_key, or set OPENAI_API_KEY")
     end
   end
   local origin
   origin, why = core.origin { url = base, key = key, auth = self.auth,
-                              allow_insecure = self.allow_insecure }
+                              allow_insecure = self.allow_insecure, key_later = fetch ~= nil }
   if not origin then fail(2, "option 'base_url': " .. why) end
   self._origin = origin
-  self._clean = function(s) return origin:redact(s) end
   self.base_url = origin:url()
+  self._auth = false                  -- a key that changes: auth.lua keeps it
+  if fetch then
+    local a = require("chatgpt.auth").new(self, fetch, opts.api_key_cmd_ttl, key ~= nil, self.auth)
+    self._auth = a
+    self._clean = function(s) return a:redact(s) end
+  else
+    self._clean = function(s) return origin:redact(s) end
+  end
 
   -- The query string and the fixed headers are built once.
   local q = {}
@@ -221,6 +240,14 @@ function M.new(opts)
   self._headers = h
   self._specs, self._stream_specs, self._custom, self._ncustom = {}, {}, {}, 0
   return self
+end
+
+-- client.set_origin(client, origin): a new key (auth.lua) in a new origin
+-- of the client's URL; the prepared endpoints, whose headers hold the old
+-- key, are made again as calls need them.
+function M.set_origin(self, origin)
+  self._origin = origin
+  self._specs, self._stream_specs, self._custom, self._ncustom = {}, {}, {}, 0
 end
 
 -- client:conversation(options) -> conversation (see conversation.lua;
@@ -267,6 +294,11 @@ local function finish_chat(response)
   if type(message) ~= "table" then
     return nil, parse_error("NO_MESSAGE", "the first choice has no message", response)
   end
+  -- OpenRouter's reasoning text, under the name the others give it (as a
+  -- streamed answer has it: stream.lua)
+  if message.reasoning_content == nil and type(message.reasoning) == "string" then
+    message.reasoning_content = message.reasoning
+  end
   local content = message.content
   if content == nil and message.tool_calls == nil and message.function_call == nil then
     if type(message.refusal) == "string" then
@@ -300,7 +332,7 @@ local function generate(self, path, kind, field, value, finish, params, level, f
   body[field] = value
   if body.model == nil then body.model = self.model end
   local stream
-  if body.stream == true or own.on_delta or own.on_chunk or own.on_tool_call then
+  if body.stream == true or own.on_delta or own.on_chunk or own.on_tool_call or own.on_reasoning then
     body.stream = true
     stream = kind
   end

@@ -418,6 +418,7 @@ local function prepare(self, fname, what, params, level)
   end
   if body.model == nil then body.model = self.model end
   local streamed = body.stream == true or body.on_delta ~= nil or body.on_chunk ~= nil
+                   or body.on_reasoning ~= nil
   if streamed and body.stream_options == nil then
     body.stream_options = { include_usage = true }      -- so that conv.usage counts streams
   end

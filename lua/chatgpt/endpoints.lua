@@ -32,7 +32,7 @@ local SECONDS = { "number", above = 0 }
 local IDLE = { "number", min = 0 }
 
 -- Params that are ours in every helper; the rest go to the API.
-local OWN = { max_retries = RETRIES, timeout = SECONDS, idle_timeout = IDLE }
+local OWN = { max_retries = RETRIES, timeout = SECONDS, idle_timeout = IDLE, first_byte_timeout = IDLE }
 
 local function own_with(more)
   local t = {}
@@ -108,14 +108,15 @@ end
 -- ---- the one call ------------------------------------------------------------
 
 -- Prepared endpoints per client and shape of call; a path holds ids, so
--- the table is bounded: when full it starts again.
+-- the table is bounded: when full it starts again, and when the client's
+-- key changed (a new origin holds it: auth.lua).
 local MAX_SPECS = 64
 local specs = setmetatable({}, { __mode = "k" })
 
 local function endpoint(self, t, key)
   local cache = specs[self]
-  if not cache or cache.n >= MAX_SPECS then
-    cache = { n = 0 }
+  if not cache or cache.n >= MAX_SPECS or cache.origin ~= self._origin then
+    cache = { n = 0, origin = self._origin }
     specs[self] = cache
   end
   local spec = cache[key]
@@ -209,11 +210,11 @@ local function call(self, t, level, fname)
     table.sort(lines)
     key = " " .. table.concat(lines, "\n")
   end
-  local spec = endpoint(self, { method = method, path = path, query = q, accept = accept,
-                                content_type = ctype, stream = stream,
-                                own = headers and { headers = headers } or nil },
-                        method .. " " .. path .. "?" .. q .. " " .. accept .. " " .. shape .. " "
-                        .. tostring(stream) .. key)
+  local shaped = { method = method, path = path, query = q, accept = accept, content_type = ctype,
+                   stream = stream, own = headers and { headers = headers } or nil }
+  local id = method .. " " .. path .. "?" .. q .. " " .. accept .. " " .. shape .. " "
+             .. tostring(stream) .. key
+  local spec = endpoint(self, shaped, id)
   local acc
   if mode == "events" then
     acc = function() return events(t.on_event, t.on_delta, t.delta_type) end
@@ -223,6 +224,7 @@ local function call(self, t, level, fname)
   return client.start(self, spec, body, own, {
     finish = t.finish or identity, stream = acc, bytes = true, keep_error_field = true,
     pair = t.pair, done = t.done, method = method, path = path,
+    respec = self._auth and function() return endpoint(self, shaped, id) end,
   })
 end
 

@@ -6,6 +6,7 @@
 -- __tostring, so users can read, copy and compare its fields freely.
 
 local type, pairs, tostring, tonumber, pcall = type, pairs, tostring, tonumber, pcall
+local huge = math.huge
 local debug_traceback = debug.traceback
 local setmetatable, getmetatable, require = setmetatable, getmetatable, require
 local decode = require("chatgpt.core").decode  -- value | nil, msg; JSON nulls dropped
@@ -23,7 +24,7 @@ local M = {}
 
 local KINDS = {
   network = true, timeout = true, http = true, api = true, parse = true,
-  cancelled = true, callback = true, limit = true, refusal = true,
+  cancelled = true, callback = true, limit = true, refusal = true, auth = true,
 }
 
 local Error = { __name = "chatgpt.error" }
@@ -97,6 +98,12 @@ function Error.__tostring(e)
   if e.request_id then s = s .. " (request " .. tostring(e.request_id) .. ")" end
   local n = e.attempts
   if type(n) == "number" and n > 1 then s = s .. " after " .. show(n) .. " attempts" end
+  -- the server's own word on when to come back, which its message may
+  -- not say (or say in other units)
+  local after = e.retry_after
+  if type(after) == "number" and after >= 0 and after < huge then
+    s = s .. "; retry after " .. format(after < 10 and "%.3g" or "%.0f", after) .. " s"
+  end
   -- one line, whatever a server put in a code, a type or a request id
   return (gsub(s, "[\r\n]", " "))
 end

@@ -115,7 +115,7 @@ function M.run(run, conv, first, parts)
     local status = cli.exchange(run, conv, message)
     if status == cli.EXIT.interrupted then
       say_line("(stopped)")
-    elseif status == cli.EXIT.ok then
+    elseif status == cli.EXIT.ok or status == cli.EXIT.cut then   -- a cut answer stays
       pending = {}
       keep()
     end

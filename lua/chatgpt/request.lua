@@ -42,7 +42,10 @@ Request.__index = Request
 --     an `error` field (a Responses object's own),
 --   pair = true: the results are (r1, info), not (r1, r2, info),
 --   done = function(err) run when the call settles (err nil on success),
---   log = emit | nil, bodies = bool (log.lua's setup), method, path }
+--   log = emit | nil, bodies = bool (log.lua's setup), method, path,
+--   auth, origin, remake: a client whose key changes (auth.lua, call.start):
+--     its auth, the origin whose key the transfer carries, and a function
+--     that makes the transfer again from the client's origin of the moment }
 -- An accumulator has add(chunk) -> go_on [, err] (err: why it stopped, a
 -- malformed chunk), text() -> partial, whole(response) -> go_on, finish()
 -- -> response; and, for streams that do not end with data: [DONE],
@@ -63,8 +66,19 @@ function Request.new(ud, job)
   return self
 end
 
-function Request:_start()
+-- An attempt. keyed: the client's key was just fetched for it (auth.lua),
+-- whatever its lifetime says now.
+function Request:_start(keyed)
   local job, ud = self._job, self._ud
+  local auth = job.auth
+  if auth then
+    if not keyed and not auth:ready(self) then return end   -- on_key, from the loop
+    if job.origin ~= auth.origin then                       -- a new key: a new transfer
+      ud:close()
+      ud = job.remake()
+      self._ud, job.origin = ud, auth.origin
+    end
+  end
   self._attempts = self._attempts + 1
   local s = job.stream
   if s then
@@ -147,12 +161,20 @@ function Request:_settle(results, err)
   settle(self, results, err)
 end
 
+-- auth.lua's answer once the key this request waits for was fetched: the
+-- attempt goes, or the request fails with err{kind = "auth"}.
+function Request:on_key(err)
+  if err then return self:_settle(nil, err) end
+  self:_start(true)
+end
+
 -- Schedules the next attempt on the loop's timer when err allows one: a
 -- retryable error, no chunk handed to a callback yet, retries left, and a
 -- delay (a retry-after over 60 s gives the error back at once). Returns
--- true when a retry is scheduled.
+-- true when a retry is scheduled. The attempt again after a 401 with a
+-- new key is not one of the retries.
 function Request:_retry(err)
-  local retries = self._attempts - 1
+  local retries = self._attempts - 1 - (self._rekeyed and 1 or 0)
   if not err.retryable or self._delivered or retries >= self._job.max_retries then
     return false
   end
@@ -320,6 +342,18 @@ function Request:on_news(fail)
   end
   if err then
     err.request_id = err.request_id or parse_headers(raw)["x-request-id"]   -- scrubbed at _settle
+    local auth = self._job.auth
+    if status == 401 and auth and not self._rekeyed then
+      -- the key was refused: once, with a new one (a second 401 is the answer)
+      self._rekeyed = true
+      if self._job.log then
+        self:_log { event = "retry", attempt = self._attempts, status = status,
+                    reason = log.reason(err) .. " (a new key)", delay = 0 }
+      end
+      auth:refused(self._job.origin)
+      untrack(ud)
+      return self:_start()
+    end
     if err.kind == "timeout" and self._job.log then
       self:_log { event = "timeout", attempt = self._attempts, code = err.code,
                   duration = now() - self._t0 }

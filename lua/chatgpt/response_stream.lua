@@ -256,7 +256,19 @@ local function delta_into(field)
   end
 end
 ON["response.refusal.delta"] = delta_into("refusal")
-ON["response.reasoning_text.delta"] = delta_into("text")
+
+-- Reasoning text reaches on_reasoning(text, event) as it comes: the raw
+-- text some servers stream (gpt-oss on vLLM), and OpenAI's summaries.
+local function reasoning(self, d, e)
+  local h = self.on_reasoning
+  if h and d ~= "" and not self.stopped then fire(self, h, d, e) end
+end
+
+ON["response.reasoning_text.delta"] = function(self, e)
+  if type(e.delta) ~= "string" then return end
+  append(buffer(self, index_of(e.output_index), key_of(e, "text")), e.delta)
+  reasoning(self, e.delta, e)
+end
 
 ON["response.output_text.annotation.added"] = function(self, e)
   local item, a = item_at(self, e.output_index), e.annotation
@@ -295,7 +307,9 @@ ON["response.reasoning_summary_part.added"] = function(self, e)
 end
 
 ON["response.reasoning_summary_text.delta"] = function(self, e)
-  if type(e.delta) == "string" then append(buffer(self, index_of(e.output_index), summary_key(e)), e.delta) end
+  if type(e.delta) ~= "string" then return end
+  append(buffer(self, index_of(e.output_index), summary_key(e)), e.delta)
+  reasoning(self, e.delta, e)
 end
 
 local function summary_done(self, e, part)
@@ -396,16 +410,19 @@ end
 
 --- response_stream.new(handlers) -> accumulator
 -- handlers: { on_delta = fn(text, event), on_event = fn(event),
---             on_tool_call = fn(item) }, each optional.
+--             on_tool_call = fn(item), on_reasoning = fn(text, event) },
+--             each optional.
 -- Public fields: acc.events (events added), acc.stopped, acc.fast
 -- ("response" when output_text.delta events may come through acc:delta:
 -- there is no on_event, and on_delta takes the text alone).
 function M.new(handlers)
-  handlers = args.handlers(2, 1, "new", handlers, { "on_delta", "on_event", "on_tool_call" })
+  handlers = args.handlers(2, 1, "new", handlers,
+                           { "on_delta", "on_event", "on_tool_call", "on_reasoning" })
   return setmetatable({
     on_delta = handlers.on_delta,
     on_event = handlers.on_event,
     on_tool_call = handlers.on_tool_call,
+    on_reasoning = handlers.on_reasoning,
     fast = not handlers.on_event and (not handlers.on_delta or one_arg(handlers.on_delta))
       and "response" or nil,
     events = 0,
@@ -427,7 +444,8 @@ local function bad_event(self, typ, why)
 end
 
 --- acc:add(event) -> go_on [, err]
--- Merges one decoded event (on_event first, then on_delta or on_tool_call).
+-- Merges one decoded event (on_event first, then on_delta, on_reasoning or
+-- on_tool_call).
 -- Returns false once a handler returned false; handler errors propagate.
 -- A malformed event gives false, err{kind = "parse", code = "BAD_EVENT"};
 -- an event after the terminal one is ignored (no handler sees it).
@@ -509,16 +527,42 @@ function Accumulator:text()
   return text_of(self:snapshot().output)
 end
 
+-- The reasoning text of the reasoning items: their summary parts, else
+-- their reasoning_text parts, paragraphs apart.
+local function reasoning_of(output)
+  local parts = {}
+  for _, item in ipairs(output) do
+    if type(item) == "table" and item.type == "reasoning" then
+      for _, f in ipairs { { "summary", "summary_text" }, { "content", "reasoning_text" } } do
+        local list = item[f[1]]
+        local n = #parts
+        if type(list) == "table" then
+          for _, p in ipairs(list) do
+            if type(p) == "table" and p.type == f[2] and type(p.text) == "string" and p.text ~= "" then
+              parts[#parts + 1] = p.text
+            end
+          end
+        end
+        if #parts > n then break end
+      end
+    end
+  end
+  return concat(parts, "\n\n")
+end
+
 --- acc:whole(response) -> go_on
--- For a stream request answered with one plain JSON response: on_delta
--- with its output text and on_tool_call per function call, as if it had
--- streamed (on_event is not called: there was no event).
+-- For a stream request answered with one plain JSON response: on_reasoning
+-- with its reasoning text, on_delta with its output text and on_tool_call
+-- per function call, as if it had streamed (on_event is not called: there
+-- was no event).
 function Accumulator:whole(response)
   if type(response) ~= "table" or type(response.output) ~= "table" then
     return not self.stopped
   end
+  local text = reasoning_of(response.output)
+  if text ~= "" then reasoning(self, text, response) end
   local h = self.on_delta
-  local text = text_of(response.output)
+  text = text_of(response.output)
   if h and text ~= "" and not self.stopped then fire(self, h, text, response) end
   for i, item in ipairs(response.output) do report_call(self, i - 1, item) end
   return not self.stopped

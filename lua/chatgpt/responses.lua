@@ -34,8 +34,8 @@ local RETRIES = { "number", min = 0, max = 100, integer = true }
 -- respond's params that are ours, not /responses fields.
 local OWN = {
   on_delta = "function", on_event = "function", on_tool_call = "function",
-  max_retries = RETRIES, timeout = { "number", above = 0 },
-  idle_timeout = { "number", min = 0 },
+  on_reasoning = "function", max_retries = RETRIES, timeout = { "number", above = 0 },
+  idle_timeout = { "number", min = 0 }, first_byte_timeout = { "number", min = 0 },
 }
 M.OWN = OWN
 
@@ -125,7 +125,7 @@ function M.body(input, params, level, fname, model)
   body.input = type(input) == "table" and content.for_responses(input) or input
   if body.model == nil then body.model = model end
   local stream
-  if body.stream == true or own.on_delta or own.on_event or own.on_tool_call then
+  if body.stream == true or own.on_delta or own.on_event or own.on_tool_call or own.on_reasoning then
     body.stream = true
     stream = accumulator
   end

@@ -262,6 +262,24 @@ local function add_text(self, st, field, s, tell, chunk)
   end
 end
 
+-- Reasoning text, which OpenAI-compatible servers stream beside the
+-- content: delta.reasoning_content (DeepSeek, vLLM, llama.cpp) or
+-- delta.reasoning (OpenRouter), one or the other per piece (a server that
+-- sends both sends the same text twice). Kept per choice as
+-- message.reasoning_content; on_reasoning(text, index) hears each piece,
+-- with the choice's index as the API gives it (from 0).
+local function reasoning_of(t)
+  local s = t.reasoning_content
+  if type(s) ~= "string" or s == "" then s = t.reasoning end
+  if type(s) == "string" then return s end
+end
+
+local function add_reasoning(self, st, s)
+  add_text(self, st, "reasoning", s)
+  local h = self.on_reasoning
+  if h and s ~= "" and not self.stopped then fire(self, h, s, st.index) end
+end
+
 local function logprobs_of(st)
   local acc = st.logprobs
   if not acc then
@@ -292,6 +310,8 @@ local function merge_chat(self, c, chunk)
     if type(s) == "string" then add_text(self, st, "content", s, true, chunk) end
     s = d.refusal
     if type(s) == "string" then add_text(self, st, "refusal", s) end
+    s = reasoning_of(d)
+    if s then add_reasoning(self, st, s) end
     local tc = d.tool_calls
     if type(tc) == "table" then merge_tool_calls(self, st, tc) end
     local fc = d.function_call
@@ -327,7 +347,8 @@ end
 --- stream.new(kind, handlers) -> accumulator
 -- kind: "chat" (chat.completion.chunk) or "completion" (legacy /completions).
 -- handlers: { on_delta = fn(text, chunk), on_chunk = fn(chunk),
---             on_tool_call = fn(call) }, each optional.
+--             on_tool_call = fn(call), on_reasoning = fn(text, index) },
+--             each optional.
 -- Public fields: acc.chunks (chunks added), acc.stopped (a handler returned
 -- false or raised: no handler runs any more), acc.fast ("chat" when plain
 -- delta chunks may come through acc:delta: nobody asked for their table,
@@ -337,13 +358,15 @@ function M.new(kind, handlers)
     argerror(2, 1, "new", format("'chat' or 'completion' expected, got %s",
       type(kind) == "string" and format("%q", kind) or type(kind)))
   end
-  handlers = args.handlers(2, 2, "new", handlers, { "on_delta", "on_chunk", "on_tool_call" })
+  handlers = args.handlers(2, 2, "new", handlers,
+                           { "on_delta", "on_chunk", "on_tool_call", "on_reasoning" })
   return setmetatable({
     kind = kind,
     chat = kind == "chat",
     on_delta = handlers.on_delta,
     on_chunk = handlers.on_chunk,
     on_tool_call = handlers.on_tool_call,
+    on_reasoning = handlers.on_reasoning,
     fast = kind == "chat" and not handlers.on_chunk
       and (not handlers.on_delta or one_arg(handlers.on_delta)) and "chat" or nil,
     chunks = 0,
@@ -355,7 +378,8 @@ end
 
 --- acc:add(chunk) -> go_on
 -- Merges one chunk and calls the handlers: on_chunk first, then on_delta per
--- content piece and on_tool_call per completed call. Returns false once a
+-- content piece, on_reasoning per reasoning piece and on_tool_call per
+-- completed call. Returns false once a
 -- handler returned false (the caller then stops the transfer); the chunk is
 -- still merged in full, but no further handler is called. Handler errors
 -- propagate.
@@ -429,7 +453,8 @@ end
 
 --- acc:whole(response) -> go_on
 -- For a stream request that a server answered with one plain JSON body:
--- calls on_delta(text, response) per choice with content (or text) and
+-- calls on_reasoning(text, index) per choice with reasoning text,
+-- on_delta(text, response) per choice with content (or text) and
 -- on_tool_call per tool call, as if it had streamed. on_chunk is not called:
 -- the response is no chunk (no `delta`), and chunk readers would trip on it.
 function Accumulator:whole(response)
@@ -441,8 +466,11 @@ function Accumulator:whole(response)
     local c = choices[i]
     if type(c) == "table" then
       local msg = self.chat and c.message or c
-      local s = type(msg) == "table" and (self.chat and msg.content or msg.text) or nil
-      local h = self.on_delta
+      local h = self.on_reasoning
+      local s = self.chat and type(msg) == "table" and reasoning_of(msg)
+      if s and s ~= "" and h and not self.stopped then fire(self, h, s, index_of(c.index)) end
+      s = type(msg) == "table" and (self.chat and msg.content or msg.text) or nil
+      h = self.on_delta
       if type(s) == "string" and s ~= "" and h and not self.stopped then
         fire(self, h, s, response)
       end
@@ -466,6 +494,7 @@ local function build_chat(self)
     local msg = { role = st.role or "assistant" }
     if st.content then msg.content = joined(st.content) end
     if st.refusal then msg.refusal = joined(st.refusal) end
+    if st.reasoning then msg.reasoning_content = joined(st.reasoning) end
     if st.tools then
       local list, tools = {}, st.tools
       for j, k in ipairs(in_order(st.tidx)) do list[j] = finalize_call(tools[k]) end

@@ -1,4 +1,5 @@
-/* libFuzzer target for the error-body parser (lua/chatgpt/errors.lua) fed
+/* libFuzzer target for the error-body parser (lua/chatgpt/error.lua, with
+ * the retry rules of lua/chatgpt/retry.lua) fed
  * through the header parser (src/headers.c) and the JSON decoder
  * (src/json_decode.c), the way a failed response reaches it.
  *
@@ -7,12 +8,12 @@
  *     -Isrc spec/fuzz/errors_fuzz.c src/headers.c src/json_decode.c \
  *     src/json_encode.c src/context.c -llua5.4 -o errors_fuzz
  *   ./errors_fuzz -max_total_time=600 -dict=spec/fuzz/errors.dict corpus/
- *   (from the repository root: errors.lua is loaded from lua/chatgpt/)
+ *   (from the repository root: the modules are loaded from lua/chatgpt/)
  *
  * Input: bytes 0-1 the status (100..599), byte 2 a retry count and jitter;
  * the rest is a header block and a body split at the first blank line
  * (CRLF CRLF or LF LF), or, with no blank line, a body alone. The headers
- * go through headers_push, the body through errors.from_http with the C
+ * go through headers_push, the body through error.from_http with the C
  * JSON decoder (a preloaded stand-in for chatgpt.core). The Lua checks
  * below must hold, and nothing may raise: any Lua error aborts.
  */
@@ -30,11 +31,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define ERRORS_LUA "lua/chatgpt/errors.lua"
+/* The Lua modules, as require finds them from the repository root. */
+static const char *const LOAD =
+  "package.path = 'lua/?.lua;' .. package.path\n"
+  "return require 'chatgpt.error', require 'chatgpt.retry'\n";
 
-/* Called with errors, status, headers, body, n, r; raises on a broken rule. */
+/* Called with errors, retry, status, headers, body, n, r; raises on a broken rule. */
 static const char *const CHECKS =
-  "local errors, status, headers, body, n, r = ...\n"
+  "local errors, retry, status, headers, body, n, r = ...\n"
   "local function check(c, what) if not c then error('check failed: ' .. what, 2) end end\n"
   "local function one_line(s, what)\n"
   "  check(type(s) == 'string' and s:sub(1, 9) == 'chatgpt: ', what .. ' prefix')\n"
@@ -55,14 +59,14 @@ static const char *const CHECKS =
   "sr = sr and sr:lower():match('^%s*(.-)%s*$')\n"
   "if sr == 'true' then check(err.retryable, 'x-should-retry: true') end\n"
   "if sr == 'false' then check(not err.retryable, 'x-should-retry: false') end\n"
-  "local d = errors.retry_delay(err, n, r)\n"
+  "local d = retry.retry_delay(err, n, r)\n"
   "check(d == nil or (d >= 0 and d <= 60), 'delay range')\n"
   "check((d == nil) == (not err.retryable or (ra ~= nil and ra > 60)), 'delay when retryable')\n"
   "if d and ra and ra > 0 then check(d == ra, 'retry-after honoured') end\n"
-  "local rl = errors.ratelimit(headers)\n"
+  "local rl = retry.ratelimit(headers)\n"
   "check(rl == nil or type(rl) == 'table', 'ratelimit')\n"
   "for _, v in pairs(headers) do\n"
-  "  local x = errors.parse_duration(v)\n"
+  "  local x = retry.parse_duration(v)\n"
   "  check(x == nil or math.type(x) ~= nil, 'parse_duration')\n"
   "end\n"
   "local obj = require('chatgpt.core').decode(body)\n"
@@ -73,14 +77,14 @@ static const char *const CHECKS =
   "end\n";
 
 static lua_State *L0;
-static int checks_ref, errors_ref;
+static int checks_ref, errors_ref, retry_ref;
 
 static void die(lua_State *L, const char *what) {
   fprintf(stderr, "errors_fuzz: %s: %s\n", what, lua_tostring(L, -1));
   abort();
 }
 
-/* The part of chatgpt.core that errors.lua uses: the C JSON decoder. */
+/* The part of chatgpt.core that error.lua uses: the C JSON decoder. */
 static int core_stub(lua_State *L) {
   lua_newtable(L);
   json_decode_open(L);
@@ -96,8 +100,9 @@ static lua_State *setup(void) {
   lua_pushcfunction(L, core_stub);
   lua_setfield(L, -2, "chatgpt.core");
   lua_settop(L, 0);
-  if (luaL_loadfile(L, ERRORS_LUA) != LUA_OK) die(L, "loading " ERRORS_LUA " (run from the repository root)");
-  if (lua_pcall(L, 0, 1, 0) != LUA_OK) die(L, "running " ERRORS_LUA);
+  if (luaL_loadstring(L, LOAD) != LUA_OK) die(L, "the loader");
+  if (lua_pcall(L, 0, 2, 0) != LUA_OK) die(L, "loading chatgpt.error (run from the repository root)");
+  retry_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   errors_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if (luaL_loadstring(L, CHECKS) != LUA_OK) die(L, "the checks");
   checks_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -137,6 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   lua_rawgeti(L, LUA_REGISTRYINDEX, checks_ref);
   lua_rawgeti(L, LUA_REGISTRYINDEX, errors_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, retry_ref);
   lua_pushinteger(L, status);
   lua_pushcfunction(L, push_headers);
   lua_pushlightuserdata(L, (void *)rest);
@@ -146,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   else lua_pushlstring(L, (const char *)rest, n);
   lua_pushinteger(L, data[2] % 12);
   lua_pushnumber(L, (double)data[2] / 256.0);
-  if (lua_pcall(L, 6, 0, 0) != LUA_OK) die(L, "errors.lua");
+  if (lua_pcall(L, 7, 0, 0) != LUA_OK) die(L, "the checks");
   lua_settop(L, 0);
   lua_gc(L, LUA_GCCOLLECT, 0);   /* frees match mallocs: no leak scan per run */
   return 0;

@@ -17,6 +17,21 @@ function M.drain()
   while chatgpt.poll(0.05) > 0 and core.now() - t0 < 10 do end
 end
 
+-- The codes of an answer the server cut off (a reset, or a close before
+-- its end), by name. Which one curl reports is the machine's timing: which
+-- of its calls meets the cut first (a receive, a send, the check of a
+-- reused connection), and whether it reads the bytes before the reset or
+-- after. A spec of a cut accepts every one of them, and nothing else.
+M.CUT = { RECV_ERROR = true, SEND_ERROR = true, PARTIAL_FILE = true, GOT_NOTHING = true }
+
+-- Asserts that err is a cut connection: kind "network", a code of M.CUT.
+function M.cut(err)
+  assert(type(err) == "table", "an error expected, got " .. tostring(err))
+  assert(err.kind == "network" and M.CUT[err.code],
+         "a cut connection expected (network RECV_ERROR, SEND_ERROR, PARTIAL_FILE or GOT_NOTHING), got "
+         .. tostring(err.kind) .. " " .. tostring(err.code))
+end
+
 -- seconds fn(...) took, then its first three results.
 function M.timed(fn, ...)
   local t0 = core.now()

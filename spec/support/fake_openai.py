@@ -63,8 +63,11 @@ Control API (JSON in and out; never recorded, never counted as connections)
                           bytes), body_b64, json (or null), form (a multipart
                           body's parts [{name, filename, type, size,
                           data_b64}], or null), conn, http_version, time}
-  POST /_fake/reset       clears queue, records, config, stored responses and
-                          files (not the counters)
+  POST /_fake/reset       first waits (up to 10 s) until every request already
+                          sent is recorded, then clears queue, records,
+                          config, stored responses and files (not the
+                          counters): a request a spec sent and cancelled is
+                          never recorded, nor takes a script, after it
   POST /_fake/config      merges keys; a null value removes one. Keys:
                           require_key (401 unless "Authorization: Bearer K" or
                           "api-key: K"; checked before the queue, so a refused

@@ -5,13 +5,18 @@ and the /_fake/ control API."""
 import base64
 import json
 import os
+import sys
 import time
 from urllib.parse import parse_qsl
 
 from . import api, multipart
 from .reply import Body, Resp, dumps_compact, gen_big_body, gen_big_line, gen_repeat, \
     split_events, sse_event, utf8
-from .state import STATE
+from .state import STATE, wait_quiet
+
+# Seconds a reset waits for the requests already sent to be recorded (on a
+# loaded machine a connection's thread may read its request seconds late).
+RESET_WAIT = 10
 
 # ---------------------------------------------------------------------------
 # Reply objects
@@ -280,6 +285,9 @@ def control(c, req):
             return json_resp(400, {"error": "since/last must be integers"}), None
         return json_resp(200, recs), None
     if p == "/_fake/reset" and m == "POST":
+        if not wait_quiet(RESET_WAIT):
+            sys.stderr.write("fake_openai: a reset waited %g s for requests still unread\n"
+                             % RESET_WAIT)
         with STATE.lock:
             STATE.queue.clear()
             STATE.records.clear()

@@ -8,11 +8,11 @@ import threading
 import time
 
 from . import script, wire
-from .state import STATE, log
+from .state import STATE, log, readable
 
 
-def serve_conn(sock, tcp_id):
-    c = wire.Conn(sock, tcp_id)
+def serve_conn(c):
+    sock, tcp_id = c.sock, c.tcp_id
     try:
         while True:
             try:
@@ -26,6 +26,7 @@ def serve_conn(sock, tcp_id):
                 break
             log(req.method, req.target, "conn", tcp_id)
             if req.path.startswith("/_fake/"):
+                c.phase = "answering"   # a reset waits for the others only
                 resp, after = script.control(c, req)
                 keep = wire.send_reply(c, req, resp, {})
                 if after:
@@ -38,6 +39,7 @@ def serve_conn(sock, tcp_id):
                         STATE.open_api += 1
                         c.api_id = STATE.api
                 resp, r = script.answer(req, c.api_id)
+                c.phase = "answering"   # recorded, its script taken
                 keep = wire.send_reply(c, req, resp, r)
             if not keep:
                 break
@@ -49,29 +51,41 @@ def serve_conn(sock, tcp_id):
         if STATE.verbose:
             traceback.print_exc()
     finally:
-        if c.api_id is not None:
-            with STATE.lock:
+        with STATE.lock:
+            STATE.conns.discard(c)
+            if c.api_id is not None:
                 STATE.open_api -= 1
         if sock.fileno() >= 0:
             wire.close_socket(sock, False)
 
 
 def accept_loop(lsock):
+    STATE.lsock = lsock
     while True:
+        # accepting is set while a connection is neither in the backlog
+        # (lsock readable) nor in STATE.conns, for quiet()
+        STATE.accepting = False
+        if lsock.fileno() < 0:
+            return
         try:
+            if not readable(lsock, 1000):
+                continue
+            STATE.accepting = True
             sock, _ = lsock.accept()
         except InterruptedError:
             continue
         except OSError:
             if lsock.fileno() < 0:
                 return
+            STATE.accepting = False
             time.sleep(0.01)
             continue
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with STATE.lock:
             STATE.tcp += 1
-            tcp_id = STATE.tcp
-        t = threading.Thread(target=serve_conn, args=(sock, tcp_id), daemon=True)
+            c = wire.Conn(sock, STATE.tcp)
+            STATE.conns.add(c)
+        t = threading.Thread(target=serve_conn, args=(c,), daemon=True)
         t.start()
 
 

@@ -5,6 +5,7 @@ Content-Length or chunked bodies, "Expect: 100-continue"), framing replies
 scripted reply asks for (delays, stalls, trickles, resets)."""
 
 import json
+import select
 import socket
 import struct
 import time
@@ -36,11 +37,26 @@ class Request:
 
 
 class Conn:
+    """One connection. phase, for quiet() below: "idle" while it waits for a
+    request with nothing of it read, "reading" from its first byte until it
+    is recorded, "answering" after."""
+
     def __init__(self, sock, tcp_id):
         self.sock = sock
         self.tcp_id = tcp_id
         self.api_id = None
         self.buf = bytearray()
+        self.phase = "idle"
+
+    def unread(self):
+        """Whether bytes of a request wait in the kernel or our buffer
+        (not an end of file: nothing to record there)."""
+        if self.buf:
+            return True
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+        except OSError:             # none yet (EAGAIN), reset or closed
+            return False
 
     def _fill(self):
         d = self.sock.recv(65536)
@@ -75,6 +91,13 @@ class Conn:
 
 
 def read_request(c):
+    if not c.buf:                   # waits without reading: idle all along
+        c.phase = "idle"
+        p = select.poll()
+        p.register(c.sock, select.POLLIN)
+        while not p.poll():
+            pass
+    c.phase = "reading"
     line = c.readline()
     while line in (b"\r\n", b"\n"):
         line = c.readline()
