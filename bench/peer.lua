@@ -5,6 +5,11 @@
 --
 -- MODE  one | seq    N chats, one after the other
 --       stream       N streamed chats with on_delta
+--       chunk        N streamed chats with on_chunk (each chunk's full table)
+--       garbage      bytes the Lua heap grows by (collector stopped) for one
+--                    streamed chat with on_delta, and for one plain chat of
+--                    BASE_URL's plain answer (K: that base URL); N rounds
+--                    after one to warm up, the smallest kept
 --       conc         N chat_async at once, then poll until all are done
 --       pollidle     N idle streams in flight (BASE_URL stalls after the
 --                    headers), then K calls of chatgpt.poll(0), timed
@@ -67,6 +72,39 @@ elseif mode == "stream" then
   end
   if joined ~= chars then fail("on_delta saw %d characters, the responses hold %d", chars, joined) end
   print(string.format("ok requests=%d deltas=%d chars=%d", n, deltas, chars))
+
+elseif mode == "chunk" then
+  local chunks = 0
+  local params = { on_chunk = function() chunks = chunks + 1 end }
+  for i = 1, n do
+    local text, err = client:chat(messages, params)
+    if not text then fail("stream %d: %s", i, tostring(err)) end
+  end
+  print(string.format("ok requests=%d chunks=%d", n, chunks))
+
+elseif mode == "garbage" then
+  local plain = chatgpt.new { base_url = arg[5], api_key = "sk-bench-000000000000000000000000",
+                              max_retries = 0 }
+  local deltas = 0
+  local params = { on_delta = function() deltas = deltas + 1 end }
+  local function grown(c, p)
+    collectgarbage()
+    collectgarbage("stop")
+    local k0 = collectgarbage("count")
+    local text, err = c:chat(messages, p)
+    local kib = collectgarbage("count") - k0
+    collectgarbage("restart")
+    if not text then fail("%s", tostring(err)) end
+    return kib * 1024
+  end
+  local s_min, p_min = math.huge, math.huge
+  for i = 0, n do
+    deltas = 0
+    local s, q = grown(client, params), grown(plain, nil)
+    if i > 0 then s_min, p_min = math.min(s_min, s), math.min(p_min, q) end
+  end
+  print(string.format("ok deltas=%d stream_bytes=%.0f request_bytes=%.0f per_chunk=%.1f",
+    deltas, s_min, p_min, (s_min - p_min) / deltas))
 
 elseif mode == "conc" then
   local t0 = now()

@@ -300,21 +300,7 @@ static int engine_curl_version(lua_State *L) {
 
 double engine_next_deadline(engine *e) { return e->live ? e->check_at : HUGE_VAL; }
 
-/* Lets curl move bytes: waits at most `wait` seconds for network activity
- * (never when 0), cut short by our own deadlines and curl's timer. When a
- * host watches the sockets, it may still block here (a blocking call):
- * curl is driven the same way, and the host hears of the changes after. */
-static void drive(engine *e, double wait) {
-  engine_feed(e);
-  if (e->ready != NULL || e->queue != NULL) wait = 0; /* more to hand curl next turn */
-  if (wait > 0) {
-    double d = engine_next_deadline(e) - engine_clock(); /* wake up for our deadlines */
-    if (d < wait) wait = d;
-  }
-  sockets_poll(e, wait);
-  if (!e->socks.attached) sockets_forget_removed(&e->socks); /* no host to tell */
-}
-
+/* The transfers curl has ended. */
 static void collect(engine *e) {
   transfer *t;
   CURLMsg *msg;
@@ -324,6 +310,26 @@ static void collect(engine *e) {
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
     engine_finish(t, msg->data.result);
   }
+}
+
+/* Lets curl move bytes: waits at most `wait` seconds for network activity
+ * (never when 0), cut short by our own deadlines and curl's timer. When a
+ * host watches the sockets, it may still block here (a blocking call):
+ * curl is driven the same way, and the host hears of the changes after. */
+static void drive(engine *e, double wait) {
+  engine_feed(e);
+  /* curl's timer first when due: it is how curl sends what was just
+   * added, and then the answer can come within this same wait (a blocking
+   * call turns once, not twice) */
+  sockets_timer(e);
+  collect(e);
+  if (e->ready != NULL || e->queue != NULL) wait = 0; /* more to hand curl next turn */
+  if (wait > 0) {
+    double d = engine_next_deadline(e) - engine_clock(); /* wake up for our deadlines */
+    if (d < wait) wait = d;
+  }
+  sockets_poll(e, wait);
+  if (!e->socks.attached) sockets_forget_removed(&e->socks); /* no host to tell */
 }
 
 /* Ends the transfers past their total timeout (curl's own timer only fires

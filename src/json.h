@@ -98,6 +98,19 @@ int json_encode_value(lua_State *L, int idx, int keys);
  * errors. */
 int json_decode_buffer(lua_State *L, const char *s, size_t len, int ordered);
 
+/* The stream's fast path (json_delta.c): for the common event, a chat
+ * chunk whose one choice carries delta.content (JSON_DELTA_CHAT), or a
+ * response.output_text.delta (JSON_DELTA_RESPONSE), pushes the values the
+ * assembly reads, without a table: chat: index (0 when absent or null),
+ * content, finish_reason, role, system_fingerprint, service_tier, id,
+ * created, model (nil for each absent or null); Responses: delta (a
+ * string), output_index, content_index. The first is never nil. Returns
+ * their count (9 or 3), or 0 with nothing pushed for any other event, valid
+ * or not: that one is for json_decode_buffer. Raises only on memory
+ * errors. */
+enum { JSON_DELTA_CHAT = 1, JSON_DELTA_RESPONSE = 2 };
+int json_delta(lua_State *L, const char *s, size_t len, int kind);
+
 /* Pushes the shared metatable {__jsontype = "array"} (JSON_ANCHOR_ARRAY) or
  * {__jsontype = "object"} (JSON_ANCHOR_OBJECT) of this state, made on first
  * use: what the decoder gives [] and {}, and chatgpt.array / object. */

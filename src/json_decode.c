@@ -12,6 +12,7 @@
 #include "compat.h"
 #include "context.h"
 #include "json.h"
+#include "json_reader.h"
 
 #if defined(__GNUC__)
 #define JSON_NOINLINE __attribute__((noinline))
@@ -34,19 +35,8 @@
  * luaL_Buffer. The message is pushed only after lua_settop has dropped the
  * partial values: Lua 5.4 marks a grown luaL_Buffer box to-be-closed, and
  * such a slot must not be overwritten (lua_replace) while it is open. */
-typedef struct {
-  lua_State *L;
-  const char *s, *p, *end;
-  int depth;
-  json_cache *sc;
-  int sc_idx;       /* stack slot of the anchors table (json.h) */
-  int slot;         /* cache slot of the last string, or -1 */
-  int ordered;      /* record member order (__jsonorder) */
-  const char *errp; /* where the failure is */
-  char err[48];     /* what it is */
-} decoder;
+typedef json_reader decoder; /* json_reader.h */
 
-enum { DEC_ERR = -1, DEC_NULL = 0, DEC_VALUE = 1 };
 
 /* Bytes that end the fast scan of a string: '"', '\\' and controls. */
 /* clang-format off */
@@ -350,6 +340,31 @@ static int dec_number(decoder *d) {
     lua_pushnumber(d->L, v);
   }
   return DEC_VALUE;
+}
+
+/* The primitives json_delta.c reads with (json_reader.h). */
+int json_read_string(decoder *d) { return dec_string(d); }
+int json_read_number(decoder *d) { return dec_number(d); }
+const char *json_skip_ws(const char *p, const char *end) { return skip_ws(p, end); }
+
+/* The same checks as dec_string and dec_string_escaped, nothing built. */
+int json_skip_string(decoder *d) {
+  const char *q = d->p + 1, *end = d->end;
+  for (;;) {
+    while (q < end && !str_stop[(unsigned char)*q]) q++;
+    if (q >= end || (*q != '"' && *q != '\\')) return 0;
+    if (*q == '"') break;
+    if (q + 1 >= end) return 0;
+    if (q[1] == 'u') {
+      if (hex4(q + 2, end) < 0) return 0;
+      q += 6;
+    } else if (q[1] != '\0' && strchr("\"\\/bfnrt", q[1]) != NULL) {
+      q += 2;
+    } else
+      return 0;
+  }
+  d->p = q + 1;
+  return 1;
 }
 
 static int dec_value(decoder *d);
@@ -695,21 +710,26 @@ static int dec_value(decoder *d) {
   }
 }
 
+void json_reader_init(lua_State *L, decoder *d, const char *s, size_t len) {
+  if (s == NULL) /* (NULL, 0): NULL + 0 is UB in C */
+    s = "";
+  d->sc = &context_push(L, CONTEXT_STRINGS)->decoder;
+  d->sc_idx = lua_gettop(L);
+  d->slot = -1;
+  d->ordered = 0;
+  d->L = L;
+  d->s = s;
+  d->end = s + len;
+  d->depth = 0;
+  d->p = skip_ws(s, d->end);
+}
+
 int json_decode_buffer(lua_State *L, const char *s, size_t len, int ordered) {
   decoder d;
   int base = lua_gettop(L), r;
   luaL_checkstack(L, 9, "chatgpt: cannot decode");
-  if (s == NULL) /* (NULL, 0): NULL + 0 is UB in C */
-    s = "";
-  d.sc = &context_push(L, CONTEXT_STRINGS)->decoder;
-  d.sc_idx = lua_gettop(L);
-  d.slot = -1;
+  json_reader_init(L, &d, s, len);
   d.ordered = ordered;
-  d.L = L;
-  d.s = s;
-  d.end = s + len;
-  d.depth = 0;
-  d.p = skip_ws(s, d.end);
   if (d.p == d.end) {
     lua_settop(L, base);
     lua_pushliteral(L, "empty input");

@@ -173,7 +173,7 @@ void sockets_free(sockets *s) {
  * "install a non-repeating timer"): once fired it is gone, and curl calls
  * on_timer again only when it wants another. Kept armed, a past expiry
  * that curl had no reason to renew asked the host for timer(0) forever. */
-static void timer_action(engine *e) {
+void sockets_timer(engine *e) {
   int running;
   if (e->socks.due >= 0 && engine_clock() >= e->socks.due) {
     e->socks.due = -1;
@@ -211,7 +211,7 @@ void sockets_action(engine *e, curl_socket_t fd, int ev) {
     ep_action(e);
   else if (fd != CURL_SOCKET_BAD)
     curl_multi_socket_action(e->multi, fd, ev, &running);
-  timer_action(e);
+  sockets_timer(e);
 }
 
 void sockets_poll(engine *e, double wait) {
@@ -257,7 +257,7 @@ void sockets_poll(engine *e, double wait) {
     if (r & (POLLERR | POLLHUP | POLLNVAL)) ev |= CURL_CSELECT_ERR;
     curl_multi_socket_action(e->multi, s->pfd[i].fd, ev, &running);
   }
-  timer_action(e);
+  sockets_timer(e);
 }
 
 /* ---- Lua ------------------------------------------------------------- */

@@ -56,6 +56,8 @@ void sockets_free(sockets *s);
 void sockets_poll(struct engine *e, double wait);
 /* Hands curl one socket's readiness (fd < 0: only its timer, when due). */
 void sockets_action(struct engine *e, curl_socket_t fd, int ev_bitmask);
+/* Runs curl's timer if it is due (a one-shot: see sockets.c). */
+void sockets_timer(struct engine *e);
 /* Drops the records of removed sockets that no host needs to hear of. */
 void sockets_forget_removed(sockets *s);
 

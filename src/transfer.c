@@ -6,6 +6,7 @@
 #include "curl_errors.h"
 #include "defaults.h"
 #include "form.h"
+#include "json.h"
 
 #include <limits.h>
 #include <math.h>
@@ -265,14 +266,12 @@ static int transfer_start(lua_State *L) {
   return 0;
 }
 
-/* t:event() -> data, type|nil; nothing when the queue is empty.
- * Past the total timeout it hands out nothing more and ends the transfer
- * as timed out: slow callbacks on a long queue would otherwise run on with
- * no bound, as Lua runs them while curl's timer sleeps. */
-static int transfer_event(lua_State *L) {
-  transfer *t = totransfer(L);
-  uint32_t head[2];
-  const char *p;
+/* The next queued event: its record (type, then data) at *rec, or NULL
+ * when the queue is empty. Past the total timeout it hands out nothing
+ * more and ends the transfer as timed out: slow callbacks on a long queue
+ * would otherwise run on with no bound, as Lua runs them while curl's
+ * timer sleeps. take_event() then steps past it. */
+static const char *peek_event(transfer *t, uint32_t head[2]) {
   if (t->ev_off < t->events.len && engine_clock() >= t->deadline) {
     if (t->state == ST_RUNNING) {
       t->abort = AB_TOTAL;
@@ -286,18 +285,51 @@ static int transfer_event(lua_State *L) {
   }
   if (t->ev_off >= t->events.len) {
     t->events.len = t->ev_off = 0;
-    return 0;
+    return NULL;
   }
-  p = t->events.p + t->ev_off;
-  memcpy(head, p, sizeof head);
-  p += sizeof head;
+  memcpy(head, t->events.p + t->ev_off, 2 * sizeof *head);
+  return t->events.p + t->ev_off + 2 * sizeof *head;
+}
+
+static void take_event(transfer *t, const uint32_t head[2]) {
+  t->ev_off += 2 * sizeof *head + head[0] + head[1];
+}
+
+/* t:event() -> data, type|nil; nothing when the queue is empty. */
+static int transfer_event(lua_State *L) {
+  transfer *t = totransfer(L);
+  uint32_t head[2];
+  const char *p = peek_event(t, head);
+  if (p == NULL) return 0;
   lua_pushlstring(L, p + head[0], head[1]);
   if (head[0])
     lua_pushlstring(L, p, head[0]);
   else
     lua_pushnil(L);
-  t->ev_off += sizeof head + head[0] + head[1];
+  take_event(t, head);
   return 2;
+}
+
+/* t:delta(kind) -> the values json_delta pushes for the next event, taken
+ * from the queue, when it is the common text event of kind ("chat" or
+ * "response"; json.h); false, the event left for t:event(), when it is
+ * anything else; nothing when the queue is empty. No string of the
+ * event's text is made: most of the cost and all the garbage of a chunk
+ * were its decoded table. */
+static int transfer_delta(lua_State *L) {
+  static const char *const kinds[] = {"chat", "response", NULL};
+  transfer *t = totransfer(L);
+  int kind = luaL_checkoption(L, 2, NULL, kinds) == 0 ? JSON_DELTA_CHAT : JSON_DELTA_RESPONSE, n;
+  uint32_t head[2];
+  const char *p = peek_event(t, head);
+  if (p == NULL) return 0;
+  if ((head[0] == 5 && memcmp(p, "error", 5) == 0) || /* request.lua's error event */
+      (n = json_delta(L, p + head[0], head[1], kind)) == 0) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  take_event(t, head);
+  return n;
 }
 
 static int transfer_state(lua_State *L) {
@@ -530,6 +562,7 @@ static const luaL_Reg transfer_methods[] = {
   {"cancel", transfer_cancel},
   {"close", transfer_close},
   {"event", transfer_event},
+  {"delta", transfer_delta},
   {"response", transfer_response},
   {"stream_done", transfer_stream_done},
   {"state", transfer_state},

@@ -220,6 +220,23 @@ local function spec_for(self, method, path, stream)
   return spec
 end
 
+-- Starts the transfer of a job that has every field.
+local function launch(self, spec, body, own, job)
+  if self._log_bodies and type(body) == "string" then
+    self._log({ event = "request_body", method = job.method, path = job.path, body = body }, self._clean)
+  end
+  local timeout, idle = own.timeout or self.timeout, own.idle_timeout or self.idle_timeout
+  local first = own.first_byte_timeout or self.first_byte_timeout
+  local ud = core.transfer(spec, body, timeout, idle, first)
+  local auth = self._auth
+  if auth then
+    local respec = assert(job.respec, "call.start: a client whose key changes needs job.respec")
+    job.auth, job.origin = auth, self._origin
+    job.remake = function() return core.transfer(respec(), body, timeout, idle, first) end
+  end
+  return Request.new(ud, job)
+end
+
 -- call.start(client, spec, body, own, job) -> request: runs a body
 -- (what core.transfer takes) on a prepared endpoint, with the call's own
 -- params (callbacks, timeouts, retries) over the client's. job as in
@@ -229,23 +246,11 @@ end
 -- client's origin of the moment), and the request remakes its transfer
 -- from it when the key changed.
 function M.start(self, spec, body, own, job)
-  if self._log_bodies and type(body) == "string" then
-    self._log({ event = "request_body", method = job.method, path = job.path, body = body }, self._clean)
-  end
-  local timeout, idle = own.timeout or self.timeout, own.idle_timeout or self.idle_timeout
-  local first = own.first_byte_timeout or self.first_byte_timeout
-  local ud = core.transfer(spec, body, timeout, idle, first)
   job.callbacks = own
   job.max_retries = own.max_retries or self.max_retries
   job.clean = self._clean
   job.log, job.bodies = self._log, self._log_bodies
-  local auth = self._auth
-  if auth then
-    local respec = assert(job.respec, "call.start: a client whose key changes needs job.respec")
-    job.auth, job.origin = auth, self._origin
-    job.remake = function() return core.transfer(respec(), body, timeout, idle, first) end
-  end
-  return Request.new(ud, job)
+  return launch(self, spec, body, own, job)
 end
 
 -- The spec of a call with its own headers or query: kept per distinct
@@ -285,15 +290,24 @@ function M.send(self, method, path, body, own, finish, stream, level, fname, job
     body, why = encode(body, ARRAY_KEYS)
     if not body then argerror(level + 1, 2, fname, why) end
   end
-  job = job or {}
-  job.finish, job.stream, job.method, job.path = finish, stream, method, path
-  if self._auth then
-    job.respec = function()
-      if own.headers or own.query then return custom_spec(self, method, path, stream ~= nil, own) end
-      return spec_for(self, method, path, stream ~= nil)
+  if job or self._auth then
+    job = job or {}
+    job.finish, job.stream, job.method, job.path = finish, stream, method, path
+    if self._auth then
+      job.respec = function()
+        if own.headers or own.query then return custom_spec(self, method, path, stream ~= nil, own) end
+        return spec_for(self, method, path, stream ~= nil)
+      end
     end
+    return M.start(self, spec, body, own, job)
   end
-  return M.start(self, spec, body, own, job)
+  -- the common call: its job in one constructor (a table grown a field at
+  -- a time is rebuilt four times on the way to nine fields)
+  return launch(self, spec, body, own, {
+    finish = finish, stream = stream, method = method, path = path, callbacks = own,
+    max_retries = own.max_retries or self.max_retries, clean = self._clean,
+    log = self._log, bodies = self._log_bodies,
+  })
 end
 
 return M

@@ -16,12 +16,16 @@
 --                       f may yield across (5.1's cannot); compat.running()
 --                       -> coroutine.running() that sees through them
 --   compat.has_pairs_mm  __pairs is honoured (5.2+), else pairs sees raw fields
+--   compat.one_arg(f) -> true when f is a Lua function that declares at most one
+--                       parameter and no `...`, so that it cannot see a
+--                       second argument (false when that cannot be told:
+--                       C functions, and 5.1, whose getinfo has no nparams)
 --   compat.version       "5.1" | "5.2" | "5.3" | "5.4"; compat.luajit: bool
 
-local _G, _VERSION, coroutine, load, math, package, pairs, pcall, rawget, require, select, setmetatable,
-      string, table, type, xpcall =
-      _G, _VERSION, coroutine, load, math, package, pairs, pcall, rawget, require, select, setmetatable,
-      string, table, type, xpcall
+local _G, _VERSION, coroutine, debug, load, math, package, pairs, pcall, rawget, require, select,
+      setmetatable, string, table, type, xpcall =
+      _G, _VERSION, coroutine, debug, load, math, package, pairs, pcall, rawget, require, select,
+      setmetatable, string, table, type, xpcall
 local floor, huge = math.floor, math.huge
 
 local M = {}
@@ -199,5 +203,12 @@ for _ in pairs(setmetatable({}, { __pairs = function()
   M.has_pairs_mm = true
   return function() end, nil, nil
 end })) do end
+
+local getinfo = type(debug) == "table" and debug.getinfo
+function M.one_arg(f)
+  if not getinfo or type(f) ~= "function" then return false end
+  local i = getinfo(f, "u")
+  return i.nparams ~= nil and i.nparams <= 1 and not i.isvararg
+end
 
 return M

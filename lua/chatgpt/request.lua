@@ -91,14 +91,16 @@ end
 
 -- info.headers, info.request_id and info.ratelimit are made from the raw
 -- header block on first use: most callers read none of them, and parsing
--- the headers costs more than the rest of a call. pairs(info) makes them
--- first, so that a dump shows every field.
+-- the headers costs more than the rest of a call. The key's redaction
+-- (job.clean) waits for that first use too. pairs(info) makes them first,
+-- so that a dump shows every field.
 local raw_headers = setmetatable({}, { __mode = "k" })   -- info -> header block
+local cleaners = setmetatable({}, { __mode = "k" })      -- info -> job.clean
 local info_mt = {}
 info_mt.__index = function(t, k)
   local v
   if k == "headers" then
-    v = parse_headers(raw_headers[t])
+    v = parse_headers(cleaners[t](raw_headers[t]))
   elseif k == "request_id" then
     v = t.headers["x-request-id"]
   elseif k == "ratelimit" then
@@ -123,7 +125,7 @@ local function new_info(self, status, raw, http_version)
     attempts = self._attempts,
     elapsed = now() - self._t0,
   }, info_mt)
-  raw_headers[info] = self._job.clean(raw)
+  raw_headers[info], cleaners[info] = raw, self._job.clean
   if not has_pairs_mm then info_mt.__pairs(info) end   -- 5.1: pairs sees every field
   return info
 end
@@ -226,7 +228,12 @@ end
 -- call is never retried.
 function Request:_add(chunk)
   self._delivered = true
-  local ok, go, why = xpcall(self._acc.add, traceback, self._acc, chunk)
+  return self:_handed(xpcall(self._acc.add, traceback, self._acc, chunk))
+end
+
+-- What the accumulator's xpcall gave: go on, or fail on a callback's error,
+-- a stop, or the error the accumulator gave (why).
+function Request:_handed(ok, go, why)
   if not ok then return self:_fail(callback_error(go)) end
   if go == false then
     return self:_fail(why or errors.new { kind = "cancelled", code = "STOPPED",
@@ -266,6 +273,15 @@ function Request:_body(status, raw, body)
   return response
 end
 
+-- A plain text event, read by the transfer's fast path (ud:delta) into
+-- the values acc:delta takes: from then on, as in _add, no retry.
+function Request:_delta(...)
+  if not ... then return false end   -- nothing queued, or not such an event
+  self._delivered = true
+  local acc = self._acc
+  return self:_handed(xpcall(acc.delta, traceback, acc, ...))
+end
+
 -- Called by the loop when the C transfer has news; with an error, when the
 -- loop can no longer drive it (a host callback raised).
 function Request:on_news(fail)
@@ -274,11 +290,18 @@ function Request:on_news(fail)
   local acc = self._acc
   if acc then
     local own_end = acc.over       -- a stream that ends with an event of its own
+    -- the common text events take the fast path, unless the log wants
+    -- every event's data
+    local fast = not self._job.bodies and acc.fast
     while self.status == "pending" do
-      local data, typ = ud:event()
-      if data == nil then break end
       -- after its end nothing counts, an error event included
-      if not (own_end and acc:over()) and not self:_event(data, typ) then return end
+      local over = own_end and acc:over()
+      if not (fast and not over and self:_delta(ud:delta(fast))) then
+        if self.status ~= "pending" then return end
+        local data, typ = ud:event()
+        if data == nil then break end
+        if not over and not self:_event(data, typ) then return end
+      end
     end
   end
   if self.status ~= "pending" or ud:state() ~= "done" then return end

@@ -25,7 +25,8 @@ local concat, sort = table.concat, table.sort
 local args = require "chatgpt.args"
 local errors = require "chatgpt.lazy" "chatgpt.error"
 local tables = require "chatgpt.tables"
-local tointeger = require("chatgpt.compat").tointeger
+local compat = require "chatgpt.compat"
+local tointeger, one_arg = compat.tointeger, compat.one_arg
 local append, joined = tables.append, tables.joined
 
 local M = {}
@@ -89,8 +90,12 @@ local function drop(self, oi, key)
   end
 end
 
+local function key_at(oi, ci, field)
+  return index_of(oi) .. " " .. index_of(ci) .. " " .. field
+end
+
 local function key_of(e, field)
-  return index_of(e.output_index) .. " " .. index_of(e.content_index) .. " " .. field
+  return key_at(e.output_index, e.content_index, field)
 end
 
 -- A list inside an item (content, summary), made on demand.
@@ -196,17 +201,15 @@ ON["response.content_part.done"] = function(self, e)
   list_of(item, "content")[index_of(e.content_index) + 1] = part
 end
 
-ON["response.output_text.delta"] = function(self, e)
-  local d = e.delta
-  if type(d) ~= "string" then return end
-  local oi, ci = e.output_index, e.content_index
+-- A piece of output text d for part ci of item oi, with its logprobs lp
+-- (a list, or nil) and its event e (nil on the fast path: Accumulator:delta).
+local function text_delta(self, d, oi, ci, lp, e)
   local b = self.last_text
   if not (b and oi == self.last_oi and ci == self.last_ci) then
-    b = buffer(self, index_of(oi), key_of(e, "text"))
+    b = buffer(self, index_of(oi), key_at(oi, ci, "text"))
     self.last_text, self.last_oi, self.last_ci = b, oi, ci
   end
   append(b, d)
-  local lp = e.logprobs
   if type(lp) == "table" and lp[1] ~= nil then
     local item = item_at(self, oi)
     local part = type(item) == "table" and list_of(item, "content")[index_of(ci) + 1]
@@ -217,6 +220,11 @@ ON["response.output_text.delta"] = function(self, e)
   end
   local h = self.on_delta
   if h and d ~= "" and not self.stopped then fire(self, h, d, e) end
+end
+
+ON["response.output_text.delta"] = function(self, e)
+  local d = e.delta
+  if type(d) == "string" then text_delta(self, d, e.output_index, e.content_index, e.logprobs, e) end
 end
 
 -- A *.done event brings the whole text: it replaces the joined deltas.
@@ -366,19 +374,25 @@ for _, name in ipairs { "response.created", "response.in_progress", "response.qu
   PAYLOAD[name] = RESPONSE
 end
 
+-- The index v of field k as an integer (nil stays nil), or nil and why it
+-- is wrong.
+local function checked_index(k, v)
+  if v == nil then return nil end
+  local n = type(v) == "number" and v >= 0 and v <= MAX_INDEX and tointeger(v)
+  if not n then
+    return nil, k .. " must be a whole number from 0 to " .. MAX_INDEX .. ", got "
+                .. (type(v) == "number" and tostring(v) or type(v))
+  end
+  return n
+end
+
 -- Why the event e is malformed, or nil (its indices made integers).
 local function malformed(e)
   for i = 1, #INDICES do
     local k = INDICES[i]
-    local v = e[k]
-    if v ~= nil then
-      local n = type(v) == "number" and v >= 0 and v <= MAX_INDEX and tointeger(v)
-      if not n then
-        return k .. " must be a whole number from 0 to " .. MAX_INDEX .. ", got "
-               .. (type(v) == "number" and tostring(v) or type(v))
-      end
-      e[k] = n
-    end
+    local n, why = checked_index(k, e[k])
+    if why then return why end
+    e[k] = n
   end
   local want = PAYLOAD[e.type]
   if want then
@@ -398,7 +412,9 @@ end
 -- handlers: { on_delta = fn(text, event), on_event = fn(event),
 --             on_tool_call = fn(item), on_reasoning = fn(text, event) },
 --             each optional.
--- Public fields: acc.events (events added), acc.stopped.
+-- Public fields: acc.events (events added), acc.stopped, acc.fast
+-- ("response" when output_text.delta events may come through acc:delta:
+-- there is no on_event, and on_delta takes the text alone).
 function M.new(handlers)
   handlers = args.handlers(2, 1, "new", handlers,
                            { "on_delta", "on_event", "on_tool_call", "on_reasoning" })
@@ -407,6 +423,8 @@ function M.new(handlers)
     on_event = handlers.on_event,
     on_tool_call = handlers.on_tool_call,
     on_reasoning = handlers.on_reasoning,
+    fast = not handlers.on_event and (not handlers.on_delta or one_arg(handlers.on_delta))
+      and "response" or nil,
     events = 0,
     stopped = false,
     items = {},        -- output_index -> item
@@ -419,6 +437,12 @@ function M.new(handlers)
   }, Accumulator)
 end
 
+local function bad_event(self, typ, why)
+  self.stopped = true
+  return false, errors.new { kind = "parse", code = "BAD_EVENT",
+    message = "malformed event " .. tostring(typ):sub(1, 60) .. ": " .. why }
+end
+
 --- acc:add(event) -> go_on [, err]
 -- Merges one decoded event (on_event first, then on_delta, on_reasoning or
 -- on_tool_call).
@@ -429,15 +453,26 @@ function Accumulator:add(e)
   self.events = self.events + 1
   if self.final or type(e) ~= "table" then return not self.stopped end
   local why = malformed(e)
-  if why then
-    self.stopped = true
-    return false, errors.new { kind = "parse", code = "BAD_EVENT",
-      message = "malformed event " .. tostring(e.type):sub(1, 60) .. ": " .. why }
-  end
+  if why then return bad_event(self, e.type, why) end
   local h = self.on_event
   if h and not self.stopped then fire(self, h, e) end
   local on = ON[e.type]
   if on then on(self, e) end
+  return not self.stopped
+end
+
+--- acc:delta(text, output_index, content_index) -> go_on [, err]
+-- What add(event) does for a response.output_text.delta with no logprobs
+-- (src/json_delta.c reads it; its indices are checked here, as add checks
+-- them): on_delta gets the text alone.
+function Accumulator:delta(d, oi, ci)
+  self.events = self.events + 1
+  if self.final then return not self.stopped end
+  local why
+  oi, why = checked_index("output_index", oi)
+  if not why then ci, why = checked_index("content_index", ci) end
+  if why then return bad_event(self, "response.output_text.delta", why) end
+  text_delta(self, d, oi, ci, nil, nil)
   return not self.stopped
 end
 

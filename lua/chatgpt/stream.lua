@@ -16,7 +16,8 @@ local type, ipairs = type, ipairs
 local setmetatable = setmetatable
 local sort = table.sort
 local format, random = string.format, math.random
-local tointeger = require("chatgpt.compat").tointeger   -- an integral double on 5.1/LuaJIT
+local compat = require "chatgpt.compat"
+local tointeger, one_arg = compat.tointeger, compat.one_arg   -- tointeger: an integral double on 5.1/LuaJIT
 
 local args = require "chatgpt.args"
 local argerror = args.error
@@ -246,8 +247,9 @@ local function merge_list(acc, lp, key)
 end
 
 -- Appends a piece of text to st[field]: a "" piece still makes the field
--- "" (never nil). With a chunk, on_delta hears of it.
-local function add_text(self, st, field, s, chunk)
+-- "" (never nil). With tell, on_delta hears of it (with the chunk, when
+-- there is one: see Accumulator:delta).
+local function add_text(self, st, field, s, tell, chunk)
   local b = st[field]
   if not b then
     b = { n = 0 }
@@ -255,7 +257,7 @@ local function add_text(self, st, field, s, chunk)
   end
   if s ~= "" then
     append(b, s)
-    local h = chunk and self.on_delta
+    local h = tell and self.on_delta
     if h and not self.stopped then fire(self, h, s, chunk) end
   end
 end
@@ -287,6 +289,12 @@ local function logprobs_of(st)
   return acc
 end
 
+local function finish_choice(self, st, fr)
+  st.finish_reason = fr
+  -- the choice is over: its calls are complete (as openai-node does)
+  if st.tools then report_calls(self, st, nil) end
+end
+
 local function merge_chat(self, c, chunk)
   local idx = index_of(c.index)
   local st = self.by_index[idx] or new_choice(self, idx)
@@ -299,7 +307,7 @@ local function merge_chat(self, c, chunk)
     -- on_delta gets the content of every choice; with n > 1 the handler
     -- tells them apart by reading chunk.choices[i].index
     local s = d.content
-    if type(s) == "string" then add_text(self, st, "content", s, chunk) end
+    if type(s) == "string" then add_text(self, st, "content", s, true, chunk) end
     s = d.refusal
     if type(s) == "string" then add_text(self, st, "refusal", s) end
     s = reasoning_of(d)
@@ -316,18 +324,14 @@ local function merge_chat(self, c, chunk)
     merge_list(acc, lp, "refusal")
   end
   local fr = c.finish_reason
-  if type(fr) == "string" then
-    st.finish_reason = fr
-    -- the choice is over: its calls are complete (as openai-node does)
-    if st.tools then report_calls(self, st, nil) end
-  end
+  if type(fr) == "string" then finish_choice(self, st, fr) end
 end
 
 local function merge_text(self, c, chunk)
   local idx = index_of(c.index)
   local st = self.by_index[idx] or new_choice(self, idx)
   local s = c.text
-  if type(s) == "string" then add_text(self, st, "content", s, chunk) end
+  if type(s) == "string" then add_text(self, st, "content", s, true, chunk) end
   local lp = c.logprobs
   if type(lp) == "table" then
     local acc = logprobs_of(st)
@@ -346,7 +350,9 @@ end
 --             on_tool_call = fn(call), on_reasoning = fn(text, index) },
 --             each optional.
 -- Public fields: acc.chunks (chunks added), acc.stopped (a handler returned
--- false or raised: no handler runs any more).
+-- false or raised: no handler runs any more), acc.fast ("chat" when plain
+-- delta chunks may come through acc:delta: nobody asked for their table,
+-- as there is no on_chunk and on_delta takes the text alone).
 function M.new(kind, handlers)
   if kind ~= "chat" and kind ~= "completion" then
     argerror(2, 1, "new", format("'chat' or 'completion' expected, got %s",
@@ -361,6 +367,8 @@ function M.new(kind, handlers)
     on_chunk = handlers.on_chunk,
     on_tool_call = handlers.on_tool_call,
     on_reasoning = handlers.on_reasoning,
+    fast = kind == "chat" and not handlers.on_chunk
+      and (not handlers.on_delta or one_arg(handlers.on_delta)) and "chat" or nil,
     chunks = 0,
     stopped = false,
     by_index = {},  -- choice index -> choice state
@@ -410,6 +418,26 @@ function Accumulator:add(chunk)
       if type(c) == "table" then merge(self, c, chunk) end
     end
   end
+  return not self.stopped
+end
+
+--- acc:delta(index, content, finish_reason, role, system_fingerprint,
+--            service_tier, id, created, model) -> go_on
+-- What add(chunk) does for a chunk whose one choice carries no more than
+-- these (src/json_delta.c reads them, nil for each absent or null):
+-- on_delta gets the text alone, as no table of the chunk was made.
+function Accumulator:delta(idx, s, fr, role, fp, tier, id, created, model)
+  self.chunks = self.chunks + 1
+  if self.id == nil then self.id = id end
+  if self.created == nil then self.created = created end
+  if self.model == nil then self.model = model end
+  if fp then self.system_fingerprint = fp end
+  if tier then self.service_tier = tier end
+  idx = index_of(idx)
+  local st = self.by_index[idx] or new_choice(self, idx)
+  if st.role == nil then st.role = role end
+  if s then add_text(self, st, "content", s, true, nil) end
+  if fr then finish_choice(self, st, fr) end
   return not self.stopped
 end
 
