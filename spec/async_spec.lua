@@ -490,13 +490,15 @@ describe("lifecycle", function()
     assert.equal("closing\n", out)
   end)
 
-  it("a loop of chats keeps the Lua heap within 3x of what lives between calls", function()
+  it("a loop of chats keeps the Lua heap within 4x of what lives between calls", function()
     -- a finalizer on each request object once kept every response alive
     -- for one more GC cycle: the heap peaked at 7x
     local out = T.run("", ([[
       -- the collector's pause decides how far garbage grows between cycles
       -- (3.2x to 3.7x with nothing kept, on 5.2, 5.3 and LuaJIT); a shorter
-      -- one makes the bound measure what is kept, on every version
+      -- one makes the bound measure what is kept, on every version. With
+      -- it, nothing kept peaks at 1.6x (5.4), 1.9x (5.1), 2.2-2.4x (LuaJIT),
+      -- 2.6x (5.2) and 2.8-3.0x (5.3, whose incremental steps lag most)
       collectgarbage("setpause", 150)
       local c = require("chatgpt").new { base_url = %q, auth = "none" }
       for _ = 1, 20 do assert(c:chat("x")) end
@@ -506,7 +508,7 @@ describe("lifecycle", function()
         assert(c:chat("x"))
         peak = math.max(peak, (collectgarbage("count")))   -- 5.2 returns a second value
       end
-      print(peak / base < 3 and "ok" or ("peak " .. peak .. " KB, base " .. base .. " KB"))
+      print(peak / base < 4 and "ok" or ("peak " .. peak .. " KB, base " .. base .. " KB"))
       -- the end: lua.c runs lua_close (os.exit(0, true) does not on 5.1)
     ]]):format(fake.base_url()))
     assert.equal("ok\n", out)
