@@ -61,6 +61,7 @@ build = {
     ["chatgpt.client"]       = "lua/chatgpt/client.lua",
     ["chatgpt.compat"]       = "lua/chatgpt/compat.lua",
     ["chatgpt.conversation"] = "lua/chatgpt/conversation.lua",
+    ["chatgpt.kept_message"] = "lua/chatgpt/kept_message.lua",
     ["chatgpt.endpoints"]    = "lua/chatgpt/endpoints.lua",
     ["chatgpt.error"]        = "lua/chatgpt/error.lua",
     ["chatgpt.form"]         = "lua/chatgpt/form.lua",
