@@ -16,6 +16,8 @@
 #include "compat.h"
 #include "context.h"
 #include "json.h"
+#include "json_path.h"
+#include "json_utf8.h"
 
 #if defined(__GNUC__)
 #define JSON_NOINLINE __attribute__((noinline))
@@ -26,15 +28,6 @@
 enum { ENC_OK = 0, ENC_ERR = 1 };
 
 #define BUF_KEEP (64 * 1024) /* larger buffers are freed after use */
-
-/* One step of the path from the encoded root to the current value, kept in
- * the C frames of the recursion (no allocation): an array index / integer
- * key, or the stack slot of a string key. */
-typedef struct jpath {
-  const struct jpath *up;
-  lua_Integer index;
-  int key; /* stack index of a string key, or 0 */
-} jpath;
 
 typedef struct {
   lua_State *L;
@@ -90,121 +83,12 @@ static void buf_addchar(lua_State *L, json_buffer *b, char c) {
   b->len++;
 }
 
-/* Length of the valid UTF-8 sequence starting at s (n >= 1 bytes left, s[0]
- * >= 0x80), or 0 if it is invalid: overlong forms, surrogates (U+D800..DFFF)
- * and code points above U+10FFFF are all refused (RFC 3629 table). */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  unsigned lo = 0x80, hi = 0xBF;
-  size_t len, i;
-  if (c >= 0xC2 && c <= 0xDF)
-    len = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0)
-      lo = 0xA0; /* overlong */
-    else if (c == 0xED)
-      hi = 0x9F; /* surrogates */
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0)
-      lo = 0x90; /* overlong */
-    else if (c == 0xF4)
-      hi = 0x8F; /* above U+10FFFF */
-  } else
-    return 0;
-  if (n < len || s[1] < lo || s[1] > hi) return 0;
-  for (i = 2; i < len; i++)
-    if ((s[i] & 0xC0) != 0x80) return 0;
-  return len;
-}
-
-/* Offset of the first invalid UTF-8 sequence in s, or n if all is valid. */
-static size_t utf8_check(const unsigned char *s, size_t n) {
-  size_t i = 0, k;
-  while (i < n) {
-    if (s[i] < 0x80) {
-      i++;
-      continue;
-    }
-    if ((k = utf8_seq(s + i, n - i)) == 0) return i;
-    i += k;
-  }
-  return n;
-}
-
-static int is_ident(const char *s, size_t n) {
-  size_t i;
-  if (n == 0 || (s[0] >= '0' && s[0] <= '9')) return 0;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
-      return 0;
-  }
-  return 1;
-}
-
-/* Appends one path step: .name, ["odd key"] or [n]. */
-static void path_step(lua_State *L, luaL_Buffer *B, const jpath *p, int first) {
-  size_t n, i, max = 40;
-  const char *k;
-  int utf8;
-  if (p->key == 0) {
-    lua_pushfstring(L, "[" COMPAT_I "]", COMPAT_IARG(p->index));
-    luaL_addvalue(B);
-    return;
-  }
-  k = lua_tolstring(L, p->key, &n);
-  if (is_ident(k, n)) {
-    if (!first) luaL_addchar(B, '.');
-    luaL_addlstring(B, k, n);
-    return;
-  }
-  utf8 = utf8_check((const unsigned char *)k, n) == n;
-  luaL_addstring(B, "[\"");
-  for (i = 0; i < n && i < max; i++) {
-    unsigned char c = (unsigned char)k[i];
-    if (c == '"' || c == '\\') {
-      luaL_addchar(B, '\\');
-      luaL_addchar(B, (char)c);
-    } else if (c < 0x20 || c == 0x7F || (c >= 0x80 && !utf8)) {
-      lua_pushfstring(L, "\\%d", (int)c);
-      luaL_addvalue(B);
-    } else
-      luaL_addchar(B, (char)c);
-  }
-  if (i < n) luaL_addstring(B, "...");
-  luaL_addstring(B, "\"]");
-}
-
-/* Pushes "messages[2].content" for the path ending at p; "(top level)" for
- * the root. Very deep paths (cycles) keep their first and last steps. */
-static void push_path(lua_State *L, const jpath *p) {
-  const jpath *v[JSON_MAX_DEPTH + 2];
-  int n = 0, i;
-  luaL_Buffer B;
-  if (p == NULL) {
-    lua_pushliteral(L, "(top level)");
-    return;
-  }
-  for (; p != NULL && n < JSON_MAX_DEPTH + 2; p = p->up) v[n++] = p;
-  luaL_buffinit(L, &B);
-  for (i = n - 1; i >= 0; i--) {
-    if (n > 16 && i == n - 9) {
-      luaL_addstring(&B, "[...]");
-      i = 4;
-    }
-    path_step(L, &B, v[i], i == n - 1);
-  }
-  luaL_pushresult(&B);
-}
-
 /* Pushes "cannot encode: <what> at <path>" and returns ENC_ERR: every
  * caller returns at once, so the reason stays on top of the stack. */
 static int enc_fail(encoder *e, const char *what, const jpath *at) {
   lua_State *L = e->L;
   luaL_checkstack(L, 8, "chatgpt: cannot encode");
-  push_path(L, at);
+  json_push_path(L, at);
   lua_pushfstring(L, "cannot encode: %s at %s", what, lua_tostring(L, -1));
   return ENC_ERR;
 }
@@ -237,7 +121,7 @@ static JSON_NOINLINE int enc_bad_utf8(encoder *e, const jpath *at, int iskey, si
     lua_pushfstring(L, "invalid UTF-8 in a key (byte " COMPAT_I ")", COMPAT_IARG(i + 1));
     return enc_fail(e, lua_tostring(L, -1), at);
   }
-  push_path(L, at);
+  json_push_path(L, at);
   lua_pushfstring(L, "cannot encode: invalid UTF-8 in %s (byte " COMPAT_I ")", lua_tostring(L, -1),
                   COMPAT_IARG(i + 1));
   return ENC_ERR;
