@@ -12,7 +12,9 @@
 #include "compat.h"
 #include "context.h"
 #include "json.h"
+#include "json_marks.h"
 #include "json_reader.h"
+#include "json_utf8.h"
 
 #if defined(__GNUC__)
 #define JSON_NOINLINE __attribute__((noinline))
@@ -96,31 +98,6 @@ static long hex4(const char *p, const char *end) {
   return v;
 }
 
-static void add_utf8(luaL_Buffer *B, unsigned long c) {
-  char u[4];
-  size_t n;
-  if (c < 0x80) {
-    u[0] = (char)c;
-    n = 1;
-  } else if (c < 0x800) {
-    u[0] = (char)(0xC0 | (c >> 6));
-    u[1] = (char)(0x80 | (c & 0x3F));
-    n = 2;
-  } else if (c < 0x10000) {
-    u[0] = (char)(0xE0 | (c >> 12));
-    u[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-    u[2] = (char)(0x80 | (c & 0x3F));
-    n = 3;
-  } else {
-    u[0] = (char)(0xF0 | (c >> 18));
-    u[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    u[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    u[3] = (char)(0x80 | (c & 0x3F));
-    n = 4;
-  }
-  luaL_addlstring(B, u, n);
-}
-
 /* Slow path of a string with escapes: open is the opening quote, q the
  * first byte that stopped the fast scan. Kept out of line because the
  * luaL_Buffer is big and dec_value recurses. */
@@ -154,7 +131,10 @@ static JSON_NOINLINE int dec_string_escaped(decoder *d, const char *open, const 
         q += 6;
       } else if (c >= 0xD800 && c <= 0xDFFF)
         c = 0xFFFD; /* lone surrogate */
-      add_utf8(&B, (unsigned long)c);
+      {
+        char u[4];
+        luaL_addlstring(&B, u, utf8_put(u, (unsigned long)c));
+      }
       run = q;
       continue;
     }
@@ -376,28 +356,6 @@ static int dec_value(decoder *d);
  * the rehashes it saves on the wire's small objects (measured). */
 #define DEC_BATCH 32
 
-void json_push_marker(lua_State *L, int which) {
-  context_push(L, CONTEXT_STRINGS);
-  if (lua_rawgeti(L, -1, which) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_createtable(L, 0, 1);
-    lua_pushstring(L, which == JSON_ANCHOR_ARRAY ? "array" : "object");
-    lua_setfield(L, -2, "__jsontype");
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, -3, which);
-  }
-  lua_remove(L, -2);
-}
-
-/* Gives the table on top the marker `which`, from the anchors. */
-static void set_marker(decoder *d, int which) {
-  lua_State *L = d->L;
-  if (lua_rawgeti(L, d->sc_idx, which) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    json_push_marker(L, which);
-  }
-  lua_setmetatable(L, -2);
-}
 
 /* d->p is at '[' or '{'. Enters one level, with room for `slots` stack
  * values (a table, a key, a value, a luaL_Buffer box and its work), and
@@ -411,7 +369,7 @@ static int dec_open(decoder *d, int slots, char close, const char **pp) {
   p = skip_ws(d->p + 1, d->end);
   if (p < d->end && *p == close) {
     lua_createtable(d->L, 0, 0);
-    set_marker(d, close == ']' ? JSON_ANCHOR_ARRAY : JSON_ANCHOR_OBJECT);
+    json_set_marker(d, close == ']' ? JSON_ANCHOR_ARRAY : JSON_ANCHOR_OBJECT);
     d->p = p + 1;
     return DEC_VALUE;
   }
@@ -470,138 +428,6 @@ static int dec_array(decoder *d) {
   return DEC_VALUE;
 }
 
-/* The names of an object's null members, as the object is read: where
- * each is in the input (its opening quote) and, when the string cache
- * holds it, its string. Past JSON_NULLSET_KEYS of them the names go into a
- * set table at t + 1 instead (count = -1). */
-typedef struct {
-  int count;
-  unsigned gen; /* json_cache's nullset_gen at the first */
-  const char *at[JSON_NULLSET_KEYS];
-  const char *str[JSON_NULLSET_KEYS];
-} nullnames;
-
-/* Pushes the name whose opening quote is at q again (it was read once, so
- * it reads again; only a memory error can stop it). */
-static void push_name(decoder *d, const char *q) {
-  const char *p = d->p;
-  int slot = d->slot;
-  d->p = q;
-  (void)dec_string(d);
-  d->p = p;
-  d->slot = slot;
-}
-
-/* A null member of the object whose table is at t, named by the string
- * whose quote is at q and whose cache slot was `slot` (-1: not cached). */
-static void add_null(decoder *d, int t, nullnames *nn, const char *q, int slot) {
-  lua_State *L = d->L;
-  int i, n = nn->count;
-  if (n >= 0 && n < JSON_NULLSET_KEYS) {
-    if (n == 0) nn->gen = d->sc->nullset_gen;
-    nn->at[n] = q;
-    nn->str[n] = slot >= 0 ? d->sc->p[slot] : NULL;
-    nn->count = n + 1;
-    return;
-  }
-  if (n >= 0) { /* one too many: the set, at t + 1 (the stack holds just t) */
-    lua_createtable(L, 0, 2 * JSON_NULLSET_KEYS);
-    for (i = 0; i < n; i++) {
-      push_name(d, nn->at[i]);
-      lua_pushboolean(L, 1);
-      lua_rawset(L, t + 1);
-    }
-    nn->count = -1;
-  }
-  push_name(d, q);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, t + 1);
-}
-
-/* Gives the object's table at t the metatable {__jsontype = "object",
- * __jsonnull = set of its null members' names}. For up to
- * JSON_NULLSET_KEYS cached names the metatable is shared by every object
- * with the same names in the same order, kept in the anchors by a hash of
- * the names' strings, so that objects of a shape seen before (a stream's
- * chunks, with their "logprobs": null) cost no allocation. The strings are
- * compared by address: a cached entry's strings live as long as it does,
- * and each name's string was alive when it was read, so one address is
- * one string, unless an entry was made since (nullset_gen): then the
- * object gets a new one. Leaves the stack at t. */
-static JSON_NOINLINE void set_nulls(decoder *d, int t, const nullnames *nn) {
-  lua_State *L = d->L;
-  json_cache *sc = d->sc;
-  int i, n = nn->count, slot = -1;
-  if (n > 0) {
-    uint32_t h = (uint32_t)n;
-    for (i = 0; i < n && nn->str[i] != NULL; i++)
-      h = (h ^ (uint32_t)((uintptr_t)nn->str[i] >> 4)) * 0x9E3779B1u;
-    if (i == n) {
-      slot = (int)((h ^ (h >> 16)) % JSON_NULLSET_SLOTS);
-      if (sc->nullset_n[slot] == n && nn->gen == sc->nullset_gen) {
-        for (i = 0; i < n && sc->nullset[slot][i] == nn->str[i]; i++)
-          ;
-        if (i == n) {
-          lua_rawgeti(L, d->sc_idx, JSON_ANCHOR_NULLSETS + slot);
-          lua_setmetatable(L, t);
-          return;
-        }
-      }
-    }
-    lua_createtable(L, 0, n); /* the set, at t + 1 */
-    for (i = 0; i < n; i++) {
-      push_name(d, nn->at[i]);
-      if (slot >= 0) sc->nullset[slot][i] = lua_tostring(L, -1); /* the set keeps it */
-      lua_pushboolean(L, 1);
-      lua_rawset(L, t + 1);
-    }
-  }
-  lua_createtable(L, 0, 2);
-  lua_pushliteral(L, "object");
-  lua_setfield(L, -2, "__jsontype");
-  lua_pushvalue(L, t + 1);
-  lua_setfield(L, -2, "__jsonnull");
-  if (slot >= 0) {
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, d->sc_idx, JSON_ANCHOR_NULLSETS + slot);
-    sc->nullset_n[slot] = (unsigned char)n;
-    sc->nullset_gen++;
-  }
-  lua_setmetatable(L, t);
-  lua_settop(L, t);
-}
-
-/* Ordered mode: the member names, in order, are in the list at t + 1. The
- * table gets a metatable of its own: {__jsontype = "object", __jsonorder =
- * list, __jsonnull = the names whose value is nil}. Leaves the stack at t. */
-static void set_order(decoder *d, int t, int n) {
-  lua_State *L = d->L;
-  int i, set = 0;
-  lua_createtable(L, 0, 3); /* the metatable, at t + 2 */
-  for (i = 1; i <= n; i++) {
-    lua_rawgeti(L, t + 1, i);
-    lua_pushvalue(L, -1);
-    if (lua_rawget(L, t) == LUA_TNIL) { /* null: the last of its duplicates too */
-      lua_pop(L, 1);
-      if (!set) {
-        lua_createtable(L, 0, 1);
-        lua_insert(L, -2);
-        set = lua_gettop(L) - 1;
-      }
-      lua_pushboolean(L, 1);
-      lua_rawset(L, set);
-    } else
-      lua_pop(L, 2);
-  }
-  if (set) lua_setfield(L, t + 2, "__jsonnull");
-  lua_pushliteral(L, "object");
-  lua_setfield(L, t + 2, "__jsontype");
-  lua_pushvalue(L, t + 1);
-  lua_setfield(L, t + 2, "__jsonorder");
-  lua_setmetatable(L, t);
-  lua_settop(L, t);
-}
-
 /* An object's table is made once its first key is read: objects on the
  * wire come in a few shapes, each known by its first key, so the table is
  * sized for as many members as the last object that began with that key
@@ -612,7 +438,7 @@ static int dec_object(decoder *d) {
   const char *p = NULL;
   int t = lua_gettop(L) + 1, slot = -1, n = 0;
   int open = dec_open(d, 10, '}', &p);
-  nullnames nn;
+  json_nullnames nn;
   if (open != DEC_NULL) return open;
   nn.count = 0;
   for (;;) {
@@ -644,7 +470,7 @@ static int dec_object(decoder *d) {
     if (r == DEC_NULL) {
       lua_pushnil(L); /* left out; deletes an earlier duplicate */
       lua_rawset(L, t);
-      if (!d->ordered) add_null(d, t, &nn, q, kslot); /* ordered: set_order finds them */
+      if (!d->ordered) json_add_null(d, t, &nn, q, kslot); /* ordered: set_order finds them */
     } else
       lua_rawset(L, t);
     p = skip_ws(d->p, d->end);
@@ -657,9 +483,9 @@ static int dec_object(decoder *d) {
   }
   if (slot >= 0) d->sc->members[slot] = (unsigned char)(n < 255 ? n : 255);
   if (d->ordered)
-    set_order(d, t, n);
+    json_set_order(d, t, n);
   else if (nn.count != 0)
-    set_nulls(d, t, &nn);
+    json_set_nulls(d, t, &nn);
   d->p = p + 1;
   d->depth--;
   return DEC_VALUE;

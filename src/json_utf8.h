@@ -1,6 +1,7 @@
-/* UTF-8 validation by RFC 3629's table, shared by the encoder's hot path
- * (json_encode.c) and its error messages (json_path.c): static inline, so
- * that each inlines it. Private to the codec: json.h is its interface. */
+/* UTF-8 by RFC 3629's table: validation, shared by the encoder's hot path
+ * (json_encode.c) and its error messages (json_path.c), and the bytes of a
+ * code point, for the decoder's \u escapes (json_decode.c): static inline,
+ * so that each inlines them. Private to the codec: json.h is its interface. */
 #ifndef CHATGPT_JSON_UTF8_H
 #define CHATGPT_JSON_UTF8_H
 
@@ -47,6 +48,30 @@ static inline size_t utf8_check(const unsigned char *s, size_t n) {
     i += k;
   }
   return n;
+}
+
+/* Writes code point c (at most U+10FFFF) as UTF-8 into u; returns its length. */
+static inline size_t utf8_put(char u[4], unsigned long c) {
+  if (c < 0x80) {
+    u[0] = (char)c;
+    return 1;
+  }
+  if (c < 0x800) {
+    u[0] = (char)(0xC0 | (c >> 6));
+    u[1] = (char)(0x80 | (c & 0x3F));
+    return 2;
+  }
+  if (c < 0x10000) {
+    u[0] = (char)(0xE0 | (c >> 12));
+    u[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+    u[2] = (char)(0x80 | (c & 0x3F));
+    return 3;
+  }
+  u[0] = (char)(0xF0 | (c >> 18));
+  u[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+  u[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+  u[3] = (char)(0x80 | (c & 0x3F));
+  return 4;
 }
 
 #endif
