@@ -8,6 +8,7 @@
 local chatgpt = require "chatgpt"
 local core    = require "chatgpt.core"
 local compat  = require "chatgpt.compat"
+local savefile = require "chatgpt.savefile"
 local xdg     = require("chatgpt.cli_config").xdg
 
 local error, io, math, os, pcall, table, tostring =
@@ -56,24 +57,7 @@ end
 -- state.write(path, text) -> true | nil, why: a new file, 0600, renamed
 -- over path.
 function M.write(path, text)
-  return M.private(function()
-    local tmp = path .. ".tmp"
-    os.remove(tmp)                        -- an older one would keep its mode
-    local f, err = io.open(tmp, "wb")
-    if not f then return nil, err end
-    local ok, werr = f:write(text)
-    local cok, cerr = f:close()
-    if not ok or not cok then
-      os.remove(tmp)
-      return nil, tostring(werr or cerr)
-    end
-    local rok, rerr = os.rename(tmp, path)
-    if not rok then
-      os.remove(tmp)
-      return nil, rerr
-    end
-    return true
-  end)
+  return M.private(savefile.replace, path, text)
 end
 
 -- state.save(conv) -> true | nil, why: kept for -c (nothing is kept, and

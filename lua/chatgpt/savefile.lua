@@ -36,10 +36,18 @@ function M.write(path, doc)
   end
   local text, why = encode(doc, require("chatgpt.client").ARRAY_KEYS)
   if not text then return nil, path .. ": cannot encode the conversation: " .. why end
+  return M.replace(path, text .. "\n")
+end
+
+-- savefile.replace(path, text) -> true | nil, msg: writes a new file beside
+-- path and renames it over path, so that a reader sees the old file or the
+-- new one, never half of one.
+function M.replace(path, text)
   local tmp = path .. ".tmp"
+  os.remove(tmp)                        -- an older one would keep its mode
   local f, err = io.open(tmp, "wb")
   if not f then return nil, err end
-  local wok, werr = f:write(text, "\n")
+  local wok, werr = f:write(text)
   local cok, cerr = f:close()
   if not wok or not cok then
     os.remove(tmp)
