@@ -261,6 +261,19 @@ end
 
 M.hook = hook
 
+-- What a turn gives its caller: the answer's text, or with json/schema the
+-- object it holds (a table, or nil, err{kind = "parse", code = "BAD_JSON"}).
+local function reply_of(job, text, response)
+  if not job.decode then return text end
+  local v, perr = decode(text or "")
+  if type(v) ~= "table" then
+    return nil, errors.new { kind = "parse", code = "BAD_JSON", response = response,
+      message = "the reply is not a JSON object: " .. (perr or tostring(text):sub(1, 60)) }
+  end
+  return v
+end
+M.reply_of = reply_of
+
 local EXACT = 2 ^ 53         -- counts below it add up exactly in a double
 
 -- Adds a response's usage to conv.usage. A figure that is not a count (not
@@ -388,15 +401,8 @@ function Conversation:_run(msg, job, h)
     else
       local keep, kerr = kept(message, response)
       if not keep then return nil, kerr end
-      local reply = text
-      if job.decode then
-        local v, perr = decode(text or "")
-        if type(v) ~= "table" then
-          return nil, errors.new { kind = "parse", code = "BAD_JSON", response = response,
-            message = "the reply is not a JSON object: " .. (perr or tostring(text):sub(1, 60)) }
-        end
-        reply = v
-      end
+      local reply, rerr = reply_of(job, text, response)
+      if rerr then return nil, rerr end
       if h and h.status ~= "pending" then return nil, h._err end
       -- commit: what was sent (trimmed) plus the new messages
       local head = leading_system(history)

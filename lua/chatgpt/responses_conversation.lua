@@ -31,9 +31,8 @@ local tools    = require "chatgpt.tools"
 local error, ipairs, pairs, setmetatable, string, table, tostring, type =
       error, ipairs, pairs, setmetatable, string, table, tostring, type
 local floor = math.floor
-local decode = core.decode
 local deepcopy, is_list = tables.deepcopy, tables.is_list
-local argerror, hook = args.error, chat.hook
+local argerror, hook, reply_of = args.error, chat.hook, chat.reply_of
 
 local M = {}
 
@@ -313,15 +312,8 @@ function Conversation:_run(item, job, h)
         body.tool_choice = nil             -- a forced choice holds for the first request only
       end
     else
-      local reply = text
-      if job.decode then
-        local v, perr = decode(text or "")
-        if type(v) ~= "table" then
-          return nil, errors.new { kind = "parse", code = "BAD_JSON", response = response,
-            message = "the reply is not a JSON object: " .. (perr or tostring(text):sub(1, 60)) }
-        end
-        reply = v
-      end
+      local reply, rerr = reply_of(job, text, response)
+      if rerr then return nil, rerr end
       if h and h.status ~= "pending" then return nil, h._err end
       self._turns[#self._turns + 1] = { start = #history + 1, sent = self._sent, id = self.response_id }
       for _, it in ipairs(scratch) do history[#history + 1] = it end
