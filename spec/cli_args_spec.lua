@@ -3,21 +3,8 @@
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 local cli = require "spec.support.cli"
+local lines, sleep, write = cli.lines, cli.sleep, cli.write
 local core = require "chatgpt.core"
-
-local function lines(s)
-  local t = {}
-  for line in (s or ""):gmatch("[^\n]+") do t[#t + 1] = line end
-  return t
-end
-
-local function sleep(s) os.execute("sleep " .. s) end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
 
 before_each(function() fake.reset() end)
 

@@ -5,25 +5,7 @@
 local fake = require "spec.support.fake"
 local T = require "spec.support.client"
 local cli = require "spec.support.cli"
-
-local function lines(s)
-  local t = {}
-  for line in (s or ""):gmatch("[^\n]+") do t[#t + 1] = line end
-  return t
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function mode(path)
-  local p = io.popen("stat -c %a " .. cli.quote(path) .. " 2>/dev/null")
-  local m = p:read("*l")
-  p:close()
-  return m
-end
+local lines, mode, write = cli.lines, cli.mode, cli.write
 
 -- without make check's sanitizer runtime: chown leaks, and LSan says so
 local function sh(cmd) assert(T.ok("env -u LD_PRELOAD " .. cmd), cmd) end

@@ -3,25 +3,13 @@
 -- Ctrl-D, the banner and /usage.
 local fake = require "spec.support.fake"
 local cli = require "spec.support.cli"
+local mode, write = cli.mode, cli.write
 
 local HELLO = "Hello! I am the local fake OpenAI server."
 local UP, LEFT, HOME = "\27[A", "\27[D", "\1"
 local CTRL_C, CTRL_D, CTRL_R, ALT_ENTER = "\3", "\4", "\18", "\27\r"
 -- the editor reads a new line: bracketed paste on, then the prompt
 local READ = "\27[?2004h"
-
-local function mode(path)
-  local p = io.popen("stat -c %a " .. cli.quote(path) .. " 2>/dev/null")
-  local m = p:read("*l")
-  p:close()
-  return m
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
 
 -- the user message of each request, in order
 local function said()

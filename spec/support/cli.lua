@@ -26,6 +26,24 @@ local function write(path, s)
   f:write(s)
   f:close()
 end
+M.write = write
+
+-- a file's permission bits, as stat prints them ("600"), or nil
+function M.mode(path)
+  local p = io.popen("stat -c %a " .. quote(path) .. " 2>/dev/null")
+  local m = p:read("*l")
+  p:close()
+  return m
+end
+
+-- the lines of s that are not empty
+function M.lines(s)
+  local t = {}
+  for line in (s or ""):gmatch("[^\n]+") do t[#t + 1] = line end
+  return t
+end
+
+function M.sleep(s) os.execute("sleep " .. s) end
 
 local read = T.read
 M.read = read
