@@ -25,18 +25,13 @@
 
 #include "json.h"
 
+#define FUZZ_NAME "json_fuzz"
+#include "fuzz_codec.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static lua_State *L0;
 
-#define CHECK(c)                                                  \
-  do {                                                            \
-    if (!(c)) {                                                   \
-      fprintf(stderr, "json_fuzz: check failed: %s (line %d)\n",  \
-              #c, __LINE__);                                      \
-      abort();                                                    \
-    }                                                             \
-  } while (0)
 
 /* Equality of two decoded values: same types (number subtypes aside), same
  * keys, floats with the same sign (-0.0 must survive the round trip). */
@@ -83,20 +78,6 @@ static int same(lua_State *L, int a, int b, int depth) {
   }
 }
 
-static int encode_arg(lua_State *L) {
-  if (!json_encode_value(L, 1, 0))
-    return lua_error(L);
-  return 1;
-}
-
-/* Encodes the value at idx under lua_pcall; pushes the text and returns 1,
- * or pushes the message and returns 0. */
-static int try_encode(lua_State *L, int idx) {
-  lua_pushcfunction(L, encode_arg);
-  lua_pushvalue(L, idx);
-  return lua_pcall(L, 1, 1, 0) == LUA_OK;
-}
-
 static void round_trip(const uint8_t *data, size_t size) {
   lua_State *L = L0;
   size_t n1, n2;
@@ -129,65 +110,10 @@ static void round_trip(const uint8_t *data, size_t size) {
   lua_settop(L, 0);
 }
 
-/* An allocator that fails growth once its budget is spent (Lua assumes
- * shrinking never fails) and counts the bytes in use. */
-typedef struct {
-  size_t inuse;
-  long budget;                    /* < 0: unlimited */
-} memctl;
-
-static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  memctl *m = (memctl *)ud;
-  size_t old = ptr != NULL ? osize : 0;
-  void *p;
-  if (nsize == 0) {
-    m->inuse -= old;
-    free(ptr);
-    return NULL;
-  }
-  if (nsize > old) {
-    if (m->budget == 0)
-      return NULL;
-    if (m->budget > 0)
-      m->budget--;
-  }
-  p = realloc(ptr, nsize);
-  if (p == NULL)
-    return NULL;
-  m->inuse = m->inuse - old + nsize;
-  return p;
-}
-
-static int decode_encode(lua_State *L) {
-  const char *s = (const char *)lua_touserdata(L, 1);
-  size_t n = (size_t)lua_tointeger(L, 2);
-  if (json_decode_buffer(L, s, n, 0))
-    json_encode_value(L, -1, 0);
-  return 0;
-}
-
-static void out_of_memory(const uint8_t *data, size_t size) {
-  memctl m = { 0, -1 };
-  uint32_t h = 2166136261u;
-  size_t i;
-  lua_State *L = lua_newstate(limited_alloc, &m);
-  CHECK(L != NULL);
-  for (i = 0; i < size; i++)
-    h = (h ^ data[i]) * 16777619u;
-  lua_pushcfunction(L, decode_encode);
-  lua_pushlightuserdata(L, (void *)data);
-  lua_pushinteger(L, (lua_Integer)size);
-  m.budget = (long)(h % (size / 4 + 16));
-  (void)lua_pcall(L, 2, 0, 0);
-  m.budget = -1;
-  lua_close(L);
-  CHECK(m.inuse == 0);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (L0 == NULL)
     L0 = luaL_newstate();
   round_trip(data, size);
-  out_of_memory(data, size);
+  out_of_memory(data, size, 0);
   return 0;
 }
