@@ -3,9 +3,11 @@
 same 5.5 s, idle, with the module loaded, with one 5-second streaming
 request driven by the uv adapter (its turns on the main loop, the default
 in Neovim, and inside libuv's callbacks), and with the same request driven
-by a 10 ms polling timer; and the latency from a socket's wake-up to its
-on_delta in either uv mode (what scheduling the turns adds). Run by bench/run.sh (its servers; the module built for
-LuaJIT); writes its section into bench/RESULTS.md's hand-written part
+by a 10 ms polling timer; the floor under the request (the same stream read
+by a bare vim.loop socket, with and without a vim.schedule a read); and the
+latency from a socket's wake-up to its on_delta in either uv mode (what
+scheduling the turns adds). Run by bench/run.sh (its servers; the module
+built for LuaJIT); writes its section into bench/RESULTS.md's hand-written part
 (between <!-- begin idle --> and <!-- end idle -->).
 
     python3 bench/idle.py --work DIR --streams URL --bin DIR --root DIR
@@ -46,8 +48,11 @@ MODES = [
     ("uv", "one streaming request, uv adapter (`chatgpt.uv` on `vim.loop`; turns from the main loop)"),
     ("uvfast", "the same, `{schedule = false}`: turns inside libuv's callbacks"),
     ("poll", "the same request, 10 ms `vim.loop` timer calling `chatgpt.poll(0)`"),
+    ("raw", "the floor: the module loaded, the same stream read by a bare `vim.loop` TCP socket"),
+    ("rawsched", "the floor, each read also asking `vim.schedule` for an empty function"),
 ]
 STREAMING = ("uv", "uvfast", "poll")
+RAW = ("raw", "rawsched")
 pids = [int(p) for p in A.server_pids.split(",") if p]
 # the text the request must return: the content of the served chunks
 TEXT = os.path.join(A.work, "www", "stream%d.txt" % N_CHUNKS)
@@ -84,6 +89,8 @@ for rnd in range(1, A.rounds + 1):
             why = "no ok line: " + (line[:160] or "(nothing)")
         elif mode in STREAMING and res.get("deltas") != N_CHUNKS - 2:
             why = "deltas=%s" % res.get("deltas")
+        elif mode in RAW and not res.get("reads"):
+            why = "no reads"
         r = {"cpu": (m.get("user", 0) + m.get("sys", 0)) * 1000, "rss": m.get("maxrss_kb", 0) / 1024,
              "res": res, "failed": why}
         runs.setdefault(mode, []).append(r)
@@ -152,7 +159,7 @@ for mode, label in MODES:
     p = proc(mode)
     w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         label, f(p, "%.1f"), spread(mode), f(ratio(p, base), "%.2f"), f(ratio(p, loaded), "%.2f"),
-        f(window(mode), "%.1f"), f(window(mode, "req_ms"), "%.1f") if mode in STREAMING else "",
+        f(window(mode), "%.1f"), f(window(mode, "req_ms"), "%.1f") if mode in STREAMING + RAW else "",
         f(med([r["rss"] for r in ok_runs(mode)]), "%.1f"), result(mode)))
 w("")
 ru, rpl = window("uv", "req_ms"), window("poll", "req_ms")
@@ -161,6 +168,20 @@ w("The request itself: %s ms of CPU with the uv adapter (%s `drive` calls, %s µ
       f(ru, "%.1f"), f(window("uv", "drives"), "%.0f"),
       f(None if ru is None or not window("uv", "drives") else ru * 1000 / window("uv", "drives"), "%.0f"),
       f(rpl, "%.1f"), f(window("poll", "polls"), "%.0f"), f(ratio(rpl, ru), "%.1f")))
+w("")
+rr, rs, rf = window("raw", "req_ms"), window("rawsched", "req_ms"), window("uvfast", "req_ms")
+w("Where the request's CPU goes: the same stream read by a bare `vim.loop` socket in the same "
+  "Neovim (no parsing, %s reads) costs %s ms from connect to its last chunk, %s ms when each read "
+  "also asks `vim.schedule` for an empty function: the wake-ups themselves (kernel, libuv, luv's "
+  "callback) and Neovim's extra round of its loop per scheduled function, which no adapter on "
+  "Neovim's loop avoids. The request on the uv adapter costs %s ms more than that scheduled floor "
+  "(%s µs a wake-up), inside libuv's callbacks %s ms more than the bare read: curl, the engine "
+  "and the Lua around each chunk." % (
+      f(window("raw", "reads"), "%.0f"), f(rr, "%.1f"), f(rs, "%.1f"),
+      f(None if ru is None or rs is None else ru - rs, "%.1f"),
+      f(None if ru is None or rs is None or not window("uv", "drives")
+        else (ru - rs) * 1000 / window("uv", "drives"), "%.0f"),
+      f(None if rf is None or rr is None else rf - rr, "%.1f")))
 w("")
 ls, lf = window("uv", "lat_us_med"), window("uvfast", "lat_us_med")
 added = None if ls is None or lf is None else ls - lf
@@ -177,10 +198,13 @@ w("| target | measured | verdict |")
 w("|---|---|---|")
 r1, r2 = ratio(proc("uv"), loaded), ratio(proc("uv"), base)
 est = None if ru is None or not loaded else 1 + ru / loaded
+est_floor = None if rs is None or not loaded else 1 + rs / loaded
 w("| uv adapter, one 5-second stream: process CPU ≤ 1.5 × an idle Neovim with the module "
   "loaded | %s × (medians: %s ms vs %s ms; the loaded editor's median plus the request's own "
-  "%s ms: %s ×); turns inside libuv's callbacks: %s ×; the polling timer: %s × | %s |" % (
+  "%s ms: %s ×; plus only the scheduled floor's %s ms: %s ×); turns inside libuv's callbacks: "
+  "%s ×; the polling timer: %s × | %s |" % (
       f(r1, "%.2f"), f(proc("uv"), "%.1f"), f(loaded, "%.1f"), f(ru, "%.1f"), f(est, "%.2f"),
+      f(rs, "%.1f"), f(est_floor, "%.2f"),
       f(ratio(proc("uvfast"), loaded), "%.2f"), f(ratio(proc("poll"), loaded), "%.2f"),
       verdict(None if r1 is None else r1 <= 1.5)))
 w("| the same against a bare idle Neovim (no module) | %s × (%s ms vs %s ms); the polling "

@@ -14,6 +14,11 @@
 --         callbacks, where vim.api may not be called (before issue 20)
 -- poll    the same request driven by a 10 ms vim.loop timer calling
 --         chatgpt.poll(0), stopped once poll returns 0
+-- raw     the floor: loaded, then the same stream read over a bare
+--         vim.loop TCP socket (luv's read callback; nothing parsed): what
+--         50 wake-ups of this process cost with no module in the way
+-- rawsched  the same, each read also asking vim.schedule for an empty
+--         function (what running a turn from the main loop costs Neovim)
 -- uv and uvfast give the adapter a luv whose poll handles note when they
 -- fire (a table over vim.loop: the adapter's calls are the same), and
 -- on_delta measures the time since: lat_us_med / lat_us_p90 over the
@@ -54,9 +59,45 @@ local function quit()
     (uv.hrtime() - w0) / 1e9, result or ""))
 end
 
+-- raw, rawsched: one POST over a luv TCP socket, its chunked answer read
+-- to its last chunk; req_ms and reads as the request's modes report them
+local function raw_read(sched)
+  local host, port, path = env("BENCH_URL"):match("^http://([%d.]+):(%d+)(/.*)$")
+  local body = '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+  local tcp, reads, bytes, tail, done = uv.new_tcp(), 0, 0, "", false
+  local function noop() end
+  local c_req = clock()
+  tcp:connect(host, tonumber(port), function(cerr)
+    if cerr then
+      result = "fail connect: " .. cerr
+      return tcp:close()
+    end
+    tcp:write(("POST %s/chat/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+               .. "Content-Length: %d\r\n\r\n%s"):format(path, host, #body, body))
+    tcp:read_start(function(rerr, data)
+      if sched then vim.schedule(noop) end
+      if not data then
+        result = result or ("fail the stream ended early (%s)"):format(tostring(rerr))
+        return tcp:close()
+      end
+      reads, bytes = reads + 1, bytes + #data
+      if (tail .. data):sub(-7) == "\r\n0\r\n\r\n" and not done then   -- the last chunk
+        done = true
+        local text = tail .. data
+        result = text:find("data: [DONE]", 1, true) and ("deltas=-1 reads=%d bytes=%d req_ms=%.3f"):format(
+          reads, bytes, (clock() - c_req) * 1e3) or "fail no [DONE] before the end"
+        tcp:read_stop()
+        tcp:close()
+      end
+      tail = data:sub(-32)
+    end)
+  end)
+end
+
 local ok, err = pcall(function()
-  if not (mode == "idle" or mode == "loaded" or mode == "uv" or mode == "uvfast" or mode == "poll") then
-    error("BENCH_MODE: idle, loaded, uv, uvfast or poll, not " .. tostring(mode))
+  if not (mode == "idle" or mode == "loaded" or mode == "uv" or mode == "uvfast" or mode == "poll"
+          or mode == "raw" or mode == "rawsched") then
+    error("BENCH_MODE: idle, loaded, uv, uvfast, poll, raw or rawsched, not " .. tostring(mode))
   end
   if mode == "idle" then return end
   local root, build = env("BENCH_ROOT"), env("BENCH_BUILD")
@@ -66,6 +107,7 @@ local ok, err = pcall(function()
   local client = chatgpt.new { base_url = env("BENCH_URL"), api_key = "sk-bench-000000000000000000000000",
                                max_retries = 0 }
   if mode == "loaded" then return end
+  if mode == "raw" or mode == "rawsched" then return raw_read(mode == "rawsched") end
 
   local function served()          -- read at the end: the check costs the window nothing
     local f = assert(io.open(env("BENCH_TEXT"), "rb"))

@@ -17,7 +17,7 @@
 #   BENCH_ONLY=scale sh bench/run.sh    run only some parts: harness, scale, idle,
 #                                       tokenizer (comma-separated; default all four)
 #   BENCH_IDLE_ROUNDS=9 sh bench/run.sh rounds of the idle-editor runs (default 7)
-# Takes about 9 minutes on 2 cores (harness 1-2, scale ~2, idle ~3,
+# Takes about 10 minutes on 2 cores (harness 1-2, scale ~2, idle ~4.5,
 # tokenizer ~3).
 #
 # What it does:
@@ -44,7 +44,8 @@
 #     RESULTS.md's hand-written part. Raises `ulimit -n` to 4096 first.
 #  7. bench/idle.py: CPU of headless Neovim, idle and with one 5-second
 #     stream (bench/idle_nvim.lua) on the uv adapter or a 10 ms polling
-#     timer; builds the module for LuaJIT (make LUA=luajit) first; writes
+#     timer, and the same stream read by a bare vim.loop socket (the
+#     floor); builds the module for LuaJIT (make LUA=luajit) first; writes
 #     its section into RESULTS.md's hand-written part. Skipped without nvim.
 #  8. bench/tokenizer.py: chatgpt.tokenizer against tiktoken (WASM) and
 #     js-tiktoken (npm, bench/package.json) on prose, code, CJK and one

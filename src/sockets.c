@@ -189,6 +189,19 @@ static void ep_action(engine *e) {
   struct epoll_event evs[64];
   double start = engine_clock();
   int n, i, running;
+  esock *k = e->socks.ep_n == 1 ? e->socks.all : NULL;
+  /* One socket in the set (one stream: the common case): the set is
+   * ready because it is, for some of what curl wants, so curl is handed
+   * it without asking epoll which (a system call every wake-up; curl's
+   * read or write finds EAGAIN if the set was only stale) */
+  while (k && !k->in_ep) k = k->next;
+  if (k) {
+    curl_multi_socket_action(e->multi, k->fd,
+                             ((k->what & CURL_POLL_IN) ? CURL_CSELECT_IN : 0) |
+                                 ((k->what & CURL_POLL_OUT) ? CURL_CSELECT_OUT : 0),
+                             &running);
+    return;
+  }
   do {
     n = epoll_wait(e->socks.epfd, evs, 64, 0);
     for (i = 0; i < n; i++) {

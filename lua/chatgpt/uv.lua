@@ -40,6 +40,7 @@ local timer           -- the engine's one timer
 local later           -- a turn that found the engine busy tries again on it
 local schedule        -- opts.schedule, or nil: turns run in libuv's callbacks
 local ready = {}      -- fd -> what it was ready for, for the scheduled turn
+local spare = {}      -- the next turn's `ready` (two, swapped: no table a turn)
 local timer_fired = false
 local queued = false  -- a turn is scheduled
 local gen = 0         -- the attachment a scheduled turn belongs to
@@ -68,11 +69,11 @@ local function turn(g)
     return
   end
   local fds, fired = ready, timer_fired
-  ready, timer_fired = {}, false
+  ready, spare, timer_fired = spare, fds, false
   local ok, err = true, nil
   for fd, what in pairs(fds) do
     local rested = resting[fd]
-    resting[fd] = nil
+    fds[fd], resting[fd] = nil, nil
     if ok and g == gen then ok, err = pcall(chatgpt.drive, fd, what) end
     if rested and g == gen then arm(fd) end
   end
@@ -202,7 +203,7 @@ function M.detach()
     close(t)
   end
   timer, later, attached_uv, schedule, run_turn = nil, nil, nil, nil, nil
-  wants, resting, ready, on_ready = {}, {}, {}, {}
+  wants, resting, ready, spare, on_ready = {}, {}, {}, {}, {}
   timer_fired, queued = false, false
 end
 
