@@ -116,15 +116,21 @@ local function fire_timers()
   end
 end
 
--- Seconds of callbacks one turn runs: the transfers whose news is left
--- get it first in the next turn, which does not wait. With a thousand
--- streams, one poll(0) ran up to 9 ms of them (bench/RESULTS.md).
-local TURN_BUDGET = 0.002
+-- Seconds a turn that does not wait (poll(0), a host's drive) runs, from
+-- its start: curl's work (at most 2 ms of it, src/sockets.h) and then the
+-- callbacks, which stop at this deadline (at least one transfer is handed
+-- on a turn). The transfers whose news is left get it first in the next
+-- turn, which does not wait. With a thousand streams, one poll(0) ran up
+-- to 9 ms of callbacks, then up to 5 ms of curl's and ours, each with a
+-- budget of its own; what a turn may run past this is the end of a
+-- collector's cycle (~1.5 ms there) and one transfer (bench/RESULTS.md).
+local TURN_BUDGET = 0.0025
 
 -- Hands the transfers with news (core.poll's answer after its count) to
--- their trackers, oldest news first. Each leaves the queue before its
--- tracker runs, so an error there loses no one else's news.
-local function dispatch(_, ...)
+-- their trackers, oldest news first, until `stop` (core.now's clock; nil:
+-- TURN_BUDGET from now, for a turn that waited). Each leaves the queue
+-- before its tracker runs, so an error there loses no one else's news.
+local function dispatch(stop, _, ...)
   local k = select("#", ...)
   if k == 1 then
     ntail = ntail + 1
@@ -135,7 +141,7 @@ local function dispatch(_, ...)
     ntail = ntail + k
   end
   if nhead > ntail then return end
-  local stop = now() + TURN_BUDGET
+  stop = stop or now() + TURN_BUDGET
   repeat
     local ud = news[nhead]
     news[nhead] = nil
@@ -188,7 +194,8 @@ function M.wake(obj)
 end
 
 local function step(seconds)
-  dispatch(cpoll(seconds))
+  -- a turn that waits begins when the wait ends (dispatch's own start)
+  dispatch(seconds == 0 and now() + TURN_BUDGET or nil, cpoll(seconds))
   if timers[1] then fire_timers() end
 end
 
@@ -441,7 +448,7 @@ end
 
 -- One turn for the host (no closure a call: one per chunk of a stream).
 local function host_step(fd, what)
-  dispatch(caction(fd, what))
+  dispatch(now() + TURN_BUDGET, caction(fd, what))
   if timers[1] then fire_timers() end
 end
 
