@@ -116,21 +116,18 @@ local function fire_timers()
   end
 end
 
--- Seconds a turn that does not wait (poll(0), a host's drive) runs, from
--- its start: curl's work (at most 2 ms of it, src/sockets.h) and then the
--- callbacks, which stop at this deadline (at least one transfer is handed
--- on a turn). The transfers whose news is left get it first in the next
--- turn, which does not wait. With a thousand streams, one poll(0) ran up
--- to 9 ms of callbacks, then up to 5 ms of curl's and ours, each with a
--- budget of its own; what a turn may run past this is the end of a
--- collector's cycle (~1.5 ms there) and one transfer (bench/RESULTS.md).
-local TURN_BUDGET = 0.0025
+-- Seconds of callbacks one turn runs (at least one transfer's): the
+-- transfers whose news is left get it first in the next turn, which does
+-- not wait. With a thousand streams, one poll(0) ran up to 9 ms of them
+-- (bench/RESULTS.md). Their own budget, not what is left of curl's turn
+-- (src/sockets.h): a share of the turn that curl's work could eat left
+-- news to pile up, and one transfer's pile made a 12 ms call.
+local TURN_BUDGET = 0.0015
 
 -- Hands the transfers with news (core.poll's answer after its count) to
--- their trackers, oldest news first, until `stop` (core.now's clock; nil:
--- TURN_BUDGET from now, for a turn that waited). Each leaves the queue
--- before its tracker runs, so an error there loses no one else's news.
-local function dispatch(stop, _, ...)
+-- their trackers, oldest news first. Each leaves the queue before its
+-- tracker runs, so an error there loses no one else's news.
+local function dispatch(_, ...)
   local k = select("#", ...)
   if k == 1 then
     ntail = ntail + 1
@@ -141,7 +138,7 @@ local function dispatch(stop, _, ...)
     ntail = ntail + k
   end
   if nhead > ntail then return end
-  stop = stop or now() + TURN_BUDGET
+  local stop = now() + TURN_BUDGET
   repeat
     local ud = news[nhead]
     news[nhead] = nil
@@ -194,8 +191,7 @@ function M.wake(obj)
 end
 
 local function step(seconds)
-  -- a turn that waits begins when the wait ends (dispatch's own start)
-  dispatch(seconds == 0 and now() + TURN_BUDGET or nil, cpoll(seconds))
+  dispatch(cpoll(seconds))
   if timers[1] then fire_timers() end
 end
 
@@ -448,7 +444,7 @@ end
 
 -- One turn for the host (no closure a call: one per chunk of a stream).
 local function host_step(fd, what)
-  dispatch(now() + TURN_BUDGET, caction(fd, what))
+  dispatch(caction(fd, what))
   if timers[1] then fire_timers() end
 end
 
