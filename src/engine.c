@@ -317,6 +317,7 @@ static void collect(engine *e) {
  * host watches the sockets, it may still block here (a blocking call):
  * curl is driven the same way, and the host hears of the changes after. */
 static void drive(engine *e, double wait) {
+  double start = engine_clock();
   engine_feed(e);
   /* curl's timer first when due: it is how curl sends what was just
    * added, and then the answer can come within this same wait (a blocking
@@ -328,7 +329,7 @@ static void drive(engine *e, double wait) {
     double d = engine_next_deadline(e) - engine_clock(); /* wake up for our deadlines */
     if (d < wait) wait = d;
   }
-  sockets_poll(e, wait);
+  sockets_poll(e, wait, start);
   if (!e->socks.attached) sockets_forget_removed(&e->socks); /* no host to tell */
 }
 

@@ -183,11 +183,10 @@ void sockets_timer(engine *e) {
 
 /* The epoll set is readable: hands curl its ready sockets, for at most
  * SOCKETS_TURN_BUDGET (those left are still ready, and keep the set
- * readable for the host's next call). */
-static void ep_action(engine *e) {
+ * readable for the host's next call). Returns whether the budget ran out. */
+static int ep_action(engine *e, double start) {
 #ifdef HAVE_EPOLL
   struct epoll_event evs[64];
-  double start = engine_clock();
   int n, i, running;
   esock *k = e->socks.ep_n == 1 ? e->socks.all : NULL;
   /* One socket in the set (one stream: the common case): the set is
@@ -200,7 +199,7 @@ static void ep_action(engine *e) {
                              ((k->what & CURL_POLL_IN) ? CURL_CSELECT_IN : 0) |
                                  ((k->what & CURL_POLL_OUT) ? CURL_CSELECT_OUT : 0),
                              &running);
-    return;
+    return 0;
   }
   do {
     n = epoll_wait(e->socks.epfd, evs, 64, 0);
@@ -208,30 +207,37 @@ static void ep_action(engine *e) {
       uint32_t r = evs[i].events;
       int ev = ((r & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((r & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
                ((r & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
-      if (i > 0 && engine_clock() - start > SOCKETS_TURN_BUDGET) return;
+      if (i > 0 && engine_clock() - start > SOCKETS_TURN_BUDGET) return 1;
       curl_multi_socket_action(e->multi, evs[i].data.fd, ev, &running);
     }
   } while (n == 64 && engine_clock() - start <= SOCKETS_TURN_BUDGET);
+  return n == 64;
 #else
   (void)e;
+  (void)start;
+  return 0;
 #endif
 }
 
+/* A turn whose budget ran out leaves curl's timer to the next one: the
+ * host's timer (changes() tells the past due time: at once) or the next
+ * poll, which runs it first. */
 void sockets_action(engine *e, curl_socket_t fd, int ev) {
-  int running;
+  int running, spent = 0;
+  double start = engine_clock();
   engine_feed(e);
   if (fd != CURL_SOCKET_BAD && fd == e->socks.epfd)
-    ep_action(e);
+    spent = ep_action(e, start);
   else if (fd != CURL_SOCKET_BAD)
     curl_multi_socket_action(e->multi, fd, ev, &running);
-  sockets_timer(e);
+  if (!spent) sockets_timer(e);
 }
 
-void sockets_poll(engine *e, double wait) {
+void sockets_poll(engine *e, double wait, double since) {
   sockets *s = &e->socks;
   esock *k;
   double start;
-  int n = 0, i, j, rc, running;
+  int n = 0, i, j, rc, running, done = 0;
   if (s->due >= 0 && s->due - engine_clock() < wait) wait = s->due - engine_clock();
   if (!(wait > 0)) wait = 0;
   if (s->n > s->pfd_cap) {
@@ -252,23 +258,25 @@ void sockets_poll(engine *e, double wait) {
   }
   rc = poll(n ? s->pfd : NULL, (nfds_t)n, wait > 0 ? (int)engine_ms(wait, INT_MAX) : 0);
   start = engine_clock();
+  if (!(wait > 0) && since < start) start = since; /* the turn did not wait: its start */
   for (j = 0; rc > 0 && j < n; j++) {
     short r;
     int ev = 0;
     i = (s->turn + j) % n;
     r = s->pfd[i].revents;
     if (!r) continue;
-    /* one turn does at most SOCKETS_TURN_BUDGET of curl's reading: the
-     * sockets left are still ready, poll(2) says so next turn, and that
-     * turn begins with them */
-    if (engine_clock() - start > SOCKETS_TURN_BUDGET) {
+    /* one turn does at most SOCKETS_TURN_BUDGET of curl's work, and at
+     * least one socket's: the sockets left are still ready, poll(2) says
+     * so next turn, and that turn begins with them */
+    if (done > 0 && engine_clock() - start > SOCKETS_TURN_BUDGET) {
       s->turn = i;
-      break;
+      return; /* curl's timer too: the next turn runs it first (drive) */
     }
     if (r & POLLIN) ev |= CURL_CSELECT_IN;
     if (r & POLLOUT) ev |= CURL_CSELECT_OUT;
     if (r & (POLLERR | POLLHUP | POLLNVAL)) ev |= CURL_CSELECT_ERR;
     curl_multi_socket_action(e->multi, s->pfd[i].fd, ev, &running);
+    done++;
   }
   sockets_timer(e);
 }

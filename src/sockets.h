@@ -20,9 +20,11 @@
 
 struct engine;
 
-/* Seconds of curl's reading one polling turn may take: with a thousand
- * streams, a poll(0) that handed curl every ready socket took up to 8 ms;
- * the sockets left over are still ready at the next turn. */
+/* Seconds of curl's work one turn may take before the sockets left over
+ * wait for the next (they are still ready then), counted from the turn's
+ * start (curl's timer, run first, included) unless the turn waited: with
+ * a thousand streams, a poll(0) that handed curl every ready socket took up
+ * to 8 ms, and curl's timer alone takes up to 2 ms of a turn. */
 #define SOCKETS_TURN_BUDGET 0.002
 
 typedef struct esock {
@@ -51,9 +53,10 @@ void sockets_init(struct engine *e);
 /* Frees every record (at the engine's close). */
 void sockets_free(sockets *s);
 /* Lets curl act on what is ready: poll(2)s the sockets for at most `wait`
- * seconds (0: only a look), then hands curl the ready sockets (for at most
- * SOCKETS_TURN_BUDGET) and its timer when due. */
-void sockets_poll(struct engine *e, double wait);
+ * seconds (0: only a look), then hands curl the ready sockets (until
+ * SOCKETS_TURN_BUDGET after `since`, the turn's start, or after the wait)
+ * and its timer when due. */
+void sockets_poll(struct engine *e, double wait, double since);
 /* Hands curl one socket's readiness (fd < 0: only its timer, when due). */
 void sockets_action(struct engine *e, curl_socket_t fd, int ev_bitmask);
 /* Runs curl's timer if it is due (a one-shot: see sockets.c). */

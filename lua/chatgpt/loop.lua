@@ -116,10 +116,13 @@ local function fire_timers()
   end
 end
 
--- Seconds of callbacks one turn runs: the transfers whose news is left
--- get it first in the next turn, which does not wait. With a thousand
--- streams, one poll(0) ran up to 9 ms of them (bench/RESULTS.md).
-local TURN_BUDGET = 0.002
+-- Seconds of callbacks one turn runs (at least one transfer's): the
+-- transfers whose news is left get it first in the next turn, which does
+-- not wait. With a thousand streams, one poll(0) ran up to 9 ms of them
+-- (bench/RESULTS.md). Their own budget, not what is left of curl's turn
+-- (src/sockets.h): a share of the turn that curl's work could eat left
+-- news to pile up, and one transfer's pile made a 12 ms call.
+local TURN_BUDGET = 0.0015
 
 -- Hands the transfers with news (core.poll's answer after its count) to
 -- their trackers, oldest news first. Each leaves the queue before its
