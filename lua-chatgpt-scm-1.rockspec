@@ -34,7 +34,7 @@ build = {
     ["chatgpt.core"] = {
       sources = {
         "src/base64.c", "src/context.c", "src/core.c", "src/curl_errors.c", "src/endpoint.c",
-        "src/engine.c", "src/form.c", "src/headers.c", "src/json_decode.c", "src/json_delta.c", "src/json_marks.c",
+        "src/engine.c", "src/form.c", "src/headers.c", "src/json_decode.c", "src/json_delta.c", "src/json_escapes.c", "src/json_marks.c",
         "src/json_encode.c", "src/json_path.c", "src/key.c", "src/message.c", "src/origin.c", "src/process.c",
         "src/protect.c", "src/bpe.c", "src/pretokenize.c", "src/regular.c", "src/sockets.c",
         "src/sse.c", "src/terminal.c", "src/tokenizer.c", "src/transfer.c", "src/unicode_class.c",

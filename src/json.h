@@ -1,6 +1,6 @@
 /* JSON codec for Lua values, exact for Lua 5.4 integers both ways:
- * json_encode.c writes, json_decode.c reads (json_marks.c: what a decoded
- * table's metatable says of it).
+ * json_encode.c writes, json_decode.c reads (json_escapes.c: strings with
+ * escapes; json_marks.c: what a decoded table's metatable says of it).
  *
  * Why not lua-cjson: Debian's lua-cjson 2.1.0 prints every number with
  * %.14g (seed = 9007199254740993 goes out wrong), reads every number as a

@@ -14,13 +14,6 @@
 #include "json.h"
 #include "json_marks.h"
 #include "json_reader.h"
-#include "json_utf8.h"
-
-#if defined(__GNUC__)
-#define JSON_NOINLINE __attribute__((noinline))
-#else
-#define JSON_NOINLINE
-#endif
 
 /* Short strings seen lately, per lua_State (json_cache, in the state's
  * context): keys such as "role" and values such as a stream's id and model
@@ -34,20 +27,10 @@
  * message here and returns DEC_ERR up the recursion (no longjmp), so the
  * only way out by error is a memory error raised by Lua itself, and then
  * nothing of ours is left to free: escaped strings are built in a
- * luaL_Buffer. The message is pushed only after lua_settop has dropped the
+ * luaL_Buffer (json_escapes.c). The message is pushed only after lua_settop has dropped the
  * partial values: Lua 5.4 marks a grown luaL_Buffer box to-be-closed, and
  * such a slot must not be overwritten (lua_replace) while it is open. */
 typedef json_reader decoder; /* json_reader.h */
-
-
-/* Bytes that end the fast scan of a string: '"', '\\' and controls. */
-/* clang-format off */
-static const unsigned char str_stop[256] = {
-  1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
-  0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
-  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,
-};
-/* clang-format on */
 
 static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -55,98 +38,21 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
 
 static lua_Integer pos(const decoder *d, const char *p) { return (lua_Integer)(p - d->s) + 1; }
 
-static int dec_fail(decoder *d, const char *what, const char *p) {
-  snprintf(d->err, sizeof d->err, "%s", what);
-  d->errp = p;
-  return DEC_ERR;
-}
-
 static int dec_unexpected(decoder *d, const char *p) {
   unsigned char c;
   char what[32];
-  if (p >= d->end) return dec_fail(d, "unexpected end of input", p);
+  if (p >= d->end) return json_fail(d, "unexpected end of input", p);
   c = (unsigned char)*p;
   if (c > 0x20 && c < 0x7F)
     snprintf(what, sizeof what, "unexpected '%c'", c);
   else
     snprintf(what, sizeof what, "unexpected byte 0x%02X", c);
-  return dec_fail(d, what, p);
+  return json_fail(d, what, p);
 }
 
 static const char *skip_ws(const char *p, const char *end) {
   while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
   return p;
-}
-
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* The 4 hex digits at p, or -1. */
-static long hex4(const char *p, const char *end) {
-  long v = 0;
-  int i;
-  if (end - p < 4) return -1;
-  for (i = 0; i < 4; i++) {
-    int h = hexval((unsigned char)p[i]);
-    if (h < 0) return -1;
-    v = v * 16 + h;
-  }
-  return v;
-}
-
-/* Slow path of a string with escapes: open is the opening quote, q the
- * first byte that stopped the fast scan. Kept out of line because the
- * luaL_Buffer is big and dec_value recurses. */
-static JSON_NOINLINE int dec_string_escaped(decoder *d, const char *open, const char *q) {
-  const char *end = d->end, *run = open + 1;
-  luaL_Buffer B;
-  luaL_buffinit(d->L, &B);
-  for (;;) {
-    while (q < end && !str_stop[(unsigned char)*q]) q++;
-    if (q >= end) return dec_fail(d, "unterminated string", open);
-    luaL_addlstring(&B, run, (size_t)(q - run));
-    if (*q == '"') break;
-    if (*q != '\\') return dec_fail(d, "unescaped control character in string", q);
-    if (q + 1 >= end) return dec_fail(d, "unterminated string", open);
-    switch (q[1]) {
-    case '"': luaL_addchar(&B, '"'); break;
-    case '\\': luaL_addchar(&B, '\\'); break;
-    case '/': luaL_addchar(&B, '/'); break;
-    case 'b': luaL_addchar(&B, '\b'); break;
-    case 'f': luaL_addchar(&B, '\f'); break;
-    case 'n': luaL_addchar(&B, '\n'); break;
-    case 'r': luaL_addchar(&B, '\r'); break;
-    case 't': luaL_addchar(&B, '\t'); break;
-    case 'u': {
-      long c = hex4(q + 2, end), lo;
-      if (c < 0) return dec_fail(d, "invalid \\u escape", q);
-      q += 6;
-      if (c >= 0xD800 && c <= 0xDBFF && end - q >= 6 && q[0] == '\\' && q[1] == 'u' &&
-          (lo = hex4(q + 2, end)) >= 0xDC00 && lo <= 0xDFFF) {
-        c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
-        q += 6;
-      } else if (c >= 0xD800 && c <= 0xDFFF)
-        c = 0xFFFD; /* lone surrogate */
-      {
-        char u[4];
-        luaL_addlstring(&B, u, utf8_put(u, (unsigned long)c));
-      }
-      run = q;
-      continue;
-    }
-    default: return dec_fail(d, "invalid escape", q);
-    }
-    q += 2;
-    run = q;
-  }
-  luaL_pushresult(&B);
-  d->p = q + 1;
-  d->slot = -1;
-  return DEC_VALUE;
 }
 
 static void push_cached(decoder *d, const char *p, size_t n) {
@@ -179,25 +85,25 @@ static void push_cached(decoder *d, const char *p, size_t n) {
 static int dec_string(decoder *d) {
   const char *open = d->p, *q = open + 1, *end = d->end;
   while (end - q >= 4) {
-    if (str_stop[(unsigned char)q[0]]) goto stop;
-    if (str_stop[(unsigned char)q[1]]) {
+    if (json_str_stop[(unsigned char)q[0]]) goto stop;
+    if (json_str_stop[(unsigned char)q[1]]) {
       q += 1;
       goto stop;
     }
-    if (str_stop[(unsigned char)q[2]]) {
+    if (json_str_stop[(unsigned char)q[2]]) {
       q += 2;
       goto stop;
     }
-    if (str_stop[(unsigned char)q[3]]) {
+    if (json_str_stop[(unsigned char)q[3]]) {
       q += 3;
       goto stop;
     }
     q += 4;
   }
-  while (q < end && !str_stop[(unsigned char)*q]) q++;
-  if (q >= end) return dec_fail(d, "unterminated string", open);
+  while (q < end && !json_str_stop[(unsigned char)*q]) q++;
+  if (q >= end) return json_fail(d, "unterminated string", open);
 stop:
-  if (*q != '"') return dec_string_escaped(d, open, q);
+  if (*q != '"') return json_read_escaped(d, open, q);
   if ((size_t)(q - open - 1) <= SCACHE_MAXLEN) {
     push_cached(d, open + 1, (size_t)(q - open - 1));
   } else {
@@ -264,11 +170,11 @@ static int dec_number(decoder *d) {
       }
     }
   } else
-    return dec_fail(d, "invalid number", start);
+    return json_fail(d, "invalid number", start);
   if (p < end && *p == '.') {
     isfloat = 1;
     p++;
-    if (p >= end || *p < '0' || *p > '9') return dec_fail(d, "invalid number", start);
+    if (p >= end || *p < '0' || *p > '9') return json_fail(d, "invalid number", start);
     for (; p < end && *p >= '0' && *p <= '9'; p++) {
       if (m == 0 && *p == '0')
         exp10--; /* leading zeros */
@@ -286,7 +192,7 @@ static int dec_number(decoder *d) {
     isfloat = 1;
     p++;
     if (p < end && (*p == '+' || *p == '-')) eneg = *p++ == '-';
-    if (p >= end || *p < '0' || *p > '9') return dec_fail(d, "invalid number", start);
+    if (p >= end || *p < '0' || *p > '9') return json_fail(d, "invalid number", start);
     for (; p < end && *p >= '0' && *p <= '9'; p++)
       if (ev < 100000) ev = ev * 10 + (*p - '0');
     exp10 += eneg ? -ev : ev;
@@ -316,7 +222,7 @@ static int dec_number(decoder *d) {
   }
   {
     double v;
-    if (!str2d(start, (size_t)(p - start), &v)) return dec_fail(d, "invalid number", start);
+    if (!str2d(start, (size_t)(p - start), &v)) return json_fail(d, "invalid number", start);
     lua_pushnumber(d->L, v);
   }
   return DEC_VALUE;
@@ -327,26 +233,6 @@ int json_read_string(decoder *d) { return dec_string(d); }
 int json_read_number(decoder *d) { return dec_number(d); }
 const char *json_skip_ws(const char *p, const char *end) { return skip_ws(p, end); }
 
-/* The same checks as dec_string and dec_string_escaped, nothing built. */
-int json_skip_string(decoder *d) {
-  const char *q = d->p + 1, *end = d->end;
-  for (;;) {
-    while (q < end && !str_stop[(unsigned char)*q]) q++;
-    if (q >= end || (*q != '"' && *q != '\\')) return 0;
-    if (*q == '"') break;
-    if (q + 1 >= end) return 0;
-    if (q[1] == 'u') {
-      if (hex4(q + 2, end) < 0) return 0;
-      q += 6;
-    } else if (q[1] != '\0' && strchr("\"\\/bfnrt", q[1]) != NULL) {
-      q += 2;
-    } else
-      return 0;
-  }
-  d->p = q + 1;
-  return 1;
-}
-
 static int dec_value(decoder *d);
 
 /* Array elements are collected on the Lua stack and the table is made when
@@ -356,7 +242,6 @@ static int dec_value(decoder *d);
  * the rehashes it saves on the wire's small objects (measured). */
 #define DEC_BATCH 32
 
-
 /* d->p is at '[' or '{'. Enters one level, with room for `slots` stack
  * values (a table, a key, a value, a luaL_Buffer box and its work), and
  * skips the blanks after the bracket into *pp. An empty container is
@@ -364,8 +249,8 @@ static int dec_value(decoder *d);
  * DEC_NULL when there are members to read, or DEC_ERR. */
 static int dec_open(decoder *d, int slots, char close, const char **pp) {
   const char *p;
-  if (d->depth >= JSON_MAX_DEPTH) return dec_fail(d, "nested too deeply", d->p);
-  if (!lua_checkstack(d->L, slots)) return dec_fail(d, "nested too deeply", d->p);
+  if (d->depth >= JSON_MAX_DEPTH) return json_fail(d, "nested too deeply", d->p);
+  if (!lua_checkstack(d->L, slots)) return json_fail(d, "nested too deeply", d->p);
   p = skip_ws(d->p + 1, d->end);
   if (p < d->end && *p == close) {
     lua_createtable(d->L, 0, 0);
@@ -565,7 +450,7 @@ int json_decode_buffer(lua_State *L, const char *s, size_t len, int ordered) {
   if (r != DEC_ERR) {
     const char *p = skip_ws(d.p, d.end);
     if (p != d.end)
-      r = dec_fail(&d, "trailing garbage", p);
+      r = json_fail(&d, "trailing garbage", p);
     else if (r == DEC_NULL)
       lua_pushlightuserdata(L, NULL);
   }

@@ -6,6 +6,7 @@
 #define CHATGPT_JSON_READER_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <lua.h>
 
 #include "json.h"
@@ -34,6 +35,22 @@ void json_reader_init(lua_State *L, json_reader *r, const char *s, size_t len);
  * but for an open luaL_Buffer box that the caller's lua_settop drops. */
 int json_read_string(json_reader *r);
 int json_read_number(json_reader *r);
+
+/* Bytes that end the fast scan of a string: '"', '\\' and controls. */
+extern const unsigned char json_str_stop[256];
+
+/* Records a failure (what, at p) and returns DEC_ERR. */
+static inline int json_fail(json_reader *r, const char *what, const char *p) {
+  snprintf(r->err, sizeof r->err, "%s", what);
+  r->errp = p;
+  return DEC_ERR;
+}
+
+/* The slow path of json_read_string (json_escapes.c): open is the opening
+ * quote, q the first byte that stopped the fast scan ('\\' or a control
+ * character). Out of line: its luaL_Buffer is big and the decoder
+ * recurses. */
+int json_read_escaped(json_reader *r, const char *open, const char *q);
 
 /* r->p is at '"': steps over a string that core.decode would accept,
  * pushing nothing; returns 0 when it would not. */

@@ -1,8 +1,8 @@
 /* libFuzzer target for the stream's fast path (src/json_delta.c).
  *
- * sources: spec/fuzz/delta_fuzz.c src/json_delta.c src/json_decode.c src/json_marks.c src/json_encode.c src/json_path.c src/context.c
+ * sources: spec/fuzz/delta_fuzz.c src/json_delta.c src/json_decode.c src/json_escapes.c src/json_marks.c src/json_encode.c src/json_path.c src/context.c
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/lua5.4 \
- *     -Isrc spec/fuzz/delta_fuzz.c src/json_delta.c src/json_decode.c src/json_marks.c src/json_encode.c src/json_path.c \
+ *     -Isrc spec/fuzz/delta_fuzz.c src/json_delta.c src/json_decode.c src/json_escapes.c src/json_marks.c src/json_encode.c src/json_path.c \
  *     src/context.c -llua5.4 -o delta_fuzz
  *   ./delta_fuzz -max_total_time=180 corpus/   (seed: ../shared/wire/ *.sse)
  *

@@ -3,9 +3,9 @@
  * through the header parser (src/headers.c) and the JSON decoder
  * (src/json_decode.c), the way a failed response reaches it.
  *
- * sources: spec/fuzz/errors_fuzz.c src/headers.c src/json_decode.c src/json_marks.c src/json_encode.c src/json_path.c src/context.c
+ * sources: spec/fuzz/errors_fuzz.c src/headers.c src/json_decode.c src/json_escapes.c src/json_marks.c src/json_encode.c src/json_path.c src/context.c
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/lua5.4 \
- *     -Isrc spec/fuzz/errors_fuzz.c src/headers.c src/json_decode.c src/json_marks.c \
+ *     -Isrc spec/fuzz/errors_fuzz.c src/headers.c src/json_decode.c src/json_escapes.c src/json_marks.c \
  *     src/json_encode.c src/json_path.c src/context.c -llua5.4 -o errors_fuzz
  *   ./errors_fuzz -max_total_time=600 -dict=spec/fuzz/errors.dict corpus/
  *   (from the repository root: the modules are loaded from lua/chatgpt/)

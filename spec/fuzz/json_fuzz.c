@@ -1,8 +1,8 @@
 /* libFuzzer target for the JSON codec (src/json_encode.c, src/json_decode.c).
  *
- * sources: spec/fuzz/json_fuzz.c src/json_encode.c src/json_path.c src/json_decode.c src/json_marks.c src/context.c
+ * sources: spec/fuzz/json_fuzz.c src/json_encode.c src/json_path.c src/json_decode.c src/json_escapes.c src/json_marks.c src/context.c
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/lua5.4 \
- *     -Isrc spec/fuzz/json_fuzz.c src/json_encode.c src/json_path.c src/json_decode.c src/json_marks.c \
+ *     -Isrc spec/fuzz/json_fuzz.c src/json_encode.c src/json_path.c src/json_decode.c src/json_escapes.c src/json_marks.c \
  *     src/context.c -llua5.4 -o json_fuzz
  *   ./json_fuzz -max_total_time=180 corpus/    (seed: ../shared/wire/ *.json)
  *

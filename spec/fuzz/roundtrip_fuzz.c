@@ -1,7 +1,7 @@
 /* libFuzzer target for the JSON codec's lossless round trip (json.h): what
  * the decoder reads, the encoder writes back as the same JSON value.
  *
- * sources: spec/fuzz/roundtrip_fuzz.c src/json_encode.c src/json_path.c src/json_decode.c src/json_marks.c src/context.c
+ * sources: spec/fuzz/roundtrip_fuzz.c src/json_encode.c src/json_path.c src/json_decode.c src/json_escapes.c src/json_marks.c src/context.c
  *   sh spec/fuzz/run.sh 300 roundtrip      (seeded from the wire captures)
  *
  * Each input that decodes, in one long-lived lua_State:
