@@ -8,23 +8,9 @@
 -- streams fire; and schedule = false, where vim.api raises as before.
 -- Writes "ok ..." or "FAILED ..." to $HOST_RESULT, then quits.
 -- luacheck: globals vim
-local out = assert(os.getenv("HOST_RESULT"))
-local failures, notes = {}, {}
-
-local function finish()
-  local f = assert(io.open(out, "w"))
-  if #failures == 0 then
-    f:write("ok nvim ", tostring(jit and jit.version), ": ", table.concat(notes, "; "), "\n")
-  else
-    f:write("FAILED ", table.concat(failures, "; "), "\n")
-  end
-  f:close()
-  vim.cmd("qa!")
-end
-
-local function check(name, ok, detail)
-  if ok then notes[#notes + 1] = name else failures[#failures + 1] = name .. ": " .. tostring(detail) end
-end
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+local verdict = dofile(here .. "verdict.lua")("nvim " .. tostring(jit and jit.version))
+local check = verdict.check
 
 local ok, err = pcall(function()
   package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
@@ -150,5 +136,4 @@ local ok, err = pcall(function()
         and tostring(derr.message):find("E5560", 1, true), derr)
   require("chatgpt.uv").detach()
 end)
-if not ok then failures[#failures + 1] = tostring(err) end
-finish()
+verdict.finish(ok, err)

@@ -8,13 +8,10 @@
 -- mapping comes from the package. Writes "ok ..." or "FAILED ..." to
 -- $HOST_RESULT, then quits.
 -- luacheck: read globals vim
-local out = assert(os.getenv("HOST_RESULT"))
 local pack = assert(os.getenv("PACK_DIR"))
-local failures, notes = {}, {}
-
-local function check(name, ok, detail)
-  if ok then notes[#notes + 1] = name else failures[#failures + 1] = name .. ": " .. tostring(detail) end
-end
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+local verdict = dofile(here .. "verdict.lua")("nvim")
+local check = verdict.check
 
 local ok, err = pcall(function()
   local core_file = vim.api.nvim_get_runtime_file("lua/chatgpt/core.so", false)[1]
@@ -50,12 +47,4 @@ local ok, err = pcall(function()
   check("no command or mapping from the package", not defined:find("pack/test/start/lua-chatgpt", 1, true),
         defined)
 end)
-if not ok then failures[#failures + 1] = tostring(err) end
-local f = assert(io.open(out, "w"))
-if #failures == 0 then
-  f:write("ok nvim: ", table.concat(notes, "; "), "\n")
-else
-  f:write("FAILED ", table.concat(failures, "; "), "\n")
-end
-f:close()
-vim.cmd("qa!")
+verdict.finish(ok, err)

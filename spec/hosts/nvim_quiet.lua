@@ -5,12 +5,9 @@
 -- mid-stream, a retry; then :messages must be empty (run.sh checks that
 -- stderr is). Writes "ok ..." or "FAILED ..." to $HOST_RESULT, then quits.
 -- luacheck: read globals vim
-local out = assert(os.getenv("HOST_RESULT"))
-local failures, notes = {}, {}
-
-local function check(name, ok, detail)
-  if ok then notes[#notes + 1] = name else failures[#failures + 1] = name .. ": " .. tostring(detail) end
-end
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+local verdict = dofile(here .. "verdict.lua")("nvim")
+local check = verdict.check
 
 local ok, err = pcall(function()
   package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
@@ -68,12 +65,4 @@ local ok, err = pcall(function()
   local messages = vim.api.nvim_exec("messages", true)
   check(":messages empty", messages == "", messages)
 end)
-if not ok then failures[#failures + 1] = tostring(err) end
-local f = assert(io.open(out, "w"))
-if #failures == 0 then
-  f:write("ok nvim: ", table.concat(notes, "; "), "\n")
-else
-  f:write("FAILED ", table.concat(failures, "; "), "\n")
-end
-f:close()
-vim.cmd("qa!")
+verdict.finish(ok, err)
