@@ -103,6 +103,30 @@ describe("chatgpt.attach", function()
     assert.equal(0, watched(h))                       -- and nothing watched
   end)
 
+  it("wakes once for a timer of curl's, when it is due (not a ms early, then again)", function()
+    -- curl keeps a 200 ms timer from a connect (happy eyeballs), which a
+    -- stream on a new connection outlives
+    fake.script { close = true }
+    local c = T.new()
+    assert.equal(HELLO, (c:chat("x")))               -- the next request connects anew
+    cuv.attach(uv)
+    local drive, turns = chatgpt.drive, {}
+    finally(function() chatgpt.drive = drive end)
+    chatgpt.drive = function(fd, what)               -- chatgpt.uv drives through the module
+      if fd == nil then turns[#turns + 1] = core.now() end
+      return drive(fd, what)
+    end
+    fake.script(stream(4, 0.15))
+    local req = c:chat_async("x", { stream = true, on_delta = function() end })
+    run_uv()
+    assert.equal("xxxx", (req:result()))
+    for i = 2, #turns do
+      -- a timer's turn that found nothing due asks for another a ms later
+      assert.truthy(turns[i] - turns[i - 1] > 0.004, ("timer turns %d and %d %.1f ms apart"):format(
+        i - 1, i, (turns[i] - turns[i - 1]) * 1e3))
+    end
+  end)
+
   it("takes over requests in flight, and hands them back on detach", function()
     fake.script(stream(30, 0.02))
     fake.script(stream(30, 0.02))

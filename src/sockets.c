@@ -90,10 +90,15 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
   return 0;
 }
 
-/* CURLMOPT_TIMERFUNCTION: only records when curl wants to be called. */
+/* CURLMOPT_TIMERFUNCTION: only records when curl wants to be called.
+ * A wait of ms > 0 is one ms longer: libcurl 7.x cuts the time left down
+ * to whole ms, so a call at `ms` can come before its deadline, find
+ * nothing due, and cost a second wake-up a ms later (an idle editor woke
+ * twice for each of curl's timers). */
 static int on_timer(CURLM *multi, long ms, void *userp) {
   engine *e = (engine *)userp;
   (void)multi;
+  if (ms > 0) ms++;
   e->socks.due = ms < 0 ? -1 : engine_clock() + (double)ms / 1000;
   return 0;
 }

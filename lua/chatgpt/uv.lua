@@ -176,12 +176,20 @@ function M.attach(uv, opts)
   local g = gen
   run_turn = function() turn(g) end
   timer, later = uv.new_timer(), uv.new_timer()
+  -- libuv counts a timer in whole ms from the time its loop cached when
+  -- the iteration began: one set later in that iteration, or mid-ms, would
+  -- fire before its deadline, find nothing due, and cost a second wake-up
+  -- a ms later. Hence the time updated first, and one ms more.
+  local update_time = uv.update_time or function() end
   chatgpt.attach {
     one_fd = true,
     watch = function(fd, what) watch(uv, fd, what) end,
     timer = function(ms)
       timer:stop()
-      if ms >= 0 then timer:start(ms, 0, on_timer) end
+      if ms >= 0 then
+        update_time()
+        timer:start(ms > 0 and ms + 1 or 0, 0, on_timer)
+      end
     end,
   }
 end
