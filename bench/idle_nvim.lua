@@ -1,7 +1,7 @@
 -- Runs inside headless Neovim for bench/idle.py: what one streaming request
 -- costs an otherwise idle editor.
 --
---   BENCH_MODE=idle|loaded|uv|uvfast|poll BENCH_SECONDS=5.5 BENCH_URL=...
+--   BENCH_MODE=idle|loaded|uv|uvfast|uvlat|uvfastlat|poll|raw|rawsched BENCH_SECONDS=5.5 BENCH_URL=...
 --   BENCH_TEXT=... BENCH_RESULT=file BENCH_ROOT=repo BENCH_BUILD=build/luajit \
 --     nvim --headless -u NONE -i NONE -c 'luafile bench/idle_nvim.lua'
 --
@@ -19,11 +19,13 @@
 --         50 wake-ups of this process cost with no module in the way
 -- rawsched  the same, each read also asking vim.schedule for an empty
 --         function (what running a turn from the main loop costs Neovim)
--- uv and uvfast give the adapter a luv whose poll handles note when they
--- fire (a table over vim.loop: the adapter's calls are the same), and
--- on_delta measures the time since: lat_us_med / lat_us_p90 over the
--- deltas. The difference between the two modes' medians is what
--- scheduling adds to a delta.
+-- uvlat, uvfastlat  uv and uvfast, timed from inside: the adapter gets a
+--         luv whose poll handles note when they fire (a table over
+--         vim.loop: the adapter's calls are the same), on_delta measures
+--         the time since (lat_us_med / lat_us_p90 over the deltas), and
+--         chatgpt.drive is counted. The difference between the two modes'
+--         medians is what scheduling adds to a delta. uv and uvfast carry
+--         none of this, so that their CPU is the module's alone.
 -- Every mode quits BENCH_SECONDS after this script starts, so that the
 -- process lives the same time in each (bench/measure.c measures it from
 -- outside). The text must equal BENCH_TEXT's (the content of the served
@@ -95,9 +97,11 @@ local function raw_read(sched)
 end
 
 local ok, err = pcall(function()
-  if not (mode == "idle" or mode == "loaded" or mode == "uv" or mode == "uvfast" or mode == "poll"
-          or mode == "raw" or mode == "rawsched") then
-    error("BENCH_MODE: idle, loaded, uv, uvfast, poll, raw or rawsched, not " .. tostring(mode))
+  local modes = { idle = 1, loaded = 1, uv = 1, uvfast = 1, uvlat = 1, uvfastlat = 1, poll = 1, raw = 1,
+                  rawsched = 1 }
+  if not modes[mode] then
+    error("BENCH_MODE: idle, loaded, uv, uvfast, uvlat, uvfastlat, poll, raw or rawsched, not "
+          .. tostring(mode))
   end
   if mode == "idle" then return end
   local root, build = env("BENCH_ROOT"), env("BENCH_BUILD")
@@ -116,47 +120,56 @@ local ok, err = pcall(function()
     return text
   end
 
-  -- the luv the adapter gets: poll handles that note when they fire
-  local fired                      -- uv.hrtime() of the last poll callback
-  local function noting(new)
-    return function(fd)
-      local h, err = new(fd)
-      if not h then return h, err end
-      local proxy = {}
-      function proxy.start(_, events, cb)
-        return h:start(events, function(...)
-          fired = uv.hrtime()
-          return cb(...)
-        end)
-      end
-      function proxy.stop() return h:stop() end
-      function proxy.close() return h:close() end
-      function proxy.is_closing() return h:is_closing() end
-      return proxy
-    end
-  end
-  local timed_uv = setmetatable({ new_socket_poll = noting(uv.new_socket_poll), new_poll = noting(uv.new_poll) },
-                                { __index = uv })
-
+  local timed = mode == "uvlat" or mode == "uvfastlat"
   local deltas, parts, c_first, lat = 0, {}, nil, {}
-  local params = { on_delta = function(s)
+  local drives, timer_drives = -1, -1            -- counted when timed
+  local adapter_uv, on_delta = uv, function(s)
     deltas = deltas + 1
     parts[#parts + 1] = s
     c_first = c_first or clock()
-    if fired then lat[#lat + 1] = (uv.hrtime() - fired) / 1e3 end
-  end }
-  -- counts the engine's turns: chatgpt.uv calls chatgpt.drive through the
-  -- module table (fd ready, or its one timer fired)
-  local drives, timer_drives, drive = 0, 0, chatgpt.drive
-  chatgpt.drive = function(fd, what)
-    drives = drives + 1
-    if fd == nil then timer_drives = timer_drives + 1 end
-    return drive(fd, what)
   end
-  if mode == "uv" then
-    require("chatgpt.uv").attach(timed_uv)
-  elseif mode == "uvfast" then
-    require("chatgpt.uv").attach(timed_uv, { schedule = false })
+  if timed then
+    -- the luv the adapter gets: poll handles that note when they fire
+    local fired                    -- uv.hrtime() of the last poll callback
+    local function noting(new)
+      return function(fd)
+        local h, err = new(fd)
+        if not h then return h, err end
+        local proxy = {}
+        function proxy.start(_, events, cb)
+          return h:start(events, function(...)
+            fired = uv.hrtime()
+            return cb(...)
+          end)
+        end
+        function proxy.stop() return h:stop() end
+        function proxy.close() return h:close() end
+        function proxy.is_closing() return h:is_closing() end
+        return proxy
+      end
+    end
+    adapter_uv = setmetatable({ new_socket_poll = noting(uv.new_socket_poll), new_poll = noting(uv.new_poll) },
+                              { __index = uv })
+    local plain = on_delta
+    on_delta = function(s)
+      plain(s)
+      if fired then lat[#lat + 1] = (uv.hrtime() - fired) / 1e3 end
+    end
+    -- counts the engine's turns: chatgpt.uv calls chatgpt.drive through the
+    -- module table (fd ready, or its one timer fired)
+    local drive = chatgpt.drive
+    drives, timer_drives = 0, 0
+    chatgpt.drive = function(fd, what)
+      drives = drives + 1
+      if fd == nil then timer_drives = timer_drives + 1 end
+      return drive(fd, what)
+    end
+  end
+  local params = { on_delta = on_delta }
+  if mode == "uv" or mode == "uvlat" then
+    require("chatgpt.uv").attach(adapter_uv)
+  elseif mode == "uvfast" or mode == "uvfastlat" then
+    require("chatgpt.uv").attach(adapter_uv, { schedule = false })
   end
   local polls, poll = 0, chatgpt.poll
   local c_req = clock()

@@ -17,7 +17,7 @@
 #   BENCH_ONLY=scale sh bench/run.sh    run only some parts: harness, scale, idle,
 #                                       tokenizer (comma-separated; default all four)
 #   BENCH_IDLE_ROUNDS=9 sh bench/run.sh rounds of the idle-editor runs (default 7)
-# Takes about 10 minutes on 2 cores (harness 1-2, scale ~2, idle ~4.5,
+# Takes about 12 minutes on 2 cores (harness 1-2, scale ~2, idle ~6,
 # tokenizer ~3).
 #
 # What it does:
