@@ -193,8 +193,11 @@ static void engine_close(engine *e) {
   sockets_free(&e->socks);
 }
 
-engine *engine_get(lua_State *L) {
-  context *c = context_get(L);
+/* The upvalues of engine_upvalues' functions. */
+#define UP_CONTEXT lua_upvalueindex(1)
+#define UP_REFS    lua_upvalueindex(2)
+
+static engine *engine_of(lua_State *L, context *c) {
   engine *e = &c->engine;
   if (e->multi) return e;
   if (c->closed) luaL_error(L, "chatgpt: the engine is closed");
@@ -208,6 +211,15 @@ engine *engine_get(lua_State *L) {
   curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, e->max_host);
   curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, e->max_total);
   return e;
+}
+
+engine *engine_get(lua_State *L) { return engine_of(L, context_get(L)); }
+
+engine *engine_up(lua_State *L) { return engine_of(L, (context *)lua_touserdata(L, UP_CONTEXT)); }
+
+void engine_upvalues(lua_State *L, const luaL_Reg *funcs) {
+  context_push_upvalues(L);
+  luaL_setfuncs(L, funcs, 2);
 }
 
 /* ---- core.configure, core.running, core.now ----------------------------- */
@@ -242,7 +254,7 @@ static int engine_configure(lua_State *L) {
   size_t i;
   if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  e = engine_get(L);
+  e = engine_up(L);
   v[0] = e->max_host;
   v[1] = e->max_total;
   if (lua_istable(L, 1)) {
@@ -277,7 +289,7 @@ static int engine_configure(lua_State *L) {
 
 /* core.running() -> transfers inside the engine (started, not ended) */
 static int engine_running(lua_State *L) {
-  lua_pushinteger(L, engine_get(L)->nlive);
+  lua_pushinteger(L, engine_up(L)->nlive);
   return 1;
 }
 
@@ -384,7 +396,7 @@ int engine_push_ready(lua_State *L, engine *e) {
   transfer *t;
   int n = 0;
   lua_settop(L, 0);
-  context_push(L, CONTEXT_REFS); /* stack: refs */
+  lua_pushvalue(L, UP_REFS); /* stack: refs */
   lua_pushinteger(L, e->nlive);
   while ((t = e->ready) != NULL) {
     e->ready = t->ready_next;
@@ -411,7 +423,7 @@ static int engine_poll(lua_State *L) {
   double wait = luaL_optnumber(L, 1, 0);
   engine *e;
   luaL_argcheck(L, isfinite(wait) && wait >= 0, 1, "seconds must be a finite number >= 0");
-  e = engine_get(L);
+  e = engine_up(L);
   drive(e, wait);
   engine_settle(e);
   return engine_push_ready(L, e);
@@ -433,6 +445,6 @@ static const luaL_Reg engine_funcs[] = {
 void engine_open(lua_State *L) {
   pthread_once(&global_once, global_init);
   if (global_rc != CURLE_OK) luaL_error(L, "chatgpt: curl_global_init failed");
-  luaL_setfuncs(L, engine_funcs, 0);
+  engine_upvalues(L, engine_funcs);
   sockets_open(L);
 }

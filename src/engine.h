@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 #include <lua.h>
+#include <lauxlib.h>
 
 #include "sockets.h"
 
@@ -32,8 +33,13 @@ typedef struct engine {
 } engine;
 
 /* This state's engine, set up on first use; raises once lua_close has
- * closed it. */
+ * closed it. engine_up: the same, in a function that engine_upvalues
+ * registered (its context an upvalue: no registry lookup). */
 engine *engine_get(lua_State *L);
+engine *engine_up(lua_State *L);
+/* luaL_setfuncs for functions that call engine_up or engine_push_ready
+ * (core's table on top). */
+void engine_upvalues(lua_State *L, const luaL_Reg *funcs);
 
 /* Puts t (its easy handle set) into the live list and queues it for the
  * multi, and holds the userdata at idx for poll to hand back (weakly:
@@ -61,7 +67,8 @@ void engine_settle(engine *e);
  * seconds), HUGE_VAL for none; possibly earlier than any (a byte may have
  * pushed an idle deadline on since), never later. */
 double engine_next_deadline(engine *e);
-/* Replaces the stack with: running, the transfers that have news. */
+/* Replaces the stack with: running, the transfers that have news (in a
+ * function that engine_upvalues registered). */
 int engine_push_ready(lua_State *L, engine *e);
 
 /* Monotonic seconds. */

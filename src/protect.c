@@ -11,10 +11,12 @@ static int handler(lua_State *L) {
   return 1;
 }
 
+/* The handler is protect's upvalue: on 5.1 and LuaJIT each
+ * lua_pushcfunction makes a new closure, and protect runs twice a turn. */
 static int protect_call(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  lua_pushcfunction(L, handler);
+  lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   if (lua_pcall(L, n - 1, LUA_MULTRET, 1) != 0) {
     lua_pushboolean(L, 0);
@@ -31,4 +33,7 @@ static const luaL_Reg protect_funcs[] = {
   {NULL, NULL},
 };
 
-void protect_open(lua_State *L) { luaL_setfuncs(L, protect_funcs, 0); }
+void protect_open(lua_State *L) {
+  lua_pushcfunction(L, handler);
+  luaL_setfuncs(L, protect_funcs, 1);
+}

@@ -292,7 +292,7 @@ void sockets_poll(engine *e, double wait, double since) {
  * now on (or no longer), each, or all through one descriptor. On
  * attaching, every socket curl has is news for the host. */
 static int sockets_attach(lua_State *L) {
-  engine *e = engine_get(L);
+  engine *e = engine_up(L);
   int on = lua_toboolean(L, 1), one = on && lua_toboolean(L, 2);
   esock *k;
   if (!one) ep_close(&e->socks);
@@ -317,7 +317,7 @@ static int ev_of(const char *what) {
  * fd ready for what ("r", "w", "rw"; nil: curl looks itself), or no fd:
  * the timer fired. Never waits. */
 static int sockets_action_lua(lua_State *L) {
-  engine *e = engine_get(L);
+  engine *e = engine_up(L);
   curl_socket_t fd = CURL_SOCKET_BAD;
   if (!lua_isnoneornil(L, 1)) {
     lua_Number n = luaL_checknumber(L, 1);
@@ -344,7 +344,7 @@ static void push_change(void *ud, esock *k) {
  * The deadline is curl's timer or a transfer's idle or total timeout,
  * whichever comes first. */
 static int sockets_changes(lua_State *L) {
-  engine *e = engine_get(L);
+  engine *e = engine_up(L);
   double at = engine_next_deadline(e), now = engine_clock();
   esock *k;
   int n = 0;
@@ -380,4 +380,4 @@ static const luaL_Reg sockets_funcs[] = {
 };
 /* clang-format on */
 
-void sockets_open(lua_State *L) { luaL_setfuncs(L, sockets_funcs, 0); }
+void sockets_open(lua_State *L) { engine_upvalues(L, sockets_funcs); }
