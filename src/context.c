@@ -59,11 +59,8 @@ context *context_get(lua_State *L) {
 }
 
 context *context_push_upvalues(lua_State *L) {
-  context *c = push(L);
-  compat_getuservalue(L, -1);
-  lua_rawgeti(L, -1, CONTEXT_REFS);
-  lua_remove(L, -2);
-  return c;
+  push(L);
+  return context_push(L, CONTEXT_REFS);
 }
 
 context *context_push(lua_State *L, int which) {

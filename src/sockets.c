@@ -98,8 +98,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 static int on_timer(CURLM *multi, long ms, void *userp) {
   engine *e = (engine *)userp;
   (void)multi;
-  if (ms > 0) ms++;
-  e->socks.due = ms < 0 ? -1 : engine_clock() + (double)ms / 1000;
+  e->socks.due = ms < 0 ? -1 : engine_clock() + (double)ms / 1000 + (ms > 0 ? 0.001 : 0);
   return 0;
 }
 
