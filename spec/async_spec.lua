@@ -122,7 +122,7 @@ describe("chat_async", function()
     assert.truthy(took < 15, "took " .. took .. " s")
   end)
 
-  it("runs about 1.5 ms of callbacks per poll: the rest come at the next poll, which does not wait", function()
+  it("runs about 0.8 ms of callbacks per poll: the rest come at the next poll, which does not wait", function()
     fake.script { delay = 0.3, ["repeat"] = 3 }
     local c = T.new()
     local reqs, slowed, nslowed = {}, {}, 0
