@@ -6,6 +6,12 @@
 
 local fake = require "spec.support.fake"
 
+-- LuaJIT 2.1.0-beta3 (Debian's) now and then crashes in the machine code it
+-- compiles for luassert's deep compare of large decoded responses
+-- (responses_spec's assert.same: 9 runs of 148; none of 143 without that
+-- assert, none of 158 with the JIT off): the comparison runs interpreted.
+if jit then jit.off(require("luassert.util").deepcompare, true) end
+
 fake.start()
 
 local ok, busted = pcall(require, "busted")
